@@ -1,0 +1,1 @@
+//! TODO: icmp (being written).

@@ -1,0 +1,1 @@
+//! TODO: iface (being written).

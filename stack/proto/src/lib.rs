@@ -1,0 +1,28 @@
+//! `proto`: the sans-IO protocol state of xdpstack.
+//!
+//! Nothing here reads a clock, opens a socket or starts a thread: time is passed in
+//! as an [`time::Instant`] argument (`now`), received packets are handed in already
+//! parsed by [`wire`], and packets to send go out through a sink the driver owns
+//! ([`FrameSink`] for whole frames, [`tcp::SegmentSink`] for TCP segments), which
+//! writes them straight into the driver's frame (a UMEM frame on AF_XDP).
+//!
+//! The verbs follow one pattern: `handle_*` for input, `poll_transmit` for output
+//! that is due, `poll_timeout` / `handle_timeout` for timers and `poll_event` for
+//! what the application must learn.
+#![forbid(unsafe_code)]
+
+pub mod time;
+pub mod tcp;
+pub mod arp;
+pub mod icmp;
+pub mod iface;
+pub mod stats;
+
+/// A place to put whole outgoing frames: the driver provides a buffer of exactly
+/// `len` bytes, `fill` writes the frame into it, and the driver queues it for
+/// transmission.
+pub trait FrameSink {
+    /// Send one frame of `len` bytes written by `fill`. Returns `false` (and sends
+    /// nothing) when no transmit buffer is free; the caller counts the drop.
+    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool;
+}

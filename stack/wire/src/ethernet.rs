@@ -1,0 +1,1 @@
+//! TODO: ethernet (being written).

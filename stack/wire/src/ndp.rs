@@ -1,0 +1,1 @@
+//! TODO: ndp (being written).

@@ -1,0 +1,1 @@
+//! TODO: udp (being written).

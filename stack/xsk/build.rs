@@ -1,0 +1,2 @@
+//! Build script (fills in with the XDP program build).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Network devices of xdpstack (being written).
