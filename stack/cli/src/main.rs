@@ -1,1 +1,139 @@
-fn main() {}
+//! `xdpstack`: the one binary of the project (see ../shared/CLI.md, the contract).
+//!
+//! Exit codes: 0 success (and after SIGINT/SIGTERM), 1 a runtime failure of a
+//! client command (refused, timeout), 2 bad flags, missing privileges, no such
+//! interface, no XDP support — one line naming the problem, nothing left attached.
+
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+mod config;
+mod serve;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A kernel-bypass TCP/IP stack on AF_XDP sockets.
+#[derive(Parser, Debug)]
+#[command(name = "xdpstack", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the stack and serve TCP services (echo, discard) on it.
+    Serve(ServeArgs),
+    /// Netcat-like client over the stack (not yet implemented).
+    Connect(Passthrough),
+    /// Load generators: rr, crr, bulk, udp (not yet implemented).
+    Load(Passthrough),
+    /// ICMP echo from the stack (not yet implemented).
+    Ping(Passthrough),
+    /// Live counters of a running stack (not yet implemented).
+    Stats(Passthrough),
+}
+
+/// Flags shared by every subcommand that runs the stack (CLI.md "Common flags").
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Interface to attach to (AF_XDP).
+    #[arg(long, value_name = "IF")]
+    pub iface: Option<String>,
+    /// Device backend: `xdp` (default) or `tap` (not yet implemented).
+    #[arg(long, value_name = "KIND")]
+    pub device: Option<String>,
+    /// IPv4 address/prefix the stack owns, e.g. 198.18.0.2/24 (repeatable).
+    #[arg(long = "ip", value_name = "ADDR/LEN")]
+    pub ip: Vec<String>,
+    /// IPv6 address/prefix (repeatable; not yet served on this path).
+    #[arg(long = "ip6", value_name = "ADDR/LEN")]
+    pub ip6: Vec<String>,
+    /// Form an IPv6 address from router advertisements (not yet implemented).
+    #[arg(long)]
+    pub slaac: bool,
+    /// Default gateway (v4 or v6, repeatable).
+    #[arg(long = "gw", value_name = "ADDR")]
+    pub gw: Vec<String>,
+    /// Queues to bind, one run-to-completion loop per queue.
+    #[arg(long, value_name = "N")]
+    pub queues: Option<u32>,
+    /// Cores to pin the loops to, e.g. 0,1.
+    #[arg(long, value_name = "LIST")]
+    pub cores: Option<String>,
+    /// XDP attach mode: auto, native or generic.
+    #[arg(long = "xdp-mode", value_name = "MODE")]
+    pub xdp_mode: Option<String>,
+    /// AF_XDP zero-copy: auto, on or off.
+    #[arg(long = "zero-copy", value_name = "MODE")]
+    pub zero_copy: Option<String>,
+    /// Record every frame sent and received into a pcap file.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<String>,
+    /// Seeded fault injection, e.g. loss=0.01,reorder=0.25,seed=7 (not yet implemented).
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Option<String>,
+    /// Machine-readable output, one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// TOML file with the same settings (flags override it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+}
+
+/// `xdpstack serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Service to run, KIND:PORT (KIND: echo, discard), repeatable.
+    #[arg(long = "service", value_name = "KIND:PORT")]
+    pub service: Vec<String>,
+}
+
+/// Arguments of subcommands that are not implemented yet (accepted so that `--help`
+/// lists them; running one says so and exits 2).
+#[derive(Args, Debug, Clone)]
+struct Passthrough {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+/// A failure with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code (2: usage / privileges / environment, 1: runtime).
+    pub code: u8,
+    /// The one line that names the problem.
+    pub message: String,
+}
+
+impl Failure {
+    /// Exit code 2: bad flags, missing privileges, interface problems.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure { code: 2, message: message.into() }
+    }
+    /// Exit code 1: runtime failure.
+    pub fn runtime(message: impl Into<String>) -> Failure {
+        Failure { code: 1, message: message.into() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Command::Serve(a) => serve::run(a),
+        Command::Connect(_) => Err(Failure::usage("xdpstack connect: not yet implemented")),
+        Command::Load(_) => Err(Failure::usage("xdpstack load: not yet implemented")),
+        Command::Ping(_) => Err(Failure::usage("xdpstack ping: not yet implemented")),
+        Command::Stats(_) => Err(Failure::usage("xdpstack stats: not yet implemented")),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("xdpstack: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,1 +1,114 @@
-//! TODO: stats (being written).
+//! Counters of the interface: packets handled and packets dropped, by reason.
+//!
+//! No bad packet is dropped silently: every drop increments exactly one
+//! [`DropReason`] counter, which `xdpstack stats` reports by name.
+
+macro_rules! drop_reasons {
+    ($($(#[$doc:meta])* $name:ident => $label:literal,)*) => {
+        /// Why a received frame was dropped (or an outgoing one could not be sent).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(usize)]
+        pub enum DropReason {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$name,)*];
+            /// Number of reasons.
+            pub const COUNT: usize = Self::ALL.len();
+            /// Stable snake_case name, as printed by `xdpstack stats`.
+            pub const fn name(self) -> &'static str {
+                match self { $(DropReason::$name => $label,)* }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Frame shorter than an Ethernet header, or a bad VLAN tag.
+    EthMalformed => "eth_malformed",
+    /// Unicast frame for another MAC address.
+    EthNotForUs => "eth_not_for_us",
+    /// EtherType we do not handle.
+    EthUnsupported => "eth_unsupported",
+    /// ARP that is truncated or not Ethernet/IPv4.
+    ArpMalformed => "arp_malformed",
+    /// ARP whose target is not one of our addresses.
+    ArpNotForUs => "arp_not_for_us",
+    /// IPv4 header truncated, bad IHL or total length.
+    Ipv4Malformed => "ipv4_malformed",
+    /// IPv4 header checksum does not verify.
+    Ipv4BadChecksum => "ipv4_bad_checksum",
+    /// IPv4 destination is not ours.
+    Ipv4NotForUs => "ipv4_not_for_us",
+    /// IPv4 fragment (reassembly not yet supported on this path).
+    Ipv4Fragment => "ipv4_fragment",
+    /// IPv4 source address that must not appear as a source (RFC 1122 §3.2.1.3).
+    Ipv4BadSource => "ipv4_bad_source",
+    /// IP protocol with no handler (answered with ICMP protocol unreachable).
+    IpProtoUnsupported => "ip_proto_unsupported",
+    /// IPv6 frame (not yet handled on this path).
+    Ipv6Unsupported => "ipv6_unsupported",
+    /// ICMP message truncated or malformed.
+    IcmpMalformed => "icmp_malformed",
+    /// ICMP checksum does not verify.
+    IcmpBadChecksum => "icmp_bad_checksum",
+    /// ICMP type we do not act on (counted, not answered).
+    IcmpIgnored => "icmp_ignored",
+    /// TCP segment truncated or with bad header length/options.
+    TcpMalformed => "tcp_malformed",
+    /// TCP checksum does not verify.
+    TcpBadChecksum => "tcp_bad_checksum",
+    /// UDP datagram truncated or malformed.
+    UdpMalformed => "udp_malformed",
+    /// UDP checksum does not verify.
+    UdpBadChecksum => "udp_bad_checksum",
+    /// UDP to a port with no service (answered with ICMP port unreachable).
+    UdpNoListener => "udp_no_listener",
+    /// Outgoing packet dropped: next hop's MAC unknown (ARP request sent instead).
+    TxNeighbourMiss => "tx_neighbour_miss",
+    /// Outgoing packet dropped: no free transmit frame.
+    TxNoFrame => "tx_no_frame",
+    /// Outgoing packet dropped: no route to the destination.
+    TxNoRoute => "tx_no_route",
+}
+
+/// Per-interface counters.
+#[derive(Debug, Clone, Default)]
+pub struct IfaceStats {
+    /// Frames handed to the interface.
+    pub rx_frames: u64,
+    /// Frames the interface sent.
+    pub tx_frames: u64,
+    /// ARP requests answered.
+    pub arp_replies: u64,
+    /// ARP requests sent.
+    pub arp_requests: u64,
+    /// ICMP echo requests answered.
+    pub icmp_echo_replies: u64,
+    /// ICMP errors sent (port / protocol unreachable).
+    pub icmp_errors_sent: u64,
+    /// Drops by reason, indexed by `DropReason as usize`.
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl IfaceStats {
+    /// Count one drop.
+    #[inline]
+    pub fn drop(&mut self, reason: DropReason) {
+        self.drops[reason as usize] += 1;
+    }
+    /// The counter of one reason.
+    pub fn drops_of(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+    /// Total drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+    /// Non-zero drop counters with their names.
+    pub fn nonzero_drops(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DropReason::ALL.iter().filter(|r| self.drops[**r as usize] != 0).map(|r| (r.name(), self.drops[*r as usize]))
+    }
+}

@@ -1,0 +1,60 @@
+# xdpstack — one Makefile for set-up, build, tests, benchmarks and the demo.
+# Every target that builds or runs something depends on `setup`, which installs what
+# a fresh Debian/Ubuntu machine lacks (idempotent: it installs only missing packages).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/xdpstack
+
+# Build: clang/llvm for the XDP program, m4/libelf/zlib/libpcap/pkg-config for libxdp
+# and libbpf (built from source by libxdp-sys / libbpf-sys).
+BUILD_PKGS := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc
+# Tests and demo: namespaces/veth, the kernel peers and capture tools.
+TEST_PKGS := iproute2 ethtool tcpdump tshark socat iputils-ping netcat-openbsd curl \
+             iperf3 python3 python3-scapy bpftool
+APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS)
+
+.PHONY: all setup build test test-unit test-interop lint bench-micro bench demo clean fmt
+
+all: build
+
+setup:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "setup: need root to apt-get install$$missing" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "setup: all packages present"; fi
+	@command -v $(CARGO) >/dev/null || { echo "setup: cargo (Rust toolchain) not found; install rustup" >&2; exit 1; }
+	@mountpoint -q /sys/fs/bpf 2>/dev/null || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+
+build: setup
+	$(CARGO) build --release --bin xdpstack
+
+lint: setup
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+
+# Every test suite of the workspace: unit, property, simulation and (as root) the
+# interop suite against the Linux kernel in network namespaces.
+test: setup lint
+	$(CARGO) test --workspace --release
+	@echo "make test: all suites passed"
+
+test-unit: setup
+	$(CARGO) test --workspace --release --lib
+
+bench-micro: setup
+	$(CARGO) bench -p xdpstack-bench
+
+bench: bench-micro
+
+demo: build
+	bash bench/demo.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

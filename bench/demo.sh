@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make demo: xdpstack on AF_XDP in one namespace talking to the Linux kernel in another,
+# then the same 10 MB echo through xdpstack and through a kernel echo server (socat)
+# on the same veth, as a ratio measured in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=target/release/xdpstack
+[ "$(id -u)" = 0 ] || { echo "demo: needs root (namespaces, XDP)"; exit 2; }
+[ -x "$BIN" ] || { echo "demo: $BIN missing: run make build"; exit 2; }
+ID=$$
+A=xs${ID}a B=xs${ID}b PA=xs${ID}p SB=xs${ID}s
+SIZE=${SIZE:-10485760}
+ROUNDS=${ROUNDS:-3}
+cleanup() {
+  [ -n "${STACK_PID:-}" ] && kill "$STACK_PID" 2>/dev/null && wait "$STACK_PID" 2>/dev/null || true
+  [ -n "${SOCAT_PID:-}" ] && kill "$SOCAT_PID" 2>/dev/null || true
+  ip netns del "$A" 2>/dev/null || true
+  ip netns del "$B" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$A"; ip netns add "$B"
+ip link add "$PA" netns "$A" type veth peer name "$SB" netns "$B"
+ip -n "$A" link set lo up
+ip -n "$A" addr add 198.18.0.1/24 dev "$PA"
+ip netns exec "$B" sysctl -qw "net.ipv6.conf.$SB.disable_ipv6=1"
+ip netns exec "$A" ethtool -K "$PA" tx off tso off gso off >/dev/null
+ip -n "$A" link set "$PA" up
+ip -n "$B" link set "$SB" up
+# The kernel in namespace B owns 198.18.0.3 on the same veth: XDP passes it through.
+ip -n "$B" addr add 198.18.0.3/24 dev "$SB"
+ip netns exec "$B" ethtool -K "$SB" tx off tso off gso off >/dev/null
+
+echo "== xdpstack serve on $SB (namespace $B); the kernel peer is 198.18.0.1 in $A"
+ip netns exec "$B" "$BIN" serve --iface "$SB" --ip 198.18.0.2/24 --service echo:7 > /tmp/xdpstack-demo.$ID.log 2>&1 &
+STACK_PID=$!
+for _ in $(seq 100); do grep -q '^ready' /tmp/xdpstack-demo.$ID.log && break; sleep 0.1; done
+grep '^ready' /tmp/xdpstack-demo.$ID.log || { cat /tmp/xdpstack-demo.$ID.log; exit 1; }
+
+echo "== ping from the kernel"
+ip netns exec "$A" ping -c 3 -i 0.2 198.18.0.2 | tail -2
+echo "== the kernel's neighbour entry for the stack"
+ip -n "$A" neigh show 198.18.0.2
+
+echo "== kernel echo server: socat on 198.18.0.3:7007 (same veth, kernel TCP)"
+ip netns exec "$B" socat -b 262144 TCP-LISTEN:7007,bind=198.18.0.3,reuseaddr,fork PIPE &
+SOCAT_PID=$!
+sleep 0.5
+
+run() { ip netns exec "$A" python3 bench/echo_client.py "$1" "$2" "$SIZE"; }
+xs=() ; kn=()
+for r in $(seq "$ROUNDS"); do
+  x=$(run 198.18.0.2 7); k=$(run 198.18.0.3 7007)
+  echo "round $r: xdpstack $x"
+  echo "round $r: kernel   $k"
+  xs+=("$(echo "$x" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')")
+  kn+=("$(echo "$k" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')")
+done
+python3 - "${xs[*]}" "${kn[*]}" "$SIZE" <<'PY'
+import statistics, sys
+x = statistics.median(map(float, sys.argv[1].split()))
+k = statistics.median(map(float, sys.argv[2].split()))
+n = int(sys.argv[3])
+print(f"== {n/2**20:.0f} MiB echo, median of rounds: xdpstack {x:.3f} s, kernel (socat) {k:.3f} s")
+print(f"== throughput ratio xdpstack/kernel = {k/x:.2f}  (>1: xdpstack faster)")
+PY
+kill -TERM "$STACK_PID"; wait "$STACK_PID" || true; STACK_PID=
+tail -1 /tmp/xdpstack-demo.$ID.log
+ip -n "$B" link show "$SB" | grep -q xdp && echo "XDP still attached!" || echo "== XDP program detached on SIGTERM"
+rm -f /tmp/xdpstack-demo.$ID.log

@@ -1,0 +1,200 @@
+//! Settings from flags and from the TOML form of the same flags (`--config FILE`,
+//! examples under `configs/`): a flag given on the command line overrides the file.
+
+use crate::{CommonArgs, Failure};
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use xsk::{XdpMode, ZeroCopy};
+
+/// The TOML file: the same names as the long flags (with `_` for `-`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    iface: Option<String>,
+    device: Option<String>,
+    #[serde(default)]
+    ip: Vec<String>,
+    #[serde(default)]
+    ip6: Vec<String>,
+    #[serde(default)]
+    slaac: bool,
+    #[serde(default)]
+    gw: Vec<String>,
+    queues: Option<u32>,
+    cores: Option<String>,
+    xdp_mode: Option<String>,
+    zero_copy: Option<String>,
+    pcap: Option<String>,
+    fault: Option<String>,
+    #[serde(default)]
+    json: bool,
+    /// Services (serve only).
+    #[serde(default)]
+    pub service: Vec<String>,
+}
+
+/// Validated settings of a stack instance.
+#[derive(Debug, Clone)]
+pub struct StackSettings {
+    /// Interface to attach to.
+    pub iface: String,
+    /// IPv4 addresses with prefix lengths.
+    pub ipv4: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses with prefix lengths.
+    pub ipv6: Vec<(Ipv6Addr, u8)>,
+    /// Gateways.
+    pub gw: Vec<IpAddr>,
+    /// Queues (one loop each).
+    pub queues: u32,
+    /// Cores to pin to.
+    pub cores: Option<Vec<usize>>,
+    /// XDP attach mode.
+    pub xdp_mode: XdpMode,
+    /// Zero-copy request.
+    pub zero_copy: ZeroCopy,
+    /// pcap file to record into.
+    pub pcap: Option<String>,
+    /// JSON output.
+    pub json: bool,
+}
+
+/// Read the `--config` file, if any.
+pub fn load_file(path: Option<&str>) -> Result<FileConfig, Failure> {
+    let Some(path) = path else { return Ok(FileConfig::default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::usage(format!("--config {path}: {e}")))?;
+    toml::from_str(&text).map_err(|e| Failure::usage(format!("--config {path}: {}", e.message())))
+}
+
+fn pick<T>(flag: Option<T>, file: Option<T>) -> Option<T> {
+    flag.or(file)
+}
+
+fn pick_vec(flag: &[String], file: &[String]) -> Vec<String> {
+    if flag.is_empty() {
+        file.to_vec()
+    } else {
+        flag.to_vec()
+    }
+}
+
+fn parse_cidr<A: std::str::FromStr>(s: &str, max: u8, flag: &str) -> Result<(A, u8), Failure> {
+    let (a, l) = s.split_once('/').ok_or_else(|| Failure::usage(format!("{flag} {s}: expected ADDR/LEN")))?;
+    let addr = a.parse::<A>().map_err(|_| Failure::usage(format!("{flag} {s}: bad address {a:?}")))?;
+    let len: u8 = l.parse().map_err(|_| Failure::usage(format!("{flag} {s}: bad prefix length {l:?}")))?;
+    if len > max {
+        return Err(Failure::usage(format!("{flag} {s}: prefix length {len} > {max}")));
+    }
+    Ok((addr, len))
+}
+
+/// Merge flags over the file and validate everything.
+pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, Failure> {
+    if let Some(d) = pick(flags.device.clone(), file.device.clone()) {
+        if d != "xdp" {
+            return Err(Failure::usage(format!("--device {d}: only the AF_XDP device (xdp) is implemented yet")));
+        }
+    }
+    let iface = pick(flags.iface.clone(), file.iface.clone()).ok_or_else(|| Failure::usage("--iface IF is required"))?;
+    if iface.is_empty() || iface.len() > 15 || iface.contains('/') {
+        return Err(Failure::usage(format!("--iface {iface:?}: not a valid interface name")));
+    }
+    let mut ipv4 = Vec::new();
+    for s in pick_vec(&flags.ip, &file.ip) {
+        ipv4.push(parse_cidr::<Ipv4Addr>(&s, 32, "--ip")?);
+    }
+    let mut ipv6 = Vec::new();
+    for s in pick_vec(&flags.ip6, &file.ip6) {
+        ipv6.push(parse_cidr::<Ipv6Addr>(&s, 128, "--ip6")?);
+    }
+    if ipv4.is_empty() {
+        return Err(Failure::usage("--ip ADDR/LEN is required (IPv4 is the only family served on this path yet)"));
+    }
+    if !ipv6.is_empty() || flags.slaac || file.slaac {
+        return Err(Failure::usage("--ip6/--slaac: IPv6 is not served on the AF_XDP path yet"));
+    }
+    let mut gw = Vec::new();
+    for s in pick_vec(&flags.gw, &file.gw) {
+        gw.push(s.parse::<IpAddr>().map_err(|_| Failure::usage(format!("--gw {s}: bad address")))?);
+    }
+    let queues = pick(flags.queues, file.queues).unwrap_or(1);
+    if queues != 1 {
+        return Err(Failure::usage(format!("--queues {queues}: only one queue is supported yet")));
+    }
+    let cores = match pick(flags.cores.clone(), file.cores.clone()) {
+        None => None,
+        Some(list) => {
+            let mut v = Vec::new();
+            for c in list.split(',') {
+                v.push(c.trim().parse::<usize>().map_err(|_| Failure::usage(format!("--cores {list}: bad core {c:?}")))?);
+            }
+            Some(v)
+        }
+    };
+    let xdp_mode = match pick(flags.xdp_mode.clone(), file.xdp_mode.clone()).as_deref() {
+        None | Some("auto") => XdpMode::Auto,
+        Some("native") => XdpMode::Native,
+        Some("generic") => XdpMode::Generic,
+        Some(m) => return Err(Failure::usage(format!("--xdp-mode {m}: expected auto, native or generic"))),
+    };
+    let zero_copy = match pick(flags.zero_copy.clone(), file.zero_copy.clone()).as_deref() {
+        None | Some("auto") => ZeroCopy::Auto,
+        Some("on") => ZeroCopy::On,
+        Some("off") => ZeroCopy::Off,
+        Some(m) => return Err(Failure::usage(format!("--zero-copy {m}: expected auto, on or off"))),
+    };
+    if pick(flags.fault.clone(), file.fault.clone()).is_some() {
+        return Err(Failure::usage("--fault: fault injection is not implemented yet"));
+    }
+    Ok(StackSettings {
+        iface,
+        ipv4,
+        ipv6,
+        gw,
+        queues,
+        cores,
+        xdp_mode,
+        zero_copy,
+        pcap: pick(flags.pcap.clone(), file.pcap.clone()),
+        json: flags.json || file.json,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> CommonArgs {
+        CommonArgs { iface: Some("veth0".into()), ip: vec!["198.18.0.2/24".into()], ..Default::default() }
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let file: FileConfig = toml::from_str("iface = \"other\"\nip = [\"198.18.1.2/24\"]\nxdp_mode = \"generic\"\nservice = [\"echo:7\"]\n").unwrap();
+        let s = resolve(&flags(), &file).unwrap();
+        assert_eq!(s.iface, "veth0");
+        assert_eq!(s.ipv4, vec![(Ipv4Addr::new(198, 18, 0, 2), 24)]);
+        assert_eq!(s.xdp_mode, XdpMode::Generic, "file value used when no flag");
+        assert_eq!(file.service, vec!["echo:7".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        let file = FileConfig::default();
+        for (f, needle) in [
+            (CommonArgs { ip: vec!["198.18.0.2".into()], ..flags() }, "ADDR/LEN"),
+            (CommonArgs { ip: vec!["198.18.0.2/33".into()], ..flags() }, "prefix length"),
+            (CommonArgs { xdp_mode: Some("fast".into()), ..flags() }, "xdp-mode"),
+            (CommonArgs { iface: None, ..flags() }, "--iface"),
+            (CommonArgs { queues: Some(2), ..flags() }, "--queues"),
+        ] {
+            let e = resolve(&f, &file).unwrap_err();
+            assert_eq!(e.code, 2);
+            assert!(e.message.contains(needle), "{} lacks {needle}", e.message);
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_rejected() {
+        assert!(toml::from_str::<FileConfig>("ifcae = \"x\"").is_err());
+    }
+}

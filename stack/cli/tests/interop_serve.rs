@@ -1,0 +1,124 @@
+//! Interop: `xdpstack serve` on AF_XDP in one namespace, the Linux kernel in the
+//! other (../shared/TESTBED.md). Needs root; fails (never skips) without it.
+
+mod common;
+
+use common::{in_netns, payload, Bed};
+use sha2::{Digest, Sha256};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+const STACK: &str = "198.18.0.2";
+
+fn serve(bed: &Bed) -> common::Stack {
+    bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--service", "echo:7"])
+}
+
+fn ping_ok(bed: &Bed, size: u32) {
+    let (ok, out) = bed.peer(&format!("ping -c 3 -i 0.2 -W 2 -s {size} {STACK}"));
+    assert!(ok, "ping -s {size} failed:\n{out}");
+    assert!(out.contains("3 received"), "ping -s {size}: not all replies:\n{out}");
+    let want = format!("{} bytes from {STACK}", size + 8);
+    assert!(out.contains(&want), "ping -s {size}: reply size wrong (want {want:?}):\n{out}");
+}
+
+/// Send `data` through the echo service from the kernel peer, half-close, read
+/// everything back. Returns (received bytes, elapsed).
+fn echo_through(ns: &str, addr: SocketAddr, data: Vec<u8>) -> (Vec<u8>, Duration) {
+    in_netns(ns, move || {
+        let t0 = Instant::now();
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect to echo service");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            w.write_all(&data).expect("write to echo service");
+            // Half-close: the echo service must send everything back, then close.
+            w.shutdown(Shutdown::Write).expect("shutdown(write)");
+        });
+        let mut got = Vec::with_capacity(10 << 20);
+        let mut r = s;
+        r.read_to_end(&mut got).expect("read echo until the service closes");
+        writer.join().expect("writer");
+        (got, t0.elapsed())
+    })
+}
+
+#[test]
+fn serve_answers_arp_ping_tcp_echo_and_detaches() {
+    let bed = Bed::new(1);
+    let mut stack = serve(&bed);
+    let ready = stack.seen.last().unwrap().clone();
+    assert!(ready.contains("xdp_mode="), "ready line names the XDP mode: {ready}");
+
+    // ICMP echo, small and MTU-sized (1472 + 8 + 20 = 1500).
+    ping_ok(&bed, 56);
+    ping_ok(&bed, 1472);
+
+    // The kernel peer resolved the stack's address to the stack's MAC by ARP.
+    let mac = bed.stack_mac();
+    let (_, neigh) = bed.peer(&format!("ip neigh show {STACK}"));
+    assert!(neigh.contains(&mac), "peer's neighbour table lacks the stack's MAC {mac}: {neigh}");
+    assert!(!neigh.contains("FAILED") && !neigh.contains("INCOMPLETE"), "neighbour entry not resolved: {neigh}");
+
+    // 10 MB through the echo service with a half-close, byte-exact.
+    let data = payload(10 << 20, 0x9e37_79b9);
+    let want = Sha256::digest(&data);
+    let addr: SocketAddr = format!("{STACK}:7").parse().unwrap();
+    let (got, took) = echo_through(&bed.peer_ns, addr, data);
+    assert_eq!(got.len(), 10 << 20, "echo returned {} bytes", got.len());
+    assert_eq!(Sha256::digest(&got), want, "echoed bytes differ");
+    eprintln!("10 MiB echoed through xdpstack in {:.3} s ({:.1} MB/s each way)", took.as_secs_f64(), 10.0 * 1.048576 / took.as_secs_f64());
+
+    // A port with no listener is refused with RST.
+    let refused = in_netns(&bed.peer_ns, || {
+        let a: SocketAddr = format!("{STACK}:9").parse().unwrap();
+        TcpStream::connect_timeout(&a, Duration::from_secs(5)).map(|_| ()).map_err(|e| e.kind())
+    });
+    assert_eq!(refused, Err(ErrorKind::ConnectionRefused), "connect to a closed port must be refused");
+
+    // SIGTERM: exit 0, XDP program gone.
+    assert!(bed.stack_has_xdp(), "an XDP program is attached while serving");
+    let (code, out) = stack.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0), "exit code after SIGTERM; output: {out:?}");
+    assert!(out.iter().any(|l| l.starts_with("stopped")), "summary line printed: {out:?}");
+    assert!(!bed.stack_has_xdp(), "XDP program still attached after SIGTERM");
+}
+
+#[test]
+fn sigint_detaches_too() {
+    let bed = Bed::new(1);
+    let mut stack = serve(&bed);
+    ping_ok(&bed, 56);
+    let (code, out) = stack.signal_and_wait(libc::SIGINT);
+    assert_eq!(code, Some(0), "exit code after SIGINT; output: {out:?}");
+    assert!(!bed.stack_has_xdp(), "XDP program still attached after SIGINT");
+}
+
+#[test]
+fn clear_errors_exit_2() {
+    common::require_root();
+    let bin = env!("CARGO_BIN_EXE_xdpstack");
+    // No such interface.
+    let out = std::process::Command::new(bin)
+        .args(["serve", "--iface", "xsnosuch0", "--ip", "198.18.0.2/24", "--service", "echo:7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("xsnosuch0") && err.lines().count() == 1, "one line naming the interface: {err}");
+    // Bad flag value.
+    let out = std::process::Command::new(bin).args(["serve", "--iface", "lo", "--ip", "198.18.0.2", "--service", "echo:7"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Not root: drop privileges with setuid in the child.
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new(bin)
+        .args(["serve", "--iface", "lo", "--ip", "198.18.0.2/24", "--service", "echo:7"])
+        .uid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("permission denied"), "names the missing privilege: {err}");
+}
