@@ -4,7 +4,18 @@
 //! CONTRACT (the engine is written against these signatures; the bodies are being
 //! written): see the doc comment of each item.
 
+pub mod buffer;
+pub mod congestion;
+pub mod isn;
+pub mod options;
+pub mod retransmit;
+pub mod seq;
+pub mod state;
+pub mod window;
+
+#[allow(unused_imports)]
 use crate::time::Instant;
+#[allow(unused_imports)]
 use core::net::{IpAddr, SocketAddr};
 use wire::tcp::TcpRepr;
 

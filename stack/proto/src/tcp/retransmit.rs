@@ -1,0 +1,178 @@
+//! Retransmission timeout per RFC 6298: SRTT/RTTVAR estimation, Karn's algorithm
+//! (no samples from retransmitted segments unless timestamps disambiguate them),
+//! exponential backoff, and a retry limit.
+//!
+//! Bounds: RTO is clamped to [`MIN_RTO`] (200 ms) .. [`MAX_RTO`] (60 s). RFC 6298 §2.4
+//! asks for a 1 s minimum; like Linux we use 200 ms, because 1 s is far too long on
+//! the LANs and data-centre paths this stack runs on (RFC 6298 §2.4 allows this
+//! "SHOULD" to be relaxed).
+
+use crate::time::{Duration, Instant};
+
+/// Lower bound on the RTO (see the module doc for why not 1 s).
+pub const MIN_RTO: Duration = Duration::from_millis(200);
+/// Upper bound on the RTO (RFC 6298 §2.5 allows a maximum of at least 60 s).
+pub const MAX_RTO: Duration = Duration::from_secs(60);
+/// RTO before any RTT sample (RFC 6298 §2.1).
+pub const INITIAL_RTO: Duration = Duration::from_secs(1);
+/// Clock granularity `G` of RFC 6298 §2 (our clock is in microseconds; 1 ms keeps
+/// the variance term from collapsing to zero).
+const GRANULARITY: Duration = Duration::from_millis(1);
+
+/// RTT estimator and RTO timer state of one connection (RFC 6298).
+#[derive(Debug, Clone)]
+pub struct Rtt {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    rto: Duration,
+    /// Consecutive expirations without progress (backoff exponent).
+    backoffs: u32,
+    min_rto: Duration,
+    max_rto: Duration,
+    /// Karn: the segment being timed, `(end seq, sent at)`.
+    timed: Option<(u32, Instant)>,
+}
+
+impl Default for Rtt {
+    fn default() -> Self {
+        Rtt::new(MIN_RTO, MAX_RTO)
+    }
+}
+
+impl Rtt {
+    /// A fresh estimator with the given bounds.
+    pub fn new(min_rto: Duration, max_rto: Duration) -> Rtt {
+        Rtt { srtt: None, rttvar: Duration::ZERO, rto: INITIAL_RTO.clamp(min_rto, max_rto), backoffs: 0, min_rto, max_rto, timed: None }
+    }
+    /// The smoothed RTT, if measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+    /// The current (backed-off) RTO.
+    pub fn rto(&self) -> Duration {
+        self.rto
+    }
+    /// Consecutive timeouts since the last progress.
+    pub fn backoffs(&self) -> u32 {
+        self.backoffs
+    }
+
+    /// Feed one RTT measurement (RFC 6298 §2.2, §2.3).
+    pub fn sample(&mut self, r: Duration) {
+        match self.srtt {
+            None => {
+                // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(srtt) => {
+                // RFC 6298 §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'.
+                let delta = if srtt > r { srtt - r } else { r - srtt };
+                self.rttvar = (self.rttvar * 3 + delta) / 4;
+                self.srtt = Some((srtt * 7 + r) / 8);
+            }
+        }
+        self.recompute();
+    }
+
+    fn recompute(&mut self) {
+        // RFC 6298 §2.3: RTO <- SRTT + max(G, K*RTTVAR), K = 4; §2.4/2.5 bounds.
+        let base = match self.srtt {
+            Some(srtt) => srtt + (self.rttvar * 4).max(GRANULARITY),
+            None => INITIAL_RTO,
+        };
+        let backed = base.saturating_mul(1u32 << self.backoffs.min(16));
+        self.rto = backed.clamp(self.min_rto, self.max_rto);
+    }
+
+    /// Start timing the segment ending at `end_seq` if none is being timed (RFC 6298
+    /// §3: one measurement per RTT).
+    pub fn start_timing(&mut self, end_seq: u32, now: Instant) {
+        if self.timed.is_none() {
+            self.timed = Some((end_seq, now));
+        }
+    }
+
+    /// Karn's algorithm (RFC 6298 §3): a retransmission makes the timed sample
+    /// ambiguous, so drop it.
+    pub fn cancel_timing(&mut self) {
+        self.timed = None;
+    }
+
+    /// A cumulative ACK up to `ack` arrived at `now`: take the sample if it covers the
+    /// timed segment. `ack` and the timed sequence number compare modulo 2^32.
+    pub fn on_ack(&mut self, ack: u32, now: Instant) {
+        if let Some((end, at)) = self.timed {
+            if (ack.wrapping_sub(end) as i32) >= 0 {
+                self.timed = None;
+                self.sample(now - at);
+            }
+        }
+    }
+
+    /// New data was acknowledged: forget the backoff (RFC 6298 §5.7 note and Karn's
+    /// rule: keep the backed-off RTO until a new sample or progress).
+    pub fn on_progress(&mut self) {
+        if self.backoffs != 0 {
+            self.backoffs = 0;
+            self.recompute();
+        }
+    }
+
+    /// The retransmission timer expired (RFC 6298 §5.5: RTO <- RTO * 2, capped).
+    pub fn on_timeout(&mut self) {
+        self.backoffs = self.backoffs.saturating_add(1);
+        self.timed = None;
+        self.recompute();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_and_later_samples() {
+        let mut r = Rtt::default();
+        assert_eq!(r.rto(), INITIAL_RTO);
+        r.sample(Duration::from_millis(100));
+        // SRTT 100, RTTVAR 50 -> RTO 300 ms.
+        assert_eq!(r.rto(), Duration::from_millis(300));
+        r.sample(Duration::from_millis(100));
+        // RTTVAR 37.5 -> RTO 250 ms.
+        assert_eq!(r.rto(), Duration::from_micros(250_000));
+        for _ in 0..50 {
+            r.sample(Duration::from_micros(50));
+        }
+        assert_eq!(r.rto(), MIN_RTO);
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let mut r = Rtt::default();
+        r.on_timeout();
+        assert_eq!(r.rto(), Duration::from_secs(2));
+        r.on_timeout();
+        assert_eq!(r.rto(), Duration::from_secs(4));
+        for _ in 0..20 {
+            r.on_timeout();
+        }
+        assert_eq!(r.rto(), MAX_RTO);
+        r.on_progress();
+        assert_eq!(r.rto(), INITIAL_RTO);
+    }
+
+    #[test]
+    fn karn_discards_ambiguous() {
+        let mut r = Rtt::default();
+        r.start_timing(1000, Instant::from_millis(0));
+        r.cancel_timing();
+        r.on_ack(1000, Instant::from_millis(500));
+        assert!(r.srtt().is_none());
+        r.start_timing(2000, Instant::from_millis(1000));
+        r.on_ack(1500, Instant::from_millis(1010));
+        assert!(r.srtt().is_none());
+        r.on_ack(2000, Instant::from_millis(1020));
+        assert_eq!(r.srtt(), Some(Duration::from_millis(20)));
+    }
+}
