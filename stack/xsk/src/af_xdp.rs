@@ -60,6 +60,8 @@ pub struct XskTx {
     comp: Vec<FrameDesc>,
     /// Largest frame a TX buffer holds.
     frame_cap: usize,
+    /// Frames produced on the TX ring and not yet back from the completion ring.
+    outstanding: usize,
     tx_packets: u64,
     tx_bytes: u64,
     tx_no_frame: u64,
@@ -76,6 +78,7 @@ impl XskTx {
             // which are ours again.
             let n = unsafe { self.cq.consume(&mut self.comp) };
             self.free.extend_from_slice(&self.comp[..n]);
+            self.outstanding = self.outstanding.saturating_sub(n);
             total += n;
             if n < self.comp.len() {
                 return total;
@@ -92,6 +95,7 @@ impl XskTx {
             // successful produce we forget them (clear), so none is submitted
             // twice, and they come back only through the completion ring.
             let n = unsafe { self.txq.produce(&self.pending) };
+            self.outstanding += n;
             if n == self.pending.len() {
                 self.pending.clear();
             } else if n > 0 {
@@ -99,7 +103,9 @@ impl XskTx {
                 self.pending.drain(..n);
             }
         }
-        if self.txq.needs_wakeup() {
+        // Kick only when the kernel has something to send and asked to be woken
+        // (copy mode always asks: the sendto is what transmits).
+        if self.outstanding > 0 && self.txq.needs_wakeup() {
             self.tx_kicks += 1;
             self.txq.wakeup()?;
         }
@@ -376,6 +382,7 @@ impl XskDevice {
             pending: Vec::with_capacity(tx_frames),
             comp: vec![FrameDesc::default(); MAX_BATCH],
             frame_cap,
+            outstanding: 0,
             tx_packets: 0,
             tx_bytes: 0,
             tx_no_frame: 0,

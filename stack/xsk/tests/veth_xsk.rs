@@ -1,0 +1,732 @@
+//! Root test: our XDP program + an AF_XDP socket on one end of a veth pair, the
+//! Linux kernel on the other end (in another network namespace).
+//!
+//! Needs root (CAP_NET_ADMIN + CAP_BPF + CAP_SYS_ADMIN for setns): fails, never
+//! skips, without it. Every namespace it makes is removed by a guard, also on
+//! panic; every wait is bounded.
+//!
+//! Layout (names unique per process):
+//! ```text
+//!  ns xs<pid>f (kernel peer)          ns xs<pid>e (the device under test)
+//!  xs<pid>p 198.18.0.1/24  <─ veth ─> xs<pid>s: XDP prog + XSK on queue 0
+//!                                     steers 198.18.0.2, no kernel address
+//! ```
+
+use std::fs::File;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use xsk::{
+    interface_mac, xdp_attached, AttachedMode, Device, DeviceError, MacAddr, TxQueue, XdpMode,
+    XdpProgram, XskConfig, XskDevice,
+};
+
+const PEER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const STACK_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const OTHER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
+const PEER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const STACK_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+const OTHER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3);
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "veth_xsk needs root (CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN): run `sudo -E cargo test -p xdpstack-xsk --test veth_xsk` — this test fails rather than skipping"
+    );
+}
+
+/// Run a command to completion within `timeout` (killed after it).
+fn run(args: &[&str], timeout: Duration) -> Output {
+    let mut child = Command::new(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {args:?}: {e}"));
+    let deadline = Instant::now() + timeout;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("wait_with_output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait_with_output");
+            panic!("{args:?} timed out after {timeout:?}: {out:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn must(args: &[&str]) -> String {
+    let out = run(args, Duration::from_secs(10));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A background process killed (and reaped) on drop.
+struct Bg(Option<Child>);
+
+impl Bg {
+    fn spawn(args: &[&str]) -> Bg {
+        let c = Command::new(args[0])
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {args:?}: {e}"));
+        Bg(Some(c))
+    }
+
+    /// Wait up to `timeout` for exit; Some(success) or None if still running.
+    fn wait(&mut self, timeout: Duration) -> Option<Output> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = self.0.as_mut()?;
+            if c.try_wait().ok()?.is_some() {
+                return self.0.take()?.wait_with_output().ok();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Two namespaces joined by a veth pair; removed on drop (also on panic).
+struct Testbed {
+    stack_ns: String,
+    peer_ns: String,
+    stack_if: String,
+    peer_if: String,
+}
+
+impl Testbed {
+    fn new(tag: char, queues: u32) -> Testbed {
+        let pid = std::process::id();
+        let (e, f) = match tag {
+            'a' => ('e', 'f'),
+            'b' => ('g', 'h'),
+            _ => ('i', 'j'),
+        };
+        let tb = Testbed {
+            stack_ns: format!("xs{pid}{e}"),
+            peer_ns: format!("xs{pid}{f}"),
+            stack_if: format!("xs{pid}{e}s"),
+            peer_if: format!("xs{pid}{f}p"),
+        };
+        // Guard exists before anything is created, so partial setups are cleaned too.
+        must(&["ip", "netns", "add", &tb.stack_ns]);
+        must(&["ip", "netns", "add", &tb.peer_ns]);
+        let q = queues.to_string();
+        must(&[
+            "ip",
+            "-n",
+            &tb.stack_ns,
+            "link",
+            "add",
+            &tb.stack_if,
+            "numrxqueues",
+            &q,
+            "numtxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &tb.peer_if,
+            "numrxqueues",
+            &q,
+            "numtxqueues",
+            &q,
+            "netns",
+            &tb.peer_ns,
+        ]);
+        let peer_addr = format!("{PEER_IP}/24");
+        must(&[
+            "ip",
+            "-n",
+            &tb.peer_ns,
+            "addr",
+            "add",
+            &peer_addr,
+            "dev",
+            &tb.peer_if,
+        ]);
+        let peer6 = format!("{PEER_IP6}/64");
+        must(&[
+            "ip",
+            "-n",
+            &tb.peer_ns,
+            "-6",
+            "addr",
+            "add",
+            &peer6,
+            "dev",
+            &tb.peer_if,
+            "nodad",
+        ]);
+        must(&["ip", "-n", &tb.peer_ns, "link", "set", "lo", "up"]);
+        must(&["ip", "-n", &tb.peer_ns, "link", "set", &tb.peer_if, "up"]);
+        // The kernel on the stack's side must not answer NDP with the shared MAC.
+        let knob = format!("net.ipv6.conf.{}.disable_ipv6=1", tb.stack_if);
+        must(&["ip", "netns", "exec", &tb.stack_ns, "sysctl", "-qw", &knob]);
+        must(&["ip", "-n", &tb.stack_ns, "link", "set", &tb.stack_if, "up"]);
+        tb
+    }
+
+    /// Run `f` in a thread that has entered the stack's network namespace.
+    fn in_stack_ns<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/var/run/netns/{}", self.stack_ns);
+        let h = thread::spawn(move || {
+            let ns = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            // SAFETY: `ns` is an open netns file; setns only changes this thread's
+            // network namespace (allowed in a multi-threaded process).
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
+            f()
+        });
+        match h.join() {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+
+    fn peer_neigh(&self, ip: Ipv4Addr) -> String {
+        must(&[
+            "ip",
+            "-n",
+            &self.peer_ns,
+            "neigh",
+            "show",
+            &ip.to_string(),
+            "dev",
+            &self.peer_if,
+        ])
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        // Deleting the namespaces deletes the veth pair with them.
+        for ns in [&self.stack_ns, &self.peer_ns] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn mac_str(m: &MacAddr) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// An ARP request/reply seen on the wire.
+#[derive(Debug, Clone, Copy)]
+struct Arp {
+    op: u16,
+    sha: MacAddr,
+    spa: Ipv4Addr,
+    tpa: Ipv4Addr,
+}
+
+fn parse_arp(f: &[u8]) -> Option<Arp> {
+    if f.len() < 42 || f[12..14] != [0x08, 0x06] {
+        return None;
+    }
+    let a = &f[14..];
+    if a[0..6] != [0, 1, 8, 0, 6, 4] {
+        return None;
+    }
+    Some(Arp {
+        op: u16::from_be_bytes([a[6], a[7]]),
+        sha: a[8..14].try_into().unwrap(),
+        spa: Ipv4Addr::new(a[14], a[15], a[16], a[17]),
+        tpa: Ipv4Addr::new(a[24], a[25], a[26], a[27]),
+    })
+}
+
+fn write_arp_reply(buf: &mut [u8], our_mac: MacAddr, req: &Arp) {
+    buf.fill(0);
+    buf[0..6].copy_from_slice(&req.sha);
+    buf[6..12].copy_from_slice(&our_mac);
+    buf[12..14].copy_from_slice(&[0x08, 0x06]);
+    let a = &mut buf[14..42];
+    a[0..6].copy_from_slice(&[0, 1, 8, 0, 6, 4]);
+    a[6..8].copy_from_slice(&2u16.to_be_bytes());
+    a[8..14].copy_from_slice(&our_mac);
+    a[14..18].copy_from_slice(&req.tpa.octets());
+    a[18..24].copy_from_slice(&req.sha);
+    a[24..28].copy_from_slice(&req.spa.octets());
+}
+
+fn sum16(data: &[u8]) -> u32 {
+    data.chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
+        .sum()
+}
+
+fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    fold(sum16(data))
+}
+
+/// ICMPv6 checksum of `icmp` (checksum field zeroed) between `src` and `dst`.
+fn icmp6_checksum(src: &[u8], dst: &[u8], icmp: &[u8]) -> u16 {
+    let len = (icmp.len() as u32).to_be_bytes();
+    fold(sum16(src) + sum16(dst) + sum16(&len) + 58 + sum16(icmp))
+}
+
+/// If `f` is an ICMPv4 echo request to `to`, the length of the echo reply frame.
+fn echo_request_len(f: &[u8], to: Ipv4Addr) -> Option<usize> {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[23] != 1 {
+        return None;
+    }
+    let ihl = ((f[14] & 0x0f) as usize) * 4;
+    let tot = u16::from_be_bytes([f[16], f[17]]) as usize;
+    if f[30..34] != to.octets() || 14 + tot > f.len() || tot < ihl + 8 || f[14 + ihl] != 8 {
+        return None;
+    }
+    Some(14 + tot)
+}
+
+fn write_echo_reply(buf: &mut [u8], req: &[u8], our_mac: MacAddr) {
+    buf.copy_from_slice(&req[..buf.len()]);
+    buf[0..6].copy_from_slice(&req[6..12]);
+    buf[6..12].copy_from_slice(&our_mac);
+    let ihl = ((buf[14] & 0x0f) as usize) * 4;
+    buf[26..30].copy_from_slice(&req[30..34]);
+    buf[30..34].copy_from_slice(&req[26..30]);
+    buf[22] = 64; // TTL
+    buf[24..26].copy_from_slice(&[0, 0]);
+    let c = checksum(&buf[14..14 + ihl]);
+    buf[24..26].copy_from_slice(&c.to_be_bytes());
+    let icmp = &mut buf[14 + ihl..];
+    icmp[0] = 0; // echo reply
+    icmp[2..4].copy_from_slice(&[0, 0]);
+    let c = checksum(icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Poll the device until `pred` has seen a matching frame or `timeout` passes;
+/// `pred` may queue replies on `tx`. Returns whether it matched.
+fn rx_until<D: Device>(
+    dev: &mut D,
+    timeout: Duration,
+    mut pred: impl FnMut(&[u8], &mut D::Tx) -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut hit = false;
+    while !hit && Instant::now() < deadline {
+        dev.wait(Duration::from_millis(50)).expect("wait");
+        dev.rx_burst(64, |f, tx| {
+            if pred(f, tx) {
+                hit = true;
+            }
+        })
+        .expect("rx_burst");
+        dev.flush().expect("flush");
+    }
+    hit
+}
+
+#[test]
+fn arp_and_ping_through_af_xdp() {
+    require_root();
+    let tb = Testbed::new('a', 1);
+    let stack_if = tb.stack_if.clone();
+    let peer_ns = tb.peer_ns.clone();
+
+    let (our_mac, modes) = tb.in_stack_ns(move || {
+        let prog = XdpProgram::attach(&stack_if, XdpMode::Auto, &[STACK_IP], &[])
+            .unwrap_or_else(|e| panic!("attach: {e}"));
+        assert!(xdp_attached(&stack_if).unwrap());
+        let mut cfg = XskConfig::new(stack_if.clone());
+        cfg.ipv4 = vec![STACK_IP];
+        let mut dev = XskDevice::open(&cfg, &prog).unwrap_or_else(|e| panic!("open: {e}"));
+        let our_mac = dev.mac();
+        assert_eq!(our_mac, interface_mac(&stack_if).unwrap());
+        eprintln!(
+            "veth_xsk: XDP mode {}, bind mode {}, MAC {}",
+            prog.mode(),
+            dev.bind_mode(),
+            mac_str(&our_mac)
+        );
+
+        // 1. The peer pings us: its ARP request for 198.18.0.2 must reach the XSK.
+        let target = STACK_IP.to_string();
+        let mut ping = Bg::spawn(&[
+            "ip", "netns", "exec", &peer_ns, "ping", "-n", "-c", "1", "-W", "4", &target,
+        ]);
+        let mut arp_seen = None;
+        let got = rx_until(&mut dev, Duration::from_secs(5), |f, tx| {
+            if let Some(arp) = parse_arp(f) {
+                if arp.op == 1 && arp.tpa == STACK_IP {
+                    assert_eq!(arp.spa, PEER_IP);
+                    arp_seen = Some(arp);
+                    // Answer it from the same batch.
+                    assert!(tx.send(42, &mut |buf| write_arp_reply(buf, our_mac, &arp)));
+                    return true;
+                }
+            }
+            false
+        });
+        assert!(
+            got,
+            "no ARP request for {STACK_IP} reached the AF_XDP socket in 5 s"
+        );
+        eprintln!("veth_xsk: got {:?}", arp_seen.unwrap());
+
+        // 2. Resolved, the peer sends its echo request to us; answer it so ping succeeds.
+        let got = rx_until(&mut dev, Duration::from_secs(4), |f, tx| {
+            if let Some(len) = echo_request_len(f, STACK_IP) {
+                assert!(tx.send(len, &mut |buf| write_echo_reply(buf, f, our_mac)));
+                return true;
+            }
+            false
+        });
+        assert!(
+            got,
+            "no ICMP echo request for {STACK_IP} reached the AF_XDP socket"
+        );
+        let out = ping
+            .wait(Duration::from_secs(6))
+            .expect("ping did not finish");
+        assert!(
+            out.status.success(),
+            "peer ping of {STACK_IP} failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+
+        // 3. Not ours: an ARP for 198.18.0.3 goes to the kernel, not to the XSK.
+        let before = prog.counters().unwrap();
+        let other = OTHER_IP.to_string();
+        let mut ping3 = Bg::spawn(&[
+            "ip", "netns", "exec", &peer_ns, "ping", "-n", "-c", "1", "-W", "1", &other,
+        ]);
+        let stolen = rx_until(&mut dev, Duration::from_millis(1500), |f, _| {
+            parse_arp(f).is_some_and(|a| a.tpa == OTHER_IP)
+        });
+        assert!(!stolen, "ARP for {OTHER_IP} was redirected to the XSK");
+        let _ = ping3.wait(Duration::from_secs(3));
+        let after = prog.counters().unwrap();
+        assert!(
+            after.passed > before.passed,
+            "XDP passed nothing: {before:?} -> {after:?}"
+        );
+        eprintln!("veth_xsk: XDP counters {after:?}");
+        assert!(after.redirected >= 2 && after.arp >= 1 && after.ipv4 >= 1);
+        assert_eq!(after.no_socket, 0);
+
+        let st = dev.stats();
+        eprintln!("veth_xsk: device stats {st:?}");
+        assert!(st.rx_packets >= 2 && st.tx_packets == 2 && st.tx_no_frame == 0);
+        assert!(
+            st.tx_kicks <= 2,
+            "kicked the kernel without anything to send: {st:?}"
+        );
+
+        let modes = (prog.mode(), dev.bind_mode());
+        drop(dev);
+        drop(prog);
+        assert!(
+            !xdp_attached(&stack_if).unwrap(),
+            "XDP program left attached after drop"
+        );
+        (our_mac, modes)
+    });
+
+    // 4. The peer learned our MAC from the reply.
+    let neigh = tb.peer_neigh(STACK_IP);
+    eprintln!("veth_xsk: peer neigh: {}", neigh.trim());
+    assert!(
+        neigh.contains(&mac_str(&our_mac)),
+        "peer's neighbour entry lacks our MAC: {neigh:?}"
+    );
+    assert!(
+        !neigh.contains("FAILED") && !neigh.contains("INCOMPLETE"),
+        "peer's neighbour entry not resolved: {neigh:?}"
+    );
+    eprintln!("veth_xsk: chose XDP {} / bind {}", modes.0, modes.1);
+}
+
+#[test]
+fn attach_modes_and_exclusivity() {
+    require_root();
+    let tb = Testbed::new('b', 1);
+    let stack_if = tb.stack_if.clone();
+    tb.in_stack_ns(move || {
+        assert!(!xdp_attached(&stack_if).unwrap());
+
+        // Generic mode works everywhere.
+        let g = XdpProgram::attach(&stack_if, XdpMode::Generic, &[STACK_IP], &[]).unwrap();
+        assert_eq!(g.mode(), AttachedMode::Generic);
+        assert_eq!(g.mode().to_string(), "generic");
+        // A second program must not replace the first.
+        match XdpProgram::attach(&stack_if, XdpMode::Auto, &[STACK_IP], &[]) {
+            Err(DeviceError::AlreadyAttached { prog_id, .. }) => assert_eq!(prog_id, g.prog_id()),
+            other => panic!("second attach: expected AlreadyAttached, got {other:?}"),
+        }
+        g.detach().unwrap();
+        assert!(!xdp_attached(&stack_if).unwrap());
+
+        // veth has native XDP.
+        let n = XdpProgram::attach(&stack_if, XdpMode::Native, &[STACK_IP], &[]).unwrap();
+        assert_eq!(n.mode(), AttachedMode::Native);
+        // Addresses can change at run time.
+        n.add_ipv6("2001:db8::2".parse().unwrap()).unwrap();
+        n.remove_ipv6("2001:db8::2".parse().unwrap()).unwrap();
+        n.remove_ipv4(STACK_IP).unwrap();
+
+        // Unwinding detaches too (resume_unwind: unwinds without the panic hook's noise).
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _n = n;
+            std::panic::resume_unwind(Box::new("deliberate unwind"));
+        }));
+        assert!(r.is_err());
+        assert!(
+            !xdp_attached(&stack_if).unwrap(),
+            "left attached after a panic"
+        );
+
+        // Errors are one clear line.
+        let e = XdpProgram::attach("nosuchif0", XdpMode::Auto, &[], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "interface nosuchif0 not found");
+    });
+}
+
+/// An ICMPv6 message seen on the wire (no extension headers).
+struct Icmp6<'a> {
+    src_mac: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    msg: &'a [u8],
+}
+
+fn parse_icmp6(f: &[u8]) -> Option<Icmp6<'_>> {
+    if f.len() < 14 + 40 + 4 || f[12..14] != [0x86, 0xdd] || f[20] != 58 {
+        return None;
+    }
+    let plen = u16::from_be_bytes([f[18], f[19]]) as usize;
+    let msg = f.get(54..54 + plen)?;
+    Some(Icmp6 {
+        src_mac: f[6..12].try_into().unwrap(),
+        src: <[u8; 16]>::try_from(&f[22..38]).unwrap().into(),
+        dst: <[u8; 16]>::try_from(&f[38..54]).unwrap().into(),
+        msg,
+    })
+}
+
+fn ns_target(m: &Icmp6<'_>) -> Option<Ipv6Addr> {
+    if m.msg.len() >= 24 && m.msg[0] == 135 {
+        Some(<[u8; 16]>::try_from(&m.msg[8..24]).unwrap().into())
+    } else {
+        None
+    }
+}
+
+/// Write an IPv6 + ICMPv6 frame around `msg` (checksum field is filled in).
+fn write_icmp6(
+    buf: &mut [u8],
+    dst_mac: MacAddr,
+    src_mac: MacAddr,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop: u8,
+    msg: &[u8],
+) {
+    buf[0..6].copy_from_slice(&dst_mac);
+    buf[6..12].copy_from_slice(&src_mac);
+    buf[12..14].copy_from_slice(&[0x86, 0xdd]);
+    buf[14..18].copy_from_slice(&[0x60, 0, 0, 0]);
+    buf[18..20].copy_from_slice(&(msg.len() as u16).to_be_bytes());
+    buf[20] = 58;
+    buf[21] = hop;
+    buf[22..38].copy_from_slice(&src.octets());
+    buf[38..54].copy_from_slice(&dst.octets());
+    let icmp = &mut buf[54..54 + msg.len()];
+    icmp.copy_from_slice(msg);
+    icmp[2..4].copy_from_slice(&[0, 0]);
+    let c = icmp6_checksum(&src.octets(), &dst.octets(), icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Poll every device until `pred` matched or `timeout` passed.
+fn rx_until_any(
+    devs: &mut [XskDevice],
+    timeout: Duration,
+    mut pred: impl FnMut(usize, &[u8], &mut xsk::XskTx) -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut hit = false;
+    while !hit && Instant::now() < deadline {
+        for (q, dev) in devs.iter_mut().enumerate() {
+            dev.wait(Duration::from_millis(10)).expect("wait");
+            dev.rx_burst(64, |f, tx| {
+                if pred(q, f, tx) {
+                    hit = true;
+                }
+            })
+            .expect("rx_burst");
+            dev.flush().expect("flush");
+        }
+    }
+    hit
+}
+
+#[test]
+fn ndp_and_ping6_on_two_queues() {
+    require_root();
+    let tb = Testbed::new('c', 2);
+    let stack_if = tb.stack_if.clone();
+    let peer_ns = tb.peer_ns.clone();
+    tb.in_stack_ns(move || {
+        assert_eq!(xsk::interface_queues(&stack_if).unwrap(), 2);
+        let prog = XdpProgram::attach(&stack_if, XdpMode::Auto, &[], &[STACK_IP6]).unwrap();
+        let mut devs = Vec::new();
+        for q in 0..2 {
+            let mut cfg = XskConfig::new(stack_if.clone());
+            cfg.queue = q;
+            cfg.frame_count = 1024;
+            devs.push(XskDevice::open(&cfg, &prog).unwrap_or_else(|e| panic!("open q{q}: {e}")));
+        }
+        let mut cfg = XskConfig::new(stack_if.clone());
+        cfg.queue = 2;
+        assert!(matches!(
+            XskDevice::open(&cfg, &prog),
+            Err(DeviceError::NoSuchQueue { count: 2, .. })
+        ));
+        let our_mac = devs[0].mac();
+
+        // 1. ping -6: the NS for our address (to its solicited-node group) must
+        //    reach an XSK; answer with a solicited NA carrying our MAC.
+        let mut ping = Bg::spawn(&[
+            "ip",
+            "netns",
+            "exec",
+            &peer_ns,
+            "ping",
+            "-6",
+            "-n",
+            "-c",
+            "1",
+            "-W",
+            "4",
+            &STACK_IP6.to_string(),
+        ]);
+        let mut queues_seen = [0u32; 2];
+        let got = rx_until_any(&mut devs, Duration::from_secs(5), |q, f, tx| {
+            let Some(m) = parse_icmp6(f) else {
+                return false;
+            };
+            if ns_target(&m) != Some(STACK_IP6) {
+                return false;
+            }
+            queues_seen[q] += 1;
+            assert_eq!(m.dst, "ff02::1:ff00:2".parse::<Ipv6Addr>().unwrap());
+            let mut na = [0u8; 32];
+            na[0] = 136;
+            na[4] = 0x60; // Solicited + Override
+            na[8..24].copy_from_slice(&STACK_IP6.octets());
+            na[24] = 2; // target link-layer address option
+            na[25] = 1;
+            na[26..32].copy_from_slice(&our_mac);
+            let (dst_mac, dst) = (m.src_mac, m.src);
+            assert!(tx.send(14 + 40 + 32, &mut |buf| {
+                write_icmp6(buf, dst_mac, our_mac, STACK_IP6, dst, 255, &na)
+            }));
+            true
+        });
+        assert!(got, "no NS for {STACK_IP6} reached an AF_XDP socket");
+
+        // 2. The echo request (to our unicast address) comes next; answer it.
+        let got = rx_until_any(&mut devs, Duration::from_secs(4), |q, f, tx| {
+            let Some(m) = parse_icmp6(f) else {
+                return false;
+            };
+            if m.dst != STACK_IP6 || m.msg[0] != 128 {
+                return false;
+            }
+            queues_seen[q] += 1;
+            let mut reply = m.msg.to_vec();
+            reply[0] = 129;
+            let (dst_mac, dst) = (m.src_mac, m.src);
+            assert!(tx.send(54 + reply.len(), &mut |buf| {
+                write_icmp6(buf, dst_mac, our_mac, STACK_IP6, dst, 64, &reply)
+            }));
+            true
+        });
+        assert!(
+            got,
+            "no ICMPv6 echo request for {STACK_IP6} reached an AF_XDP socket"
+        );
+        let out = ping
+            .wait(Duration::from_secs(6))
+            .expect("ping -6 did not finish");
+        assert!(
+            out.status.success(),
+            "peer ping -6 of {STACK_IP6} failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        eprintln!("veth_xsk: IPv6 frames per queue {queues_seen:?}");
+
+        // 3. An NS for another address goes to the kernel.
+        let mut ping3 = Bg::spawn(&[
+            "ip",
+            "netns",
+            "exec",
+            &peer_ns,
+            "ping",
+            "-6",
+            "-n",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            &OTHER_IP6.to_string(),
+        ]);
+        let stolen = rx_until_any(&mut devs, Duration::from_millis(1500), |_, f, _| {
+            parse_icmp6(f).is_some_and(|m| ns_target(&m) == Some(OTHER_IP6))
+        });
+        assert!(!stolen, "NS for {OTHER_IP6} was redirected to an XSK");
+        let _ = ping3.wait(Duration::from_secs(3));
+        let c = prog.counters().unwrap();
+        eprintln!("veth_xsk: XDP counters {c:?}");
+        assert!(c.ndp >= 1 && c.ipv6 >= 1 && c.no_socket == 0);
+        drop(devs);
+        drop(prog);
+        assert!(!xdp_attached(&stack_if).unwrap());
+    });
+}
