@@ -109,3 +109,979 @@ pub struct TcpRepr<'a> {
     /// Segment payload.
     pub payload: &'a [u8],
 }
+
+// ---------------------------------------------------------------------------------
+// Implementation: flags helpers, the header view, options, parse and emit.
+// ---------------------------------------------------------------------------------
+
+use core::net::IpAddr;
+
+use crate::checksum;
+use crate::ip::protocol;
+use crate::udp::pseudo_header;
+use crate::{ChecksumMode, Error, Result};
+
+impl TcpFlags {
+    /// No flags.
+    pub const NONE: TcpFlags = TcpFlags(0);
+
+    /// True if any bit of `other` is set in `self`.
+    #[inline]
+    pub const fn intersects(self, other: TcpFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+    /// SYN is set.
+    #[inline]
+    pub const fn syn(self) -> bool {
+        self.contains(TcpFlags::SYN)
+    }
+    /// ACK is set.
+    #[inline]
+    pub const fn ack(self) -> bool {
+        self.contains(TcpFlags::ACK)
+    }
+    /// FIN is set.
+    #[inline]
+    pub const fn fin(self) -> bool {
+        self.contains(TcpFlags::FIN)
+    }
+    /// RST is set.
+    #[inline]
+    pub const fn rst(self) -> bool {
+        self.contains(TcpFlags::RST)
+    }
+}
+
+impl core::ops::BitAnd for TcpFlags {
+    type Output = TcpFlags;
+    fn bitand(self, rhs: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 & rhs.0)
+    }
+}
+
+impl core::ops::BitOrAssign for TcpFlags {
+    fn bitor_assign(&mut self, rhs: TcpFlags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl SackBlocks {
+    /// No blocks.
+    pub const EMPTY: SackBlocks = SackBlocks { blocks: [(0, 0); 4], len: 0 };
+
+    /// True if no block is present.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// TCP option kinds (RFC 9293 §3.2; IANA "TCP Option Kind Numbers").
+pub mod option_kind {
+    /// End of option list.
+    pub const EOL: u8 = 0;
+    /// No-operation.
+    pub const NOP: u8 = 1;
+    /// Maximum segment size.
+    pub const MSS: u8 = 2;
+    /// Window scale.
+    pub const WINDOW_SCALE: u8 = 3;
+    /// SACK permitted.
+    pub const SACK_PERMITTED: u8 = 4;
+    /// SACK.
+    pub const SACK: u8 = 5;
+    /// Timestamps.
+    pub const TIMESTAMPS: u8 = 8;
+}
+
+mod field {
+    use core::ops::Range;
+    pub const SRC_PORT: Range<usize> = 0..2;
+    pub const DST_PORT: Range<usize> = 2..4;
+    pub const SEQ_NUM: Range<usize> = 4..8;
+    pub const ACK_NUM: Range<usize> = 8..12;
+    pub const DATA_OFF: usize = 12;
+    pub const FLAGS: usize = 13;
+    pub const WINDOW: Range<usize> = 14..16;
+    pub const CHECKSUM: Range<usize> = 16..18;
+    pub const URGENT: Range<usize> = 18..20;
+    pub const OPTIONS: usize = 20;
+}
+
+/// Length of a TCP header without options.
+pub const HEADER_LEN: usize = 20;
+/// Largest TCP header (data offset 15).
+pub const MAX_HEADER_LEN: usize = 60;
+/// Most option bytes a header can hold.
+pub const MAX_OPTIONS_LEN: usize = MAX_HEADER_LEN - HEADER_LEN;
+
+/// A view of a TCP segment, directly over the frame (e.g. a UMEM slice spanning
+/// the IP payload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Wrap a buffer without checking it.
+    pub const fn new_unchecked(buffer: T) -> TcpPacket<T> {
+        TcpPacket { buffer }
+    }
+
+    /// Wrap a buffer and [`check_len`](Self::check_len) it.
+    pub fn new_checked(buffer: T) -> Result<TcpPacket<T>> {
+        let p = Self::new_unchecked(buffer);
+        p.check_len()?;
+        Ok(p)
+    }
+
+    /// Check the fixed header is present, the data offset is at least 5
+    /// (`BadLength`, RFC 9293 §3.1 "Data Offset") and the header it announces is
+    /// present (`Truncated`).
+    pub fn check_len(&self) -> Result<()> {
+        let len = self.buffer.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let hl = self.header_len() as usize;
+        if hl < HEADER_LEN {
+            return Err(Error::BadLength);
+        }
+        if hl > len {
+            return Err(Error::Truncated);
+        }
+        Ok(())
+    }
+
+    /// The underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    #[inline]
+    fn u16_at(&self, r: core::ops::Range<usize>) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_be_bytes([b[r.start], b[r.start + 1]])
+    }
+    #[inline]
+    fn u32_at(&self, r: core::ops::Range<usize>) -> u32 {
+        let b = self.buffer.as_ref();
+        u32::from_be_bytes([b[r.start], b[r.start + 1], b[r.start + 2], b[r.start + 3]])
+    }
+
+    /// Source port.
+    #[inline]
+    pub fn src_port(&self) -> u16 {
+        self.u16_at(field::SRC_PORT)
+    }
+    /// Destination port.
+    #[inline]
+    pub fn dst_port(&self) -> u16 {
+        self.u16_at(field::DST_PORT)
+    }
+    /// Sequence number.
+    #[inline]
+    pub fn seq_number(&self) -> u32 {
+        self.u32_at(field::SEQ_NUM)
+    }
+    /// Acknowledgment number.
+    #[inline]
+    pub fn ack_number(&self) -> u32 {
+        self.u32_at(field::ACK_NUM)
+    }
+    /// Header length in bytes (data offset × 4).
+    #[inline]
+    pub fn header_len(&self) -> u8 {
+        (self.buffer.as_ref()[field::DATA_OFF] >> 4) * 4
+    }
+    /// The control bits (CWR ... FIN).
+    #[inline]
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(self.buffer.as_ref()[field::FLAGS])
+    }
+    /// The four bits between data offset and flags (reserved, and AccECN's AE).
+    #[inline]
+    pub fn reserved_bits(&self) -> u8 {
+        self.buffer.as_ref()[field::DATA_OFF] & 0x0f
+    }
+    /// Window field (unscaled).
+    #[inline]
+    pub fn window_len(&self) -> u16 {
+        self.u16_at(field::WINDOW)
+    }
+    /// Checksum field.
+    #[inline]
+    pub fn checksum(&self) -> u16 {
+        self.u16_at(field::CHECKSUM)
+    }
+    /// Urgent pointer.
+    #[inline]
+    pub fn urgent_at(&self) -> u16 {
+        self.u16_at(field::URGENT)
+    }
+    /// The raw option bytes.
+    #[inline]
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[field::OPTIONS..self.header_len() as usize]
+    }
+    /// An iterator over the options (stops after EOL, yields an error once and
+    /// stops on a malformed option).
+    #[inline]
+    pub fn option_iter(&self) -> TcpOptionIter<'_> {
+        TcpOptionIter::new(self.options())
+    }
+    /// The segment data: everything after the header (the buffer should end
+    /// where the IP payload ends).
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.header_len() as usize..]
+    }
+    /// Sequence space the segment occupies: data length, plus one each for SYN and
+    /// FIN (RFC 9293 §3.4).
+    #[inline]
+    pub fn segment_len(&self) -> usize {
+        let f = self.flags();
+        self.payload().len() + usize::from(f.syn()) + usize::from(f.fin())
+    }
+    /// True if the checksum over the pseudo-header of `src` → `dst` and the whole
+    /// buffer verifies (RFC 9293 §3.1 "Checksum"). Mixed families never verify.
+    pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
+        let b = self.buffer.as_ref();
+        let Ok(ph) = pseudo_header(src, dst, protocol::TCP, b.len() as u32) else {
+            return false;
+        };
+        checksum::combine(&[ph, checksum::data(b)]) == 0xffff
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    #[inline]
+    fn set_u16_at(&mut self, r: core::ops::Range<usize>, v: u16) {
+        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+    }
+    #[inline]
+    fn set_u32_at(&mut self, r: core::ops::Range<usize>, v: u32) {
+        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Set the source port.
+    #[inline]
+    pub fn set_src_port(&mut self, v: u16) {
+        self.set_u16_at(field::SRC_PORT, v);
+    }
+    /// Set the destination port.
+    #[inline]
+    pub fn set_dst_port(&mut self, v: u16) {
+        self.set_u16_at(field::DST_PORT, v);
+    }
+    /// Set the sequence number.
+    #[inline]
+    pub fn set_seq_number(&mut self, v: u32) {
+        self.set_u32_at(field::SEQ_NUM, v);
+    }
+    /// Set the acknowledgment number.
+    #[inline]
+    pub fn set_ack_number(&mut self, v: u32) {
+        self.set_u32_at(field::ACK_NUM, v);
+    }
+    /// Set the header length in bytes (a multiple of 4, 20..=60); clears the
+    /// reserved bits.
+    #[inline]
+    pub fn set_header_len(&mut self, len: u8) {
+        self.buffer.as_mut()[field::DATA_OFF] = (len / 4) << 4;
+    }
+    /// Set the control bits.
+    #[inline]
+    pub fn set_flags(&mut self, f: TcpFlags) {
+        self.buffer.as_mut()[field::FLAGS] = f.0;
+    }
+    /// Set the window field.
+    #[inline]
+    pub fn set_window_len(&mut self, v: u16) {
+        self.set_u16_at(field::WINDOW, v);
+    }
+    /// Set the checksum field.
+    #[inline]
+    pub fn set_checksum(&mut self, v: u16) {
+        self.set_u16_at(field::CHECKSUM, v);
+    }
+    /// Set the urgent pointer.
+    #[inline]
+    pub fn set_urgent_at(&mut self, v: u16) {
+        self.set_u16_at(field::URGENT, v);
+    }
+    /// The option bytes, mutable.
+    #[inline]
+    pub fn options_mut(&mut self) -> &mut [u8] {
+        let h = self.header_len() as usize;
+        &mut self.buffer.as_mut()[field::OPTIONS..h]
+    }
+    /// The data after the header, mutable.
+    #[inline]
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let h = self.header_len() as usize;
+        &mut self.buffer.as_mut()[h..]
+    }
+    /// Compute and store the checksum over the pseudo-header and the whole buffer
+    /// (header and data). Mixed families leave the field zero.
+    pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
+        self.set_checksum(0);
+        let b = self.buffer.as_ref();
+        let Ok(ph) = pseudo_header(src, dst, protocol::TCP, b.len() as u32) else {
+            return;
+        };
+        let c = !checksum::combine(&[ph, checksum::data(b)]);
+        self.set_checksum(c);
+    }
+}
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for TcpPacket<T> {
+    fn as_ref(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+}
+
+/// One TCP option as found on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpOption<'a> {
+    /// End of option list (kind 0).
+    EndOfList,
+    /// No-operation (kind 1).
+    NoOperation,
+    /// Maximum segment size (kind 2, length 4).
+    Mss(u16),
+    /// Window scale shift (kind 3, length 3), as sent (may exceed 14).
+    WindowScale(u8),
+    /// SACK permitted (kind 4, length 2).
+    SackPermitted,
+    /// SACK blocks (kind 5, length 2 + 8n, n in 1..=4).
+    Sack(SackBlocks),
+    /// Timestamps (kind 8, length 10).
+    Timestamps(u32, u32),
+    /// Any other kind, with its data (length − 2 bytes).
+    Unknown {
+        /// The option kind.
+        kind: u8,
+        /// The option data.
+        data: &'a [u8],
+    },
+}
+
+/// Iterator over the options of a header (RFC 9293 §3.2): yields `Err(Malformed)`
+/// once (then ends) for a missing or short length byte, an option running past the
+/// options area, or a known kind with the wrong length. Ends after EOL.
+#[derive(Debug, Clone)]
+pub struct TcpOptionIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> TcpOptionIter<'a> {
+    /// Iterate over `options` (the bytes between the fixed header and the data).
+    pub fn new(options: &'a [u8]) -> TcpOptionIter<'a> {
+        TcpOptionIter { rest: options }
+    }
+
+    fn fail(&mut self) -> Option<Result<TcpOption<'a>>> {
+        self.rest = &[];
+        Some(Err(Error::Malformed))
+    }
+}
+
+fn be16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+impl<'a> Iterator for TcpOptionIter<'a> {
+    type Item = Result<TcpOption<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&kind, after) = self.rest.split_first()?;
+        match kind {
+            option_kind::EOL => {
+                // RFC 9293 §3.2: the end of the options; what follows is padding.
+                self.rest = &[];
+                return Some(Ok(TcpOption::EndOfList));
+            }
+            option_kind::NOP => {
+                self.rest = after;
+                return Some(Ok(TcpOption::NoOperation));
+            }
+            _ => {}
+        }
+        // RFC 9293 §3.2 case 2: kind, length (counting kind and length), data.
+        // RFC 9293 §3.7.1 / RFC 1122 §4.2.2.5: be prepared for any option with a
+        // length byte; a length below 2 or past the header is malformed.
+        let Some(&len) = after.first() else {
+            return self.fail();
+        };
+        let len = len as usize;
+        if len < 2 || len > self.rest.len() {
+            return self.fail();
+        }
+        let data = &self.rest[2..len];
+        self.rest = &self.rest[len..];
+        let opt = match (kind, len) {
+            (option_kind::MSS, 4) => TcpOption::Mss(be16(data)),
+            (option_kind::WINDOW_SCALE, 3) => TcpOption::WindowScale(data[0]),
+            (option_kind::SACK_PERMITTED, 2) => TcpOption::SackPermitted,
+            // RFC 2018 §3: 2 + 8n bytes; at most 4 blocks fit in 40 bytes.
+            (option_kind::SACK, l) if l >= 10 && (l - 2) & 7 == 0 && l <= 34 => {
+                let mut s = SackBlocks::default();
+                for c in data.chunks_exact(8) {
+                    s.push(be32(&c[0..4]), be32(&c[4..8]));
+                }
+                TcpOption::Sack(s)
+            }
+            (option_kind::TIMESTAMPS, 10) => TcpOption::Timestamps(be32(&data[0..4]), be32(&data[4..8])),
+            (
+                option_kind::MSS
+                | option_kind::WINDOW_SCALE
+                | option_kind::SACK_PERMITTED
+                | option_kind::SACK
+                | option_kind::TIMESTAMPS,
+                _,
+            ) => return self.fail(),
+            _ => TcpOption::Unknown { kind, data },
+        };
+        Some(Ok(opt))
+    }
+}
+
+impl TcpOptions {
+    /// Parse an options area. MSS, window scale and SACK-permitted are kept only
+    /// when `syn` is set: RFC 9293 §3.7.1 (MSS "MUST only be sent in SYN"), RFC 7323
+    /// §2.2 (window scale in a non-SYN segment "MUST be ignored") and RFC 2018 §2
+    /// (SACK-permitted only in SYN). A repeated option: the last one counts.
+    /// Unknown kinds are skipped by their length.
+    pub fn parse(options: &[u8], syn: bool) -> Result<TcpOptions> {
+        let mut o = TcpOptions::default();
+        for opt in TcpOptionIter::new(options) {
+            match opt? {
+                TcpOption::Mss(m) if syn => o.mss = Some(m),
+                TcpOption::WindowScale(w) if syn => o.window_scale = Some(w),
+                TcpOption::SackPermitted if syn => o.sack_permitted = true,
+                TcpOption::Sack(s) => o.sack = s,
+                TcpOption::Timestamps(v, e) => o.timestamps = Some((v, e)),
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// How many SACK blocks [`emit_options`] writes for `opts`: those present, as many
+/// as fit in 40 option bytes beside the other options (3 with timestamps).
+fn sack_blocks_emitted(opts: &TcpOptions, syn: bool) -> usize {
+    let n = opts.sack.as_slice().len();
+    if n == 0 {
+        return 0;
+    }
+    let other = options_len_without_sack(opts, syn);
+    let room = MAX_OPTIONS_LEN.saturating_sub(other + 4) / 8;
+    n.min(room)
+}
+
+fn options_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
+    let mut n = 0;
+    if syn {
+        if opts.mss.is_some() {
+            n += 4;
+        }
+        // SACK_PERM + TS (12) | NOP NOP TS (12) | NOP NOP SACK_PERM (4)
+        if opts.timestamps.is_some() {
+            n += 12;
+        } else if opts.sack_permitted {
+            n += 4;
+        }
+        if opts.window_scale.is_some() {
+            n += 4;
+        }
+    } else if opts.timestamps.is_some() {
+        n += 12;
+    }
+    n
+}
+
+/// Length of the options [`TcpRepr::emit`] writes for `opts` on a segment with
+/// (`syn`) or without SYN, padded to a multiple of 4 (Linux's layout is always
+/// 4-aligned, so no padding is added in practice). MSS, window scale and
+/// SACK-permitted are written only on SYN segments.
+pub fn options_len(opts: &TcpOptions, syn: bool) -> usize {
+    let mut n = options_len_without_sack(opts, syn);
+    let s = sack_blocks_emitted(opts, syn);
+    if s > 0 {
+        n += 4 + 8 * s;
+    }
+    (n + 3) & !3
+}
+
+/// Write `opts` into `buf` (at least [`options_len`] bytes) in the layout Linux's
+/// `tcp_options_write` uses, so segments round-trip byte for byte:
+///
+/// * SYN: `MSS`, then `SACK_PERM TS` (both) | `NOP NOP TS` (TS only) |
+///   `NOP NOP SACK_PERM` (SACK only), then `NOP WS`;
+/// * every segment: `NOP NOP TS` (non-SYN), then `NOP NOP SACK(blocks)`.
+///
+/// Returns the number of bytes written (a multiple of 4; any padding is NOP).
+pub fn emit_options(opts: &TcpOptions, syn: bool, buf: &mut [u8]) -> usize {
+    use option_kind::*;
+    let mut i = 0;
+    let mut put = |bytes: &[u8], i: &mut usize| {
+        buf[*i..*i + bytes.len()].copy_from_slice(bytes);
+        *i += bytes.len();
+    };
+    let ts = |v: u32, e: u32| {
+        let mut t = [0u8; 10];
+        t[0] = TIMESTAMPS;
+        t[1] = 10;
+        t[2..6].copy_from_slice(&v.to_be_bytes());
+        t[6..10].copy_from_slice(&e.to_be_bytes());
+        t
+    };
+    if syn {
+        if let Some(m) = opts.mss {
+            let m = m.to_be_bytes();
+            put(&[MSS, 4, m[0], m[1]], &mut i);
+        }
+        match (opts.timestamps, opts.sack_permitted) {
+            (Some((v, e)), true) => {
+                put(&[SACK_PERMITTED, 2], &mut i);
+                put(&ts(v, e), &mut i);
+            }
+            (Some((v, e)), false) => {
+                put(&[NOP, NOP], &mut i);
+                put(&ts(v, e), &mut i);
+            }
+            (None, true) => put(&[NOP, NOP, SACK_PERMITTED, 2], &mut i),
+            (None, false) => {}
+        }
+        if let Some(w) = opts.window_scale {
+            put(&[NOP, WINDOW_SCALE, 3, w], &mut i);
+        }
+    } else if let Some((v, e)) = opts.timestamps {
+        put(&[NOP, NOP], &mut i);
+        put(&ts(v, e), &mut i);
+    }
+    let s = sack_blocks_emitted(opts, syn);
+    if s > 0 {
+        put(&[NOP, NOP, SACK, (2 + 8 * s) as u8], &mut i);
+        for &(l, r) in &opts.sack.as_slice()[..s] {
+            put(&l.to_be_bytes(), &mut i);
+            put(&r.to_be_bytes(), &mut i);
+        }
+    }
+    while i & 3 != 0 {
+        put(&[NOP], &mut i);
+    }
+    i
+}
+
+impl<'a> TcpRepr<'a> {
+    /// Parse a segment sent from `src` to `dst`; `packet` must span exactly the IP
+    /// payload.
+    ///
+    /// * lengths as in [`TcpPacket::check_len`];
+    /// * checksum with the IPv4 or IPv6 pseudo-header when `checksum` is
+    ///   [`ChecksumMode::Full`] (`BadChecksum`; mixed families are `Malformed`);
+    /// * a zero source or destination port is `Malformed` (port 0 is reserved and
+    ///   never used by a connection);
+    /// * options as in [`TcpOptions::parse`] (`Malformed` on a bad option length).
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+        packet: &TcpPacket<&'a T>,
+        src: &IpAddr,
+        dst: &IpAddr,
+        checksum: ChecksumMode,
+    ) -> Result<TcpRepr<'a>> {
+        packet.check_len()?;
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::Malformed);
+        }
+        if packet.src_port() == 0 || packet.dst_port() == 0 {
+            return Err(Error::Malformed);
+        }
+        if checksum == ChecksumMode::Full && !packet.verify_checksum(src, dst) {
+            return Err(Error::BadChecksum);
+        }
+        let flags = packet.flags();
+        let options = TcpOptions::parse(packet.options(), flags.syn())?;
+        let b: &'a [u8] = packet.buffer.as_ref();
+        Ok(TcpRepr {
+            src_port: packet.src_port(),
+            dst_port: packet.dst_port(),
+            seq: packet.seq_number(),
+            ack: packet.ack_number(),
+            flags,
+            window: packet.window_len(),
+            urgent: packet.urgent_at(),
+            options,
+            payload: &b[packet.header_len() as usize..],
+        })
+    }
+
+    /// Header length [`emit`](Self::emit) writes: 20 + options (padded to 4).
+    #[inline]
+    pub fn header_len(&self) -> usize {
+        HEADER_LEN + options_len(&self.options, self.flags.syn())
+    }
+
+    /// Header plus payload.
+    #[inline]
+    pub fn buffer_len(&self) -> usize {
+        self.header_len() + self.payload.len()
+    }
+
+    /// Sequence space the segment occupies: payload plus SYN and FIN (RFC 9293 §3.4).
+    #[inline]
+    pub fn segment_len(&self) -> usize {
+        self.payload.len() + usize::from(self.flags.syn()) + usize::from(self.flags.fin())
+    }
+
+    /// Write header, options (Linux's layout, see [`emit_options`]) and payload, then
+    /// the checksum over the pseudo-header of `src` → `dst` when `checksum` is
+    /// [`ChecksumMode::Full`]. `packet` must be exactly [`buffer_len`](Self::buffer_len)
+    /// bytes long (the checksum covers the whole buffer).
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut TcpPacket<T>,
+        src: &IpAddr,
+        dst: &IpAddr,
+        checksum: ChecksumMode,
+    ) {
+        let hl = self.emit_header(packet);
+        packet.buffer.as_mut()[hl..hl + self.payload.len()].copy_from_slice(self.payload);
+        match checksum {
+            ChecksumMode::Full => packet.fill_checksum(src, dst),
+            ChecksumMode::Ignore => packet.set_checksum(0),
+        }
+    }
+
+    /// Write only header and options (checksum zero) and return the header length,
+    /// for a payload already in place after it; finish with
+    /// [`TcpPacket::fill_checksum`] on a view spanning header and payload.
+    pub fn emit_header<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut TcpPacket<T>) -> usize {
+        let syn = self.flags.syn();
+        let hl = HEADER_LEN + options_len(&self.options, syn);
+        packet.set_src_port(self.src_port);
+        packet.set_dst_port(self.dst_port);
+        packet.set_seq_number(self.seq);
+        packet.set_ack_number(self.ack);
+        packet.set_header_len(hl as u8);
+        packet.set_flags(self.flags);
+        packet.set_window_len(self.window);
+        packet.set_checksum(0);
+        packet.set_urgent_at(self.urgent);
+        emit_options(&self.options, syn, &mut packet.buffer.as_mut()[HEADER_LEN..hl]);
+        hl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipv4::chain::{self, L3, L4};
+    use core::net::{Ipv4Addr, Ipv6Addr};
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn v4(a: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(198, 18, 0, a))
+    }
+
+    /// (frame, TCP bytes) of every captured TCP segment.
+    fn segments() -> Vec<(Vec<u8>, core::ops::Range<usize>)> {
+        let mut v = vec![];
+        for f in chain::frames() {
+            if let Ok((_, L3::Ipv4(ip, L4::Tcp(_)))) = chain::parse(&f) {
+                let start = 14 + 20;
+                v.push((f.clone(), start..start + ip.payload_len));
+            }
+        }
+        v
+    }
+
+    fn reprs(frames: &[(Vec<u8>, core::ops::Range<usize>)]) -> Vec<TcpRepr<'_>> {
+        frames
+            .iter()
+            .map(|(f, r)| {
+                TcpRepr::parse(&TcpPacket::new_checked(&f[r.clone()]).unwrap(), &v4(1), &v4(2), ChecksumMode::Ignore).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn captured_syn_layouts() {
+        let segs = segments();
+        let rs = reprs(&segs);
+        let syns: Vec<(usize, &TcpRepr)> = rs.iter().enumerate().filter(|(_, r)| r.flags.syn()).collect();
+        // Four SYNs (defaults, no TS, no SACK, to a closed port) and three SYN-ACKs.
+        assert_eq!(syns.len(), 7);
+        let (i, syn) = syns[0];
+        assert_eq!((syn.dst_port, syn.flags, syn.window, syn.ack), (5001, TcpFlags::SYN, 64240, 0));
+        assert_eq!(syn.options.mss, Some(1460));
+        assert_eq!(syn.options.window_scale, Some(10));
+        assert!(syn.options.sack_permitted);
+        assert_eq!(syn.options.timestamps.map(|t| t.1), Some(0));
+        let raw = &segs[i].0[segs[i].1.clone()];
+        // Linux: MSS, SACK_PERM, TS, NOP, WS (20 bytes).
+        assert_eq!(&raw[20..24], &[2, 4, 0x05, 0xb4]);
+        assert_eq!(&raw[24..28], &[4, 2, 8, 10]);
+        assert_eq!(&raw[36..40], &[1, 3, 3, 10]);
+        let synack = syns[1].1;
+        assert_eq!(synack.flags, TcpFlags::SYN | TcpFlags::ACK);
+        assert_eq!(synack.ack, syn.seq.wrapping_add(1));
+        assert_eq!(synack.options.timestamps.map(|t| t.1), syn.options.timestamps.map(|t| t.0));
+        // No timestamps: MSS NOP NOP SACK_PERM NOP WS.
+        let (i, nots) = syns[2];
+        assert_eq!(nots.options.timestamps, None);
+        assert!(nots.options.sack_permitted);
+        assert_eq!(&segs[i].0[segs[i].1.clone()][20..32], &[2, 4, 5, 0xb4, 1, 1, 4, 2, 1, 3, 3, 10]);
+        // No SACK: MSS NOP NOP TS NOP WS.
+        let (i, nosack) = syns[4];
+        assert!(!nosack.options.sack_permitted && nosack.options.timestamps.is_some());
+        assert_eq!(&segs[i].0[segs[i].1.clone()][20..28], &[2, 4, 5, 0xb4, 1, 1, 8, 10]);
+    }
+
+    #[test]
+    fn captured_data_fin_rst() {
+        let segs = segments();
+        let rs = reprs(&segs);
+        // The first connection carries 3000 bytes from the client: (i*7+3) & 0xff.
+        let client: Vec<u8> = rs
+            .iter()
+            .filter(|r| r.dst_port == 5001 && r.src_port == rs[0].src_port)
+            .flat_map(|r| r.payload.iter().copied())
+            .collect();
+        assert_eq!(client.len(), 3000);
+        assert!(client.iter().enumerate().all(|(i, &b)| b == ((i * 7 + 3) & 0xff) as u8));
+        assert_eq!(rs.iter().filter(|r| r.payload.len() == 1448).count(), 2);
+        // Non-SYN segments with timestamps: NOP NOP TS only.
+        let data = rs.iter().find(|r| r.payload.len() == 1448).unwrap();
+        assert_eq!(data.options.mss, None);
+        assert!(data.options.timestamps.is_some());
+        assert_eq!(data.header_len(), 32);
+        assert_eq!(rs.iter().filter(|r| r.flags.fin()).count(), 6);
+        let rst = rs.iter().find(|r| r.flags.rst()).unwrap();
+        assert_eq!((rst.src_port, rst.flags, rst.window), (5009, TcpFlags::RST | TcpFlags::ACK, 0));
+        let syn = rs.iter().find(|r| r.dst_port == 5009).unwrap();
+        assert_eq!(rst.ack, syn.seq.wrapping_add(1));
+    }
+
+    #[test]
+    fn captured_round_trip_v6_pseudo_header() {
+        // Re-checksum a captured segment as if it crossed IPv6, round trip it.
+        let segs = segments();
+        let (f, r) = &segs[0];
+        let (s6, d6) = (IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)), IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)));
+        let mut b = f[r.clone()].to_vec();
+        TcpPacket::new_unchecked(&mut b[..]).fill_checksum(&s6, &d6);
+        let p = TcpPacket::new_checked(&b[..]).unwrap();
+        let repr = TcpRepr::parse(&p, &s6, &d6, ChecksumMode::Full).unwrap();
+        assert_eq!(TcpRepr::parse(&p, &v4(1), &v4(2), ChecksumMode::Full), Err(Error::BadChecksum));
+        let mut out = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut TcpPacket::new_unchecked(&mut out[..]), &s6, &d6, ChecksumMode::Full);
+        assert_eq!(out, b);
+    }
+
+    fn segment_with_options(opts: &[u8]) -> Vec<u8> {
+        let padded = (opts.len() + 3) & !3;
+        let mut b = vec![0u8; 20 + padded + 3];
+        let mut p = TcpPacket::new_unchecked(&mut b[..]);
+        p.set_src_port(1000);
+        p.set_dst_port(2000);
+        p.set_header_len((20 + padded) as u8);
+        p.set_flags(TcpFlags::SYN);
+        p.options_mut()[..opts.len()].copy_from_slice(opts);
+        p.payload_mut().copy_from_slice(b"abc");
+        p.fill_checksum(&v4(1), &v4(2));
+        b
+    }
+
+    fn parse(b: &[u8]) -> Result<TcpRepr<'_>> {
+        TcpRepr::parse(&TcpPacket::new_unchecked(b), &v4(1), &v4(2), ChecksumMode::Full)
+    }
+
+    #[test]
+    fn data_offset() {
+        let good = segment_with_options(&[]);
+        assert_eq!(parse(&good).unwrap().payload, b"abc");
+        for off in 0..5u8 {
+            let mut b = good.clone();
+            b[12] = off << 4;
+            assert_eq!(parse(&b), Err(Error::BadLength), "offset {off}");
+        }
+        let mut b = good.clone();
+        b[12] = 6 << 4; // 24 > 23 bytes
+        assert_eq!(parse(&b), Err(Error::Truncated));
+        for len in 0..20 {
+            assert_eq!(parse(&good[..len]), Err(Error::Truncated));
+        }
+    }
+
+    #[test]
+    fn bad_option_lengths() {
+        // Length 0 and 1 (would loop forever or step backwards if trusted).
+        assert_eq!(parse(&segment_with_options(&[2, 0, 0, 0])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[99, 1, 0, 0])), Err(Error::Malformed));
+        // Overflows the options area.
+        assert_eq!(parse(&segment_with_options(&[1, 1, 99, 12])), Err(Error::Malformed));
+        // Kind without a length byte at the end of the area.
+        assert_eq!(parse(&segment_with_options(&[1, 1, 1, 8])), Err(Error::Malformed));
+        // Known kinds with wrong lengths.
+        assert_eq!(parse(&segment_with_options(&[2, 3, 0, 1])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[3, 4, 7, 1])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[4, 3, 0, 1])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[5, 2, 1, 1])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[5, 6, 0, 0, 0, 0, 1, 1])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[8, 8, 0, 0, 0, 0, 0, 0])), Err(Error::Malformed));
+        // Unknown kinds are skipped by their length; EOL ends the list.
+        let b = segment_with_options(&[30, 4, 0xaa, 0xbb, 2, 4, 1, 0, 0, 2, 4, 0]);
+        let r = parse(&b).unwrap();
+        assert_eq!(r.options.mss, Some(256));
+        // Bad checksum.
+        let mut b = segment_with_options(&[]);
+        b[21] ^= 1;
+        assert_eq!(parse(&b), Err(Error::BadChecksum));
+        // Zero ports.
+        let mut b = segment_with_options(&[]);
+        b[0..2].fill(0);
+        assert_eq!(TcpRepr::parse(&TcpPacket::new_unchecked(&b[..]), &v4(1), &v4(2), ChecksumMode::Ignore), Err(Error::Malformed));
+    }
+
+    #[test]
+    fn option_iter_yields_all() {
+        let opts = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 3, 3, 7, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 0, 9];
+        let v: Vec<_> = TcpOptionIter::new(&opts).collect();
+        let mut sack = SackBlocks::default();
+        sack.push(1, 2);
+        assert_eq!(
+            v,
+            [
+                Ok(TcpOption::Mss(1460)),
+                Ok(TcpOption::SackPermitted),
+                Ok(TcpOption::Timestamps(1, 2)),
+                Ok(TcpOption::NoOperation),
+                Ok(TcpOption::WindowScale(7)),
+                Ok(TcpOption::Sack(sack)),
+                Ok(TcpOption::EndOfList),
+            ]
+        );
+    }
+
+    #[test]
+    fn linux_layouts() {
+        let mut o = TcpOptions { mss: Some(1460), window_scale: Some(7), sack_permitted: true, timestamps: Some((1, 0)), ..Default::default() };
+        let mut buf = [0u8; 40];
+        let n = emit_options(&o, true, &mut buf);
+        assert_eq!(&buf[..n], &[2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
+        assert_eq!(options_len(&o, true), 20);
+        // Non-SYN: only TS, then SACK blocks after it.
+        o.sack.push(10, 20);
+        o.sack.push(30, 40);
+        let n = emit_options(&o, false, &mut buf);
+        assert_eq!(n, 12 + 4 + 16);
+        assert_eq!(&buf[..4], &[1, 1, 8, 10]);
+        assert_eq!(&buf[12..16], &[1, 1, 5, 18]);
+        // Four blocks with TS: only three fit.
+        o.sack.push(50, 60);
+        o.sack.push(70, 80);
+        assert_eq!(options_len(&o, false), 40);
+        o.timestamps = None;
+        assert_eq!(options_len(&o, false), 36);
+        // Nothing: no options.
+        assert_eq!(options_len(&TcpOptions::default(), true), 0);
+        // MSS only on SYN.
+        let m = TcpOptions { mss: Some(536), ..Default::default() };
+        assert_eq!((options_len(&m, true), options_len(&m, false)), (4, 0));
+    }
+
+    fn arb_options(syn: bool) -> impl Strategy<Value = TcpOptions> {
+        (
+            proptest::option::of(any::<u16>()),
+            proptest::option::of(any::<u8>()),
+            any::<bool>(),
+            proptest::option::of((any::<u32>(), any::<u32>())),
+            proptest::collection::vec((any::<u32>(), any::<u32>()), 0..5),
+        )
+            .prop_map(move |(mss, ws, sp, ts, blocks)| {
+                let mut o = TcpOptions { timestamps: ts, ..Default::default() };
+                if syn {
+                    o.mss = mss;
+                    o.window_scale = ws;
+                    o.sack_permitted = sp;
+                }
+                for (l, r) in blocks {
+                    o.sack.push(l, r);
+                }
+                // Keep only the blocks emit can fit, so parse sees the same set.
+                let fit = sack_blocks_emitted(&o, syn);
+                o.sack.len = fit as u8;
+                for b in &mut o.sack.blocks[fit..] {
+                    *b = (0, 0);
+                }
+                o
+            })
+    }
+
+    fn arb_repr(payload: &'static [u8]) -> impl Strategy<Value = TcpRepr<'static>> {
+        (any::<bool>(), 1u16.., 1u16.., any::<u32>(), any::<u32>(), any::<u8>(), any::<u16>(), any::<u16>())
+            .prop_flat_map(move |(syn, sp, dp, seq, ack, flags, window, urgent)| {
+                let flags = if syn { TcpFlags(flags | 0x02) } else { TcpFlags(flags & !0x02) };
+                arb_options(syn).prop_map(move |options| TcpRepr {
+                    src_port: sp,
+                    dst_port: dp,
+                    seq,
+                    ack,
+                    flags,
+                    window,
+                    urgent,
+                    options,
+                    payload,
+                })
+            })
+    }
+
+    fn arb_addrs() -> impl Strategy<Value = (IpAddr, IpAddr)> {
+        prop_oneof![
+            (any::<u32>(), any::<u32>()).prop_map(|(a, b)| (IpAddr::V4(a.into()), IpAddr::V4(b.into()))),
+            (any::<u128>(), any::<u128>()).prop_map(|(a, b)| (IpAddr::V6(a.into()), IpAddr::V6(b.into()))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn emit_parse_identity(
+            r in proptest::collection::vec(any::<u8>(), 0..200)
+                .prop_flat_map(|p| arb_repr(std::boxed::Box::leak(p.into_boxed_slice()))),
+            (s, d) in arb_addrs(),
+        ) {
+            let mut buf = vec![0u8; r.buffer_len()];
+            r.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), &s, &d, ChecksumMode::Full);
+            let p = TcpPacket::new_checked(&buf[..]).unwrap();
+            prop_assert_eq!(p.header_len() as usize, r.header_len());
+            prop_assert_eq!(TcpRepr::parse(&p, &s, &d, ChecksumMode::Full), Ok(r));
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..100), (s, d) in arb_addrs()) {
+            for mode in [ChecksumMode::Full, ChecksumMode::Ignore] {
+                let _ = TcpRepr::parse(&TcpPacket::new_unchecked(&bytes[..]), &s, &d, mode);
+            }
+            for _ in TcpOptionIter::new(&bytes) {}
+        }
+
+        #[test]
+        fn options_never_panic(mut bytes in proptest::collection::vec(any::<u8>(), 20..80), opts in proptest::collection::vec(0u8..12, 0..40)) {
+            // Header-shaped input with option-like bytes: exercise the option walker.
+            let n = opts.len().min(bytes.len() - 20) & !3;
+            bytes[20..20 + n].copy_from_slice(&opts[..n]);
+            bytes[12] = (((20 + n) / 4) as u8) << 4;
+            bytes[0] = 1;
+            bytes[2] = 1;
+            let _ = TcpRepr::parse(&TcpPacket::new_unchecked(&bytes[..]), &IpAddr::V4(0.into()), &IpAddr::V4(0.into()), ChecksumMode::Ignore);
+        }
+    }
+}
