@@ -10,7 +10,9 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use libbpf_rs::{MapCore, MapFlags, MapHandle, ObjectBuilder};
+use std::sync::Mutex;
+
+use libbpf_rs::{MapCore, MapFlags, MapHandle, ObjectBuilder, PrintLevel};
 
 use crate::netdev::{if_index, xdp_query};
 use crate::{DeviceError, XdpMode};
@@ -96,6 +98,50 @@ impl fmt::Debug for XdpProgram {
     }
 }
 
+/// libbpf's messages during `attach`: kept off stderr (the CLI promises one
+/// clear line per error) and summarised into the error instead.
+/// `XDPSTACK_BPF_DEBUG=1` echoes them to stderr as well.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+fn capture_libbpf(_level: PrintLevel, msg: String) {
+    if std::env::var_os("XDPSTACK_BPF_DEBUG").is_some() {
+        eprint!("{msg}");
+    }
+    let mut log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
+    if log.len() < (1 << 16) {
+        log.push_str(&msg);
+    }
+}
+
+/// The most telling line of what libbpf said (the verifier's last words).
+fn libbpf_summary() -> String {
+    let log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
+    log.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.contains("failed to load object"))
+        .filter(|l| !l.contains("RLIMIT_MEMLOCK") && !l.contains("processed "))
+        .last()
+        .map(|l| format!("; {l} (XDPSTACK_BPF_DEBUG=1 prints libbpf's full log)"))
+        .unwrap_or_default()
+}
+
+fn load_object() -> Result<libbpf_rs::Object, DeviceError> {
+    LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let prev = libbpf_rs::set_print(Some((PrintLevel::Warn, capture_libbpf)));
+    let res = ObjectBuilder::default()
+        .open_memory(XDP_OBJECT)
+        .map_err(|e| bpf_err("opening the XDP object", e))
+        .and_then(|open| {
+            open.load()
+                .map_err(|e| bpf_err("loading the XDP program", e))
+        });
+    libbpf_rs::set_print(prev);
+    res.map_err(|e| match e {
+        DeviceError::Bpf(m) => DeviceError::Bpf(format!("{m}{}", libbpf_summary())),
+        other => other,
+    })
+}
+
 fn bpf_err(what: &str, e: libbpf_rs::Error) -> DeviceError {
     if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
         DeviceError::PermissionDenied(format!("{what}: {e}"))
@@ -161,12 +207,7 @@ impl XdpProgram {
     ) -> Result<XdpProgram, DeviceError> {
         let ifindex = if_index(iface)?;
 
-        let open = ObjectBuilder::default()
-            .open_memory(XDP_OBJECT)
-            .map_err(|e| bpf_err("opening the XDP object", e))?;
-        let obj = open
-            .load()
-            .map_err(|e| bpf_err("loading the XDP program (BPF verifier)", e))?;
+        let obj = load_object()?;
 
         let prog = obj
             .progs()

@@ -128,7 +128,8 @@ impl Testbed {
         let (e, f) = match tag {
             'a' => ('e', 'f'),
             'b' => ('g', 'h'),
-            _ => ('i', 'j'),
+            'c' => ('i', 'j'),
+            _ => ('k', 'l'),
         };
         let tb = Testbed {
             stack_ns: format!("xs{pid}{e}"),
@@ -729,4 +730,90 @@ fn ndp_and_ping6_on_two_queues() {
         drop(prog);
         assert!(!xdp_attached(&stack_if).unwrap());
     });
+}
+
+const HELPER_ENV: &str = "XDPSTACK_XSK_TEST_HELPER_NS";
+
+/// Not a test on its own: the body of the child process that
+/// `sigkill_leaves_nothing_attached` kills. Returns at once unless the parent set
+/// the environment variable.
+#[test]
+fn helper_attach_then_hang() {
+    let Ok(ns) = std::env::var(HELPER_ENV) else {
+        return;
+    };
+    let iface = std::env::var("XDPSTACK_XSK_TEST_HELPER_IF").unwrap();
+    let f = File::open(format!("/var/run/netns/{ns}")).unwrap();
+    // SAFETY: `f` is an open netns file; only this thread's namespace changes.
+    assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+    let prog = XdpProgram::attach(&iface, XdpMode::Auto, &[STACK_IP], &[]).unwrap();
+    let dev = XskDevice::open(&XskConfig::new(iface.clone()), &prog).unwrap();
+    println!("XSK_HELPER_READY {} {}", prog.mode(), dev.bind_mode());
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    thread::sleep(Duration::from_secs(30));
+    panic!("helper was not killed within 30 s");
+}
+
+#[test]
+fn sigkill_leaves_nothing_attached() {
+    use std::io::BufRead;
+    require_root();
+    let tb = Testbed::new('d', 1);
+    let mut child = Bg(Some(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "helper_attach_then_hang",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(HELPER_ENV, &tb.stack_ns)
+            .env("XDPSTACK_XSK_TEST_HELPER_IF", &tb.stack_if)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    ));
+    let stdout = child.0.as_mut().unwrap().stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("XSK_HELPER_READY") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("helper process did not attach within 10 s");
+    eprintln!("veth_xsk: helper: {line}");
+    let iface = tb.stack_if.clone();
+    assert!(tb.in_stack_ns(move || xdp_attached(&iface).unwrap()));
+
+    let pid = child.0.as_ref().unwrap().id() as i32;
+    // SAFETY: kill(2) on the pid of our own child process, which is not reaped yet.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let _ = child.0.take().unwrap().wait();
+
+    let iface = tb.stack_if.clone();
+    let gone = tb.in_stack_ns(move || {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if !xdp_attached(&iface).unwrap() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
+    });
+    assert!(
+        gone,
+        "XDP program still attached after its process was SIGKILLed"
+    );
 }
