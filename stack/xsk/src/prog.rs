@@ -120,7 +120,7 @@ fn libbpf_summary() -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.contains("failed to load object"))
         .filter(|l| !l.contains("RLIMIT_MEMLOCK") && !l.contains("processed "))
-        .last()
+        .next_back()
         .map(|l| format!("; {l} (XDPSTACK_BPF_DEBUG=1 prints libbpf's full log)"))
         .unwrap_or_default()
 }
