@@ -118,9 +118,13 @@ fn libbpf_summary() -> String {
     let log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
     log.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.contains("failed to load object"))
-        .filter(|l| !l.contains("RLIMIT_MEMLOCK") && !l.contains("processed "))
-        .next_back()
+        .rfind(|l| {
+            !l.is_empty()
+                && !l.starts_with("--")
+                && !l.contains("failed to load object")
+                && !l.contains("RLIMIT_MEMLOCK")
+                && !l.contains("processed ")
+        })
         .map(|l| format!("; {l} (XDPSTACK_BPF_DEBUG=1 prints libbpf's full log)"))
         .unwrap_or_default()
 }
