@@ -132,10 +132,27 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(p)
     }
 
-    /// `Truncated` if the buffer is shorter than [`HEADER_LEN`]. The buffer is the
-    /// whole message: the upper-layer part of the IPv6 payload.
+    /// `Truncated` if the buffer is shorter than the fixed part of its message
+    /// type: [`HEADER_LEN`] (8) for most, 16 for a Router Advertisement, 24 for a
+    /// Neighbor Solicitation / Advertisement and MLD queries, reports and dones
+    /// of version 1, 40 for a Redirect. The buffer is the whole message: the
+    /// upper-layer part of the IPv6 payload.
+    ///
+    /// Every getter is in bounds after this (getters of fields another message
+    /// type defines read as 0 where the buffer is too short for them).
     pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
+        let b = self.buffer.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let min = match b[field::TYPE] {
+            message::ROUTER_ADVERT => 16,
+            message::NEIGHBOR_SOLICIT | message::NEIGHBOR_ADVERT => 24,
+            message::MLD_QUERY | message::MLD_REPORT | message::MLD_DONE => 24,
+            message::REDIRECT => 40,
+            _ => HEADER_LEN,
+        };
+        if b.len() < min {
             Err(Error::Truncated)
         } else {
             Ok(())
@@ -153,22 +170,36 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
 
+    // The field readers below never panic: a field beyond the buffer reads as
+    // zero. `check_len` guarantees the fields of the message's own type exist.
+
+    #[inline]
+    pub(crate) fn byte_at(&self, at: usize) -> u8 {
+        self.buffer.as_ref().get(at).copied().unwrap_or(0)
+    }
+
     #[inline]
     pub(crate) fn u16_at(&self, at: usize) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[at], b[at + 1]])
+        match self.buffer.as_ref().get(at..at + 2) {
+            Some(&[a, b]) => u16::from_be_bytes([a, b]),
+            _ => 0,
+        }
     }
 
     #[inline]
     pub(crate) fn u32_at(&self, at: usize) -> u32 {
-        let b = self.buffer.as_ref();
-        u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+        match self.buffer.as_ref().get(at..at + 4) {
+            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            _ => 0,
+        }
     }
 
     #[inline]
     pub(crate) fn addr_at(&self, at: usize) -> Ipv6Addr {
         let mut o = [0u8; 16];
-        o.copy_from_slice(&self.buffer.as_ref()[at..at + 16]);
+        if let Some(b) = self.buffer.as_ref().get(at..at + 16) {
+            o.copy_from_slice(b);
+        }
         Ipv6Addr::from(o)
     }
 
@@ -314,10 +345,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Compute and store the checksum over the whole buffer (RFC 4443 §2.3).
     pub fn fill_checksum(&mut self, src: &Ipv6Addr, dst: &Ipv6Addr) {
+        let len = self.buffer.as_ref().len();
+        self.fill_checksum_len(src, dst, len);
+    }
+
+    /// Compute and store the checksum over the first `len` bytes.
+    fn fill_checksum_len(&mut self, src: &Ipv6Addr, dst: &Ipv6Addr, len: usize) {
         self.set_checksum(0);
-        let b = self.buffer.as_ref();
-        let len = b.len() as u32;
-        let sum = checksum::combine(&[checksum::pseudo_header_v6(src, dst, protocol::ICMPV6, len), checksum::data(b)]);
+        let b = &self.buffer.as_ref()[..len];
+        let sum = checksum::combine(&[checksum::pseudo_header_v6(src, dst, protocol::ICMPV6, len as u32), checksum::data(b)]);
         self.set_checksum(!sum);
     }
 }
@@ -452,9 +488,9 @@ impl<'a> Icmpv6Repr<'a> {
         }
     }
 
-    /// Write the message into `packet`, whose buffer must be exactly
-    /// [`buffer_len`](Self::buffer_len) bytes long (the checksum covers the whole
-    /// buffer), and compute the checksum under [`ChecksumMode::Full`].
+    /// Write the message into the first [`buffer_len`](Self::buffer_len) bytes of
+    /// `packet` and, under [`ChecksumMode::Full`], compute the checksum over them.
+    /// Panics if the buffer is shorter than `buffer_len`.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
         src: &Ipv6Addr,
@@ -483,7 +519,7 @@ impl<'a> Icmpv6Repr<'a> {
             Icmpv6Repr::Mld(m) => m.emit(packet),
         }
         match mode {
-            ChecksumMode::Full => packet.fill_checksum(src, dst),
+            ChecksumMode::Full => packet.fill_checksum_len(src, dst, self.buffer_len()),
             ChecksumMode::Ignore => {}
         }
     }
@@ -650,6 +686,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn emit_into_longer_buffer() {
+        // The checksum covers buffer_len bytes, not the whole buffer.
+        for c in messages() {
+            let r = parse_round_trip(&c);
+            let mut out = vec![0xeeu8; r.buffer_len() + 7];
+            r.emit(&c.src, &c.dst, &mut Packet::new_unchecked(&mut out[..]), ChecksumMode::Full);
+            assert_eq!(&out[..c.msg.len()], &c.msg[..]);
+            assert_eq!(&out[c.msg.len()..], &[0xee; 7]);
+        }
+    }
+
+    #[test]
     fn unknown_type_unsupported() {
         let src = Ipv6Addr::LOCALHOST;
         let mut m = [200u8, 0, 0, 0, 0, 0, 0, 0];
@@ -694,6 +742,12 @@ pub(crate) mod tests {
             let src = Ipv6Addr::UNSPECIFIED;
             let dst = crate::ipv6::ALL_NODES;
             if let Ok(p) = Packet::new_checked(&m[..]) {
+                // Every getter, whatever the type, is in bounds after check_len.
+                let _ = (p.msg_code(), p.checksum(), p.echo_ident(), p.echo_seq_no(), p.pkt_too_big_mtu(), p.param_problem_ptr(), p.payload());
+                let _ = (p.current_hop_limit(), p.router_flags(), p.router_lifetime(), p.reachable_time(), p.retrans_time());
+                let _ = (p.neighbor_flags(), p.target_addr(), p.dest_addr(), p.ndisc_options());
+                let _ = (p.max_resp_code(), p.mcast_addr(), p.query_s_flag(), p.query_qrv(), p.query_qqic(), p.query_num_sources());
+                let _ = (p.num_records(), p.records_bytes(), p.verify_checksum(&src, &dst));
                 let _ = Icmpv6Repr::parse(&src, &dst, &p, ChecksumMode::Ignore);
                 let _ = Icmpv6Repr::parse(&"fe80::1".parse().unwrap(), &dst, &p, ChecksumMode::Ignore);
             }

@@ -366,8 +366,8 @@ impl<'a> Iterator for RecordsIter<'a> {
 // ---------------------------------------------------------------------------
 // Messages
 
-/// The MLD-specific fields of an ICMPv6 message. Valid only for the matching
-/// message type and after the length checks of [`MldRepr::parse`].
+/// The MLD-specific fields of an ICMPv6 message. Meaningful for the matching
+/// message type; a field beyond the buffer reads as 0 (never panics).
 impl<T: AsRef<[u8]>> icmpv6::Packet<T> {
     /// Query: Maximum Response Code (RFC 3810 §5.1.3); MLDv1: maximum response
     /// delay in milliseconds.
@@ -385,19 +385,19 @@ impl<T: AsRef<[u8]>> icmpv6::Packet<T> {
     /// MLDv2 query: S flag (suppress router-side processing, RFC 3810 §5.1.7).
     #[inline]
     pub fn query_s_flag(&self) -> bool {
-        self.bytes()[field::QUERY_SQRV] & 0x08 != 0
+        self.byte_at(field::QUERY_SQRV) & 0x08 != 0
     }
 
     /// MLDv2 query: Querier's Robustness Variable (RFC 3810 §5.1.8).
     #[inline]
     pub fn query_qrv(&self) -> u8 {
-        self.bytes()[field::QUERY_SQRV] & 0x07
+        self.byte_at(field::QUERY_SQRV) & 0x07
     }
 
     /// MLDv2 query: Querier's Query Interval Code (RFC 3810 §5.1.9).
     #[inline]
     pub fn query_qqic(&self) -> u8 {
-        self.bytes()[field::QUERY_QQIC]
+        self.byte_at(field::QUERY_QQIC)
     }
 
     /// MLDv2 query: number of sources.

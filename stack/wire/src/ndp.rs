@@ -140,20 +140,20 @@ impl core::ops::BitOr for PrefixFlags {
     }
 }
 
-/// The NDP-specific fields of an ICMPv6 message (RFC 4861 §4.1–§4.5). Valid only
-/// for the matching message type and after the length checks of
-/// [`NdiscRepr::parse`] (or an equivalent `check_len`).
+/// The NDP-specific fields of an ICMPv6 message (RFC 4861 §4.1–§4.5). Meaningful
+/// for the matching message type; [`icmpv6::Packet::check_len`] guarantees they
+/// are present, and a field beyond a shorter buffer reads as 0 (never panics).
 impl<T: AsRef<[u8]>> icmpv6::Packet<T> {
     /// RA: current hop limit.
     #[inline]
     pub fn current_hop_limit(&self) -> u8 {
-        self.bytes()[field::CUR_HOP_LIMIT]
+        self.byte_at(field::CUR_HOP_LIMIT)
     }
 
     /// RA: flags.
     #[inline]
     pub fn router_flags(&self) -> RouterFlags {
-        RouterFlags(self.bytes()[field::ROUTER_FLAGS])
+        RouterFlags(self.byte_at(field::ROUTER_FLAGS))
     }
 
     /// RA: router lifetime in seconds (0: not a default router).
@@ -177,7 +177,7 @@ impl<T: AsRef<[u8]>> icmpv6::Packet<T> {
     /// NA: flags.
     #[inline]
     pub fn neighbor_flags(&self) -> NeighborFlags {
-        NeighborFlags(self.bytes()[field::NEIGHBOR_FLAGS] & 0xe0)
+        NeighborFlags(self.byte_at(field::NEIGHBOR_FLAGS) & 0xe0)
     }
 
     /// NS, NA, Redirect: the target address.
