@@ -1,23 +1,67 @@
 //! TCP (RFC 9293) as a sans-IO core: one [`Tcp`] per core holds the listeners and
 //! the connections of that core.
 //!
-//! CONTRACT (the engine is written against these signatures; the bodies are being
-//! written): see the doc comment of each item.
+//! # Driving it
+//!
+//! * [`Tcp::handle_segment`] for every received, checksum-verified segment. It only
+//!   answers what needs no connection (RSTs to closed ports, SYN-ACKs, RSTs for bad
+//!   ACKs of a handshake) directly; everything else a connection owes (ACKs, data) is
+//!   queued and goes out on the next [`Tcp::poll_transmit`], so a batch of received
+//!   segments is answered by one ACK.
+//! * [`Tcp::poll_transmit`] after each batch of input, after application calls
+//!   (`send`, `close`, `recv` may open the window) and when
+//!   [`Tcp::poll_timeout`] has passed. It walks only the connections that have work:
+//!   a ready queue of slots with pending output and a timer heap (lazy deletion).
+//! * [`Tcp::poll_event`] until `None`.
+//!
+//! # Files
+//!
+//! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (rings and the
+//! out-of-order assembler), `window` (windows, SWS, Nagle), `retransmit` (RFC 6298),
+//! `congestion` (NewReno), `options` (MSS, window scale, timestamps), `isn`
+//! (RFC 6528), `conn` (segment arrival, RFC 9293 §3.10.7) and `output` (segment
+//! generation and timers).
+//!
+//! # Limits and choices (documented deviations)
+//!
+//! * TIME-WAIT lasts [`TcpConfig::time_wait`] (default 4 s) instead of 2 MSL = 4 min;
+//!   a new SYN with a higher sequence number recycles a TIME-WAIT connection
+//!   (RFC 9293 §3.10.7.4 note, RFC 6191 without the timestamp refinement).
+//!   `Closed{Normal}` is emitted when the connection enters TIME-WAIT (and the
+//!   application has read everything): the handle is invalid from then on while the
+//!   slot lingers internally until the timer ends.
+//! * The minimum RTO is 200 ms (RFC 6298 asks for 1 s); see [`retransmit`].
+//! * SACK is neither offered nor processed. Out-of-order data is kept in a bounded
+//!   assembler of [`buffer::MAX_OOO_RANGES`] ranges; more gaps drop the segment.
+//! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
+//!   SYN-RECEIVED) vanish silently: the application never saw their handle.
+//! * Urgent data is ignored.
 
 pub mod buffer;
+mod conn;
 pub mod congestion;
 pub mod isn;
 pub mod options;
+mod output;
 pub mod retransmit;
 pub mod seq;
 pub mod state;
+pub mod stats;
 pub mod window;
 
-#[allow(unused_imports)]
-use crate::time::Instant;
-#[allow(unused_imports)]
+pub use seq::SeqNum;
+pub use state::State;
+pub use stats::TcpStats;
+
+use crate::time::{Duration, Instant};
+use buffer::RingBuffer;
+use conn::{ChallengeLimiter, Conn, Env, EventQueue, NewConn, Outcome};
+use core::cmp::Reverse;
 use core::net::{IpAddr, SocketAddr};
-use wire::tcp::TcpRepr;
+use hashbrown::HashMap;
+use options::{wscale_for, Offer};
+use std::collections::{BinaryHeap, VecDeque};
+use wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
 /// Where TCP puts the segments it sends: the IP layer below implements it and
 /// writes the segment straight into a transmit frame.
@@ -27,10 +71,12 @@ pub trait SegmentSink {
     fn send_segment(&mut self, local: IpAddr, remote: IpAddr, repr: &TcpRepr<'_>) -> bool;
 }
 
-/// Configuration of a [`Tcp`] endpoint.
+/// Configuration of a [`Tcp`] endpoint. Build it with struct update syntax over
+/// `TcpConfig::default()` so that new fields keep their defaults.
 #[derive(Debug, Clone)]
 pub struct TcpConfig {
-    /// MSS we announce and the largest payload we send (RFC 9293 §3.7.1).
+    /// MSS we announce and the largest payload we send (RFC 9293 §3.7.1). With
+    /// timestamps the payload is 12 bytes smaller (the option is in every segment).
     pub mss: u16,
     /// Receive buffer per connection, bytes.
     pub rx_buffer: usize,
@@ -40,11 +86,54 @@ pub struct TcpConfig {
     pub max_connections: usize,
     /// Secret for initial sequence numbers (RFC 6528).
     pub isn_secret: [u8; 16],
+    /// TIME-WAIT duration. RFC 9293 asks for 2 MSL (4 minutes); we default to 4 s,
+    /// enough for a lost final ACK to be retransmitted a few times on a LAN, and
+    /// short enough for connection-rate benchmarks. ISNs (RFC 6528) and the recycling
+    /// rule protect a new incarnation.
+    pub time_wait: Duration,
+    /// Most connections in SYN-RECEIVED per listener (the SYN backlog).
+    pub syn_backlog: usize,
+    /// Retransmission timeouts (or unanswered window probes) in a row before a
+    /// synchronized connection gives up with `Closed{Timeout}`.
+    pub max_retries: u32,
+    /// SYN / SYN-ACK retransmissions before giving up.
+    pub syn_retries: u32,
+    /// Delayed-ACK timeout (RFC 9293 §3.8.6.3: at most 0.5 s; 40 ms like Linux).
+    pub delayed_ack: Duration,
+    /// Lower bound of the RTO (default 200 ms, see [`retransmit`]).
+    pub min_rto: Duration,
+    /// Upper bound of the RTO (default 60 s).
+    pub max_rto: Duration,
+    /// Offer window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+    /// Initial value of the per-connection nodelay flag (disables Nagle).
+    pub nodelay: bool,
+    /// Challenge ACKs per second at most (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
 }
 
 impl Default for TcpConfig {
     fn default() -> Self {
-        TcpConfig { mss: 1460, rx_buffer: 256 * 1024, tx_buffer: 256 * 1024, max_connections: 1024, isn_secret: [0x5a; 16] }
+        TcpConfig {
+            mss: 1460,
+            rx_buffer: 256 * 1024,
+            tx_buffer: 256 * 1024,
+            max_connections: 1024,
+            isn_secret: [0x5a; 16],
+            time_wait: Duration::from_secs(4),
+            syn_backlog: 128,
+            max_retries: 10,
+            syn_retries: 5,
+            delayed_ack: Duration::from_millis(40),
+            min_rto: retransmit::MIN_RTO,
+            max_rto: retransmit::MAX_RTO,
+            window_scaling: true,
+            timestamps: true,
+            nodelay: false,
+            challenge_ack_limit: 1000,
+        }
     }
 }
 
@@ -95,6 +184,602 @@ pub enum CloseReason {
     Refused,
     /// Retransmissions gave up.
     Timeout,
-    /// We aborted it.
+    /// We aborted it (or closed it before the handshake completed).
     Aborted,
+}
+
+/// Error of [`Tcp::listen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenError {
+    /// A listener already exists on this port.
+    AlreadyListening,
+    /// Port 0.
+    InvalidPort,
+}
+
+/// Error of [`Tcp::connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// A connection with this 4-tuple exists.
+    AddrInUse,
+    /// Every connection slot is taken.
+    TooManyConnections,
+    /// Port 0, mixed address families, or a non-unicast remote address.
+    InvalidAddress,
+}
+
+/// Error of [`Tcp::recv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// Nothing to read yet.
+    WouldBlock,
+    /// The peer sent FIN and everything before it was read.
+    Eof,
+    /// The connection was reset. (A reset frees the connection at once, so callers
+    /// normally see `InvalidConn` after `Closed{Reset}`.)
+    Reset,
+    /// Stale or unknown handle.
+    InvalidConn,
+}
+
+/// Error of [`Tcp::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// close() was called, or the connection can no longer send.
+    Closed,
+    /// The connection was reset.
+    Reset,
+    /// Stale or unknown handle.
+    InvalidConn,
+}
+
+/// Error of [`Tcp::close`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseError {
+    /// Stale or unknown handle.
+    InvalidConn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FourTuple {
+    local: SocketAddr,
+    remote: SocketAddr,
+}
+
+#[derive(Debug, Default)]
+struct Listener {
+    /// Connections in SYN-RECEIVED.
+    pending: usize,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    conn: Option<Conn>,
+    /// Buffers of the previous connection, kept for the next.
+    spare: Option<(RingBuffer, RingBuffer)>,
+    /// Deadline of this slot's live heap entry.
+    timer_at: Option<Instant>,
+    /// In the ready queue.
+    queued: bool,
+}
+
+/// One core's TCP: listeners and connections (RFC 9293).
+pub struct Tcp {
+    cfg: TcpConfig,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    map: HashMap<FourTuple, u32>,
+    listeners: HashMap<u16, Listener>,
+    timers: BinaryHeap<Reverse<(Instant, u32)>>,
+    ready: VecDeque<u32>,
+    events: EventQueue,
+    stats: TcpStats,
+    challenge: ChallengeLimiter,
+    count: usize,
+}
+
+impl core::fmt::Debug for Tcp {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tcp").field("connections", &self.count).field("listeners", &self.listeners.len()).finish()
+    }
+}
+
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
+    }
+}
+
+/// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
+macro_rules! env {
+    ($self:ident) => {
+        Env { cfg: &$self.cfg, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge }
+    };
+}
+
+impl Tcp {
+    /// A TCP endpoint with `config`; preallocates the connection table, timer heap,
+    /// ready queue and event queue (buffers are allocated per slot on first use and
+    /// then reused).
+    pub fn new(config: TcpConfig) -> Tcp {
+        let n = config.max_connections;
+        let mut slots = Vec::with_capacity(n);
+        slots.resize_with(n, Slot::default);
+        Tcp {
+            slots,
+            free: (0..n as u32).rev().collect(),
+            map: HashMap::with_capacity(n),
+            listeners: HashMap::new(),
+            timers: BinaryHeap::with_capacity(4 * n + 16),
+            ready: VecDeque::with_capacity(n + 16),
+            events: VecDeque::with_capacity(4 * n + 16),
+            stats: TcpStats::default(),
+            challenge: ChallengeLimiter::default(),
+            count: 0,
+            cfg: config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TcpConfig {
+        &self.cfg
+    }
+
+    /// Accept connections on `port` (on every local address).
+    pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        if port == 0 {
+            return Err(ListenError::InvalidPort);
+        }
+        if self.listeners.contains_key(&port) {
+            return Err(ListenError::AlreadyListening);
+        }
+        self.listeners.insert(port, Listener::default());
+        Ok(())
+    }
+
+    /// Stop accepting on `port`. Existing connections (and handshakes in progress)
+    /// are not affected.
+    pub fn unlisten(&mut self, port: u16) {
+        self.listeners.remove(&port);
+    }
+
+    /// Is there a listener on `port`?
+    pub fn is_listening(&self, port: u16) -> bool {
+        self.listeners.contains_key(&port)
+    }
+
+    fn offer(&self) -> Offer {
+        Offer {
+            mss: self.cfg.mss,
+            wscale: if self.cfg.window_scaling { Some(wscale_for(self.cfg.rx_buffer)) } else { None },
+            timestamps: self.cfg.timestamps,
+        }
+    }
+
+    /// Take a free slot and build a connection in it.
+    fn alloc(&mut self, local: SocketAddr, remote: SocketAddr, now: Instant, state: State, offer: Offer) -> Option<u32> {
+        let idx = self.free.pop()?;
+        let slot = &mut self.slots[idx as usize];
+        let (tx, rx) = slot.spare.take().unwrap_or_else(|| (RingBuffer::new(self.cfg.tx_buffer), RingBuffer::new(self.cfg.rx_buffer)));
+        let iss = SeqNum(isn::initial_seq(&self.cfg.isn_secret, &local, &remote, now));
+        let ts_offset = (isn::tuple_hash(&self.cfg.isn_secret, &remote, &local) >> 32) as u32;
+        let id = ConnId { index: idx, generation: slot.generation };
+        slot.conn = Some(Conn::new(NewConn { id, local, remote, iss, tx, rx, offer, ts_offset }, state, &self.cfg));
+        slot.queued = false;
+        self.map.insert(FourTuple { local, remote }, idx);
+        self.count += 1;
+        Some(idx)
+    }
+
+    /// Free the connection in slot `idx`, emitting `Closed{reason}` if the
+    /// application knows its handle.
+    fn release(&mut self, idx: u32, reason: CloseReason) {
+        let slot = &mut self.slots[idx as usize];
+        let Some(conn) = slot.conn.take() else { return };
+        if conn.announced {
+            self.events.push_back(TcpEvent::Closed { conn: conn.id, reason });
+        }
+        if conn.in_backlog {
+            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+                l.pending = l.pending.saturating_sub(1);
+            }
+        }
+        self.map.remove(&FourTuple { local: conn.local, remote: conn.remote });
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.timer_at = None;
+        let (mut tx, mut rx) = conn.into_buffers();
+        tx.clear();
+        rx.clear();
+        slot.spare = Some((tx, rx));
+        self.free.push(idx);
+        self.count -= 1;
+    }
+
+    /// After any operation on slot `idx`: apply its outcome, keep the backlog count,
+    /// detach finished connections, queue it for output and reschedule its timer.
+    fn after(&mut self, idx: u32, outcome: Outcome) {
+        if let Outcome::Free(reason) = outcome {
+            self.release(idx, reason);
+            return;
+        }
+        let slot = &mut self.slots[idx as usize];
+        let Some(conn) = slot.conn.as_mut() else { return };
+        if conn.in_backlog && conn.state != State::SynReceived {
+            conn.in_backlog = false;
+            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+                l.pending = l.pending.saturating_sub(1);
+            }
+        }
+        if conn.protocol_done() && conn.rx.is_empty() {
+            if conn.state == State::Closed {
+                self.release(idx, CloseReason::Normal);
+                return;
+            }
+            if conn.announced {
+                // TIME-WAIT: the application is done; the handle goes stale now and
+                // the slot lingers until the timer ends.
+                self.events.push_back(TcpEvent::Closed { conn: conn.id, reason: CloseReason::Normal });
+                conn.announced = false;
+                slot.generation = slot.generation.wrapping_add(1);
+                conn.id.generation = slot.generation;
+            }
+        }
+        if !slot.queued {
+            slot.queued = true;
+            self.ready.push_back(idx);
+        }
+        Self::reschedule(&mut self.timers, slot);
+    }
+
+    fn reschedule(timers: &mut BinaryHeap<Reverse<(Instant, u32)>>, slot: &mut Slot) {
+        let Some(conn) = slot.conn.as_ref() else { return };
+        let Some(d) = conn.next_deadline() else { return };
+        match slot.timer_at {
+            Some(t) if t <= d => {} // an entry at or before `d` exists; it re-arms then
+            _ => {
+                slot.timer_at = Some(d);
+                timers.push(Reverse((d, conn.id.index)));
+            }
+        }
+    }
+
+    /// The connection of a valid handle.
+    fn get(&self, id: ConnId) -> Option<&Conn> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.conn.as_ref().filter(|c| c.announced)
+    }
+
+    fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.conn.as_mut().filter(|c| c.announced)
+    }
+
+    /// Open a connection from `local` to `remote` and send the SYN (RFC 9293
+    /// §3.10.1). The engine picks `local` (address and port). `Connected` follows
+    /// on success, `Closed{Refused}` or `Closed{Timeout}` on failure.
+    pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, out: &mut impl SegmentSink) -> Result<ConnId, ConnectError> {
+        if local.port() == 0 || remote.port() == 0 || local.is_ipv4() != remote.is_ipv4() || !is_unicast(remote.ip()) || !is_unicast(local.ip()) {
+            return Err(ConnectError::InvalidAddress);
+        }
+        if self.map.contains_key(&FourTuple { local, remote }) {
+            return Err(ConnectError::AddrInUse);
+        }
+        let offer = self.offer();
+        let Some(idx) = self.alloc(local, remote, now, State::SynSent, offer) else {
+            self.stats.conn_table_full += 1;
+            return Err(ConnectError::TooManyConnections);
+        };
+        self.stats.active_opens += 1;
+        let mut env = env!(self);
+        let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
+        conn.announced = true;
+        conn.send_syn(now, &mut env, out);
+        let id = conn.id;
+        self.after(idx, Outcome::Keep);
+        Ok(id)
+    }
+
+    /// A received, checksum-verified segment addressed to one of our addresses.
+    pub fn handle_segment(&mut self, now: Instant, src: IpAddr, dst: IpAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+        self.stats.segments_in += 1;
+        if repr.src_port == 0 || repr.dst_port == 0 || !is_unicast(src) || src.is_ipv4() != dst.is_ipv4() {
+            self.stats.bad_address += 1;
+            return;
+        }
+        let local = SocketAddr::new(dst, repr.dst_port);
+        let remote = SocketAddr::new(src, repr.src_port);
+        if let Some(&idx) = self.map.get(&FourTuple { local, remote }) {
+            let conn = self.slots[idx as usize].conn.as_mut().expect("mapped slot holds a connection");
+            let syn_only = repr.flags.contains(TcpFlags::SYN) && !repr.flags.contains(TcpFlags::ACK) && !repr.flags.contains(TcpFlags::RST);
+            if conn.state == State::TimeWait && syn_only && SeqNum(repr.seq) > conn.rcv_nxt && self.listeners.contains_key(&repr.dst_port) {
+                // A new incarnation: drop the TIME-WAIT and open anew (RFC 9293
+                // §3.10.7.4 TIME-WAIT note, RFC 6191).
+                self.stats.time_wait_recycled += 1;
+                self.release(idx, CloseReason::Normal);
+            } else {
+                let mut env = env!(self);
+                let outcome = conn.process(now, &mut env, repr, out);
+                self.after(idx, outcome);
+                return;
+            }
+        }
+        if self.listeners.contains_key(&repr.dst_port) {
+            self.listen_input(now, local, remote, repr, out);
+        } else {
+            self.closed_input(local, remote, repr, out);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.1: a segment for no connection and no listener gets a RST
+    /// (unless it is one).
+    fn closed_input(&mut self, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+        if repr.flags.contains(TcpFlags::RST) {
+            self.stats.ignored += 1;
+            return;
+        }
+        self.stats.no_listener_rst += 1;
+        self.reset_reply(local, remote, repr, out);
+    }
+
+    /// The RST answering `repr`: `<SEQ=SEG.ACK><CTL=RST>` if it has ACK, else
+    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` (RFC 9293 §3.10.7.1).
+    fn reset_reply(&mut self, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+        let (seq, ack, flags) = if repr.flags.contains(TcpFlags::ACK) {
+            (repr.ack, 0, TcpFlags::RST)
+        } else {
+            let len = repr.payload.len() as u32 + u32::from(repr.flags.contains(TcpFlags::SYN)) + u32::from(repr.flags.contains(TcpFlags::FIN));
+            (0, repr.seq.wrapping_add(len), TcpFlags::RST | TcpFlags::ACK)
+        };
+        let rst = TcpRepr {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            seq,
+            ack,
+            flags,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload: &[],
+        };
+        self.stats.segments_out += 1;
+        self.stats.rst_sent += 1;
+        if !out.send_segment(local.ip(), remote.ip(), &rst) {
+            self.stats.send_failed += 1;
+        }
+    }
+
+    /// RFC 9293 §3.10.7.2: a segment to a listener.
+    fn listen_input(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+        let f = repr.flags;
+        if f.contains(TcpFlags::RST) {
+            self.stats.ignored += 1;
+            return;
+        }
+        if f.contains(TcpFlags::ACK) {
+            // An ACK to a listener: <SEQ=SEG.ACK><CTL=RST>.
+            self.stats.bad_ack += 1;
+            self.reset_reply(local, remote, repr, out);
+            return;
+        }
+        if !f.contains(TcpFlags::SYN) {
+            self.stats.ignored += 1;
+            return;
+        }
+        let port = repr.dst_port;
+        let backlog = self.listeners.get(&port).map_or(0, |l| l.pending);
+        if backlog >= self.cfg.syn_backlog {
+            self.stats.syn_queue_full += 1;
+            return;
+        }
+        let offer = self.offer().answer(&repr.options);
+        let Some(idx) = self.alloc(local, remote, now, State::SynReceived, offer) else {
+            self.stats.conn_table_full += 1;
+            return;
+        };
+        if let Some(l) = self.listeners.get_mut(&port) {
+            l.pending += 1;
+        }
+        self.stats.passive_opens += 1;
+        let mut env = env!(self);
+        let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
+        conn.listener_port = Some(port);
+        conn.in_backlog = true;
+        conn.apply_peer_syn(repr, now, self.cfg.rx_buffer);
+        // The SYN's window is never scaled (RFC 7323 §2.2).
+        conn.snd_wnd = u32::from(repr.window);
+        conn.max_snd_wnd = conn.snd_wnd;
+        conn.snd_wl1 = SeqNum(repr.seq);
+        // Data on the SYN is not queued; the peer retransmits it after the handshake.
+        conn.send_syn(now, &mut env, out);
+        self.after(idx, Outcome::Keep);
+    }
+
+    /// Send what is due: new data the windows allow, pure ACKs owed, FIN,
+    /// retransmissions whose timer fired (runs every timer whose deadline <= now).
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut impl SegmentSink) {
+        while let Some(&Reverse((t, idx))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let slot = &mut self.slots[idx as usize];
+            if slot.timer_at != Some(t) || slot.conn.is_none() {
+                continue; // stale entry (lazy deletion)
+            }
+            slot.timer_at = None;
+            let mut env = env!(self);
+            let conn = self.slots[idx as usize].conn.as_mut().expect("checked");
+            let outcome = conn.on_timer(now, &mut env, out);
+            self.after(idx, outcome);
+        }
+        while let Some(idx) = self.ready.pop_front() {
+            let slot = &mut self.slots[idx as usize];
+            slot.queued = false;
+            let Some(conn) = slot.conn.as_mut() else { continue };
+            let mut env = Env { cfg: &self.cfg, stats: &mut self.stats, events: &mut self.events, challenge: &mut self.challenge };
+            conn.transmit(now, &mut env, out);
+            Self::reschedule(&mut self.timers, slot);
+        }
+    }
+
+    /// Earliest instant at which [`Tcp::poll_transmit`] has timer work (RTO, delayed
+    /// ACK, TIME-WAIT, persist). May be early (a stale heap entry); never late. If
+    /// output is already queued this is a past instant.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.ready.is_empty() {
+            return Some(Instant::ZERO);
+        }
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<TcpEvent> {
+        self.events.pop_front()
+    }
+
+    /// Copy received bytes into `buf`. `Ok(n>0)` bytes copied (`Ok(0)` only for an
+    /// empty `buf`); `Err(WouldBlock)` nothing yet; `Err(Eof)` the peer sent FIN and
+    /// all data was read; `Err(InvalidConn)` stale handle.
+    pub fn recv(&mut self, conn: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let idx = conn.index;
+        let c = self.get_mut(conn).ok_or(RecvError::InvalidConn)?;
+        c.readable_pending = false;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = c.rx.pop(buf);
+        if n == 0 {
+            return Err(if c.fin_received { RecvError::Eof } else { RecvError::WouldBlock });
+        }
+        // RFC 9293 §3.8.6.2.2: tell the peer when the window opened enough.
+        let free = c.rx.free() as u32;
+        if c.state.can_receive_data()
+            && c.rwin.update_worthwhile(c.rcv_nxt, free, c.rx.capacity() as u32, u32::from(c.neg.send_mss))
+            && c.rwin.current(c.rcv_nxt) < (c.rx.capacity() as u32) / 2
+        {
+            c.ack_now = true;
+        }
+        self.after(idx, Outcome::Keep);
+        Ok(n)
+    }
+
+    /// Bytes [`Tcp::recv`] could return now.
+    pub fn recv_queue(&self, conn: ConnId) -> usize {
+        self.get(conn).map_or(0, Conn::readable)
+    }
+
+    /// Queue `data` for sending. `Ok(n)` bytes accepted (`n < data.len()`, even 0,
+    /// when the buffer is full; `Writable` follows when space frees); `Err(Closed)`
+    /// after close(); `Err(InvalidConn)` stale handle. Accepted data is never lost
+    /// while the connection lives.
+    pub fn send(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        let idx = conn.index;
+        let c = self.get_mut(conn).ok_or(SendError::InvalidConn)?;
+        if c.app_closed || !c.state.can_queue_data() {
+            return Err(SendError::Closed);
+        }
+        let n = c.tx.push(data);
+        if n < data.len() {
+            c.writable_wanted = true;
+        }
+        if n > 0 {
+            self.after(idx, Outcome::Keep);
+        }
+        Ok(n)
+    }
+
+    /// Free space in the send buffer (0 for a closed or stale connection).
+    pub fn send_capacity(&self, conn: ConnId) -> usize {
+        match self.get(conn) {
+            Some(c) if !c.app_closed && c.state.can_queue_data() => c.tx.free(),
+            _ => 0,
+        }
+    }
+
+    /// Half-close: FIN after all queued data (RFC 9293 §3.10.4). Reading goes on until
+    /// Eof. Idempotent. In SYN-SENT the connection is simply deleted
+    /// (`Closed{Aborted}`).
+    pub fn close(&mut self, conn: ConnId) -> Result<(), CloseError> {
+        let idx = conn.index;
+        let c = self.get_mut(conn).ok_or(CloseError::InvalidConn)?;
+        if c.app_closed {
+            return Ok(());
+        }
+        c.app_closed = true;
+        if c.state == State::SynSent {
+            self.release(idx, CloseReason::Aborted);
+            return Ok(());
+        }
+        if let Some(next) = c.state.on_close() {
+            c.state = next;
+        }
+        self.after(idx, Outcome::Keep);
+        Ok(())
+    }
+
+    /// Send RST now and free the connection (`Closed{Aborted}` follows).
+    pub fn abort(&mut self, conn: ConnId, out: &mut impl SegmentSink) {
+        let idx = conn.index;
+        let mut env = env!(self);
+        let Some(slot) = self.slots.get_mut(idx as usize) else { return };
+        if slot.generation != conn.generation {
+            return;
+        }
+        let Some(c) = slot.conn.as_mut().filter(|c| c.announced) else { return };
+        c.abort(&mut env, out);
+        self.release(idx, CloseReason::Aborted);
+    }
+
+    /// Disable (`true`) or enable Nagle's algorithm (RFC 9293 §3.7.4) on `conn`.
+    /// Returns `false` for a stale handle.
+    pub fn set_nodelay(&mut self, conn: ConnId, nodelay: bool) -> bool {
+        let idx = conn.index;
+        match self.get_mut(conn) {
+            Some(c) => {
+                c.nodelay = nodelay;
+                self.after(idx, Outcome::Keep);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The RFC 9293 state of `conn`, `None` for a stale handle.
+    pub fn state(&self, conn: ConnId) -> Option<State> {
+        self.get(conn).map(|c| c.state)
+    }
+
+    /// The peer's address.
+    pub fn remote(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.get(conn).map(|c| c.remote)
+    }
+
+    /// Our address.
+    pub fn local(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.get(conn).map(|c| c.local)
+    }
+
+    /// Connections held, including handshakes in progress and TIME-WAIT.
+    pub fn connection_count(&self) -> usize {
+        self.count
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &TcpStats {
+        &self.stats
+    }
+
+    /// Sequence state of a connection, for tests and diagnostics:
+    /// `(SND.UNA, SND.NXT, RCV.NXT, SND.WND)`.
+    pub fn seq_state(&self, conn: ConnId) -> Option<(SeqNum, SeqNum, SeqNum, u32)> {
+        self.get(conn).map(|c| (c.snd_una, c.snd_nxt, c.rcv_nxt, c.snd_wnd))
+    }
 }

@@ -52,6 +52,10 @@ impl Rtt {
     pub fn rto(&self) -> Duration {
         self.rto
     }
+    /// The configured upper bound of the RTO.
+    pub fn max_rto(&self) -> Duration {
+        self.max_rto
+    }
     /// Consecutive timeouts since the last progress.
     pub fn backoffs(&self) -> u32 {
         self.backoffs
@@ -67,7 +71,7 @@ impl Rtt {
             }
             Some(srtt) => {
                 // RFC 6298 §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'.
-                let delta = if srtt > r { srtt - r } else { r - srtt };
+                let delta = srtt.abs_diff(r);
                 self.rttvar = (self.rttvar * 3 + delta) / 4;
                 self.srtt = Some((srtt * 7 + r) / 8);
             }

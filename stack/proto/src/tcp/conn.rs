@@ -1,0 +1,698 @@
+//! The transmission control block of one connection and segment arrival
+//! processing, step by step as in RFC 9293 §3.10.7.3 (SYN-SENT) and §3.10.7.4
+//! (everything else). Output (segments, timers) is in `output.rs`.
+
+use super::buffer::{Assembler, RingBuffer};
+use super::congestion::{CongestionControl, NewReno};
+use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
+use super::retransmit::Rtt;
+use super::seq::SeqNum;
+use super::state::State;
+use super::stats::TcpStats;
+use super::window::{scaled_send_window, should_update_send_window, RecvWindow};
+use super::{CloseReason, ConnId, SegmentSink, TcpConfig, TcpEvent};
+use crate::time::{Duration, Instant};
+use core::net::SocketAddr;
+use wire::tcp::{TcpFlags, TcpRepr};
+
+/// The event queue (preallocated; grows only if the application stops polling).
+pub(crate) type EventQueue = std::collections::VecDeque<TcpEvent>;
+
+/// RFC 5961 §7 rate limit of challenge ACKs, per [`super::Tcp`].
+#[derive(Debug, Default)]
+pub(crate) struct ChallengeLimiter {
+    window_start: Instant,
+    count: u32,
+}
+
+impl ChallengeLimiter {
+    /// May one more challenge ACK go out at `now` (at most `limit` per second)?
+    pub fn allow(&mut self, now: Instant, limit: u32) -> bool {
+        if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.count = 0;
+        }
+        if self.count < limit {
+            self.count += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What a connection's processing needs from its [`super::Tcp`].
+pub(crate) struct Env<'a> {
+    pub cfg: &'a TcpConfig,
+    pub stats: &'a mut TcpStats,
+    pub events: &'a mut EventQueue,
+    pub challenge: &'a mut ChallengeLimiter,
+}
+
+/// What the owner must do with a connection after an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Keep it.
+    Keep,
+    /// Free it; emit Closed with this reason if the application knows it.
+    Free(CloseReason),
+}
+
+/// The TCB (RFC 9293 §3.3.1).
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub id: ConnId,
+    pub state: State,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Listening port for passive opens.
+    pub listener_port: Option<u16>,
+    /// Counted in the listener's SYN backlog (SYN-RECEIVED of a passive open).
+    pub in_backlog: bool,
+    /// The application knows this handle (Accepted/Connected sent, or connect()).
+    pub announced: bool,
+    /// The application called close().
+    pub app_closed: bool,
+    pub nodelay: bool,
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    pub iss: SeqNum,
+    pub snd_una: SeqNum,
+    pub snd_nxt: SeqNum,
+    /// Highest sequence number sent + 1 (SND.NXT goes back on a timeout).
+    pub snd_max: SeqNum,
+    pub snd_wnd: u32,
+    pub max_snd_wnd: u32,
+    pub snd_wl1: SeqNum,
+    pub snd_wl2: SeqNum,
+    /// Sequence number of `tx`'s first byte.
+    pub tx_seq: SeqNum,
+    pub tx: RingBuffer,
+
+    // Receive sequence space.
+    pub irs: SeqNum,
+    pub rcv_nxt: SeqNum,
+    pub rx: RingBuffer,
+    pub ooo: Assembler,
+    /// Sequence number of the peer's FIN, once seen (possibly out of order).
+    pub peer_fin: Option<SeqNum>,
+    /// The peer's FIN was taken in sequence.
+    pub fin_received: bool,
+    pub rwin: RecvWindow,
+    pub last_ack_sent: SeqNum,
+
+    // Options.
+    pub offer: Offer,
+    pub neg: Negotiated,
+    pub ts: Option<Timestamps>,
+
+    // Acknowledgment state.
+    pub ack_now: bool,
+    pub unacked_bytes: u32,
+    pub delack_at: Option<Instant>,
+    /// Our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) must be sent again.
+    pub syn_resend: bool,
+
+    // Timers and retransmission.
+    pub rto_at: Option<Instant>,
+    pub persist_at: Option<Instant>,
+    pub persist_probes: u32,
+    pub timewait_at: Option<Instant>,
+    pub rtt: Rtt,
+    pub retries: u32,
+    pub cc: NewReno,
+
+    // Application notifications.
+    pub readable_pending: bool,
+    pub writable_wanted: bool,
+}
+
+/// Parameters of a new connection.
+pub(crate) struct NewConn {
+    pub id: ConnId,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub iss: SeqNum,
+    pub tx: RingBuffer,
+    pub rx: RingBuffer,
+    pub offer: Offer,
+    pub ts_offset: u32,
+}
+
+impl Conn {
+    /// A connection in `state` (SynSent or SynReceived), nothing sent yet.
+    pub fn new(p: NewConn, state: State, cfg: &TcpConfig) -> Conn {
+        let NewConn { id, local, remote, iss, mut tx, mut rx, offer, ts_offset } = p;
+        tx.clear();
+        rx.clear();
+        let mss = u32::from(cfg.mss);
+        Conn {
+            id,
+            state,
+            local,
+            remote,
+            listener_port: None,
+            in_backlog: false,
+            announced: false,
+            app_closed: false,
+            nodelay: cfg.nodelay,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            tx_seq: iss + 1,
+            tx,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rx,
+            ooo: Assembler::default(),
+            peer_fin: None,
+            fin_received: false,
+            rwin: RecvWindow::new(SeqNum(0), 0),
+            last_ack_sent: SeqNum(0),
+            offer,
+            neg: Negotiated { send_mss: cfg.mss.min(super::options::DEFAULT_MSS_V4), snd_wscale: 0, rcv_wscale: 0, timestamps: false },
+            ts: if offer.timestamps { Some(Timestamps { recent: 0, recent_at: Instant::ZERO, offset: ts_offset }) } else { None },
+            ack_now: false,
+            unacked_bytes: 0,
+            delack_at: None,
+            syn_resend: false,
+            rto_at: None,
+            persist_at: None,
+            persist_probes: 0,
+            timewait_at: None,
+            rtt: Rtt::new(cfg.min_rto, cfg.max_rto),
+            retries: 0,
+            cc: NewReno::new(mss, iss),
+            readable_pending: false,
+            writable_wanted: false,
+        }
+    }
+
+    /// Give back the buffers (for reuse by the slot's next connection).
+    pub fn into_buffers(self) -> (RingBuffer, RingBuffer) {
+        (self.tx, self.rx)
+    }
+
+    /// Sequence number of our FIN, once close() was called.
+    #[inline]
+    pub fn fin_seq(&self) -> Option<SeqNum> {
+        if self.app_closed && self.state != State::SynSent && self.state != State::SynReceived {
+            Some(self.tx_seq + self.tx.len() as u32)
+        } else {
+            None
+        }
+    }
+    /// Our FIN has been sent (at least once).
+    #[inline]
+    pub fn fin_sent(&self) -> bool {
+        matches!(self.fin_seq(), Some(f) if self.snd_max > f)
+    }
+    /// Our FIN has been acknowledged.
+    #[inline]
+    pub fn fin_acked(&self) -> bool {
+        matches!(self.fin_seq(), Some(f) if self.snd_una > f)
+    }
+    /// The protocol exchange is over (only TIME-WAIT's timer, or unread data, remain).
+    #[inline]
+    pub fn protocol_done(&self) -> bool {
+        matches!(self.state, State::TimeWait | State::Closed)
+    }
+    /// Bytes the application can read now.
+    #[inline]
+    pub fn readable(&self) -> usize {
+        self.rx.len()
+    }
+    /// Earliest timer deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [self.rto_at, self.persist_at, self.delack_at, self.timewait_at].into_iter().flatten().min()
+    }
+
+    pub(crate) fn push_event(&self, env: &mut Env<'_>, ev: TcpEvent) {
+        if self.announced {
+            env.events.push_back(ev);
+        }
+    }
+
+    fn notify_readable(&mut self, env: &mut Env<'_>) {
+        if !self.readable_pending && self.announced {
+            self.readable_pending = true;
+            env.events.push_back(TcpEvent::Readable(self.id));
+        }
+    }
+
+    /// Apply the negotiated options of the peer's SYN (RFC 7323 §2.2, §3.2).
+    pub fn apply_peer_syn(&mut self, repr: &TcpRepr<'_>, now: Instant, rx_buffer: usize) {
+        self.irs = SeqNum(repr.seq);
+        self.rcv_nxt = self.irs + 1;
+        self.neg = self.offer.negotiate(&repr.options, self.remote.is_ipv6());
+        if !self.neg.timestamps {
+            self.ts = None;
+        }
+        if let (Some(ts), Some((tsval, _))) = (self.ts.as_mut(), repr.options.timestamps) {
+            ts.recent = tsval;
+            ts.recent_at = now;
+        }
+        self.rwin = RecvWindow::new(self.rcv_nxt, self.neg.rcv_wscale);
+        self.last_ack_sent = self.rcv_nxt;
+        self.cc.set_mss(u32::from(self.neg.send_mss));
+        let _ = rx_buffer;
+    }
+
+    /// Take the send window from a segment (RFC 9293 §3.10.7.4 fifth step).
+    fn update_send_window(&mut self, now: Instant, repr: &TcpRepr<'_>) {
+        let seq = SeqNum(repr.seq);
+        let ack = SeqNum(repr.ack);
+        let syn = repr.flags.contains(TcpFlags::SYN);
+        if should_update_send_window(self.snd_wl1, self.snd_wl2, seq, ack) {
+            let wnd = scaled_send_window(repr.window, self.neg.snd_wscale, syn);
+            let was_zero = self.snd_wnd == 0;
+            self.snd_wnd = wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            if wnd == 0 {
+                // RFC 9293 §3.8.6.1: a closed window is probed by the persist timer,
+                // not by retransmission timeouts.
+                self.rto_at = None;
+            } else if was_zero {
+                self.persist_at = None;
+                self.persist_probes = 0;
+                if self.snd_max != self.snd_una && self.rto_at.is_none() {
+                    self.rto_at = Some(now + self.rtt.rto());
+                }
+            }
+        }
+    }
+
+    /// Enter ESTABLISHED (from SYN-SENT or SYN-RECEIVED) and tell the application.
+    fn establish(&mut self, env: &mut Env<'_>) {
+        self.state = if self.app_closed { State::FinWait1 } else { State::Established };
+        self.retries = 0;
+        env.stats.established += 1;
+        self.announced = true;
+        match self.listener_port {
+            Some(port) => env.events.push_back(TcpEvent::Accepted { conn: self.id, port }),
+            None => env.events.push_back(TcpEvent::Connected(self.id)),
+        }
+    }
+
+    /// Segment arrival in SYN-SENT (RFC 9293 §3.10.7.3).
+    fn process_syn_sent(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) -> Outcome {
+        let ack = SeqNum(repr.ack);
+        let has_ack = repr.flags.contains(TcpFlags::ACK);
+        let rst = repr.flags.contains(TcpFlags::RST);
+        // First: check the ACK bit.
+        if has_ack && (ack <= self.iss || ack > self.snd_max) {
+            env.stats.bad_ack += 1;
+            if !rst {
+                // <SEQ=SEG.ACK><CTL=RST>
+                self.send_reset(env, out, ack, None);
+            }
+            return Outcome::Keep;
+        }
+        // Second: the RST bit; acceptable only with an acceptable ACK (RFC 5961 §3.2).
+        if rst {
+            if has_ack {
+                env.stats.rst_received += 1;
+                return Outcome::Free(CloseReason::Refused);
+            }
+            env.stats.ignored += 1;
+            return Outcome::Keep;
+        }
+        // Fourth: the SYN bit.
+        if !repr.flags.contains(TcpFlags::SYN) {
+            env.stats.ignored += 1;
+            return Outcome::Keep;
+        }
+        self.apply_peer_syn(repr, now, env.cfg.rx_buffer);
+        if has_ack {
+            // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+            self.snd_una = ack;
+            self.snd_nxt = self.snd_nxt.max(ack);
+            self.rtt.on_ack(ack.get(), now);
+            self.rtt.on_progress();
+            self.rto_at = None;
+            self.snd_wl1 = SeqNum(repr.seq).sub_one();
+            self.update_send_window(now, repr);
+            self.establish(env);
+            self.ack_now = true;
+            // Data or FIN carried on the SYN-ACK is not queued; the peer retransmits it.
+        } else {
+            // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            self.state = State::SynReceived;
+            self.snd_wl1 = SeqNum(repr.seq).sub_one();
+            self.update_send_window(now, repr);
+            self.syn_resend = true;
+        }
+        Outcome::Keep
+    }
+
+    /// RFC 9293 §3.10.7.4 first check: is the segment acceptable?
+    fn acceptable(&self, seq: SeqNum, seg_len: u32) -> bool {
+        let wnd = self.rwin.current(self.rcv_nxt);
+        let nxt = self.rcv_nxt;
+        match (seg_len, wnd) {
+            (0, 0) => seq == nxt,
+            (0, _) => seq.in_range(nxt, nxt + wnd),
+            (_, 0) => false,
+            (_, _) => seq.in_range(nxt, nxt + wnd) || (seq + seg_len - 1).in_range(nxt, nxt + wnd),
+        }
+    }
+
+    /// Queue a challenge ACK, rate-limited (RFC 5961 §7).
+    fn challenge_ack(&mut self, now: Instant, env: &mut Env<'_>) {
+        if env.challenge.allow(now, env.cfg.challenge_ack_limit) {
+            env.stats.challenge_acks += 1;
+            self.ack_now = true;
+        } else {
+            env.stats.challenge_acks_limited += 1;
+        }
+    }
+
+    /// Segment arrival (RFC 9293 §3.10.7.3 and §3.10.7.4).
+    pub fn process(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) -> Outcome {
+        let flags = repr.flags;
+        let rst = flags.contains(TcpFlags::RST);
+        let syn = flags.contains(TcpFlags::SYN);
+        let seq = SeqNum(repr.seq);
+        match self.state {
+            State::Closed | State::Listen => {
+                env.stats.ignored += 1;
+                return Outcome::Keep;
+            }
+            State::SynSent => return self.process_syn_sent(now, env, repr, out),
+            State::SynReceived if syn && !rst && seq == self.irs => {
+                // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
+                self.syn_resend = true;
+                return Outcome::Keep;
+            }
+            _ => {}
+        }
+
+        // RFC 7323 §5.3 R1: PAWS (minimal: TSval older than TS.Recent).
+        let seg_ts = if self.ts.is_some() { repr.options.timestamps } else { None };
+        if let (Some(ts), Some((tsval, _))) = (self.ts.as_ref(), seg_ts) {
+            if !rst && paws_rejects(tsval, ts.recent) {
+                env.stats.paws_rejected += 1;
+                self.ack_now = true;
+                return Outcome::Keep;
+            }
+        }
+
+        // First: sequence number check (RFC 9293 §3.10.7.4, four cases).
+        let mut payload = repr.payload;
+        let mut fin = flags.contains(TcpFlags::FIN);
+        let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
+        if !self.acceptable(seq, seg_len) {
+            // RFC 9293 §3.10.7.4: with a zero window, still take the ACK (and RST)
+            // fields of a segment at RCV.NXT; its data is dropped.
+            let zero_window_at_edge = self.rwin.current(self.rcv_nxt) == 0 && seq == self.rcv_nxt && !syn;
+            if !zero_window_at_edge {
+                env.stats.out_of_window += 1;
+                if !rst {
+                    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    self.ack_now = true;
+                    if self.state == State::TimeWait && fin {
+                        // A retransmitted FIN in TIME-WAIT: restart the 2 MSL timeout.
+                        self.timewait_at = Some(now + env.cfg.time_wait);
+                    }
+                }
+                return Outcome::Keep;
+            }
+            if !payload.is_empty() || fin {
+                env.stats.rx_overflow += payload.len() as u64;
+                self.ack_now = true;
+            }
+            payload = &[];
+            fin = false;
+        }
+        // Trim to the window: data before RCV.NXT and beyond the right edge.
+        let mut data_seq = seq + u32::from(syn);
+        if data_seq < self.rcv_nxt {
+            let skip = self.rcv_nxt.since(data_seq) as usize;
+            if skip > payload.len() {
+                // Everything including a FIN at data_seq+len is old.
+                fin = fin && skip == payload.len(); // only if FIN is exactly at RCV.NXT
+                payload = &[];
+            } else {
+                payload = &payload[skip..];
+            }
+            data_seq = self.rcv_nxt;
+        }
+        let right = self.rcv_nxt + self.rwin.current(self.rcv_nxt);
+        let room = right.since(data_seq) as usize;
+        if payload.len() > room {
+            payload = &payload[..room];
+            fin = false;
+        }
+
+        // RFC 7323 §4.3: update TS.Recent from an acceptable segment covering Last.ACK.sent.
+        if let (Some(ts), Some((tsval, _))) = (self.ts.as_mut(), seg_ts) {
+            if seq <= self.last_ack_sent && !paws_rejects(tsval, ts.recent) {
+                ts.recent = tsval;
+                ts.recent_at = now;
+            }
+        }
+
+        // Second: the RST bit (RFC 5961 §3.2).
+        if rst {
+            if seq != self.rcv_nxt {
+                // In window but not exact: challenge ACK.
+                self.challenge_ack(now, env);
+                return Outcome::Keep;
+            }
+            env.stats.rst_received += 1;
+            return match self.state {
+                // Passive open: back to LISTEN, i.e. forget this embryonic connection.
+                State::SynReceived if self.listener_port.is_some() => Outcome::Free(CloseReason::Reset),
+                State::SynReceived => Outcome::Free(CloseReason::Refused),
+                State::TimeWait => Outcome::Free(CloseReason::Normal),
+                _ => Outcome::Free(CloseReason::Reset),
+            };
+        }
+
+        // Fourth: the SYN bit. RFC 5961 §4: a SYN in a synchronized state (or any SYN
+        // we did not expect) gets a challenge ACK and is dropped.
+        if syn {
+            self.challenge_ack(now, env);
+            return Outcome::Keep;
+        }
+
+        // Fifth: the ACK field.
+        if !flags.contains(TcpFlags::ACK) {
+            env.stats.no_ack += 1;
+            return Outcome::Keep;
+        }
+        let ack = SeqNum(repr.ack);
+        if self.state == State::SynReceived {
+            if self.snd_una < ack && ack <= self.snd_max {
+                // RFC 9293 §3.10.7.4: enter ESTABLISHED and continue processing, with
+                // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+                self.snd_wl1 = seq.sub_one();
+                self.snd_wl2 = ack;
+                self.establish(env);
+            } else {
+                // <SEQ=SEG.ACK><CTL=RST>
+                env.stats.bad_ack += 1;
+                self.send_reset(env, out, ack, None);
+                return Outcome::Keep;
+            }
+        }
+        let pure = repr.payload.is_empty() && !flags.contains(TcpFlags::FIN);
+        if let Some(outcome) = self.process_ack(now, env, repr, pure, out) {
+            return outcome;
+        }
+
+        // Seventh: segment text.
+        if !payload.is_empty() && self.state.can_receive_data() {
+            self.receive_data(now, env, data_seq, payload);
+        }
+
+        // Eighth: the FIN bit.
+        if fin && matches!(self.state, State::SynReceived | State::Established | State::FinWait1 | State::FinWait2) {
+            self.peer_fin = Some(data_seq + payload.len() as u32);
+        }
+        self.take_fin(now, env);
+        if self.state == State::Closed {
+            return Outcome::Free(CloseReason::Normal);
+        }
+        Outcome::Keep
+    }
+
+    /// RFC 9293 §3.10.7.4 fifth step in the synchronized states. Returns `Some` when
+    /// the segment must be dropped (or the connection freed) here.
+    fn process_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, pure: bool, out: &mut impl SegmentSink) -> Option<Outcome> {
+        let ack = SeqNum(repr.ack);
+        let seq = SeqNum(repr.seq);
+        // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+        if ack > self.snd_max {
+            env.stats.ack_unsent += 1;
+            self.ack_now = true;
+            return Some(Outcome::Keep);
+        }
+        if ack < self.snd_una - self.max_snd_wnd.max(1) {
+            env.stats.bad_ack += 1;
+            self.ack_now = true;
+            return Some(Outcome::Keep);
+        }
+        self.persist_probes = 0;
+        let new_wnd = scaled_send_window(repr.window, self.neg.snd_wscale, false);
+        if ack > self.snd_una {
+            let flight = self.snd_max.since(self.snd_una);
+            let acked_total = ack.since(self.snd_una);
+            let syn_acked = self.snd_una == self.iss;
+            let data_acked = (ack.since(self.tx_seq) as usize).min(self.tx.len());
+            self.tx.consume(data_acked);
+            self.tx_seq += data_acked as u32;
+            self.snd_una = ack;
+            if self.snd_nxt < ack {
+                self.snd_nxt = ack;
+            }
+            // RTT measurement: timestamps (RFC 7323 §4) or Karn-timed segment (RFC 6298 §3).
+            match (self.ts.as_ref(), repr.options.timestamps) {
+                (Some(ts), Some((_, tsecr))) if tsecr != 0 => {
+                    let ms = ts_clock(now, ts.offset).wrapping_sub(tsecr);
+                    if ms < 60_000 {
+                        self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                    }
+                    self.rtt.cancel_timing();
+                }
+                _ => self.rtt.on_ack(ack.get(), now),
+            }
+            self.rtt.on_progress();
+            self.retries = 0;
+            let cc_acked = acked_total - u32::from(syn_acked);
+            let partial = cc_acked > 0 && self.cc.on_ack(cc_acked, ack, flight);
+            // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
+            self.rto_at = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
+            if partial {
+                env.stats.fast_retransmits += 1;
+                self.retransmit_first(now, env, out);
+            }
+            if data_acked > 0 && self.writable_wanted {
+                self.writable_wanted = false;
+                self.push_event(env, TcpEvent::Writable(self.id));
+            }
+            if self.fin_acked() {
+                // RFC 9293 §3.10.7.4 fifth step, FIN-WAIT-1 / CLOSING / LAST-ACK.
+                let next = self.state.on_fin_acked();
+                if next != self.state {
+                    self.state = next;
+                    if next == State::TimeWait {
+                        self.enter_time_wait(now, env);
+                    }
+                    if next == State::Closed {
+                        self.update_send_window(now, repr);
+                        return Some(Outcome::Free(CloseReason::Normal));
+                    }
+                }
+            }
+        } else if ack == self.snd_una
+            && pure
+            && self.snd_max != self.snd_una
+            && new_wnd == self.snd_wnd
+            && self.snd_wnd != 0
+        {
+            // RFC 5681 §2: a duplicate ACK.
+            env.stats.dup_acks += 1;
+            let flight = self.snd_max.since(self.snd_una);
+            if self.cc.on_dup_ack(self.snd_una, self.snd_max, flight) {
+                // RFC 5681 §3.2 step 2: fast retransmit.
+                env.stats.fast_retransmits += 1;
+                self.retransmit_first(now, env, out);
+            }
+        }
+        let _ = seq;
+        self.update_send_window(now, repr);
+        None
+    }
+
+    pub(crate) fn enter_time_wait(&mut self, now: Instant, env: &mut Env<'_>) {
+        self.rto_at = None;
+        self.persist_at = None;
+        self.delack_at = None;
+        self.timewait_at = Some(now + env.cfg.time_wait);
+    }
+
+    /// RFC 9293 §3.10.7.4 seventh step: queue in-order data, keep out-of-order data
+    /// in the bounded assembler, decide between an immediate and a delayed ACK
+    /// (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
+    fn receive_data(&mut self, now: Instant, env: &mut Env<'_>, data_seq: SeqNum, payload: &[u8]) {
+        let off = data_seq.since(self.rcv_nxt) as usize;
+        let had_gap = !self.ooo.is_empty();
+        let n = self.rx.write_unqueued(off, payload);
+        if n < payload.len() {
+            env.stats.rx_overflow += (payload.len() - n) as u64;
+        }
+        if n == 0 {
+            self.ack_now = true;
+            return;
+        }
+        if !self.ooo.add(off as u32, (off + n) as u32) {
+            env.stats.ooo_dropped += 1;
+            self.ack_now = true;
+            return;
+        }
+        if off > 0 {
+            // RFC 5681 §4.2: an out-of-order segment triggers an immediate duplicate ACK.
+            env.stats.ooo_segments += 1;
+            self.ack_now = true;
+            return;
+        }
+        let adv = self.ooo.take_front();
+        self.rx.enqueue_unqueued(adv as usize);
+        self.rcv_nxt += adv;
+        env.stats.bytes_in += u64::from(adv);
+        self.notify_readable(env);
+        if had_gap {
+            // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once.
+            self.ack_now = true;
+            return;
+        }
+        // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment, and
+        // within 0.5 s (we use `delayed_ack`, 40 ms by default) otherwise.
+        self.unacked_bytes = self.unacked_bytes.saturating_add(adv);
+        if self.unacked_bytes >= 2 * u32::from(self.neg.send_mss) {
+            self.ack_now = true;
+        } else if self.delack_at.is_none() {
+            self.delack_at = Some(now + env.cfg.delayed_ack);
+        }
+    }
+
+    /// Consume the peer's FIN once all data before it arrived (RFC 9293 §3.10.7.4
+    /// eighth step).
+    fn take_fin(&mut self, now: Instant, env: &mut Env<'_>) {
+        if self.fin_received {
+            return;
+        }
+        let Some(f) = self.peer_fin else { return };
+        if f != self.rcv_nxt {
+            return;
+        }
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        self.ack_now = true;
+        self.notify_readable(env);
+        let fin_acked = self.fin_acked();
+        let next = self.state.on_fin(fin_acked);
+        if next != self.state {
+            self.state = next;
+            if next == State::TimeWait {
+                self.enter_time_wait(now, env);
+            }
+        }
+    }
+}
+
+impl SeqNum {
+    /// `self - 1`, so that the first window update from a segment always applies.
+    #[inline]
+    pub(crate) fn sub_one(self) -> SeqNum {
+        self - 1
+    }
+}

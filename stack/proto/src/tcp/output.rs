@@ -1,0 +1,325 @@
+//! Output of one connection: building segments, sending new data as the windows
+//! allow (Nagle, sender SWS avoidance), pure and delayed ACKs, FIN, and the timers:
+//! retransmission (RFC 6298), persist (RFC 9293 §3.8.6.1), delayed ACK
+//! (RFC 9293 §3.8.6.3) and TIME-WAIT.
+
+use super::conn::{Conn, Env, Outcome};
+use super::congestion::CongestionControl;
+use super::options::ts_clock;
+use super::seq::SeqNum;
+use super::state::State;
+use super::window::may_send;
+use super::{CloseReason, SegmentSink};
+use crate::time::Instant;
+use wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+
+impl Conn {
+    /// Build one segment carrying `len` bytes of `tx` from offset `off` and send it.
+    /// Every segment with ACK carries RCV.NXT and our (scaled) window.
+    #[allow(clippy::too_many_arguments)]
+    fn send_segment(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, flags: TcpFlags) -> bool {
+        let syn = flags.contains(TcpFlags::SYN);
+        let has_ack = flags.contains(TcpFlags::ACK);
+        let window = self.rwin.advertise(self.rcv_nxt, self.rx.free() as u32, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
+        let options = if syn {
+            let (tsval, tsecr) = match &self.ts {
+                Some(ts) => (ts_clock(now, ts.offset), if has_ack { ts.recent } else { 0 }),
+                None => (0, 0),
+            };
+            self.offer.syn_options(tsval, tsecr)
+        } else {
+            match &self.ts {
+                Some(ts) => TcpOptions { timestamps: Some((ts_clock(now, ts.offset), ts.recent)), ..TcpOptions::default() },
+                None => TcpOptions::default(),
+            }
+        };
+        let payload = if len > 0 { self.tx.contiguous_at(off, len) } else { &[] };
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.get(),
+            ack: if has_ack { self.rcv_nxt.get() } else { 0 },
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload,
+        };
+        let ok = out.send_segment(self.local.ip(), self.remote.ip(), &repr);
+        env.stats.segments_out += 1;
+        if !ok {
+            env.stats.send_failed += 1;
+        }
+        env.stats.bytes_out += payload.len() as u64;
+        if has_ack {
+            self.last_ack_sent = self.rcv_nxt;
+            self.ack_now = false;
+            self.delack_at = None;
+            self.unacked_bytes = 0;
+        }
+        ok
+    }
+
+    /// Send (or resend) our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED).
+    pub(crate) fn send_syn(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
+        let flags = if self.state == State::SynSent { TcpFlags::SYN } else { TcpFlags::SYN | TcpFlags::ACK };
+        self.send_segment(now, env, out, self.iss, 0, 0, flags);
+        if self.snd_max == self.iss {
+            self.snd_max = self.iss + 1;
+            self.snd_nxt = self.iss + 1;
+            self.rtt.start_timing((self.iss + 1).get(), now);
+        } else {
+            env.stats.retransmits += 1;
+            self.rtt.cancel_timing();
+        }
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
+    }
+
+    /// Send a data and/or FIN segment at `seq` (`off` into `tx`), and account for it.
+    #[allow(clippy::too_many_arguments)]
+    fn send_data(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, fin: bool) {
+        let mut flags = TcpFlags::ACK;
+        if fin {
+            flags = flags | TcpFlags::FIN;
+        }
+        if len > 0 && off + len == self.tx.len() {
+            flags = flags | TcpFlags::PSH;
+        }
+        self.send_segment(now, env, out, seq, off, len, flags);
+        let end = seq + len as u32 + u32::from(fin);
+        if seq < self.snd_max {
+            env.stats.retransmits += 1;
+            // Karn (RFC 6298 §3): a retransmission spoils the running measurement.
+            self.rtt.cancel_timing();
+        }
+        if end > self.snd_max {
+            if seq >= self.snd_max {
+                self.rtt.start_timing(end.get(), now);
+            }
+            self.snd_max = end;
+        }
+        if end > self.snd_nxt {
+            self.snd_nxt = end;
+        }
+        // RFC 6298 §5.1: start the timer when data goes out and it is not running
+        // (with a closed window the persist timer is in charge instead).
+        if self.rto_at.is_none() && self.snd_wnd != 0 {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
+    }
+
+    /// A pure ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+    pub(crate) fn send_ack(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
+        env.stats.acks_sent += 1;
+        self.send_segment(now, env, out, self.snd_nxt, 0, 0, TcpFlags::ACK);
+    }
+
+    /// A RST `<SEQ=seq><CTL=RST>`, or `<SEQ=seq><ACK=ack><CTL=RST,ACK>` when `ack` is
+    /// given (RFC 9293 §3.10.7).
+    pub(crate) fn send_reset(&mut self, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, ack: Option<SeqNum>) {
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.get(),
+            ack: ack.map_or(0, SeqNum::get),
+            flags: if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST },
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload: &[],
+        };
+        env.stats.segments_out += 1;
+        env.stats.rst_sent += 1;
+        if !out.send_segment(self.local.ip(), self.remote.ip(), &repr) {
+            env.stats.send_failed += 1;
+        }
+    }
+
+    /// Retransmit the first unacknowledged segment (fast retransmit, NewReno partial
+    /// ACK, RTO), without pulling SND.NXT back.
+    pub(crate) fn retransmit_first(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
+        if matches!(self.state, State::SynSent | State::SynReceived) {
+            self.send_syn(now, env, out);
+            return;
+        }
+        if self.snd_una == self.snd_max {
+            return;
+        }
+        let off = self.snd_una.since(self.tx_seq) as usize;
+        let sent_data = (self.snd_max.since(self.tx_seq) as usize).min(self.tx.len());
+        let outstanding = sent_data.saturating_sub(off);
+        let len = outstanding.min(usize::from(self.neg.send_mss));
+        let chunk = self.tx.contiguous_at(off, len).len();
+        let fin = self.fin_sent() && self.fin_seq() == Some(self.snd_una + chunk as u32);
+        if chunk == 0 && !fin {
+            return;
+        }
+        self.send_data(now, env, out, self.snd_una, off, chunk, fin);
+    }
+
+    /// Send what is due: new data within `min(SND.WND, cwnd)` subject to Nagle and
+    /// SWS avoidance, go-back-N retransmission after a timeout, FIN, and an ACK if
+    /// one is owed and nothing carried it.
+    pub(crate) fn transmit(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                if self.syn_resend {
+                    self.syn_resend = false;
+                    self.send_syn(now, env, out);
+                }
+                return;
+            }
+            State::Closed | State::Listen => return,
+            State::TimeWait => {
+                if self.ack_now {
+                    self.send_ack(now, env, out);
+                }
+                return;
+            }
+            _ => {}
+        }
+        let mss = u32::from(self.neg.send_mss);
+        let mut sent = false;
+        loop {
+            let off = self.snd_nxt.since(self.tx_seq) as usize;
+            let unsent = self.tx.len().saturating_sub(off) as u32;
+            let in_flight = self.snd_nxt.since(self.snd_una);
+            let wnd = self.snd_wnd.min(self.cc.window());
+            let usable = wnd.saturating_sub(in_flight);
+            let len = unsent.min(usable).min(mss);
+            let retrans = self.snd_nxt < self.snd_max;
+            if len > 0 {
+                if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay) {
+                    break;
+                }
+                let chunk = self.tx.contiguous_at(off, len as usize).len();
+                let fin = self.fin_seq() == Some(self.snd_nxt + chunk as u32);
+                self.send_data(now, env, out, self.snd_nxt, off, chunk, fin);
+                sent = true;
+            } else if unsent == 0 && self.fin_seq() == Some(self.snd_nxt) {
+                // The FIN alone; it needs no window (it takes no buffer space).
+                self.send_data(now, env, out, self.snd_nxt, off, 0, true);
+                sent = true;
+            } else {
+                break;
+            }
+        }
+        if self.ack_now && !sent {
+            self.send_ack(now, env, out);
+        }
+        self.arm_persist(now);
+    }
+
+    /// RFC 9293 §3.8.6.1: with a zero send window and something to send, the persist
+    /// timer (not the RTO) probes the window.
+    fn arm_persist(&mut self, now: Instant) {
+        let pending = !self.tx.is_empty() || (self.fin_seq().is_some() && !self.fin_acked());
+        if self.snd_wnd == 0 && pending && self.rto_at.is_none() && self.persist_at.is_none() {
+            let backoff = 1u32 << self.persist_probes.min(16);
+            let d = self.rtt.rto().saturating_mul(backoff).min(env_max_rto(self));
+            self.persist_at = Some(now + d);
+        }
+    }
+
+    /// The retransmission timer expired (RFC 6298 §5.4–5.6): back off, collapse the
+    /// congestion window, go back to SND.UNA; give up after the retry limit.
+    fn on_rto(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> Outcome {
+        self.rto_at = None;
+        if self.snd_una == self.snd_max && !self.syn_pending() {
+            return Outcome::Keep;
+        }
+        env.stats.rto_expired += 1;
+        self.retries += 1;
+        let limit = if self.state.is_synchronized() { env.cfg.max_retries } else { env.cfg.syn_retries };
+        if self.retries > limit {
+            env.stats.timeouts += 1;
+            return Outcome::Free(CloseReason::Timeout);
+        }
+        self.rtt.on_timeout();
+        let flight = self.snd_max.since(self.snd_una);
+        self.cc.on_rto(self.snd_max, flight);
+        if self.state.is_synchronized() {
+            // Go-back-N: everything after SND.UNA is sent again as cwnd allows.
+            self.snd_nxt = self.snd_una;
+        }
+        self.retransmit_first(now, env, out);
+        self.rto_at = Some(now + self.rtt.rto());
+        Outcome::Keep
+    }
+
+    fn syn_pending(&self) -> bool {
+        matches!(self.state, State::SynSent | State::SynReceived) && self.snd_una == self.iss
+    }
+
+    /// The persist timer expired: send a one-byte window probe (RFC 9293 §3.8.6.1)
+    /// and back off.
+    fn on_persist(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> Outcome {
+        self.persist_at = None;
+        if self.snd_wnd > 0 {
+            return Outcome::Keep;
+        }
+        self.persist_probes += 1;
+        if self.persist_probes > env.cfg.max_retries {
+            env.stats.timeouts += 1;
+            return Outcome::Free(CloseReason::Timeout);
+        }
+        env.stats.window_probes += 1;
+        let off = self.snd_una.since(self.tx_seq) as usize;
+        if self.tx.len() > off {
+            let fin = self.fin_seq() == Some(self.snd_una + 1);
+            self.send_data(now, env, out, self.snd_una, off, 1, fin);
+        } else if let Some(f) = self.fin_seq() {
+            if !self.fin_acked() {
+                self.send_data(now, env, out, f, off, 0, true);
+            }
+        }
+        self.arm_persist(now);
+        Outcome::Keep
+    }
+
+    /// Run the timers due at `now`, then send what is due.
+    pub(crate) fn on_timer(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> Outcome {
+        if matches!(self.timewait_at, Some(t) if t <= now) {
+            self.timewait_at = None;
+            return Outcome::Free(CloseReason::Normal);
+        }
+        if matches!(self.rto_at, Some(t) if t <= now) {
+            if let Outcome::Free(r) = self.on_rto(now, env, out) {
+                return Outcome::Free(r);
+            }
+        }
+        if matches!(self.persist_at, Some(t) if t <= now) {
+            if let Outcome::Free(r) = self.on_persist(now, env, out) {
+                return Outcome::Free(r);
+            }
+        }
+        if matches!(self.delack_at, Some(t) if t <= now) {
+            self.delack_at = None;
+            if !self.ack_now {
+                env.stats.delayed_acks += 1;
+            }
+            self.ack_now = true;
+        }
+        self.transmit(now, env, out);
+        Outcome::Keep
+    }
+
+    /// abort(): RST `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>` in the states that have
+    /// a peer to tell (RFC 9293 §3.10.5).
+    pub(crate) fn abort(&mut self, env: &mut Env<'_>, out: &mut impl SegmentSink) {
+        if matches!(
+            self.state,
+            State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
+        ) {
+            self.send_reset(env, out, self.snd_nxt, Some(self.rcv_nxt));
+        }
+    }
+}
+
+fn env_max_rto(c: &Conn) -> crate::time::Duration {
+    // The RTO estimator holds the configured upper bound; the persist interval
+    // backs off to the same cap.
+    c.rtt.max_rto()
+}
