@@ -129,7 +129,8 @@ impl Testbed {
             'a' => ('e', 'f'),
             'b' => ('g', 'h'),
             'c' => ('i', 'j'),
-            _ => ('k', 'l'),
+            'd' => ('k', 'l'),
+            _ => ('m', 'n'),
         };
         let tb = Testbed {
             stack_ns: format!("xs{pid}{e}"),
@@ -199,7 +200,14 @@ impl Testbed {
 
     /// Run `f` in a thread that has entered the stack's network namespace.
     fn in_stack_ns<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/var/run/netns/{}", self.stack_ns);
+        in_ns(&self.stack_ns, f)
+    }
+}
+
+/// Run `f` in a thread that has entered network namespace `name`.
+fn in_ns<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    {
+        let path = format!("/var/run/netns/{name}");
         let h = thread::spawn(move || {
             let ns = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
             // SAFETY: `ns` is an open netns file; setns only changes this thread's
@@ -213,7 +221,9 @@ impl Testbed {
             Err(p) => std::panic::resume_unwind(p),
         }
     }
+}
 
+impl Testbed {
     fn peer_neigh(&self, ip: Ipv4Addr) -> String {
         must(&[
             "ip",
@@ -745,7 +755,8 @@ fn helper_attach_then_hang() {
     let iface = std::env::var("XDPSTACK_XSK_TEST_HELPER_IF").unwrap();
     let f = File::open(format!("/var/run/netns/{ns}")).unwrap();
     // SAFETY: `f` is an open netns file; only this thread's namespace changes.
-    assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0);
     let prog = XdpProgram::attach(&iface, XdpMode::Auto, &[STACK_IP], &[]).unwrap();
     let dev = XskDevice::open(&XskConfig::new(iface.clone()), &prog).unwrap();
     println!("XSK_HELPER_READY {} {}", prog.mode(), dev.bind_mode());
@@ -816,4 +827,346 @@ fn sigkill_leaves_nothing_attached() {
         gone,
         "XDP program still attached after its process was SIGKILLed"
     );
+}
+
+/// Send raw frames out of `iface` from a thread in namespace `ns` (AF_PACKET).
+/// `gap` paces the frames. Returns how many were sent.
+fn inject(ns: &str, iface: &str, frames: Vec<Vec<u8>>, gap: Duration) -> thread::JoinHandle<usize> {
+    let path = format!("/var/run/netns/{ns}");
+    let iface = iface.to_string();
+    thread::spawn(move || {
+        let nsf = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+        // SAFETY: `nsf` is an open netns file; setns only changes this thread's namespace.
+        let rc = unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
+        let ifindex = xsk::if_index(&iface).unwrap();
+        // SAFETY: plain socket(2) call.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        assert!(
+            fd >= 0,
+            "AF_PACKET socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: `fd` is a fresh socket owned by nobody else.
+        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        // SAFETY: sockaddr_ll is plain data; all-zero is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = ifindex as i32;
+        sll.sll_halen = 6;
+        let mut sent = 0;
+        for f in &frames {
+            sll.sll_addr[..6].copy_from_slice(&f[..6.min(f.len())]);
+            // SAFETY: `f` and `sll` are valid for the given lengths during the call.
+            let rc = unsafe {
+                libc::sendto(
+                    sock.as_raw_fd(),
+                    f.as_ptr().cast(),
+                    f.len(),
+                    0,
+                    (&sll as *const libc::sockaddr_ll).cast(),
+                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                )
+            };
+            if rc == f.len() as isize {
+                sent += 1;
+            }
+            if !gap.is_zero() {
+                thread::sleep(gap);
+            }
+        }
+        sent
+    })
+}
+
+fn eth(dst: MacAddr, idx: u8, ethertype: u16) -> Vec<u8> {
+    let mut f = Vec::with_capacity(128);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0x5e, idx]);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f
+}
+
+fn arp_req(dst: MacAddr, idx: u8, target: Ipv4Addr) -> Vec<u8> {
+    let mut f = eth(dst, idx, 0x0806);
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0x5e, idx]);
+    f.extend_from_slice(&PEER_IP.octets());
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&target.octets());
+    f
+}
+
+fn ipv4_udp(mut f: Vec<u8>, dst: Ipv4Addr) -> Vec<u8> {
+    let mut ip = [0u8; 28];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&28u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&PEER_IP.octets());
+    ip[16..20].copy_from_slice(&dst.octets());
+    let c = checksum(&ip[..20]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip[20..22].copy_from_slice(&9u16.to_be_bytes());
+    ip[22..24].copy_from_slice(&9u16.to_be_bytes());
+    ip[24..26].copy_from_slice(&8u16.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f
+}
+
+fn ipv6_icmp(idx: u8, dst_mac: MacAddr, dst: Ipv6Addr, msg: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 54 + msg.len()];
+    write_icmp6(
+        &mut f,
+        dst_mac,
+        [0x02, 0, 0, 0, 0x5e, idx],
+        PEER_IP6,
+        dst,
+        255,
+        msg,
+    );
+    f
+}
+
+fn nd_msg(ty: u8, target: Ipv6Addr) -> Vec<u8> {
+    let mut m = vec![0u8; 24];
+    m[0] = ty;
+    m[8..24].copy_from_slice(&target.octets());
+    m
+}
+
+#[test]
+fn steering_table_and_load() {
+    require_root();
+    let tb = Testbed::new('e', 1);
+    let stack_if = tb.stack_if.clone();
+    let peer_ns = tb.peer_ns.clone();
+    let peer_if = tb.peer_if.clone();
+    tb.in_stack_ns(move || {
+        for mode in [XdpMode::Generic, XdpMode::Native] {
+            let prog = XdpProgram::attach(&stack_if, mode, &[STACK_IP], &[STACK_IP6]).unwrap();
+            let mut dev = XskDevice::open(&XskConfig::new(stack_if.clone()), &prog).unwrap();
+            eprintln!("veth_xsk: steering table in {} mode", prog.mode());
+            let us = dev.mac();
+            let bc = [0xff; 6];
+            let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+            let mcast = |a: Ipv6Addr| {
+                let o = a.octets();
+                [0x33, 0x33, o[12], o[13], o[14], o[15]]
+            };
+
+            // (frame, should reach the XSK, what)
+            let mut table: Vec<(Vec<u8>, bool, &str)> = Vec::new();
+            let mut add =
+                |f: Vec<u8>, steer: bool, what: &'static str| table.push((f, steer, what));
+            add(arp_req(bc, 1, STACK_IP), true, "ARP for ours");
+            add(arp_req(bc, 2, OTHER_IP), false, "ARP for another");
+            {
+                // 802.1Q-tagged ARP for ours: tag inserted after the MACs.
+                let mut f = arp_req(bc, 3, STACK_IP);
+                f.splice(12..12, [0x81, 0x00, 0x00, 0x0a]);
+                add(f, true, "802.1Q ARP for ours");
+            }
+            {
+                let mut f = ipv4_udp(eth(us, 4, 0x0800), STACK_IP);
+                f.splice(12..14, [0x88, 0xa8, 0x00, 0x0b, 0x08, 0x00]);
+                add(f, true, "802.1ad IPv4 to ours");
+            }
+            add(ipv4_udp(eth(us, 5, 0x0800), STACK_IP), true, "IPv4 to ours");
+            add(
+                ipv4_udp(eth(us, 6, 0x0800), OTHER_IP),
+                false,
+                "IPv4 to another",
+            );
+            {
+                let mut f = arp_req(bc, 7, STACK_IP);
+                f.truncate(14 + 20);
+                add(f, false, "truncated ARP");
+            }
+            add(
+                eth(us, 8, 0x0800),
+                false,
+                "bare Ethernet header (IPv4 type)",
+            );
+            {
+                let mut f = eth(us, 9, 0x8100);
+                f.extend_from_slice(&[0, 1]);
+                add(f, false, "truncated VLAN tag");
+            }
+            {
+                let mut f = arp_req(bc, 10, STACK_IP);
+                f[14 + 4] = 8; // hlen 8: not Ethernet/IPv4 ARP
+                add(f, false, "ARP with odd hlen");
+            }
+            let echo = [128u8, 0, 0, 0, 0, 1, 0, 1];
+            add(ipv6_icmp(11, us, STACK_IP6, &echo), true, "IPv6 to ours");
+            add(
+                ipv6_icmp(12, us, OTHER_IP6, &echo),
+                false,
+                "IPv6 to another",
+            );
+            let snm_ours = v6("ff02::1:ff00:2");
+            let snm_other = v6("ff02::1:ff00:3");
+            add(
+                ipv6_icmp(13, mcast(snm_ours), snm_ours, &nd_msg(135, STACK_IP6)),
+                true,
+                "NS for ours",
+            );
+            add(
+                ipv6_icmp(14, mcast(snm_other), snm_other, &nd_msg(135, OTHER_IP6)),
+                false,
+                "NS for another",
+            );
+            // NS for another address that shares our solicited-node group: the kernel's.
+            let twin = v6("2001:db8:1::2");
+            add(
+                ipv6_icmp(15, mcast(snm_ours), snm_ours, &nd_msg(135, twin)),
+                false,
+                "NS for a same-group address",
+            );
+            let all = v6("ff02::1");
+            add(
+                ipv6_icmp(16, mcast(all), all, &nd_msg(136, STACK_IP6)),
+                true,
+                "unsolicited NA for ours",
+            );
+            let mut ra = vec![0u8; 16];
+            ra[0] = 134;
+            add(ipv6_icmp(17, mcast(all), all, &ra), true, "RA to ff02::1");
+            let routers = v6("ff02::2");
+            let mut rs = vec![0u8; 8];
+            rs[0] = 133;
+            add(
+                ipv6_icmp(18, mcast(routers), routers, &rs),
+                false,
+                "RS to ff02::2",
+            );
+            add(
+                ipv6_icmp(19, mcast(all), all, &echo),
+                false,
+                "echo to ff02::1",
+            );
+            add(
+                ipv6_icmp(20, mcast(snm_ours), snm_ours, &ra),
+                true,
+                "RA to our solicited-node group",
+            );
+            {
+                let mut f = ipv6_icmp(21, mcast(snm_ours), snm_ours, &nd_msg(135, STACK_IP6));
+                f.truncate(54 + 10);
+                add(f, false, "truncated NS");
+            }
+
+            let before = prog.counters().unwrap();
+            let frames: Vec<Vec<u8>> = table.iter().map(|(f, _, _)| f.clone()).collect();
+            let sent = inject(&peer_ns, &peer_if, frames, Duration::from_millis(2))
+                .join()
+                .unwrap();
+            assert_eq!(sent, table.len());
+
+            let mut got = vec![false; table.len() + 1];
+            let deadline = Instant::now() + Duration::from_millis(1500);
+            while Instant::now() < deadline {
+                dev.wait(Duration::from_millis(20)).unwrap();
+                dev.rx_burst(64, |f, _| {
+                    if f.len() >= 12 && f[6..11] == [0x02, 0, 0, 0, 0x5e] {
+                        let i = f[11] as usize;
+                        let (want, what) = (&table[i - 1].0, table[i - 1].2);
+                        assert_eq!(f, &want[..], "{what}: frame altered on the way");
+                        got[i] = true;
+                    }
+                })
+                .unwrap();
+                dev.flush().unwrap();
+            }
+            let mut wrong = Vec::new();
+            for (i, (_, steer, what)) in table.iter().enumerate() {
+                if got[i + 1] != *steer {
+                    wrong.push(format!(
+                        "{what}: expected {}",
+                        if *steer { "XSK" } else { "kernel" }
+                    ));
+                }
+            }
+            assert!(wrong.is_empty(), "misdirected frames: {wrong:#?}");
+            let after = prog.counters().unwrap();
+            let steered = table.iter().filter(|t| t.1).count() as u64;
+            assert_eq!(
+                after.redirected - before.redirected,
+                steered,
+                "{before:?} -> {after:?}"
+            );
+            assert!(after.passed - before.passed >= (table.len() as u64 - steered));
+            if mode == XdpMode::Generic {
+                continue;
+            }
+
+            // Load: many more frames than the RX pool holds, while we drain;
+            // recycling through the fill ring must keep up, and everything sent is
+            // either received or counted as dropped by the kernel.
+            let n = 6000usize;
+            let frames: Vec<Vec<u8>> = (0..n)
+                .map(|_| ipv4_udp(eth(us, 99, 0x0800), STACK_IP))
+                .collect();
+            let s0 = dev.stats();
+            let injector = inject(&peer_ns, &peer_if, frames, Duration::ZERO);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut idle_since = Instant::now();
+            loop {
+                dev.wait(Duration::from_millis(10)).unwrap();
+                let k = dev
+                    .rx_burst(256, |f, _| assert_eq!(f.len(), 14 + 28))
+                    .unwrap();
+                dev.flush().unwrap();
+                if k > 0 {
+                    idle_since = Instant::now();
+                }
+                if injector.is_finished() && idle_since.elapsed() > Duration::from_millis(300) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "load phase did not finish");
+            }
+            let sent = injector.join().unwrap();
+            let s1 = dev.stats();
+            let rx = s1.rx_packets - s0.rx_packets;
+            let dropped = (s1.rx_ring_full + s1.rx_fill_empty + s1.rx_dropped)
+                - (s0.rx_ring_full + s0.rx_fill_empty + s0.rx_dropped);
+            eprintln!("veth_xsk: load: sent {sent}, received {rx}, kernel drops {dropped}: {s1:?}");
+            assert_eq!(sent, n);
+            assert!(rx > 2048, "received {rx}: the RX pool was not recycled");
+            assert_eq!(rx + dropped, n as u64, "frames unaccounted for");
+
+            // TX: more frames than the TX pool in one batch. The excess is refused
+            // and counted; after a flush every frame comes back to the free list.
+            let pool = dev.tx().free();
+            let mut ok = 0;
+            for i in 0..pool + 100 {
+                let sent_ok = dev.tx().send(60, &mut |b| {
+                    b.fill(0);
+                    b[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0x5e, 0xee]);
+                    b[6..12].copy_from_slice(&us);
+                    b[12..14].copy_from_slice(&0x88b5u16.to_be_bytes()); // local experimental
+                    b[14..18].copy_from_slice(&(i as u32).to_be_bytes());
+                });
+                ok += sent_ok as usize;
+            }
+            assert_eq!(ok, pool);
+            assert_eq!(dev.stats().tx_no_frame, 100);
+            let too_long = dev.max_frame() + 1;
+            assert!(!dev.tx().send(too_long, &mut |_| unreachable!()));
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while dev.tx().free() < pool || dev.tx().pending() > 0 {
+                dev.flush().unwrap();
+                assert!(
+                    Instant::now() < deadline,
+                    "TX frames did not come back: free {}",
+                    dev.tx().free()
+                );
+                thread::sleep(Duration::from_millis(1));
+            }
+            let st = dev.stats();
+            eprintln!("veth_xsk: tx burst: {st:?}");
+            assert_eq!(st.tx_invalid, 0);
+        }
+    });
 }
