@@ -587,6 +587,10 @@ pub(crate) mod chain {
                     assert!(r.is_err(), "frame {i} cut at {len} parsed: {r:?}");
                 }
             }
+            // Ethernet padding after the IP datagram changes nothing.
+            let mut padded = frame.clone();
+            padded.extend_from_slice(&[0xa5; 24]);
+            assert_eq!(parse(&padded), Ok((eth, l3)), "frame {i} padded");
         }
         frames.len()
     }

@@ -440,6 +440,9 @@ impl<T: AsRef<[u8]>> AsRef<[u8]> for TcpPacket<T> {
     }
 }
 
+/// [`TcpPacket`] under the name every other protocol module uses for its view.
+pub type Packet<T> = TcpPacket<T>;
+
 /// One TCP option as found on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpOption<'a> {
