@@ -8,6 +8,8 @@
 //!   addresses (and ARP/NDP for them) to the AF_XDP sockets.
 //! * [`XskDevice`]: one AF_XDP socket (xsk-rs) bound to one queue.
 //! * [`MemDevice`] / [`mem_pair`]: an in-memory link for simulation tests.
+//! * [`FaultDevice`]: seeded loss / duplication / reordering / delay on any
+//!   device (`--fault`; this kernel has no netem).
 //! * [`PcapWriter`]: classic pcap files for `--pcap`.
 //!
 //! This crate is the only one in the project with `unsafe`; every block carries
@@ -17,12 +19,14 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 mod af_xdp;
+mod fault;
 mod mem;
 mod netdev;
 mod pcap;
 mod prog;
 
 pub use af_xdp::{BindMode, XskDevice, XskTx};
+pub use fault::{FaultConfig, FaultDevice, FaultStats, FaultTx};
 pub use mem::{mem_pair, MemDevice, MemTx};
 pub use netdev::{if_index, interface_mac, interface_queues, xdp_attached};
 pub use pcap::PcapWriter;
