@@ -515,6 +515,7 @@ impl Device for XskDevice {
         Ok(())
     }
 
+    /// Costs one `getsockopt(XDP_STATISTICS)` for the kernel's drop counters.
     fn stats(&self) -> DeviceStats {
         let k = self.rx.fd().xdp_statistics().ok();
         DeviceStats {

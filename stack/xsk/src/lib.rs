@@ -25,12 +25,12 @@ mod netdev;
 mod pcap;
 mod prog;
 
-pub use af_xdp::{BindMode, XskDevice, XskTx};
+pub use af_xdp::{BindMode, XskDevice, XskTx, MAX_BATCH};
 pub use fault::{FaultConfig, FaultDevice, FaultStats, FaultTx};
-pub use mem::{mem_pair, MemDevice, MemTx};
+pub use mem::{mem_pair, MemDevice, MemTx, MEM_DEFAULT_MAX_FRAME};
 pub use netdev::{if_index, interface_mac, interface_queues, xdp_attached};
-pub use pcap::PcapWriter;
-pub use prog::{AttachedMode, XdpCounters, XdpProgram};
+pub use pcap::{PcapWriter, PCAP_SNAPLEN};
+pub use prog::{solicited_node, AttachedMode, XdpCounters, XdpProgram, MAX_QUEUES};
 
 /// An Ethernet MAC address.
 pub type MacAddr = [u8; 6];

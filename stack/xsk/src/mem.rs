@@ -172,6 +172,11 @@ impl MemDevice {
         self.tx.max_frame = len;
     }
 
+    /// Largest frame `send` accepts.
+    pub fn max_frame(&self) -> usize {
+        self.tx.max_frame
+    }
+
     /// Frames waiting to be received on this end.
     pub fn rx_pending(&self) -> usize {
         self.input.lock().frames.len()
