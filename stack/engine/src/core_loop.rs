@@ -6,6 +6,7 @@ use crate::sink::TxSink;
 use hashbrown::HashMap;
 use proto::iface::Interface;
 use proto::tcp::{ConnId, TcpEvent};
+use proto::time::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use xsk::Device;
@@ -97,8 +98,13 @@ impl<D: Device> CoreLoop<D> {
     /// One turn: RX burst, events to services, transmit what is due, flush.
     /// Returns whether anything happened.
     pub fn turn(&mut self) -> std::io::Result<bool> {
-        self.stats.turns += 1;
         let now = self.clock.now();
+        self.turn_at(now)
+    }
+
+    /// One turn at the given instant (simulation tests drive a virtual clock).
+    pub fn turn_at(&mut self, now: Instant) -> std::io::Result<bool> {
+        self.stats.turns += 1;
         let iface = &mut self.iface;
         let received = self.dev.rx_burst(RX_BURST, |frame, tx| {
             iface.handle_frame(now, frame, &mut TxSink(tx));
