@@ -4,7 +4,7 @@
 use crate::{CommonArgs, Failure};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use xsk::{XdpMode, ZeroCopy};
+use xsk::{FaultConfig, XdpMode, ZeroCopy};
 
 /// The TOML file: the same names as the long flags (with `_` for `-`).
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +56,8 @@ pub struct StackSettings {
     pub pcap: Option<String>,
     /// JSON output.
     pub json: bool,
+    /// Seeded fault injection on the stack's device.
+    pub fault: Option<FaultConfig>,
 }
 
 /// Read the `--config` file, if any.
@@ -142,9 +144,10 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         Some("off") => ZeroCopy::Off,
         Some(m) => return Err(Failure::usage(format!("--zero-copy {m}: expected auto, on or off"))),
     };
-    if pick(flags.fault.clone(), file.fault.clone()).is_some() {
-        return Err(Failure::usage("--fault: fault injection is not implemented yet"));
-    }
+    let fault = match pick(flags.fault.clone(), file.fault.clone()) {
+        None => None,
+        Some(spec) => Some(spec.parse::<FaultConfig>().map_err(|e| Failure::usage(format!("--fault {spec}: {e}")))?),
+    };
     Ok(StackSettings {
         iface,
         ipv4,
@@ -155,6 +158,7 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         xdp_mode,
         zero_copy,
         pcap: pick(flags.pcap.clone(), file.pcap.clone()),
+        fault,
         json: flags.json || file.json,
     })
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use xsk::{DeviceError, XdpProgram, XskConfig, XskDevice};
+use xsk::{Device, DeviceError, FaultDevice, PcapWriter, XdpProgram, XskConfig, XskDevice};
 
 fn device_failure(e: DeviceError) -> Failure {
     Failure::usage(e.to_string())
@@ -61,14 +61,41 @@ fn serve(s: &StackSettings, services: &[Service]) -> Result<(), Failure> {
     xcfg.ipv4 = v4.clone();
     xcfg.ipv6 = v6.clone();
     let dev = XskDevice::open(&xcfg, &prog).map_err(device_failure)?;
-    let bind = dev.bind_mode();
+    let bind = dev.bind_mode().to_string();
     let gateway = s.gw.iter().find_map(|g| match g {
         IpAddr::V4(a) => Some(*a),
         IpAddr::V6(_) => None,
     });
     let icfg = InterfaceConfig { mac, ipv4: s.ipv4.clone(), gateway, ..InterfaceConfig::default() };
     let iface = Interface::new(icfg);
+    let res = match s.fault {
+        None => run_loop(s, dev, iface, services, &prog, &bind),
+        Some(f) => {
+            let max = dev.max_frame();
+            run_loop(s, FaultDevice::new(dev, f, max, FAULT_TX_CAPACITY), iface, services, &prog, &bind)
+        }
+    };
+    prog.detach().map_err(|e| Failure::runtime(format!("detach: {e}")))?;
+    res
+}
+
+/// Frames the fault injector may hold back (delay, reorder) on the transmit side.
+const FAULT_TX_CAPACITY: usize = 1024;
+
+fn run_loop<D: Device>(
+    s: &StackSettings,
+    dev: D,
+    iface: Interface,
+    services: &[Service],
+    prog: &XdpProgram,
+    bind: &str,
+) -> Result<(), Failure> {
+    let mac = iface.mac();
     let mut core = CoreLoop::new(dev, iface, services).map_err(Failure::usage)?;
+    if let Some(path) = &s.pcap {
+        let w = PcapWriter::create(path).map_err(|e| Failure::usage(format!("--pcap {path}: {e}")))?;
+        core.set_pcap(w);
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -80,21 +107,23 @@ fn serve(s: &StackSettings, services: &[Service]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     if s.json {
         let line = serde_json::json!({
-            "event": "ready", "iface": s.iface, "xdp_mode": prog.mode().to_string(), "bind": bind.to_string(),
+            "event": "ready", "iface": s.iface, "xdp_mode": prog.mode().to_string(), "bind": bind,
             "queues": s.queues, "mac": mac_string(mac), "ip": ips, "services": svcs,
+            "fault": s.fault.map(|f| format!("{f:?}")),
         });
         let _ = writeln!(out, "{line}");
     } else {
         let _ = writeln!(
             out,
-            "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={} services={}",
+            "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={} services={}{}",
             s.iface,
             prog.mode(),
             bind,
             s.queues,
             mac_string(mac),
             ips.join(","),
-            svcs.join(",")
+            svcs.join(","),
+            if s.fault.is_some() { " fault=on" } else { "" }
         );
     }
     let _ = out.flush();
@@ -102,12 +131,10 @@ fn serve(s: &StackSettings, services: &[Service]) -> Result<(), Failure> {
 
     let res = core.run(&stop);
     print_summary(&core, s.json);
-    drop(core);
-    prog.detach().map_err(|e| Failure::runtime(format!("detach: {e}")))?;
     res.map_err(|e| Failure::runtime(format!("device: {e}")))
 }
 
-fn print_summary<D: xsk::Device>(core: &CoreLoop<D>, json: bool) {
+fn print_summary<D: Device>(core: &CoreLoop<D>, json: bool) {
     let st = core.iface().stats();
     let dev = core.device().stats();
     let tcp = core.iface().tcp().connection_count();

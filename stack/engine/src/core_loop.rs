@@ -9,7 +9,7 @@ use proto::tcp::{ConnId, TcpEvent};
 use proto::time::Instant;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use xsk::Device;
+use xsk::{Device, PcapWriter};
 
 /// Frames taken from the RX ring per burst.
 pub const RX_BURST: usize = 64;
@@ -42,6 +42,7 @@ pub struct CoreLoop<D: Device> {
     conns: HashMap<ConnId, ServiceKind>,
     scratch: Box<[u8]>,
     stats: LoopStats,
+    pcap: Option<PcapWriter>,
 }
 
 impl<D: Device> CoreLoop<D> {
@@ -60,7 +61,13 @@ impl<D: Device> CoreLoop<D> {
             conns: HashMap::with_capacity(1024),
             scratch: vec![0u8; 64 * 1024].into_boxed_slice(),
             stats: LoopStats::default(),
+            pcap: None,
         })
+    }
+
+    /// Record every frame received and sent into `pcap` (`--pcap FILE`).
+    pub fn set_pcap(&mut self, pcap: PcapWriter) {
+        self.pcap = Some(pcap);
     }
 
     /// The interface (counters, ARP cache, TCP).
@@ -92,6 +99,9 @@ impl<D: Device> CoreLoop<D> {
                 }
             }
         }
+        if let Some(p) = self.pcap.as_mut() {
+            let _ = p.flush();
+        }
         self.dev.flush()
     }
 
@@ -106,12 +116,16 @@ impl<D: Device> CoreLoop<D> {
     pub fn turn_at(&mut self, now: Instant) -> std::io::Result<bool> {
         self.stats.turns += 1;
         let iface = &mut self.iface;
+        let pcap = &mut self.pcap;
         let received = self.dev.rx_burst(RX_BURST, |frame, tx| {
-            iface.handle_frame(now, frame, &mut TxSink(tx));
+            if let Some(p) = pcap.as_mut() {
+                let _ = p.write(std::time::SystemTime::now(), frame);
+            }
+            iface.handle_frame(now, frame, &mut TxSink::recording(tx, pcap.as_mut()));
         })?;
         let events = self.dispatch_events();
         let sent_before = self.iface.stats().tx_frames;
-        self.iface.poll_transmit(now, &mut TxSink(self.dev.tx()));
+        self.iface.poll_transmit(now, &mut TxSink::recording(self.dev.tx(), self.pcap.as_mut()));
         let sent = self.iface.stats().tx_frames != sent_before;
         self.dev.flush()?;
         let busy = received > 0 || events > 0 || sent;

@@ -38,8 +38,8 @@ impl Sim {
         let now = self.now;
         self.server.turn_at(now).unwrap();
         let client = &mut self.client;
-        self.client_dev.rx_burst(64, |f, tx| client.handle_frame(now, f, &mut TxSink(tx))).unwrap();
-        self.client.poll_transmit(now, &mut TxSink(self.client_dev.tx()));
+        self.client_dev.rx_burst(64, |f, tx| client.handle_frame(now, f, &mut TxSink::new(tx))).unwrap();
+        self.client.poll_transmit(now, &mut TxSink::new(self.client_dev.tx()));
         self.client_dev.flush().unwrap();
     }
 }
@@ -50,7 +50,7 @@ fn echo_one_megabyte_with_half_close() {
     let local = SocketAddr::from((CLIENT_IP, 40000));
     let remote = SocketAddr::from((SERVER_IP, 7));
     let now = sim.now;
-    let conn: ConnId = sim.client.connect(now, local, remote, &mut TxSink(sim.client_dev.tx())).unwrap();
+    let conn: ConnId = sim.client.connect(now, local, remote, &mut TxSink::new(sim.client_dev.tx())).unwrap();
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     let mut sent = 0;
     let mut got = Vec::new();
@@ -107,7 +107,7 @@ fn connect_to_closed_port_is_refused() {
     let mut sim = Sim::new();
     let now = sim.now;
     let (local, remote) = (SocketAddr::from((CLIENT_IP, 40001)), SocketAddr::from((SERVER_IP, 9)));
-    let conn = sim.client.connect(now, local, remote, &mut TxSink(sim.client_dev.tx())).unwrap();
+    let conn = sim.client.connect(now, local, remote, &mut TxSink::new(sim.client_dev.tx())).unwrap();
     let mut reason = None;
     for _ in 0..200_000 {
         sim.step(Duration::from_micros(100));

@@ -19,7 +19,7 @@ pub fn require_root() {
     let euid = unsafe { libc::geteuid() };
     assert_eq!(euid, 0, "interop tests need root (network namespaces, veth, XDP): run `make test` as root");
     for tool in ["ip", "ping", "ethtool"] {
-        let ok = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).status().map(|s| s.success()).unwrap_or(false);
+        let ok = Command::new("sh").arg("-c").arg(format!("command -v {tool} >/dev/null")).status().map(|s| s.success()).unwrap_or(false);
         assert!(ok, "interop tests need `{tool}`: run `make setup`");
     }
 }

@@ -27,9 +27,10 @@
 //! * TIME-WAIT lasts [`TcpConfig::time_wait`] (default 4 s) instead of 2 MSL = 4 min;
 //!   a new SYN with a higher sequence number recycles a TIME-WAIT connection
 //!   (RFC 9293 §3.10.7.4 note, RFC 6191 without the timestamp refinement).
-//!   `Closed{Normal}` is emitted when the connection enters TIME-WAIT (and the
-//!   application has read everything): the handle is invalid from then on while the
-//!   slot lingers internally until the timer ends.
+//!   `Closed{Normal}` is emitted as soon as the connection is in TIME-WAIT and the
+//!   application has read up to `Eof`: the handle is invalid from then on while the
+//!   slot lingers internally until the timer ends (an application that never reads
+//!   the `Eof` gets `Closed` when TIME-WAIT ends).
 //! * The minimum RTO is 200 ms (RFC 6298 asks for 1 s); see [`retransmit`].
 //! * SACK is neither offered nor processed. Out-of-order data is kept in a bounded
 //!   assembler of [`buffer::MAX_OOO_RANGES`] ranges; more gaps drop the segment.
@@ -417,9 +418,10 @@ impl Tcp {
                 self.release(idx, CloseReason::Normal);
                 return;
             }
-            if conn.announced {
-                // TIME-WAIT: the application is done; the handle goes stale now and
-                // the slot lingers until the timer ends.
+            if conn.announced && conn.eof_seen {
+                // TIME-WAIT and the application has read up to Eof: the handle goes
+                // stale now and the slot lingers until the timer ends. (If it never
+                // reads the Eof, Closed comes when TIME-WAIT ends.)
                 self.events.push_back(TcpEvent::Closed { conn: conn.id, reason: CloseReason::Normal });
                 conn.announced = false;
                 slot.generation = slot.generation.wrapping_add(1);
@@ -657,7 +659,12 @@ impl Tcp {
         }
         let n = c.rx.pop(buf);
         if n == 0 {
-            return Err(if c.fin_received { RecvError::Eof } else { RecvError::WouldBlock });
+            if c.fin_received {
+                c.eof_seen = true;
+                self.after(idx, Outcome::Keep);
+                return Err(RecvError::Eof);
+            }
+            return Err(RecvError::WouldBlock);
         }
         // RFC 9293 §3.8.6.2.2: tell the peer when the window opened enough.
         let free = c.rx.free() as u32;
@@ -687,7 +694,9 @@ impl Tcp {
             return Err(SendError::Closed);
         }
         let n = c.tx.push(data);
-        if n < data.len() {
+        // The application found the buffer full (a short send, or a send that
+        // filled it exactly): tell it when ACKs free space.
+        if n < data.len() || c.tx.free() == 0 {
             c.writable_wanted = true;
         }
         if n > 0 {
