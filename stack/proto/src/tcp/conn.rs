@@ -125,6 +125,8 @@ pub(crate) struct Conn {
     // Application notifications.
     pub readable_pending: bool,
     pub writable_wanted: bool,
+    /// recv() has returned Eof to the application.
+    pub eof_seen: bool,
 }
 
 /// Parameters of a new connection.
@@ -190,6 +192,7 @@ impl Conn {
             cc: NewReno::new(mss, iss),
             readable_pending: false,
             writable_wanted: false,
+            eof_seen: false,
         }
     }
 

@@ -660,21 +660,28 @@ impl Tcp {
         let n = c.rx.pop(buf);
         if n == 0 {
             if c.fin_received {
-                c.eof_seen = true;
-                self.after(idx, Outcome::Keep);
+                if !c.eof_seen {
+                    c.eof_seen = true;
+                    self.after(idx, Outcome::Keep);
+                }
                 return Err(RecvError::Eof);
             }
             return Err(RecvError::WouldBlock);
         }
         // RFC 9293 §3.8.6.2.2: tell the peer when the window opened enough.
         let free = c.rx.free() as u32;
-        if c.state.can_receive_data()
+        let mut wake = c.protocol_done() && c.rx.is_empty();
+        if !c.ack_now
+            && c.state.can_receive_data()
             && c.rwin.update_worthwhile(c.rcv_nxt, free, c.rx.capacity() as u32, u32::from(c.neg.send_mss))
             && c.rwin.current(c.rcv_nxt) < (c.rx.capacity() as u32) / 2
         {
             c.ack_now = true;
+            wake = true;
         }
-        self.after(idx, Outcome::Keep);
+        if wake {
+            self.after(idx, Outcome::Keep);
+        }
         Ok(n)
     }
 

@@ -213,12 +213,20 @@ impl Conn {
     }
 
     /// RFC 9293 §3.8.6.1: with a zero send window and something to send, the persist
-    /// timer (not the RTO) probes the window.
+    /// timer (not the RTO) probes the window. The same timer is the override timeout
+    /// of sender SWS avoidance (RFC 9293 §3.8.6.2.1): nothing in flight, data waiting,
+    /// and the window too small to send it.
     fn arm_persist(&mut self, now: Instant) {
-        let pending = !self.tx.is_empty() || (self.fin_seq().is_some() && !self.fin_acked());
-        if self.snd_wnd == 0 && pending && self.rto_at.is_none() && self.persist_at.is_none() {
+        if self.rto_at.is_some() || self.persist_at.is_some() {
+            return;
+        }
+        let off = self.snd_nxt.since(self.tx_seq) as usize;
+        let unsent = self.tx.len().saturating_sub(off);
+        let zero_window = self.snd_wnd == 0 && (!self.tx.is_empty() || (self.fin_seq().is_some() && !self.fin_acked()));
+        let sws_blocked = unsent > 0 && self.snd_nxt == self.snd_una;
+        if zero_window || sws_blocked {
             let backoff = 1u32 << self.persist_probes.min(16);
-            let d = self.rtt.rto().saturating_mul(backoff).min(env_max_rto(self));
+            let d = self.rtt.rto().saturating_mul(backoff).min(self.rtt.max_rto());
             self.persist_at = Some(now + d);
         }
     }
@@ -258,6 +266,15 @@ impl Conn {
     fn on_persist(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> Outcome {
         self.persist_at = None;
         if self.snd_wnd > 0 {
+            // SWS override: send what the window allows even if it is small.
+            let off = self.snd_nxt.since(self.tx_seq) as usize;
+            let unsent = self.tx.len().saturating_sub(off);
+            if unsent > 0 && self.snd_nxt == self.snd_una {
+                let len = unsent.min(self.snd_wnd as usize).min(usize::from(self.neg.send_mss));
+                let chunk = self.tx.contiguous_at(off, len).len();
+                let fin = self.fin_seq() == Some(self.snd_nxt + chunk as u32);
+                self.send_data(now, env, out, self.snd_nxt, off, chunk, fin);
+            }
             return Outcome::Keep;
         }
         self.persist_probes += 1;
@@ -318,8 +335,3 @@ impl Conn {
     }
 }
 
-fn env_max_rto(c: &Conn) -> crate::time::Duration {
-    // The RTO estimator holds the configured upper bound; the persist interval
-    // backs off to the same cap.
-    c.rtt.max_rto()
-}

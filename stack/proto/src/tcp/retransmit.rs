@@ -85,8 +85,9 @@ impl Rtt {
             Some(srtt) => srtt + (self.rttvar * 4).max(GRANULARITY),
             None => INITIAL_RTO,
         };
-        let backed = base.saturating_mul(1u32 << self.backoffs.min(16));
-        self.rto = backed.clamp(self.min_rto, self.max_rto);
+        // RFC 6298 §2.4 bound first, then §5.5 doubling per expiration, capped (§2.5).
+        let bounded = base.clamp(self.min_rto, self.max_rto);
+        self.rto = bounded.saturating_mul(1u32 << self.backoffs.min(16)).min(self.max_rto);
     }
 
     /// Start timing the segment ending at `end_seq` if none is being timed (RFC 6298

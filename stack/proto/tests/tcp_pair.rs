@@ -1,0 +1,790 @@
+//! Deterministic simulation of two `Tcp` endpoints over an in-memory link with a
+//! virtual clock and seeded loss, reordering and duplication. Failures print the seed.
+
+use proto::tcp::{CloseReason, ConnId, RecvError, SegmentSink, State, Tcp, TcpConfig, TcpEvent};
+use proto::time::{Duration, Instant};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+
+/// A segment with an owned payload.
+#[derive(Debug, Clone)]
+struct Seg {
+    src: IpAddr,
+    dst: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+    options: TcpOptions,
+    payload: Vec<u8>,
+}
+
+impl Seg {
+    fn repr(&self) -> TcpRepr<'_> {
+        TcpRepr {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: 0,
+            options: self.options,
+            payload: &self.payload,
+        }
+    }
+    fn has(&self, f: TcpFlags) -> bool {
+        self.flags.contains(f)
+    }
+}
+
+#[derive(Default)]
+struct Out(Vec<Seg>);
+
+impl SegmentSink for Out {
+    fn send_segment(&mut self, local: IpAddr, remote: IpAddr, r: &TcpRepr<'_>) -> bool {
+        self.0.push(Seg {
+            src: local,
+            dst: remote,
+            src_port: r.src_port,
+            dst_port: r.dst_port,
+            seq: r.seq,
+            ack: r.ack,
+            flags: r.flags,
+            window: r.window,
+            options: r.options,
+            payload: r.payload.to_vec(),
+        });
+        true
+    }
+}
+
+/// xorshift64*.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// True with probability `p` per mille.
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.next() % 1000 < per_mille
+    }
+}
+
+type Filter = Box<dyn FnMut(&Seg) -> bool>;
+
+struct Sim {
+    now: Instant,
+    a: Tcp,
+    b: Tcp,
+    a_ip: IpAddr,
+    b_ip: IpAddr,
+    /// (deliver at, order, segment)
+    wire: Vec<(Instant, u64, Seg)>,
+    order: u64,
+    rng: Rng,
+    seed: u64,
+    delay: Duration,
+    loss: u64,
+    dup: u64,
+    reorder: u64,
+    /// Drop a segment when this returns true (targeted loss).
+    drop_if: Option<Filter>,
+    /// Every segment put on the wire (before loss), with its send time.
+    log: Vec<(Instant, Seg)>,
+    a_events: Vec<TcpEvent>,
+    b_events: Vec<TcpEvent>,
+}
+
+const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const B_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+
+impl Sim {
+    fn new(seed: u64, a_cfg: TcpConfig, b_cfg: TcpConfig) -> Sim {
+        Sim {
+            now: Instant::from_millis(1000),
+            a: Tcp::new(a_cfg),
+            b: Tcp::new(b_cfg),
+            a_ip: A_IP,
+            b_ip: B_IP,
+            wire: Vec::new(),
+            order: 0,
+            rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+            seed,
+            delay: Duration::from_millis(1),
+            loss: 0,
+            dup: 0,
+            reorder: 0,
+            drop_if: None,
+            log: Vec::new(),
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+        }
+    }
+
+    fn pair() -> Sim {
+        Sim::new(1, TcpConfig::default(), TcpConfig::default())
+    }
+
+    fn put(&mut self, out: Out) {
+        for seg in out.0 {
+            self.log.push((self.now, seg.clone()));
+            if let Some(f) = self.drop_if.as_mut() {
+                if f(&seg) {
+                    continue;
+                }
+            }
+            if self.loss > 0 && self.rng.chance(self.loss) {
+                continue;
+            }
+            let copies = if self.dup > 0 && self.rng.chance(self.dup) { 2 } else { 1 };
+            for _ in 0..copies {
+                let mut at = self.now + self.delay;
+                if self.reorder > 0 && self.rng.chance(self.reorder) {
+                    at += Duration::from_micros(self.rng.next() % 3000);
+                }
+                self.order += 1;
+                self.wire.push((at, self.order, seg.clone()));
+            }
+        }
+    }
+
+    fn connect(&mut self, port: u16) -> ConnId {
+        let mut out = Out::default();
+        let c = self.a.connect(self.now, SocketAddr::new(self.a_ip, 40000), SocketAddr::new(self.b_ip, port), &mut out).unwrap();
+        self.put(out);
+        c
+    }
+
+    /// One round: deliver due segments, transmit, collect events.
+    fn round(&mut self) {
+        self.wire.sort_by_key(|(t, o, _)| (*t, *o));
+        let due = self.wire.iter().take_while(|(t, _, _)| *t <= self.now).count();
+        let segs: Vec<_> = self.wire.drain(..due).collect();
+        let mut out = Out::default();
+        for (_, _, seg) in segs {
+            let tcp = if seg.dst == self.a_ip { &mut self.a } else { &mut self.b };
+            tcp.handle_segment(self.now, seg.src, seg.dst, &seg.repr(), &mut out);
+        }
+        self.a.poll_transmit(self.now, &mut out);
+        self.b.poll_transmit(self.now, &mut out);
+        self.put(out);
+        while let Some(e) = self.a.poll_event() {
+            self.a_events.push(e);
+        }
+        while let Some(e) = self.b.poll_event() {
+            self.b_events.push(e);
+        }
+    }
+
+    /// Advance the clock to the next thing that happens; false if nothing will.
+    fn advance(&mut self) -> bool {
+        let next = [self.wire.iter().map(|(t, _, _)| *t).min(), self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
+        match next {
+            Some(t) => {
+                if t > self.now {
+                    self.now = t;
+                }
+                true
+            }
+            None => {
+                // Idle: let the application's clock run (a slow reader wakes later).
+                self.now += Duration::from_millis(10);
+                true
+            }
+        }
+    }
+
+    /// Run rounds, calling `app` each round, until `done` or the time limit.
+    fn run(&mut self, limit: Duration, mut app: impl FnMut(&mut Sim) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            self.round();
+            if app(self) {
+                // Let the last output go out.
+                self.round();
+                return true;
+            }
+            if !self.advance() || self.now > end {
+                return app(self);
+            }
+        }
+    }
+
+    fn accepted(&self) -> Option<ConnId> {
+        self.b_events.iter().find_map(|e| match e {
+            TcpEvent::Accepted { conn, .. } => Some(*conn),
+            _ => None,
+        })
+    }
+
+    fn closed(events: &[TcpEvent], c: ConnId) -> Option<CloseReason> {
+        events.iter().find_map(|e| match e {
+            TcpEvent::Closed { conn, reason } if *conn == c => Some(*reason),
+            _ => None,
+        })
+    }
+
+    #[allow(dead_code)]
+    fn dump(&self, last: usize) {
+        for (t, g) in self.log.iter().rev().take(last).rev() {
+            eprintln!(
+                "{:>10} {} -> {} seq={} ack={} flags={:#04x} win={} len={}",
+                t.micros(),
+                g.src,
+                g.dst,
+                g.seq,
+                g.ack,
+                g.flags.0,
+                g.window,
+                g.payload.len()
+            );
+        }
+    }
+
+    fn handshake(&mut self, port: u16) -> (ConnId, ConnId) {
+        self.b.listen(port).unwrap();
+        let c = self.connect(port);
+        let ok = self.run(Duration::from_secs(60), |s| s.accepted().is_some() && s.a_events.contains(&TcpEvent::Connected(c)));
+        assert!(ok, "seed {}: handshake did not complete", self.seed);
+        (c, self.accepted().unwrap())
+    }
+}
+
+fn pattern(len: usize, salt: u8) -> Vec<u8> {
+    (0..len).map(|i| ((i * 7 + i / 251) as u8) ^ salt).collect()
+}
+
+/// One direction of a bulk transfer driven by the application loop.
+struct Flow {
+    data: Vec<u8>,
+    sent: usize,
+    got: Vec<u8>,
+    close_when_sent: bool,
+    closed: bool,
+    eof: bool,
+}
+
+impl Flow {
+    fn new(data: Vec<u8>, close_when_sent: bool) -> Flow {
+        Flow { data, sent: 0, got: Vec::new(), close_when_sent, closed: false, eof: false }
+    }
+    fn pump(&mut self, tx: &mut Tcp, tc: ConnId, rx: &mut Tcp, rc: ConnId, read_limit: usize) {
+        if self.sent < self.data.len() {
+            if let Ok(n) = tx.send(tc, &self.data[self.sent..]) {
+                self.sent += n;
+            }
+        }
+        if self.sent == self.data.len() && self.close_when_sent && !self.closed {
+            tx.close(tc).unwrap();
+            self.closed = true;
+        }
+        let mut buf = [0u8; 4096];
+        let mut budget = read_limit;
+        while budget > 0 {
+            let want = buf.len().min(budget);
+            match rx.recv(rc, &mut buf[..want]) {
+                Ok(n) => {
+                    self.got.extend_from_slice(&buf[..n]);
+                    budget -= n;
+                }
+                Err(RecvError::Eof) => {
+                    self.eof = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    fn done(&self) -> bool {
+        self.got.len() == self.data.len() && (!self.close_when_sent || self.eof)
+    }
+}
+
+fn check_same(seed: u64, what: &str, got: &[u8], want: &[u8]) {
+    assert_eq!(got.len(), want.len(), "seed {seed}: {what}: length");
+    if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
+        panic!("seed {seed}: {what}: first difference at byte {i}");
+    }
+}
+
+#[test]
+fn handshake() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    assert_eq!(s.a.state(c), Some(State::Established));
+    assert_eq!(s.b.state(sc), Some(State::Established));
+    assert_eq!(s.b.remote(sc), Some(SocketAddr::new(A_IP, 40000)));
+    assert_eq!(s.a.local(c), Some(SocketAddr::new(A_IP, 40000)));
+    assert!(s.b.is_listening(80));
+    // SYN options: MSS, wscale, timestamps, never SACK-permitted.
+    let syn = &s.log[0].1;
+    assert!(syn.has(TcpFlags::SYN) && !syn.has(TcpFlags::ACK));
+    assert_eq!(syn.options.mss, Some(1460));
+    assert!(syn.options.window_scale.is_some());
+    assert!(syn.options.timestamps.is_some());
+    assert!(!syn.options.sack_permitted);
+    assert_eq!(s.a.stats().established, 1);
+    assert_eq!(s.b.stats().established, 1);
+    assert_eq!(s.a.connection_count(), 1);
+    assert_eq!(s.b.connection_count(), 1);
+}
+
+fn transfer(s: &mut Sim, c: ConnId, sc: ConnId, up: &mut Flow, down: &mut Flow, limit: Duration) -> bool {
+    s.run(limit, |s| {
+        up.pump(&mut s.a, c, &mut s.b, sc, usize::MAX);
+        down.pump(&mut s.b, sc, &mut s.a, c, usize::MAX);
+        up.done() && down.done()
+    })
+}
+
+#[test]
+fn one_megabyte_both_ways() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    let mut up = Flow::new(pattern(1 << 20, 0x11), false);
+    let mut down = Flow::new(pattern(1 << 20, 0x22), false);
+    assert!(transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(60)));
+    check_same(1, "up", &up.got, &up.data);
+    check_same(1, "down", &down.got, &down.data);
+    // Never a payload above the negotiated MSS (1460 - 12 bytes of timestamps).
+    assert!(s.log.iter().all(|(_, seg)| seg.payload.len() <= 1448));
+    assert_eq!(s.a.stats().retransmits, 0);
+}
+
+#[test]
+fn half_close_then_close_and_time_wait() {
+    let mut cfg = TcpConfig::default();
+    cfg.time_wait = Duration::from_secs(2);
+    let mut s = Sim::new(1, cfg.clone(), cfg);
+    let (c, sc) = s.handshake(80);
+    // Client sends 10 KB and closes; server keeps sending 100 KB after that.
+    let mut up = Flow::new(pattern(10_000, 1), true);
+    let mut down = Flow::new(pattern(100_000, 2), false);
+    let ok = s.run(Duration::from_secs(30), |s| {
+        up.pump(&mut s.a, c, &mut s.b, sc, usize::MAX);
+        if up.eof {
+            down.pump(&mut s.b, sc, &mut s.a, c, usize::MAX);
+        }
+        up.done() && down.done()
+    });
+    assert!(ok);
+    assert_eq!(s.a.state(c), Some(State::FinWait2));
+    assert_eq!(s.b.state(sc), Some(State::CloseWait));
+    check_same(1, "up", &up.got, &up.data);
+    check_same(1, "down", &down.got, &down.data);
+    // The client can no longer send.
+    assert!(s.a.send(c, b"x").is_err());
+    // Server closes: client gets Eof, both see Closed{Normal}.
+    s.b.close(sc).unwrap();
+    let mut eof = false;
+    let ok = s.run(Duration::from_secs(10), |s| {
+        let mut buf = [0u8; 16];
+        if s.a.recv(c, &mut buf) == Err(RecvError::Eof) {
+            eof = true;
+        }
+        Sim::closed(&s.a_events, c).is_some() && Sim::closed(&s.b_events, sc).is_some()
+    });
+    if !(ok && eof) {
+        s.dump(30);
+        eprintln!("{:?} {:?} {:?} {:?}", s.a.state(c), s.b.state(sc), s.a_events, s.b_events);
+    }
+    assert!(ok && eof);
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Normal));
+    assert_eq!(Sim::closed(&s.b_events, sc), Some(CloseReason::Normal));
+    // Passive closer frees at once; the active closer holds TIME-WAIT.
+    assert_eq!(s.b.connection_count(), 0);
+    assert_eq!(s.a.connection_count(), 1);
+    assert_eq!(s.a.state(c), None, "handle is stale after Closed");
+    assert_eq!(s.a.recv(c, &mut [0u8; 4]), Err(RecvError::InvalidConn));
+    let t0 = s.now;
+    let ok = s.run(Duration::from_secs(10), |s| s.a.connection_count() == 0);
+    assert!(ok);
+    assert!(s.now - t0 >= Duration::from_millis(1900), "TIME-WAIT lasted {:?}", s.now - t0);
+    // Exactly one Closed per connection.
+    assert_eq!(s.a_events.iter().filter(|e| matches!(e, TcpEvent::Closed { .. })).count(), 1);
+    assert_eq!(s.b_events.iter().filter(|e| matches!(e, TcpEvent::Closed { .. })).count(), 1);
+    // The slot is reused with a new generation.
+    let c2 = s.connect(81);
+    assert_ne!(c2, c);
+}
+
+#[test]
+fn rst_when_no_listener() {
+    let mut s = Sim::pair();
+    let c = s.connect(9);
+    let ok = s.run(Duration::from_secs(5), |s| Sim::closed(&s.a_events, c).is_some());
+    assert!(ok);
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Refused));
+    assert_eq!(s.b.stats().no_listener_rst, 1);
+    let rst = &s.log[1].1;
+    assert!(rst.has(TcpFlags::RST) && rst.has(TcpFlags::ACK));
+    assert_eq!(rst.seq, 0);
+    assert_eq!(rst.ack, s.log[0].1.seq.wrapping_add(1));
+    assert_eq!(s.a.connection_count(), 0);
+    assert_eq!(s.a.state(c), None);
+}
+
+/// Drop the first segment matching `pred`, then transfer data both ways and close.
+fn lose_first(what: &str, pred: impl Fn(&Seg) -> bool + 'static) {
+    let mut s = Sim::pair();
+    let mut dropped = false;
+    s.drop_if = Some(Box::new(move |seg| {
+        if !dropped && pred(seg) {
+            dropped = true;
+            return true;
+        }
+        false
+    }));
+    s.b.listen(80).unwrap();
+    let c = s.connect(80);
+    let mut up = Flow::new(pattern(50_000, 3), true);
+    let mut down = Flow::new(pattern(30_000, 4), true);
+    let mut sc = None;
+    let ok = s.run(Duration::from_secs(60), |s| {
+        if sc.is_none() {
+            sc = s.accepted();
+        }
+        let Some(sc) = sc else { return false };
+        if !s.a_events.contains(&TcpEvent::Connected(c)) {
+            return false;
+        }
+        up.pump(&mut s.a, c, &mut s.b, sc, usize::MAX);
+        down.pump(&mut s.b, sc, &mut s.a, c, usize::MAX);
+        up.done() && down.done() && Sim::closed(&s.a_events, c).is_some() && Sim::closed(&s.b_events, sc).is_some()
+    });
+    assert!(ok, "{what}: transfer did not complete");
+    check_same(0, what, &up.got, &up.data);
+    check_same(0, what, &down.got, &down.data);
+    let r = s.a.stats().retransmits + s.b.stats().retransmits;
+    assert!(r > 0, "{what}: nothing was retransmitted");
+}
+
+#[test]
+fn lost_syn() {
+    lose_first("SYN", |s| s.has(TcpFlags::SYN) && !s.has(TcpFlags::ACK));
+}
+
+#[test]
+fn lost_syn_ack() {
+    lose_first("SYN-ACK", |s| s.has(TcpFlags::SYN) && s.has(TcpFlags::ACK));
+}
+
+#[test]
+fn lost_data() {
+    lose_first("data", |s| s.payload.len() > 1000 && s.dst == B_IP);
+}
+
+#[test]
+fn lost_fin() {
+    lose_first("FIN", |s| s.has(TcpFlags::FIN));
+}
+
+#[test]
+fn lost_ack_of_fin() {
+    // The ACK that answers the client's FIN (pure ACK from server after a FIN).
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    s.a.close(c).unwrap();
+    let mut dropped = false;
+    s.drop_if = Some(Box::new(move |seg| {
+        if !dropped && seg.src == B_IP && seg.payload.is_empty() && !seg.has(TcpFlags::FIN) {
+            dropped = true;
+            return true;
+        }
+        false
+    }));
+    let ok = s.run(Duration::from_secs(10), |s| s.a.state(c) == Some(State::FinWait2));
+    assert!(ok);
+    assert!(s.a.stats().retransmits >= 1);
+    assert_eq!(s.b.state(sc), Some(State::CloseWait));
+}
+
+#[test]
+fn lossy_reordering_duplicating_link_20_seeds() {
+    for seed in 1..=20u64 {
+        let mut s = Sim::new(seed, TcpConfig::default(), TcpConfig::default());
+        s.loss = 100;
+        s.reorder = 200;
+        s.dup = 50;
+        let (c, sc) = s.handshake(80);
+        let mut up = Flow::new(pattern(200_000, seed as u8), true);
+        let mut down = Flow::new(pattern(50_000, !seed as u8), true);
+        let ok = transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(600));
+        assert!(ok, "seed {seed}: transfer did not complete (got {} / {})", up.got.len(), down.got.len());
+        check_same(seed, "up", &up.got, &up.data);
+        check_same(seed, "down", &down.got, &down.data);
+    }
+}
+
+#[test]
+fn window_scaling_slow_reader_zero_window_persist() {
+    let mut bcfg = TcpConfig::default();
+    bcfg.rx_buffer = 1 << 20;
+    let acfg = TcpConfig { tx_buffer: 1 << 20, ..TcpConfig::default() };
+    let mut s = Sim::new(7, acfg, bcfg);
+    let (c, sc) = s.handshake(80);
+    let mut up = Flow::new(pattern(3 << 20, 9), false);
+    let mut down = Flow::new(Vec::new(), false);
+    // The reader sleeps for 3 s (the window closes), then reads 64 KB per round.
+    let start = s.now;
+    let ok = s.run(Duration::from_secs(120), |s| {
+        let limit = if s.now - start < Duration::from_secs(3) { 0 } else { 64 * 1024 };
+        up.pump(&mut s.a, c, &mut s.b, sc, limit);
+        down.pump(&mut s.b, sc, &mut s.a, c, usize::MAX);
+        up.done()
+    });
+    assert!(ok, "got {} of {}", up.got.len(), up.data.len());
+    check_same(7, "up", &up.got, &up.data);
+    // The server announced a window beyond 64 KB through scaling...
+    let synack = s.log.iter().find(|(_, g)| g.has(TcpFlags::SYN) && g.has(TcpFlags::ACK)).unwrap();
+    let shift = synack.1.options.window_scale.unwrap();
+    assert_eq!(shift, 5);
+    let big = s.log.iter().any(|(_, g)| g.src == B_IP && !g.has(TcpFlags::SYN) && (u32::from(g.window) << shift) > 65535);
+    assert!(big);
+    // ...closed it to zero while the reader slept, and the sender probed it.
+    assert!(s.log.iter().any(|(_, g)| g.src == B_IP && g.window == 0 && !g.has(TcpFlags::RST)));
+    assert!(s.a.stats().window_probes > 0);
+    // The window never shrank: every advertised right edge >= the previous one.
+    let mut edge: Option<u32> = None;
+    for (_, g) in s.log.iter().filter(|(_, g)| g.src == B_IP && !g.has(TcpFlags::SYN)) {
+        let e = g.ack.wrapping_add(u32::from(g.window) << shift);
+        if let Some(prev) = edge {
+            assert!((e.wrapping_sub(prev) as i32) >= 0, "window shrank");
+        }
+        edge = Some(e);
+    }
+}
+
+#[test]
+fn out_of_window_segments_dropped_and_counted() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    let (_, _, rcv_nxt, _) = s.b.seq_state(sc).unwrap();
+    let (snd_una, ..) = s.a.seq_state(c).unwrap();
+    let mut bogus = Seg {
+        src: A_IP,
+        dst: B_IP,
+        src_port: 40000,
+        dst_port: 80,
+        seq: rcv_nxt.get().wrapping_add(10_000_000),
+        ack: snd_una.get(),
+        flags: TcpFlags::ACK,
+        window: 100,
+        options: TcpOptions::default(),
+        payload: b"junk".to_vec(),
+    };
+    let mut out = Out::default();
+    s.b.handle_segment(s.now, A_IP, B_IP, &bogus.repr(), &mut out);
+    assert_eq!(s.b.stats().out_of_window, 1);
+    // Old data (before RCV.NXT) too.
+    bogus.seq = rcv_nxt.get().wrapping_sub(5000);
+    s.b.handle_segment(s.now, A_IP, B_IP, &bogus.repr(), &mut out);
+    assert_eq!(s.b.stats().out_of_window, 2);
+    assert_eq!(s.b.recv_queue(sc), 0);
+    // An in-window RST that is not exact gets a challenge ACK and changes nothing.
+    bogus.seq = rcv_nxt.get().wrapping_add(100);
+    bogus.flags = TcpFlags::RST;
+    bogus.payload.clear();
+    s.b.handle_segment(s.now, A_IP, B_IP, &bogus.repr(), &mut out);
+    assert_eq!(s.b.stats().challenge_acks, 1);
+    // A SYN on an established connection: challenge ACK too (RFC 5961 §4).
+    bogus.flags = TcpFlags::SYN;
+    s.b.handle_segment(s.now, A_IP, B_IP, &bogus.repr(), &mut out);
+    assert_eq!(s.b.stats().challenge_acks, 2);
+    s.b.poll_transmit(s.now, &mut out);
+    assert!(out.0.iter().any(|g| g.has(TcpFlags::ACK) && g.ack == rcv_nxt.get()));
+    assert_eq!(s.b.state(sc), Some(State::Established));
+    // The connection still works.
+    let mut up = Flow::new(pattern(10_000, 5), false);
+    let mut down = Flow::new(Vec::new(), false);
+    assert!(transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(10)));
+    check_same(0, "after junk", &up.got, &up.data);
+    // An exact RST resets.
+    let (_, _, rcv_nxt, _) = s.b.seq_state(sc).unwrap();
+    bogus.seq = rcv_nxt.get();
+    bogus.flags = TcpFlags::RST;
+    s.b.handle_segment(s.now, A_IP, B_IP, &bogus.repr(), &mut out);
+    assert_eq!(s.b.poll_event(), Some(TcpEvent::Closed { conn: sc, reason: CloseReason::Reset }));
+    assert_eq!(s.b.connection_count(), 0);
+}
+
+/// A secret that makes the ISN of `local`/`remote` at `now` land within `below` bytes
+/// under 2^32.
+fn secret_for_wrap(local: SocketAddr, remote: SocketAddr, now: Instant, below: u32) -> [u8; 16] {
+    for i in 0u64.. {
+        let mut secret = [0u8; 16];
+        secret[..8].copy_from_slice(&i.to_le_bytes());
+        let isn = proto::tcp::isn::initial_seq(&secret, &local, &remote, now);
+        if isn > u32::MAX - below && isn < u32::MAX - 1000 {
+            return secret;
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn sequence_wraparound() {
+    let now = Instant::from_millis(1000);
+    let a_addr = SocketAddr::new(A_IP, 40000);
+    let b_addr = SocketAddr::new(B_IP, 80);
+    let a_cfg = TcpConfig { isn_secret: secret_for_wrap(a_addr, b_addr, now, 300_000), ..TcpConfig::default() };
+    // The server's ISN is taken when the SYN arrives, one link delay later.
+    let b_cfg = TcpConfig { isn_secret: secret_for_wrap(b_addr, a_addr, now + Duration::from_millis(1), 300_000), ..TcpConfig::default() };
+    let mut s = Sim::new(3, a_cfg, b_cfg);
+    let (c, sc) = s.handshake(80);
+    let (a_una, ..) = s.a.seq_state(c).unwrap();
+    let (b_una, ..) = s.b.seq_state(sc).unwrap();
+    assert!(a_una.get() > u32::MAX - 300_000, "client ISN not near the wrap: {a_una:?}");
+    assert!(b_una.get() > u32::MAX - 300_000, "server ISN not near the wrap: {b_una:?}");
+    let mut up = Flow::new(pattern(1 << 20, 0x33), true);
+    let mut down = Flow::new(pattern(1 << 20, 0x44), true);
+    s.loss = 20;
+    assert!(transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(120)));
+    check_same(3, "up", &up.got, &up.data);
+    check_same(3, "down", &down.got, &down.data);
+    let (a_una, ..) = s.a.seq_state(c).unwrap();
+    assert!(a_una.get() < 2_000_000, "sequence space did not wrap: {a_una:?}");
+}
+
+#[test]
+fn rto_backoff_then_timeout() {
+    let cfg = TcpConfig { max_retries: 5, ..TcpConfig::default() };
+    let mut s = Sim::new(1, cfg.clone(), cfg);
+    let (c, _sc) = s.handshake(80);
+    // The peer disappears.
+    s.drop_if = Some(Box::new(|_| true));
+    let t0 = s.now;
+    s.a.send(c, b"hello").unwrap();
+    let ok = s.run(Duration::from_secs(600), |s| Sim::closed(&s.a_events, c).is_some());
+    assert!(ok);
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Timeout));
+    let times: Vec<Instant> = s.log.iter().filter(|(t, g)| *t >= t0 && g.src == A_IP && g.payload == b"hello").map(|(t, _)| *t).collect();
+    assert_eq!(times.len(), 6, "original + 5 retransmissions: {times:?}");
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    for w in gaps.windows(2) {
+        let ratio = w[1].as_secs_f64() / w[0].as_secs_f64();
+        assert!((1.9..=2.1).contains(&ratio), "backoff not doubling: {gaps:?}");
+    }
+    assert!(gaps[0] >= Duration::from_millis(200));
+    assert_eq!(s.a.stats().timeouts, 1);
+    assert_eq!(s.a.connection_count(), 0);
+    assert_eq!(s.a.send(c, b"x"), Err(proto::tcp::SendError::InvalidConn));
+}
+
+#[test]
+fn connect_times_out_without_answer() {
+    let cfg = TcpConfig { syn_retries: 2, ..TcpConfig::default() };
+    let mut s = Sim::new(1, cfg.clone(), cfg);
+    s.drop_if = Some(Box::new(|_| true));
+    let c = s.connect(80);
+    assert!(s.run(Duration::from_secs(60), |s| Sim::closed(&s.a_events, c).is_some()));
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Timeout));
+    assert_eq!(s.log.len(), 3);
+}
+
+#[test]
+fn abort_sends_rst() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    let mut out = Out::default();
+    s.a.abort(c, &mut out);
+    assert_eq!(s.a.poll_event(), Some(TcpEvent::Closed { conn: c, reason: CloseReason::Aborted }));
+    s.put(out);
+    assert!(s.run(Duration::from_secs(1), |s| Sim::closed(&s.b_events, sc).is_some()));
+    assert_eq!(Sim::closed(&s.b_events, sc), Some(CloseReason::Reset));
+}
+
+#[test]
+fn errors_and_listen() {
+    let mut s = Sim::pair();
+    assert_eq!(s.b.listen(0), Err(proto::tcp::ListenError::InvalidPort));
+    s.b.listen(80).unwrap();
+    assert_eq!(s.b.listen(80), Err(proto::tcp::ListenError::AlreadyListening));
+    s.b.unlisten(80);
+    assert!(!s.b.is_listening(80));
+    let mut out = Out::default();
+    let local = SocketAddr::new(A_IP, 1234);
+    let bad = SocketAddr::new(B_IP, 0);
+    assert_eq!(s.a.connect(s.now, local, bad, &mut out), Err(proto::tcp::ConnectError::InvalidAddress));
+    let remote = SocketAddr::new(B_IP, 80);
+    s.a.connect(s.now, local, remote, &mut out).unwrap();
+    assert_eq!(s.a.connect(s.now, local, remote, &mut out), Err(proto::tcp::ConnectError::AddrInUse));
+    let mut small = Tcp::new(TcpConfig { max_connections: 1, ..TcpConfig::default() });
+    small.connect(s.now, local, remote, &mut out).unwrap();
+    assert_eq!(small.connect(s.now, SocketAddr::new(A_IP, 1235), remote, &mut out), Err(proto::tcp::ConnectError::TooManyConnections));
+}
+
+#[test]
+fn syn_backlog_bounded() {
+    let cfg = TcpConfig { syn_backlog: 2, ..TcpConfig::default() };
+    let mut b = Tcp::new(cfg);
+    b.listen(80).unwrap();
+    let mut out = Out::default();
+    for port in 1000..1005u16 {
+        let syn = Seg {
+            src: A_IP,
+            dst: B_IP,
+            src_port: port,
+            dst_port: 80,
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags::SYN,
+            window: 1000,
+            options: TcpOptions::default(),
+            payload: Vec::new(),
+        };
+        b.handle_segment(Instant::ZERO, A_IP, B_IP, &syn.repr(), &mut out);
+    }
+    assert_eq!(b.connection_count(), 2);
+    assert_eq!(b.stats().syn_queue_full, 3);
+    assert_eq!(out.0.len(), 2);
+    // No window scaling or timestamps offered by the peer: none in the SYN-ACK.
+    assert!(out.0[0].options.window_scale.is_none() && out.0[0].options.timestamps.is_none());
+    assert_eq!(out.0[0].options.mss, Some(1460));
+}
+
+#[test]
+fn nagle_holds_small_segments() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    s.log.clear();
+    for _ in 0..10 {
+        s.a.send(c, b"x").unwrap();
+        s.round();
+    }
+    // With Nagle only the first tiny segment is out before its ACK.
+    let n = s.log.iter().filter(|(_, g)| g.src == A_IP && !g.payload.is_empty()).count();
+    assert_eq!(n, 1);
+    assert!(s.run(Duration::from_secs(1), |s| s.b.recv_queue(sc) == 10));
+    s.log.clear();
+    assert!(s.a.set_nodelay(c, true));
+    for _ in 0..5 {
+        s.a.send(c, b"y").unwrap();
+        s.round();
+    }
+    let n = s.log.iter().filter(|(_, g)| g.src == A_IP && !g.payload.is_empty()).count();
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn delayed_ack() {
+    let mut s = Sim::pair();
+    let (c, _sc) = s.handshake(80);
+    s.log.clear();
+    s.a.set_nodelay(c, true);
+    s.a.send(c, b"one small segment").unwrap();
+    let t0 = s.now;
+    assert!(s.run(Duration::from_secs(1), |s| s.log.iter().any(|(_, g)| g.src == B_IP)));
+    let (t_ack, _) = s.log.iter().find(|(_, g)| g.src == B_IP).unwrap();
+    let d = *t_ack - t0;
+    assert!(d >= Duration::from_millis(40) && d < Duration::from_millis(45), "ACK after {d:?}");
+    assert_eq!(s.b.stats().delayed_acks, 1);
+}
