@@ -361,8 +361,7 @@ fn one_megabyte_both_ways() {
 
 #[test]
 fn half_close_then_close_and_time_wait() {
-    let mut cfg = TcpConfig::default();
-    cfg.time_wait = Duration::from_secs(2);
+    let cfg = TcpConfig { time_wait: Duration::from_secs(2), ..TcpConfig::default() };
     let mut s = Sim::new(1, cfg.clone(), cfg);
     let (c, sc) = s.handshake(80);
     // Client sends 10 KB and closes; server keeps sending 100 KB after that.
@@ -521,13 +520,14 @@ fn lossy_reordering_duplicating_link_20_seeds() {
         assert!(ok, "seed {seed}: transfer did not complete (got {} / {})", up.got.len(), down.got.len());
         check_same(seed, "up", &up.got, &up.data);
         check_same(seed, "down", &down.got, &down.data);
+        assert!(s.a.stats().retransmits > 0 && s.b.stats().retransmits > 0, "seed {seed}: no loss happened");
+        assert!(s.b.stats().ooo_segments > 0, "seed {seed}: no reordering happened");
     }
 }
 
 #[test]
 fn window_scaling_slow_reader_zero_window_persist() {
-    let mut bcfg = TcpConfig::default();
-    bcfg.rx_buffer = 1 << 20;
+    let bcfg = TcpConfig { rx_buffer: 1 << 20, ..TcpConfig::default() };
     let acfg = TcpConfig { tx_buffer: 1 << 20, ..TcpConfig::default() };
     let mut s = Sim::new(7, acfg, bcfg);
     let (c, sc) = s.handshake(80);
@@ -550,14 +550,21 @@ fn window_scaling_slow_reader_zero_window_persist() {
     let big = s.log.iter().any(|(_, g)| g.src == B_IP && !g.has(TcpFlags::SYN) && (u32::from(g.window) << shift) > 65535);
     assert!(big);
     // ...closed it to zero while the reader slept, and the sender probed it.
+    if !s.log.iter().any(|(_, g)| g.src == B_IP && g.window == 0) {
+        let v: Vec<_> = s.log.iter().filter(|(t, g)| g.src == B_IP && *t < start + Duration::from_millis(3100)).collect();
+        for (t, g) in v.iter().rev().take(20).rev() {
+            eprintln!("{} ack={} win={}", t.micros(), g.ack, g.window);
+        }
+        s.dump(10);
+    }
     assert!(s.log.iter().any(|(_, g)| g.src == B_IP && g.window == 0 && !g.has(TcpFlags::RST)));
     assert!(s.a.stats().window_probes > 0);
-    // The window never shrank: every advertised right edge >= the previous one.
+    // The window never shrank by more than the rounding of the scale (RFC 7323 §2.4).
     let mut edge: Option<u32> = None;
     for (_, g) in s.log.iter().filter(|(_, g)| g.src == B_IP && !g.has(TcpFlags::SYN)) {
         let e = g.ack.wrapping_add(u32::from(g.window) << shift);
         if let Some(prev) = edge {
-            assert!((e.wrapping_sub(prev) as i32) >= 0, "window shrank");
+            assert!((e.wrapping_sub(prev) as i32) > -(1 << shift), "window shrank");
         }
         edge = Some(e);
     }
@@ -647,7 +654,12 @@ fn sequence_wraparound() {
     let mut up = Flow::new(pattern(1 << 20, 0x33), true);
     let mut down = Flow::new(pattern(1 << 20, 0x44), true);
     s.loss = 20;
-    assert!(transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(120)));
+    let ok = transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(120));
+    if !ok {
+        s.dump(20);
+        eprintln!("{} {} {} {} {:?} {:?} {:?} {:?}", up.got.len(), up.eof, down.got.len(), down.eof, s.a.state(c), s.b.state(sc), s.a.stats(), s.b.stats());
+    }
+    assert!(ok);
     check_same(3, "up", &up.got, &up.data);
     check_same(3, "down", &down.got, &down.data);
     let (a_una, ..) = s.a.seq_state(c).unwrap();

@@ -127,6 +127,8 @@ pub(crate) struct Conn {
     pub writable_wanted: bool,
     /// recv() has returned Eof to the application.
     pub eof_seen: bool,
+    /// Last answer to an unacceptable zero-length segment.
+    pub last_oow_ack: Option<Instant>,
 }
 
 /// Parameters of a new connection.
@@ -193,6 +195,7 @@ impl Conn {
             readable_pending: false,
             writable_wanted: false,
             eof_seen: false,
+            last_oow_ack: None,
         }
     }
 
@@ -417,9 +420,17 @@ impl Conn {
             let zero_window_at_edge = self.rwin.current(self.rcv_nxt) == 0 && seq == self.rcv_nxt && !syn;
             if !zero_window_at_edge {
                 env.stats.out_of_window += 1;
-                if !rst {
+                // Answering every unacceptable pure ACK could start an ACK storm with a
+                // peer that does the same; those get at most one answer per 200 ms
+                // (like Linux's tcp_invalid_ratelimit).
+                let limited = seg_len == 0
+                    && matches!(self.last_oow_ack, Some(t) if now.saturating_duration_since(t) < Duration::from_millis(200));
+                if !rst && !limited {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                     self.ack_now = true;
+                    if seg_len == 0 {
+                        self.last_oow_ack = Some(now);
+                    }
                     if self.state == State::TimeWait && fin {
                         // A retransmitted FIN in TIME-WAIT: restart the 2 MSL timeout.
                         self.timewait_at = Some(now + env.cfg.time_wait);

@@ -110,10 +110,15 @@ impl Conn {
         }
     }
 
-    /// A pure ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+    /// A pure ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`. SND.NXT here is the highest
+    /// sequence number sent (our SND.NXT goes back after a timeout, and a pure ACK
+    /// with such an old sequence number would be unacceptable to the peer, RFC 9293
+    /// §3.10.7.4, which would then ignore its ACK field); with a closed window the
+    /// peer only accepts SEQ = RCV.NXT, which is our SND.UNA.
     pub(crate) fn send_ack(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
         env.stats.acks_sent += 1;
-        self.send_segment(now, env, out, self.snd_nxt, 0, 0, TcpFlags::ACK);
+        let seq = if self.snd_wnd == 0 { self.snd_una } else { self.snd_max };
+        self.send_segment(now, env, out, seq, 0, 0, TcpFlags::ACK);
     }
 
     /// A RST `<SEQ=seq><CTL=RST>`, or `<SEQ=seq><ACK=ack><CTL=RST,ACK>` when `ack` is
@@ -323,14 +328,14 @@ impl Conn {
         Outcome::Keep
     }
 
-    /// abort(): RST `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>` in the states that have
+    /// abort(): RST `<SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK>` in the states that have
     /// a peer to tell (RFC 9293 §3.10.5).
     pub(crate) fn abort(&mut self, env: &mut Env<'_>, out: &mut impl SegmentSink) {
         if matches!(
             self.state,
             State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
         ) {
-            self.send_reset(env, out, self.snd_nxt, Some(self.rcv_nxt));
+            self.send_reset(env, out, self.snd_max, Some(self.rcv_nxt));
         }
     }
 }
