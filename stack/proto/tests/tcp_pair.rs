@@ -800,3 +800,77 @@ fn delayed_ack() {
     assert!(d >= Duration::from_millis(40) && d < Duration::from_millis(45), "ACK after {d:?}");
     assert_eq!(s.b.stats().delayed_acks, 1);
 }
+
+#[test]
+fn simultaneous_open() {
+    let mut s = Sim::pair();
+    let a_addr = SocketAddr::new(A_IP, 5000);
+    let b_addr = SocketAddr::new(B_IP, 6000);
+    let mut out = Out::default();
+    let ca = s.a.connect(s.now, a_addr, b_addr, &mut out).unwrap();
+    let cb = s.b.connect(s.now, b_addr, a_addr, &mut out).unwrap();
+    s.put(out);
+    let ok = s.run(Duration::from_secs(10), |s| {
+        s.a_events.contains(&TcpEvent::Connected(ca)) && s.b_events.contains(&TcpEvent::Connected(cb))
+    });
+    assert!(ok);
+    let mut up = Flow::new(pattern(20_000, 1), true);
+    let mut down = Flow::new(pattern(20_000, 2), true);
+    assert!(transfer(&mut s, ca, cb, &mut up, &mut down, Duration::from_secs(10)));
+    check_same(0, "up", &up.got, &up.data);
+    check_same(0, "down", &down.got, &down.data);
+}
+
+#[test]
+fn readable_once_and_writable_after_full() {
+    let cfg = TcpConfig { tx_buffer: 8192, ..TcpConfig::default() };
+    let mut s = Sim::new(1, cfg.clone(), cfg);
+    let (c, sc) = s.handshake(80);
+    // Fill the send buffer: a short write arms Writable.
+    let big = pattern(20_000, 3);
+    assert_eq!(s.a.send(c, &big), Ok(8192));
+    assert_eq!(s.a.send_capacity(c), 0);
+    assert_eq!(s.a.send(c, &big), Ok(0));
+    assert!(s.run(Duration::from_secs(5), |s| s.a_events.contains(&TcpEvent::Writable(c)) && s.b.recv_queue(sc) == 8192));
+    // Several segments arrived, but without a recv() in between only one Readable.
+    let readables = s.b_events.iter().filter(|e| **e == TcpEvent::Readable(sc)).count();
+    assert_eq!(readables, 1);
+    assert_eq!(s.b.recv_queue(sc), 8192);
+    let mut buf = vec![0u8; 10_000];
+    assert_eq!(s.b.recv(sc, &mut buf), Ok(8192));
+    assert_eq!(&buf[..8192], &big[..8192]);
+    assert_eq!(s.b.recv(sc, &mut buf), Err(RecvError::WouldBlock));
+    // New data after the read: a new Readable.
+    s.a.send(c, b"more").unwrap();
+    assert!(s.run(Duration::from_secs(5), |s| s.b_events.iter().filter(|e| **e == TcpEvent::Readable(sc)).count() == 2));
+    // close() then send is refused; close twice is fine.
+    s.a.close(c).unwrap();
+    s.a.close(c).unwrap();
+    assert_eq!(s.a.send(c, b"x"), Err(proto::tcp::SendError::Closed));
+}
+
+#[test]
+fn time_wait_recycled_by_new_syn() {
+    let mut s = Sim::pair();
+    // The server closes first, so the server holds TIME-WAIT.
+    let (c, sc) = s.handshake(80);
+    s.b.close(sc).unwrap();
+    let mut client_closed = false;
+    let ok = s.run(Duration::from_secs(2), |s| {
+        let mut buf = [0u8; 8];
+        if !client_closed && s.a.recv(c, &mut buf) == Err(RecvError::Eof) {
+            s.a.close(c).unwrap();
+            client_closed = true;
+        }
+        let _ = s.b.recv(sc, &mut buf);
+        Sim::closed(&s.a_events, c).is_some() && Sim::closed(&s.b_events, sc).is_some()
+    });
+    assert!(ok);
+    assert_eq!(s.b.connection_count(), 1, "server in TIME-WAIT");
+    // Same 4-tuple again, right away: the SYN (higher ISN, the clock moved) recycles it.
+    s.now += Duration::from_millis(10);
+    s.b_events.clear();
+    let c2 = s.connect(80);
+    assert!(s.run(Duration::from_secs(2), |s| s.accepted().is_some() && s.a_events.contains(&TcpEvent::Connected(c2))));
+    assert_eq!(s.b.stats().time_wait_recycled, 1);
+}

@@ -116,7 +116,10 @@ pub(crate) struct Conn {
     // Timers and retransmission.
     pub rto_at: Option<Instant>,
     pub persist_at: Option<Instant>,
+    /// Window probes sent since the window closed (persist backoff exponent).
     pub persist_probes: u32,
+    /// Window probes sent since the last ACK (give up after `max_retries`).
+    pub probes_unanswered: u32,
     pub timewait_at: Option<Instant>,
     pub rtt: Rtt,
     pub retries: u32,
@@ -188,6 +191,7 @@ impl Conn {
             rto_at: None,
             persist_at: None,
             persist_probes: 0,
+            probes_unanswered: 0,
             timewait_at: None,
             rtt: Rtt::new(cfg.min_rto, cfg.max_rto),
             retries: 0,
@@ -392,6 +396,14 @@ impl Conn {
                 return Outcome::Keep;
             }
             State::SynSent => return self.process_syn_sent(now, env, repr, out),
+            State::SynReceived if syn && !rst && seq == self.irs && flags.contains(TcpFlags::ACK) => {
+                // Simultaneous open (RFC 9293 Figure 8): the peer's SYN-ACK repeats the
+                // SYN we already took; process the rest of it as a plain ACK.
+                let mut rest = *repr;
+                rest.seq = repr.seq.wrapping_add(1);
+                rest.flags = TcpFlags(repr.flags.0 & !TcpFlags::SYN.0);
+                return self.process(now, env, &rest, out);
+            }
             State::SynReceived if syn && !rst && seq == self.irs => {
                 // The peer retransmitted its SYN: our SYN-ACK was lost. Send it again.
                 self.syn_resend = true;
@@ -554,7 +566,7 @@ impl Conn {
             self.ack_now = true;
             return Some(Outcome::Keep);
         }
-        self.persist_probes = 0;
+        self.probes_unanswered = 0;
         let new_wnd = scaled_send_window(repr.window, self.neg.snd_wscale, false);
         if ack > self.snd_una {
             let flight = self.snd_max.since(self.snd_una);

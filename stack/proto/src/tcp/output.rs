@@ -283,7 +283,10 @@ impl Conn {
             return Outcome::Keep;
         }
         self.persist_probes += 1;
-        if self.persist_probes > env.cfg.max_retries {
+        self.probes_unanswered += 1;
+        // RFC 9293 §3.8.6.1: keep probing as long as the peer answers; give up only
+        // when it stopped answering altogether.
+        if self.probes_unanswered > env.cfg.max_retries {
             env.stats.timeouts += 1;
             return Outcome::Free(CloseReason::Timeout);
         }
