@@ -508,6 +508,7 @@ fn lost_ack_of_fin() {
 
 #[test]
 fn lossy_reordering_duplicating_link_20_seeds() {
+    let mut fast = 0;
     for seed in 1..=20u64 {
         let mut s = Sim::new(seed, TcpConfig::default(), TcpConfig::default());
         s.loss = 100;
@@ -522,7 +523,9 @@ fn lossy_reordering_duplicating_link_20_seeds() {
         check_same(seed, "down", &down.got, &down.data);
         assert!(s.a.stats().retransmits > 0 && s.b.stats().retransmits > 0, "seed {seed}: no loss happened");
         assert!(s.b.stats().ooo_segments > 0, "seed {seed}: no reordering happened");
+        fast += s.a.stats().fast_retransmits;
     }
+    assert!(fast > 0, "fast retransmit never triggered");
 }
 
 #[test]

@@ -256,7 +256,7 @@ impl Conn {
     }
 
     /// Apply the negotiated options of the peer's SYN (RFC 7323 §2.2, §3.2).
-    pub fn apply_peer_syn(&mut self, repr: &TcpRepr<'_>, now: Instant, rx_buffer: usize) {
+    pub fn apply_peer_syn(&mut self, repr: &TcpRepr<'_>, now: Instant) {
         self.irs = SeqNum(repr.seq);
         self.rcv_nxt = self.irs + 1;
         self.neg = self.offer.negotiate(&repr.options, self.remote.is_ipv6());
@@ -270,7 +270,6 @@ impl Conn {
         self.rwin = RecvWindow::new(self.rcv_nxt, self.neg.rcv_wscale);
         self.last_ack_sent = self.rcv_nxt;
         self.cc.set_mss(u32::from(self.neg.send_mss));
-        let _ = rx_buffer;
     }
 
     /// Take the send window from a segment (RFC 9293 §3.10.7.4 fifth step).
@@ -339,7 +338,7 @@ impl Conn {
             env.stats.ignored += 1;
             return Outcome::Keep;
         }
-        self.apply_peer_syn(repr, now, env.cfg.rx_buffer);
+        self.apply_peer_syn(repr, now);
         if has_ack {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self.snd_una = ack;
@@ -554,7 +553,6 @@ impl Conn {
     /// the segment must be dropped (or the connection freed) here.
     fn process_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, pure: bool, out: &mut impl SegmentSink) -> Option<Outcome> {
         let ack = SeqNum(repr.ack);
-        let seq = SeqNum(repr.seq);
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
         if ack > self.snd_max {
             env.stats.ack_unsent += 1;
@@ -633,7 +631,6 @@ impl Conn {
                 self.retransmit_first(now, env, out);
             }
         }
-        let _ = seq;
         self.update_send_window(now, repr);
         None
     }

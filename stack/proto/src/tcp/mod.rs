@@ -594,7 +594,7 @@ impl Tcp {
         let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
         conn.listener_port = Some(port);
         conn.in_backlog = true;
-        conn.apply_peer_syn(repr, now, self.cfg.rx_buffer);
+        conn.apply_peer_syn(repr, now);
         // The SYN's window is never scaled (RFC 7323 §2.2).
         conn.snd_wnd = u32::from(repr.window);
         conn.max_snd_wnd = conn.snd_wnd;
