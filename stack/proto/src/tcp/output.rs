@@ -82,10 +82,10 @@ impl Conn {
     fn send_data(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, fin: bool) {
         let mut flags = TcpFlags::ACK;
         if fin {
-            flags = flags | TcpFlags::FIN;
+            flags = flags.union(TcpFlags::FIN);
         }
         if len > 0 && off + len == self.tx.len() {
-            flags = flags | TcpFlags::PSH;
+            flags = flags.union(TcpFlags::PSH);
         }
         self.send_segment(now, env, out, seq, off, len, flags);
         let end = seq + len as u32 + u32::from(fin);
