@@ -27,44 +27,49 @@ ip netns exec "$B" sysctl -qw "net.ipv6.conf.$SB.disable_ipv6=1"
 ip netns exec "$A" ethtool -K "$PA" tx off tso off gso off >/dev/null
 ip -n "$A" link set "$PA" up
 ip -n "$B" link set "$SB" up
-# The kernel in namespace B owns 198.18.0.3 on the same veth: XDP passes it through.
 ip -n "$B" addr add 198.18.0.3/24 dev "$SB"
 ip netns exec "$B" ethtool -K "$SB" tx off tso off gso off >/dev/null
 
+run() { ip netns exec "$A" python3 bench/echo_client.py "$1" "$2" "$SIZE"; }
+secs() { python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"]; print(d["seconds"])'; }
+
+# Baseline first, with no XDP program attached and no stack spinning on a core:
+# the kernel in namespace B owns 198.18.0.3 on the same veth and echoes with socat.
+echo "== kernel echo server: socat on 198.18.0.3:7007 (same veth, kernel TCP)"
+ip netns exec "$B" socat -b 65536 TCP-LISTEN:7007,bind=198.18.0.3,reuseaddr,fork EXEC:cat &
+SOCAT_PID=$!
+sleep 0.5
+kn=()
+for r in $(seq "$ROUNDS"); do
+  k=$(run 198.18.0.3 7007); echo "round $r: kernel   $k"; kn+=("$(echo "$k" | secs)")
+done
+kill "$SOCAT_PID" 2>/dev/null || true; SOCAT_PID=
+
 echo "== xdpstack serve on $SB (namespace $B); the kernel peer is 198.18.0.1 in $A"
-ip netns exec "$B" "$BIN" serve --iface "$SB" --ip 198.18.0.2/24 --service echo:7 > /tmp/xdpstack-demo.$ID.log 2>&1 &
+LOG=$(mktemp)
+ip netns exec "$B" "$BIN" serve --iface "$SB" --ip 198.18.0.2/24 --service echo:7 > "$LOG" 2>&1 &
 STACK_PID=$!
-for _ in $(seq 100); do grep -q '^ready' /tmp/xdpstack-demo.$ID.log && break; sleep 0.1; done
-grep '^ready' /tmp/xdpstack-demo.$ID.log || { cat /tmp/xdpstack-demo.$ID.log; exit 1; }
+for _ in $(seq 100); do grep -q '^ready' "$LOG" && break; sleep 0.1; done
+grep '^ready' "$LOG" || { cat "$LOG"; exit 1; }
 
 echo "== ping from the kernel"
 ip netns exec "$A" ping -c 3 -i 0.2 198.18.0.2 | tail -2
 echo "== the kernel's neighbour entry for the stack"
 ip -n "$A" neigh show 198.18.0.2
 
-echo "== kernel echo server: socat on 198.18.0.3:7007 (same veth, kernel TCP)"
-ip netns exec "$B" socat -b 262144 TCP-LISTEN:7007,bind=198.18.0.3,reuseaddr,fork PIPE &
-SOCAT_PID=$!
-sleep 0.5
-
-run() { ip netns exec "$A" python3 bench/echo_client.py "$1" "$2" "$SIZE"; }
-xs=() ; kn=()
+xs=()
 for r in $(seq "$ROUNDS"); do
-  x=$(run 198.18.0.2 7); k=$(run 198.18.0.3 7007)
-  echo "round $r: xdpstack $x"
-  echo "round $r: kernel   $k"
-  xs+=("$(echo "$x" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')")
-  kn+=("$(echo "$k" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')")
+  x=$(run 198.18.0.2 7); echo "round $r: xdpstack $x"; xs+=("$(echo "$x" | secs)")
 done
 python3 - "${xs[*]}" "${kn[*]}" "$SIZE" <<'PY'
 import statistics, sys
 x = statistics.median(map(float, sys.argv[1].split()))
 k = statistics.median(map(float, sys.argv[2].split()))
 n = int(sys.argv[3])
-print(f"== {n/2**20:.0f} MiB echo, median of rounds: xdpstack {x:.3f} s, kernel (socat) {k:.3f} s")
+print(f"== {n/2**20:.0f} MiB echo, median of rounds: xdpstack {x:.4f} s, kernel (socat) {k:.4f} s")
 print(f"== throughput ratio xdpstack/kernel = {k/x:.2f}  (>1: xdpstack faster)")
 PY
 kill -TERM "$STACK_PID"; wait "$STACK_PID" || true; STACK_PID=
-tail -1 /tmp/xdpstack-demo.$ID.log
+tail -1 "$LOG"
 ip -n "$B" link show "$SB" | grep -q xdp && echo "XDP still attached!" || echo "== XDP program detached on SIGTERM"
-rm -f /tmp/xdpstack-demo.$ID.log
+rm -f "$LOG"
