@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the stack and serve TCP services (echo, discard) on it.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Netcat-like client over the stack (not yet implemented).
     Connect(Passthrough),
     /// Load generators: rr, crr, bulk, udp (not yet implemented).
@@ -123,7 +123,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
-        Command::Serve(a) => serve::run(a),
+        Command::Serve(a) => serve::run(*a),
         Command::Connect(_) => Err(Failure::usage("xdpstack connect: not yet implemented")),
         Command::Load(_) => Err(Failure::usage("xdpstack load: not yet implemented")),
         Command::Ping(_) => Err(Failure::usage("xdpstack ping: not yet implemented")),
