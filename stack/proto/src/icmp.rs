@@ -52,8 +52,7 @@ pub(crate) fn refuse_udp(ip: &Ipv4Repr, ip_packet: &[u8], body: &[u8], out: &mut
         Err(_) => return out.stats.drop(DropReason::UdpMalformed),
     }
     out.stats.drop(DropReason::UdpNoListener);
-    // Code 3: port unreachable.
-    send_unreachable(ip, ip_packet, 3, out);
+    send_unreachable(ip, ip_packet, wire::icmpv4::unreachable::PORT, out);
 }
 
 /// Send destination unreachable `code` about the packet `ip_packet` (its IPv4

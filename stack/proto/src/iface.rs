@@ -128,6 +128,12 @@ impl Interface {
         self.addr.mac.0
     }
 
+    /// TCP and the IPv4 output path (borrowing the rest of the interface) at once.
+    fn split<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Tcp, Ipv4Out<'a>) {
+        let out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
+        (&mut self.tcp, out)
+    }
+
     /// Handle one received frame; answers go to `tx`.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8], tx: &mut dyn FrameSink) {
         self.stats.rx_frames += 1;
@@ -229,22 +235,22 @@ impl Interface {
                     Err(Error::BadChecksum) => return self.stats.drop(DropReason::TcpBadChecksum),
                     Err(_) => return self.stats.drop(DropReason::TcpMalformed),
                 };
-                let mut out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
-                self.tcp.handle_segment(now, src, dst, &repr, &mut out);
+                let (tcp, mut out) = self.split(tx, now);
+                tcp.handle_segment(now, src, dst, &repr, &mut out);
             }
             protocol::ICMP => {
-                let mut out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
+                let (_, mut out) = self.split(tx, now);
                 icmp::handle_icmpv4(&ip, body, eth.src, &mut out);
             }
             protocol::UDP => {
-                let mut out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
+                let (_, mut out) = self.split(tx, now);
                 icmp::refuse_udp(&ip, datagram, body, &mut out);
             }
             _ => {
-                let mut out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
+                let (_, mut out) = self.split(tx, now);
                 out.stats.drop(DropReason::IpProtoUnsupported);
                 // RFC 1122 §3.2.2.1: protocol unreachable (code 2).
-                icmp::send_unreachable(&ip, datagram, 2, &mut out);
+                icmp::send_unreachable(&ip, datagram, wire::icmpv4::unreachable::PROTOCOL, &mut out);
             }
         }
     }
@@ -259,14 +265,14 @@ impl Interface {
         remote: core::net::SocketAddr,
         tx: &mut dyn FrameSink,
     ) -> Result<crate::tcp::ConnId, crate::tcp::ConnectError> {
-        let mut out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
-        self.tcp.connect(now, local, remote, &mut out)
+        let (tcp, mut out) = self.split(tx, now);
+        tcp.connect(now, local, remote, &mut out)
     }
 
     /// Let TCP send what is due (data, ACKs, retransmissions, FIN).
     pub fn poll_transmit(&mut self, now: Instant, tx: &mut dyn FrameSink) {
-        let mut out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
-        self.tcp.poll_transmit(now, &mut out);
+        let (tcp, mut out) = self.split(tx, now);
+        tcp.poll_transmit(now, &mut out);
     }
 
     /// The earliest instant at which `poll_transmit` has timer work.
@@ -385,5 +391,238 @@ impl SegmentSink for Ipv4Out<'_> {
             let mut p = TcpPacket::new_unchecked(&mut buf[..len]);
             repr.emit(&mut p, &local, &remote, ChecksumMode::Full);
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wire::icmpv4::{unreachable, Icmpv4Repr};
+    use wire::udp::UdpRepr;
+
+    const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+    const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+    const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+    const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+
+    /// Collects the frames the interface sends.
+    #[derive(Default)]
+    struct Frames(Vec<Vec<u8>>);
+    impl FrameSink for Frames {
+        fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
+            let mut b = vec![0u8; len];
+            fill(&mut b);
+            self.0.push(b);
+            true
+        }
+    }
+
+    fn iface() -> Interface {
+        Interface::new(InterfaceConfig { mac: OUR_MAC, ipv4: vec![(US, 24)], ..Default::default() })
+    }
+
+    fn eth(dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        let e = EthernetRepr { src: EthernetAddress(PEER_MAC), dst: EthernetAddress(dst), vlan: None, ethertype };
+        let mut b = vec![0u8; e.buffer_len(payload.len())];
+        let mut f = Frame::new_unchecked(&mut b[..]);
+        e.emit(&mut f);
+        f.payload_mut().copy_from_slice(payload);
+        b
+    }
+
+    fn ipv4(dst: Ipv4Addr, proto: u8, payload: &[u8], more_frags: bool) -> Vec<u8> {
+        let r = Ipv4Repr {
+            src: PEER,
+            dst,
+            protocol: proto,
+            payload_len: payload.len(),
+            ttl: 64,
+            ident: 7,
+            dont_frag: false,
+            more_frags,
+            frag_offset: 0,
+            dscp_ecn: 0,
+        };
+        let mut b = vec![0u8; r.buffer_len()];
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+        r.emit(&mut p, ChecksumMode::Full);
+        p.payload_mut().copy_from_slice(payload);
+        eth(OUR_MAC, ethertype::IPV4, &b)
+    }
+
+    fn arp_request(target: Ipv4Addr) -> Vec<u8> {
+        let a = ArpRepr {
+            operation: ArpOperation::Request,
+            source_hw: EthernetAddress(PEER_MAC),
+            source_ip: PEER,
+            target_hw: EthernetAddress([0; 6]),
+            target_ip: target,
+        };
+        let mut b = vec![0u8; a.buffer_len()];
+        a.emit(&mut wire::arp::Packet::new_unchecked(&mut b[..]));
+        eth([0xff; 6], ethertype::ARP, &b)
+    }
+
+    fn icmp(repr: &Icmpv4Repr<'_>) -> Vec<u8> {
+        let mut b = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut wire::icmpv4::Packet::new_unchecked(&mut b[..]), ChecksumMode::Full);
+        b
+    }
+
+    /// Parse a frame we sent down to its IPv4 payload, checking every checksum.
+    fn sent_ipv4(frame: &[u8]) -> (EthernetRepr, Ipv4Repr, Vec<u8>) {
+        let f = Frame::new_checked(frame).unwrap();
+        let e = EthernetRepr::parse(&f).unwrap();
+        let p = Ipv4Packet::new_checked(f.payload()).unwrap();
+        let r = Ipv4Repr::parse(&p, ChecksumMode::Full).unwrap();
+        (e, r, p.payload().to_vec())
+    }
+
+    #[test]
+    fn arp_request_for_us_is_answered_and_learned() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        assert_eq!(tx.0.len(), 1);
+        let f = Frame::new_checked(&tx.0[0][..]).unwrap();
+        assert_eq!(f.dst_addr(), EthernetAddress(PEER_MAC));
+        let a = ArpRepr::parse(&wire::arp::Packet::new_checked(f.payload()).unwrap()).unwrap();
+        assert_eq!(a.operation, ArpOperation::Reply);
+        assert_eq!((a.source_hw, a.source_ip, a.target_ip), (EthernetAddress(OUR_MAC), US, PEER));
+        assert_eq!(i.arp().get(Instant::ZERO, PEER), Some(PEER_MAC), "RFC 826: sender learned");
+        // For another address: not answered, counted, nothing learned anew.
+        let mut i2 = iface();
+        i2.handle_frame(Instant::ZERO, &arp_request(Ipv4Addr::new(198, 18, 0, 3)), &mut tx);
+        assert_eq!(tx.0.len(), 1);
+        assert_eq!(i2.stats().drops_of(DropReason::ArpNotForUs), 1);
+        assert!(i2.arp().is_empty());
+    }
+
+    #[test]
+    fn echo_request_gets_echo_reply_with_same_data() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        let req = icmp(&Icmpv4Repr::EchoRequest { ident: 0x1234, seq_no: 9, data: b"xdpstack ping data" });
+        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::ICMP, &req, false), &mut tx);
+        assert_eq!(tx.0.len(), 1);
+        let (e, ip, body) = sent_ipv4(&tx.0[0]);
+        assert_eq!(e.dst, EthernetAddress(PEER_MAC));
+        assert_eq!((ip.src, ip.dst, ip.protocol), (US, PEER, protocol::ICMP));
+        let r = Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap();
+        assert_eq!(r, Icmpv4Repr::EchoReply { ident: 0x1234, seq_no: 9, data: b"xdpstack ping data" });
+        assert_eq!(i.stats().icmp_echo_replies, 1);
+    }
+
+    #[test]
+    fn udp_and_unknown_protocols_get_unreachable_after_arp() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        tx.0.clear();
+        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: b"hello" };
+        let mut ub = vec![0u8; u.buffer_len()];
+        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
+        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::UDP, &ub, false), &mut tx);
+        i.handle_frame(Instant::ZERO, &ipv4(US, 132 /* SCTP */, b"whatever", false), &mut tx);
+        assert_eq!(i.stats().drops_of(DropReason::UdpNoListener), 1);
+        assert_eq!(i.stats().drops_of(DropReason::IpProtoUnsupported), 1);
+        assert_eq!(tx.0.len(), 2);
+        for (frame, code) in tx.0.iter().zip([unreachable::PORT, unreachable::PROTOCOL]) {
+            let (_, ip, body) = sent_ipv4(frame);
+            assert_eq!(ip.dst, PEER);
+            match Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap() {
+                Icmpv4Repr::DstUnreachable { code: c, quote, .. } => {
+                    assert_eq!(c, code);
+                    // RFC 792: the quoted header plus the first 8 bytes of payload.
+                    assert_eq!(quote.data.len(), 28);
+                }
+                other => panic!("expected unreachable, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_frames_are_dropped_and_counted_by_reason() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        let now = Instant::ZERO;
+        // Truncated Ethernet.
+        i.handle_frame(now, &[0u8; 10], &mut tx);
+        // Unicast for another MAC.
+        i.handle_frame(now, &eth([0x02, 9, 9, 9, 9, 9], ethertype::IPV4, &[0; 40]), &mut tx);
+        // Unknown EtherType.
+        i.handle_frame(now, &eth(OUR_MAC, 0x88b5, &[0; 40]), &mut tx);
+        // IPv4 not for us.
+        i.handle_frame(now, &ipv4(Ipv4Addr::new(198, 18, 0, 9), protocol::TCP, &[0; 20], false), &mut tx);
+        // IPv4 with a corrupted header checksum.
+        let mut bad = ipv4(US, protocol::TCP, &[0; 20], false);
+        bad[14 + 10] ^= 0xff;
+        i.handle_frame(now, &bad, &mut tx);
+        // IPv4 with total length beyond the frame.
+        let mut long = ipv4(US, protocol::TCP, &[0; 20], false);
+        long[14 + 2] = 0x05;
+        i.handle_frame(now, &long, &mut tx);
+        // A fragment.
+        i.handle_frame(now, &ipv4(US, protocol::UDP, &[0; 16], true), &mut tx);
+        // TCP shorter than its header, and TCP with a bad checksum.
+        i.handle_frame(now, &ipv4(US, protocol::TCP, &[0; 12], false), &mut tx);
+        let mut seg = [0u8; 20];
+        seg[0..2].copy_from_slice(&1234u16.to_be_bytes());
+        seg[2..4].copy_from_slice(&7u16.to_be_bytes());
+        seg[12] = 5 << 4;
+        i.handle_frame(now, &ipv4(US, protocol::TCP, &seg, false), &mut tx);
+        // ICMP with a bad checksum.
+        let mut req = icmp(&Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: b"abcd" });
+        req[2] ^= 0x55;
+        i.handle_frame(now, &ipv4(US, protocol::ICMP, &req, false), &mut tx);
+        // IPv6 (not on this path yet).
+        i.handle_frame(now, &eth(OUR_MAC, ethertype::IPV6, &[0x60; 40]), &mut tx);
+        let s = i.stats();
+        for (reason, n) in [
+            (DropReason::EthMalformed, 1),
+            (DropReason::EthNotForUs, 1),
+            (DropReason::EthUnsupported, 1),
+            (DropReason::Ipv4NotForUs, 1),
+            (DropReason::Ipv4BadChecksum, 1),
+            (DropReason::Ipv4Malformed, 1),
+            (DropReason::Ipv4Fragment, 1),
+            (DropReason::TcpMalformed, 1),
+            (DropReason::TcpBadChecksum, 1),
+            (DropReason::IcmpBadChecksum, 1),
+            (DropReason::Ipv6Unsupported, 1),
+        ] {
+            assert_eq!(s.drops_of(reason), n, "{}", reason.name());
+        }
+        assert_eq!(s.total_drops(), 11);
+        assert!(tx.0.is_empty(), "nothing answered to bad input");
+    }
+
+    #[test]
+    fn syn_to_closed_port_gets_rst_once_peer_is_resolved() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        tx.0.clear();
+        let syn = TcpRepr {
+            src_port: 40000,
+            dst_port: 7,
+            seq: 1000,
+            ack: 0,
+            flags: wire::tcp::TcpFlags::SYN,
+            window: 64240,
+            urgent: 0,
+            options: Default::default(),
+            payload: &[],
+        };
+        let mut b = vec![0u8; syn.buffer_len()];
+        syn.emit(&mut TcpPacket::new_unchecked(&mut b[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
+        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::TCP, &b, false), &mut tx);
+        assert_eq!(tx.0.len(), 1);
+        let (_, ip, body) = sent_ipv4(&tx.0[0]);
+        let t = TcpPacket::new_checked(&body[..]).unwrap();
+        let r = TcpRepr::parse(&t, &IpAddr::V4(ip.src), &IpAddr::V4(ip.dst), ChecksumMode::Full).unwrap();
+        // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+        assert!(r.flags.contains(wire::tcp::TcpFlags::RST) && r.flags.contains(wire::tcp::TcpFlags::ACK));
+        assert_eq!((r.seq, r.ack, r.src_port, r.dst_port), (0, 1001, 7, 40000));
     }
 }
