@@ -122,3 +122,19 @@ fn clear_errors_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("permission denied"), "names the missing privilege: {err}");
 }
+
+#[test]
+fn namespaces_are_removed_when_a_test_fails() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let failed = std::thread::spawn(move || {
+        let bed = Bed::new(1);
+        let _stack = serve(&bed);
+        tx.send((bed.peer_ns.clone(), bed.stack_ns.clone())).unwrap();
+        panic!("deliberate failure inside a test bed");
+    })
+    .join();
+    assert!(failed.is_err(), "the inner test panicked");
+    let (a, b) = rx.recv().unwrap();
+    let list = common::sh("ip netns list");
+    assert!(!list.contains(&a) && !list.contains(&b), "namespaces {a}, {b} left behind: {list}");
+}
