@@ -58,6 +58,11 @@ pub(crate) fn refuse_udp(ip: &Ipv4Repr, ip_packet: &[u8], body: &[u8], out: &mut
 /// Send destination unreachable `code` about the packet `ip_packet` (its IPv4
 /// header and the first 8 bytes of its payload are quoted, RFC 792).
 pub(crate) fn send_unreachable(ip: &Ipv4Repr, ip_packet: &[u8], code: u8, out: &mut Ipv4Out<'_>) {
+    // RFC 1812 §4.3.2.8: a flood of bad packets must not become a flood of errors.
+    let now = out.now();
+    if !out.icmp_limit.allow(now) {
+        return out.stats.drop(DropReason::IcmpErrorRateLimited);
+    }
     let header_len = ip_packet.len() - ip.payload_len;
     let quoted_len = (header_len + 8).min(ip_packet.len());
     let quoted = &ip_packet[..quoted_len];

@@ -22,6 +22,44 @@ use wire::{ChecksumMode, Error};
 /// Default TTL of packets we originate (RFC 1700 / Linux's default 64).
 pub const DEFAULT_TTL: u8 = 64;
 
+/// ICMP error messages we send per second at most (RFC 1812 §4.3.2.8, RFC 1122
+/// §3.2.2: errors must be rate-limited; Linux's `icmp_msgs_per_sec` is 1000).
+pub const ICMP_ERRORS_PER_SEC: u32 = 1000;
+/// Burst of ICMP errors allowed above the rate.
+pub const ICMP_ERROR_BURST: u32 = 50;
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved up.
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    rate: u32,
+    burst: u32,
+    tokens: u32,
+    last: Instant,
+}
+
+impl RateLimit {
+    /// A full bucket.
+    pub fn new(rate: u32, burst: u32) -> RateLimit {
+        RateLimit { rate, burst, tokens: burst, last: Instant::ZERO }
+    }
+
+    /// Take one token if there is one at `now`.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        let elapsed = now.micros().saturating_sub(self.last.micros());
+        let new = elapsed.saturating_mul(u64::from(self.rate)) / 1_000_000;
+        if new > 0 {
+            self.tokens = (u64::from(self.tokens) + new).min(u64::from(self.burst)) as u32;
+            self.last = now;
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Configuration of an [`Interface`].
 #[derive(Debug, Clone)]
 pub struct InterfaceConfig {
@@ -89,6 +127,7 @@ pub struct Interface {
     tcp: Tcp,
     stats: IfaceStats,
     ident: u16,
+    icmp_limit: RateLimit,
 }
 
 impl Interface {
@@ -100,6 +139,7 @@ impl Interface {
             tcp: Tcp::new(cfg.tcp),
             stats: IfaceStats::default(),
             ident: 1,
+            icmp_limit: RateLimit::new(ICMP_ERRORS_PER_SEC, ICMP_ERROR_BURST),
         }
     }
 
@@ -130,7 +170,7 @@ impl Interface {
 
     /// TCP and the IPv4 output path (borrowing the rest of the interface) at once.
     fn split<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Tcp, Ipv4Out<'a>) {
-        let out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, tx, now };
+        let out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, icmp_limit: &mut self.icmp_limit, tx, now };
         (&mut self.tcp, out)
     }
 
@@ -287,11 +327,17 @@ pub(crate) struct Ipv4Out<'a> {
     arp: &'a mut ArpCache,
     pub(crate) stats: &'a mut IfaceStats,
     ident: &'a mut u16,
+    pub(crate) icmp_limit: &'a mut RateLimit,
     tx: &'a mut dyn FrameSink,
     now: Instant,
 }
 
 impl Ipv4Out<'_> {
+    /// The instant this output path was lent at.
+    pub(crate) fn now(&self) -> Instant {
+        self.now
+    }
+
     /// Resolve the MAC of the next hop towards `dst`; on a miss, send an ARP
     /// request (rate-limited) and count the drop.
     fn resolve(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<EthernetAddress> {
@@ -542,6 +588,24 @@ mod tests {
     }
 
     #[test]
+    fn udp_flood_gets_rate_limited_errors() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        tx.0.clear();
+        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: b"flood" };
+        let mut ub = vec![0u8; u.buffer_len()];
+        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
+        let frame = ipv4(US, protocol::UDP, &ub, false);
+        for _ in 0..200 {
+            i.handle_frame(Instant::from_millis(1), &frame, &mut tx);
+        }
+        assert_eq!(tx.0.len(), ICMP_ERROR_BURST as usize);
+        assert_eq!(i.stats().drops_of(DropReason::UdpNoListener), 200);
+        assert_eq!(i.stats().drops_of(DropReason::IcmpErrorRateLimited), 200 - u64::from(ICMP_ERROR_BURST));
+    }
+
+    #[test]
     fn bad_frames_are_dropped_and_counted_by_reason() {
         let mut i = iface();
         let mut tx = Frames::default();
@@ -624,5 +688,23 @@ mod tests {
         // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
         assert!(r.flags.contains(wire::tcp::TcpFlags::RST) && r.flags.contains(wire::tcp::TcpFlags::ACK));
         assert_eq!((r.seq, r.ack, r.src_port, r.dst_port), (0, 1001, 7, 40000));
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn token_bucket_allows_burst_then_rate() {
+        let mut r = RateLimit::new(1000, 50);
+        let t = Instant::from_millis(10);
+        assert_eq!((0..100).filter(|_| r.allow(t)).count(), 50, "burst");
+        // 10 ms later: 10 more tokens at 1000/s.
+        let t2 = Instant::from_millis(20);
+        assert_eq!((0..100).filter(|_| r.allow(t2)).count(), 10);
+        // A long pause refills only up to the burst.
+        let t3 = Instant::from_millis(60_000);
+        assert_eq!((0..100).filter(|_| r.allow(t3)).count(), 50);
     }
 }

@@ -56,6 +56,8 @@ drop_reasons! {
     IcmpBadChecksum => "icmp_bad_checksum",
     /// ICMP type we do not act on (counted, not answered).
     IcmpIgnored => "icmp_ignored",
+    /// ICMP error not sent: over the rate limit (RFC 1812 §4.3.2.8).
+    IcmpErrorRateLimited => "icmp_error_rate_limited",
     /// TCP segment truncated or with bad header length/options.
     TcpMalformed => "tcp_malformed",
     /// TCP checksum does not verify.
