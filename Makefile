@@ -14,7 +14,7 @@ TEST_PKGS := iproute2 ethtool tcpdump tshark socat iputils-ping netcat-openbsd c
              iperf3 python3 python3-scapy bpftool
 APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS)
 
-.PHONY: all setup build test test-unit test-interop lint bench-micro bench demo clean fmt
+.PHONY: all setup build test test-unit lint bench-micro bench demo fuzz clean fmt
 
 all: build
 
@@ -49,6 +49,14 @@ bench-micro: setup
 	$(CARGO) bench -p xdpstack-bench
 
 bench: bench-micro
+
+# Fuzz every parser and the interface's input path (nightly + cargo-fuzz; not part of
+# `make test`). FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd stack/fuzz && bash seed.sh && for t in $$(cargo +nightly fuzz list --fuzz-dir .); do \
+	  cargo +nightly fuzz run --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 demo: build
 	bash bench/demo.sh

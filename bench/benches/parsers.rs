@@ -13,28 +13,9 @@ use wire::ipv4::{self, Ipv4Repr};
 use wire::tcp::{TcpPacket, TcpRepr};
 use wire::udp::{self, UdpRepr};
 use wire::ChecksumMode;
+use xdpstack_bench::{find, read_pcap};
 
 static V4: &[u8] = include_bytes!("../../testdata/v4.pcap");
-
-/// Frames of a little-endian classic pcap file (our own test data).
-fn read_pcap(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let rd = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-    assert_eq!(rd(&bytes[0..4]), 0xa1b2_c3d4, "little-endian microsecond pcap expected");
-    let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= bytes.len() {
-        let incl = rd(&bytes[off + 8..off + 12]);
-        off += 16;
-        out.push(bytes[off..off + incl].to_vec());
-        off += incl;
-    }
-    out
-}
-
-/// The first frame for which `pick` holds.
-fn find(frames: &[Vec<u8>], pick: impl Fn(&[u8]) -> bool) -> Vec<u8> {
-    frames.iter().find(|f| pick(f)).expect("frame in capture").clone()
-}
 
 fn ip_of(f: &[u8]) -> Option<(Ipv4Repr, &[u8])> {
     let fr = Frame::new_checked(f).ok()?;
