@@ -34,6 +34,10 @@ pub struct ArpCache {
 pub enum Lookup {
     /// Resolved.
     Found([u8; 6]),
+    /// Known but expired: use it, and send a request now to confirm it (like a
+    /// STALE neighbour entry, RFC 4861 §7.3.3 style, so traffic never stops for a
+    /// refresh).
+    Refresh([u8; 6]),
     /// Unknown, and a request should be sent now.
     SendRequest,
     /// Unknown, a request went out recently: wait.
@@ -72,12 +76,15 @@ impl ArpCache {
             if let (Some(mac), true) = (e.mac, e.expires > now) {
                 return Lookup::Found(mac);
             }
-            return match e.last_request {
-                Some(t) if now < t + REQUEST_INTERVAL => Lookup::Pending,
-                _ => {
-                    e.last_request = Some(now);
-                    Lookup::SendRequest
-                }
+            let due = !matches!(e.last_request, Some(t) if now < t + REQUEST_INTERVAL);
+            if due {
+                e.last_request = Some(now);
+            }
+            return match (e.mac, due) {
+                (Some(mac), true) => Lookup::Refresh(mac),
+                (Some(mac), false) => Lookup::Found(mac),
+                (None, true) => Lookup::SendRequest,
+                (None, false) => Lookup::Pending,
             };
         }
         let e = Entry { mac: None, expires: now, last_request: Some(now) };
@@ -130,7 +137,12 @@ mod tests {
         assert_eq!(c.lookup(t0, A), Lookup::Found([2, 0, 0, 0, 0, 1]));
         let later = t0 + ENTRY_LIFETIME + Duration::from_millis(1);
         assert_eq!(c.get(later, A), None);
-        assert_eq!(c.lookup(later, A), Lookup::SendRequest);
+        // Expired: still used, with one refresh request per interval.
+        assert_eq!(c.lookup(later, A), Lookup::Refresh([2, 0, 0, 0, 0, 1]));
+        assert_eq!(c.lookup(later, A), Lookup::Found([2, 0, 0, 0, 0, 1]));
+        assert_eq!(c.lookup(later + REQUEST_INTERVAL, A), Lookup::Refresh([2, 0, 0, 0, 0, 1]));
+        c.insert(later, A, [2, 0, 0, 0, 0, 7]);
+        assert_eq!(c.lookup(later, A), Lookup::Found([2, 0, 0, 0, 0, 7]));
     }
 
     #[test]

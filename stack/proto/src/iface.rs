@@ -225,14 +225,7 @@ impl Interface {
             target_hw: arp.source_hw,
             target_ip: arp.source_ip,
         };
-        let eth = EthernetRepr { src: self.addr.mac, dst: arp.source_hw, vlan: None, ethertype: ethertype::ARP };
-        let len = eth.buffer_len(reply.buffer_len());
-        let sent = tx.send_frame(len, &mut |buf| {
-            let mut f = Frame::new_unchecked(&mut buf[..]);
-            eth.emit(&mut f);
-            reply.emit(&mut wire::arp::Packet::new_unchecked(f.payload_mut()));
-        });
-        if sent {
+        if send_arp(tx, arp.source_hw, &reply) {
             self.stats.tx_frames += 1;
             self.stats.arp_replies += 1;
         } else {
@@ -321,6 +314,16 @@ impl Interface {
     }
 }
 
+/// Send one ARP packet from `arp.source_hw` to `dst` in an Ethernet frame.
+fn send_arp(tx: &mut dyn FrameSink, dst: EthernetAddress, arp: &ArpRepr) -> bool {
+    let eth = EthernetRepr { src: arp.source_hw, dst, vlan: None, ethertype: ethertype::ARP };
+    tx.send_frame(eth.buffer_len(arp.buffer_len()), &mut |buf| {
+        let mut f = Frame::new_unchecked(&mut buf[..]);
+        eth.emit(&mut f);
+        arp.emit(&mut wire::arp::Packet::new_unchecked(f.payload_mut()));
+    })
+}
+
 /// The IPv4 output path: next hop, ARP, Ethernet + IPv4 header, into a TX frame.
 pub(crate) struct Ipv4Out<'a> {
     addr: &'a Addressing,
@@ -347,30 +350,34 @@ impl Ipv4Out<'_> {
         };
         match self.arp.lookup(self.now, hop) {
             Lookup::Found(m) => Some(EthernetAddress(m)),
+            Lookup::Refresh(m) => {
+                self.send_arp_request(src, hop);
+                Some(EthernetAddress(m))
+            }
             Lookup::Pending => {
                 self.stats.drop(DropReason::TxNeighbourMiss);
                 None
             }
             Lookup::SendRequest => {
                 self.stats.drop(DropReason::TxNeighbourMiss);
-                let req = ArpRepr {
-                    operation: ArpOperation::Request,
-                    source_hw: self.addr.mac,
-                    source_ip: src,
-                    target_hw: EthernetAddress([0; 6]),
-                    target_ip: hop,
-                };
-                let eth = EthernetRepr { src: self.addr.mac, dst: EthernetAddress::BROADCAST, vlan: None, ethertype: ethertype::ARP };
-                if self.tx.send_frame(eth.buffer_len(req.buffer_len()), &mut |buf| {
-                    let mut f = Frame::new_unchecked(&mut buf[..]);
-                    eth.emit(&mut f);
-                    req.emit(&mut wire::arp::Packet::new_unchecked(f.payload_mut()));
-                }) {
-                    self.stats.tx_frames += 1;
-                    self.stats.arp_requests += 1;
-                }
+                self.send_arp_request(src, hop);
                 None
             }
+        }
+    }
+
+    /// Broadcast an ARP request for `target` from `src` (RFC 826).
+    fn send_arp_request(&mut self, src: Ipv4Addr, target: Ipv4Addr) {
+        let req = ArpRepr {
+            operation: ArpOperation::Request,
+            source_hw: self.addr.mac,
+            source_ip: src,
+            target_hw: EthernetAddress([0; 6]),
+            target_ip: target,
+        };
+        if send_arp(self.tx, EthernetAddress::BROADCAST, &req) {
+            self.stats.tx_frames += 1;
+            self.stats.arp_requests += 1;
         }
     }
 

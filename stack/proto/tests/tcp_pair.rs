@@ -40,11 +40,16 @@ impl Seg {
     }
 }
 
+/// The segments sent in one round; with `Some(n)` in the second field the sink has
+/// room for only `n` of them (a transmit ring running out of frames).
 #[derive(Default)]
-struct Out(Vec<Seg>);
+struct Out(Vec<Seg>, Option<usize>);
 
 impl SegmentSink for Out {
     fn send_segment(&mut self, local: IpAddr, remote: IpAddr, r: &TcpRepr<'_>) -> bool {
+        if self.1.is_some_and(|room| self.0.len() >= room) {
+            return false;
+        }
         self.0.push(Seg {
             src: local,
             dst: remote,
@@ -95,6 +100,8 @@ struct Sim {
     loss: u64,
     dup: u64,
     reorder: u64,
+    /// Transmit frames available per round (None: unlimited).
+    tx_room: Option<usize>,
     /// Drop a segment when this returns true (targeted loss).
     drop_if: Option<Filter>,
     /// Every segment put on the wire (before loss), with its send time.
@@ -103,8 +110,8 @@ struct Sim {
     b_events: Vec<TcpEvent>,
 }
 
-const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
-const B_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
+const B_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
 
 impl Sim {
     fn new(seed: u64, a_cfg: TcpConfig, b_cfg: TcpConfig) -> Sim {
@@ -123,6 +130,7 @@ impl Sim {
             dup: 0,
             reorder: 0,
             drop_if: None,
+            tx_room: None,
             log: Vec::new(),
             a_events: Vec::new(),
             b_events: Vec::new(),
@@ -168,7 +176,7 @@ impl Sim {
         self.wire.sort_by_key(|(t, o, _)| (*t, *o));
         let due = self.wire.iter().take_while(|(t, _, _)| *t <= self.now).count();
         let segs: Vec<_> = self.wire.drain(..due).collect();
-        let mut out = Out::default();
+        let mut out = Out(Vec::new(), self.tx_room);
         for (_, _, seg) in segs {
             let tcp = if seg.dst == self.a_ip { &mut self.a } else { &mut self.b };
             tcp.handle_segment(self.now, seg.src, seg.dst, &seg.repr(), &mut out);
@@ -343,6 +351,26 @@ fn transfer(s: &mut Sim, c: ConnId, sc: ConnId, up: &mut Flow, down: &mut Flow, 
         down.pump(&mut s.b, sc, &mut s.a, c, usize::MAX);
         up.done() && down.done()
     })
+}
+
+#[test]
+fn transmit_ring_shortage_is_not_loss() {
+    // Only 3 transmit frames per round for both endpoints together: data that finds
+    // no frame waits for the next round instead of counting as lost, so there is no
+    // retransmission and no timeout, and every byte arrives.
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    s.tx_room = Some(3);
+    let mut up = Flow::new(pattern(512 << 10, 0x33), false);
+    let mut down = Flow::new(pattern(256 << 10, 0x44), false);
+    assert!(transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(60)));
+    check_same(1, "up", &up.got, &up.data);
+    check_same(1, "down", &down.got, &down.data);
+    for t in [&s.a, &s.b] {
+        assert!(t.stats().send_failed > 0, "the shortage happened");
+        assert_eq!(t.stats().retransmits, 0);
+        assert_eq!(t.stats().rto_expired, 0);
+    }
 }
 
 #[test]

@@ -128,6 +128,9 @@ pub(crate) struct Conn {
     // Application notifications.
     pub readable_pending: bool,
     pub writable_wanted: bool,
+    /// The last transmit stopped because the layer below had no room (no transmit
+    /// frame, next hop unresolved): output is waiting and must be retried.
+    pub tx_blocked: bool,
     /// recv() has returned Eof to the application.
     pub eof_seen: bool,
     /// Last answer to an unacceptable zero-length segment.
@@ -198,6 +201,7 @@ impl Conn {
             cc: NewReno::new(mss, iss),
             readable_pending: false,
             writable_wanted: false,
+            tx_blocked: false,
             eof_seen: false,
             last_oow_ack: None,
         }

@@ -97,9 +97,9 @@ mod tests {
     #[test]
     fn isn_depends_on_tuple_and_time() {
         let s = [7u8; 16];
-        let a: SocketAddr = "10.0.0.1:1000".parse().unwrap();
-        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
-        let c: SocketAddr = "10.0.0.2:81".parse().unwrap();
+        let a: SocketAddr = "198.18.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "198.18.0.2:80".parse().unwrap();
+        let c: SocketAddr = "198.18.0.2:81".parse().unwrap();
         let t = Instant::from_micros(400);
         assert_ne!(initial_seq(&s, &a, &b, t), initial_seq(&s, &a, &c, t));
         assert_eq!(initial_seq(&s, &a, &b, t).wrapping_add(100), initial_seq(&s, &a, &b, Instant::from_micros(800)));

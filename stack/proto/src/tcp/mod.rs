@@ -274,6 +274,8 @@ pub struct Tcp {
     listeners: HashMap<u16, Listener>,
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
     ready: VecDeque<u32>,
+    /// Connections whose output found no room below this round (see `Conn::tx_blocked`).
+    retry: VecDeque<u32>,
     events: EventQueue,
     stats: TcpStats,
     challenge: ChallengeLimiter,
@@ -315,6 +317,7 @@ impl Tcp {
             listeners: HashMap::new(),
             timers: BinaryHeap::with_capacity(4 * n + 16),
             ready: VecDeque::with_capacity(n + 16),
+            retry: VecDeque::with_capacity(n + 16),
             events: VecDeque::with_capacity(4 * n + 16),
             stats: TcpStats::default(),
             challenge: ChallengeLimiter::default(),
@@ -628,8 +631,15 @@ impl Tcp {
             let Some(conn) = slot.conn.as_mut() else { continue };
             let mut env = Env { cfg: &self.cfg, stats: &mut self.stats, events: &mut self.events, challenge: &mut self.challenge };
             conn.transmit(now, &mut env, out);
+            if conn.tx_blocked {
+                // Output waits for room below (a transmit frame, an ARP answer):
+                // try again at the next call rather than at a timer.
+                slot.queued = true;
+                self.retry.push_back(idx);
+            }
             Self::reschedule(&mut self.timers, slot);
         }
+        self.ready.append(&mut self.retry);
     }
 
     /// Earliest instant at which [`Tcp::poll_transmit`] has timer work (RTO, delayed

@@ -79,7 +79,12 @@ impl Conn {
 
     /// Send a data and/or FIN segment at `seq` (`off` into `tx`), and account for it.
     #[allow(clippy::too_many_arguments)]
-    fn send_data(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, fin: bool) {
+    ///
+    /// Returns `false` when the sink had no room (no transmit frame, next hop not
+    /// resolved). New data that could not go out is then not accounted as sent:
+    /// SND.NXT stays, so the next transmit opportunity sends it, instead of a
+    /// retransmission timeout later treating a local shortage as network loss.
+    fn send_data(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, fin: bool) -> bool {
         let mut flags = TcpFlags::ACK;
         if fin {
             flags = flags.union(TcpFlags::FIN);
@@ -87,7 +92,10 @@ impl Conn {
         if len > 0 && off + len == self.tx.len() {
             flags = flags.union(TcpFlags::PSH);
         }
-        self.send_segment(now, env, out, seq, off, len, flags);
+        let ok = self.send_segment(now, env, out, seq, off, len, flags);
+        if !ok && seq >= self.snd_max {
+            return false;
+        }
         let end = seq + len as u32 + u32::from(fin);
         if seq < self.snd_max {
             env.stats.retransmits += 1;
@@ -108,6 +116,7 @@ impl Conn {
         if self.rto_at.is_none() && self.snd_wnd != 0 {
             self.rto_at = Some(now + self.rtt.rto());
         }
+        ok
     }
 
     /// A pure ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`. SND.NXT here is the highest
@@ -168,6 +177,7 @@ impl Conn {
     /// SWS avoidance, go-back-N retransmission after a timeout, FIN, and an ACK if
     /// one is owed and nothing carried it.
     pub(crate) fn transmit(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
+        self.tx_blocked = false;
         match self.state {
             State::SynSent | State::SynReceived => {
                 if self.syn_resend {
@@ -201,11 +211,19 @@ impl Conn {
                 }
                 let chunk = self.tx.contiguous_at(off, len as usize).len();
                 let fin = self.fin_seq() == Some(self.snd_nxt + chunk as u32);
-                self.send_data(now, env, out, self.snd_nxt, off, chunk, fin);
+                if !self.send_data(now, env, out, self.snd_nxt, off, chunk, fin) {
+                    // No room below us: stop here; the endpoint retries at its next
+                    // poll_transmit.
+                    self.tx_blocked = true;
+                    break;
+                }
                 sent = true;
             } else if unsent == 0 && self.fin_seq() == Some(self.snd_nxt) {
                 // The FIN alone; it needs no window (it takes no buffer space).
-                self.send_data(now, env, out, self.snd_nxt, off, 0, true);
+                if !self.send_data(now, env, out, self.snd_nxt, off, 0, true) {
+                    self.tx_blocked = true;
+                    break;
+                }
                 sent = true;
             } else {
                 break;
