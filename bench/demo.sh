@@ -44,10 +44,13 @@ for r in $(seq "$ROUNDS"); do
   k=$(run 198.18.0.3 7007); echo "round $r: kernel   $k"; kn+=("$(echo "$k" | secs)")
 done
 kill "$SOCAT_PID" 2>/dev/null || true; SOCAT_PID=
+rtt() { ip netns exec "$A" ping -q -c 500 -i 0.002 -s 56 "$1" | awk -F/ '/^rtt/ {print $5}'; }
+K_RTT=$(rtt 198.18.0.3)
+echo "== kernel ICMP echo RTT (500 pings to 198.18.0.3): avg ${K_RTT} ms"
 
 echo "== xdpstack serve on $SB (namespace $B); the kernel peer is 198.18.0.1 in $A"
 LOG=$(mktemp)
-ip netns exec "$B" "$BIN" serve --iface "$SB" --ip 198.18.0.2/24 --service echo:7 > "$LOG" 2>&1 &
+ip netns exec "$B" "$BIN" serve --iface "$SB" --ip 198.18.0.2/24 --service echo:7 ${XDPSTACK_ARGS:-} > "$LOG" 2>&1 &
 STACK_PID=$!
 for _ in $(seq 100); do grep -q '^ready' "$LOG" && break; sleep 0.1; done
 grep '^ready' "$LOG" || { cat "$LOG"; exit 1; }
@@ -61,13 +64,17 @@ xs=()
 for r in $(seq "$ROUNDS"); do
   x=$(run 198.18.0.2 7); echo "round $r: xdpstack $x"; xs+=("$(echo "$x" | secs)")
 done
-python3 - "${xs[*]}" "${kn[*]}" "$SIZE" <<'PY'
+X_RTT=$(rtt 198.18.0.2)
+echo "== xdpstack ICMP echo RTT (500 pings to 198.18.0.2): avg ${X_RTT} ms"
+python3 - "${xs[*]}" "${kn[*]}" "$SIZE" "$X_RTT" "$K_RTT" <<'PY'
 import statistics, sys
 x = statistics.median(map(float, sys.argv[1].split()))
 k = statistics.median(map(float, sys.argv[2].split()))
 n = int(sys.argv[3])
+xr, kr = float(sys.argv[4]), float(sys.argv[5])
 print(f"== {n/2**20:.0f} MiB echo, median of rounds: xdpstack {x:.4f} s, kernel (socat) {k:.4f} s")
 print(f"== throughput ratio xdpstack/kernel = {k/x:.2f}  (>1: xdpstack faster)")
+print(f"== ICMP echo RTT ratio xdpstack/kernel = {xr/kr:.2f}  (<1: xdpstack faster)")
 PY
 kill -TERM "$STACK_PID"; wait "$STACK_PID" || true; STACK_PID=
 tail -1 "$LOG"

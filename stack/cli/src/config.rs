@@ -26,6 +26,7 @@ pub struct FileConfig {
     zero_copy: Option<String>,
     pcap: Option<String>,
     fault: Option<String>,
+    busy_poll: Option<u64>,
     #[serde(default)]
     json: bool,
     /// Services (serve only).
@@ -58,6 +59,8 @@ pub struct StackSettings {
     pub json: bool,
     /// Seeded fault injection on the stack's device.
     pub fault: Option<FaultConfig>,
+    /// Busy-poll time before sleeping, if not the default.
+    pub busy_poll: Option<std::time::Duration>,
 }
 
 /// Read the `--config` file, if any.
@@ -159,6 +162,7 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         zero_copy,
         pcap: pick(flags.pcap.clone(), file.pcap.clone()),
         fault,
+        busy_poll: pick(flags.busy_poll, file.busy_poll).map(std::time::Duration::from_micros),
         json: flags.json || file.json,
     })
 }
@@ -195,6 +199,15 @@ mod tests {
             assert_eq!(e.code, 2);
             assert!(e.message.contains(needle), "{} lacks {needle}", e.message);
         }
+    }
+
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let file: FileConfig = toml::from_str(include_str!("../../../configs/serve-echo.toml")).unwrap();
+        let s = resolve(&CommonArgs::default(), &file).unwrap();
+        assert_eq!(s.iface, "veth-xs");
+        assert_eq!(s.busy_poll, Some(std::time::Duration::from_millis(20)));
+        assert_eq!(file.service, vec!["echo:7".to_string(), "discard:9".to_string()]);
     }
 
     #[test]

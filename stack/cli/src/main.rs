@@ -74,6 +74,10 @@ pub struct CommonArgs {
     /// Seeded fault injection, e.g. loss=0.01,reorder=0.25,seed=7 (not yet implemented).
     #[arg(long, value_name = "SPEC")]
     pub fault: Option<String>,
+    /// Microseconds the loop keeps polling after its last work before it sleeps in
+    /// poll(2) (default 20000; lower: less CPU when traffic is sparse, higher latency).
+    #[arg(long = "busy-poll", value_name = "US")]
+    pub busy_poll: Option<u64>,
     /// Machine-readable output, one JSON object per line.
     #[arg(long)]
     pub json: bool,

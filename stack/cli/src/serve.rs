@@ -92,6 +92,9 @@ fn run_loop<D: Device>(
 ) -> Result<(), Failure> {
     let mac = iface.mac();
     let mut core = CoreLoop::new(dev, iface, services).map_err(Failure::usage)?;
+    if let Some(d) = s.busy_poll {
+        core.set_busy_poll(d);
+    }
     if let Some(path) = &s.pcap {
         let w = PcapWriter::create(path).map_err(|e| Failure::usage(format!("--pcap {path}: {e}")))?;
         core.set_pcap(w);

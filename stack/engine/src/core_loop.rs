@@ -13,8 +13,10 @@ use xsk::{Device, PcapWriter};
 
 /// Frames taken from the RX ring per burst.
 pub const RX_BURST: usize = 64;
-/// Idle turns spent spinning before the loop sleeps in `poll(2)`.
-const SPIN_TURNS: u32 = 256;
+/// How long the loop keeps polling the rings after the last work before it sleeps
+/// in `poll(2)` (a kernel-bypass loop trades a core's idle time for latency; a
+/// wake-up from `poll` costs tens of microseconds).
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_millis(20);
 /// Longest sleep when no timer is due sooner.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
 
@@ -43,6 +45,7 @@ pub struct CoreLoop<D: Device> {
     scratch: Box<[u8]>,
     stats: LoopStats,
     pcap: Option<PcapWriter>,
+    busy_poll: Duration,
 }
 
 impl<D: Device> CoreLoop<D> {
@@ -62,7 +65,13 @@ impl<D: Device> CoreLoop<D> {
             scratch: vec![0u8; 64 * 1024].into_boxed_slice(),
             stats: LoopStats::default(),
             pcap: None,
+            busy_poll: DEFAULT_BUSY_POLL,
         })
+    }
+
+    /// Keep polling this long after the last work before sleeping (`--busy-poll`).
+    pub fn set_busy_poll(&mut self, d: Duration) {
+        self.busy_poll = d;
     }
 
     /// Record every frame received and sent into `pcap` (`--pcap FILE`).
@@ -87,16 +96,13 @@ impl<D: Device> CoreLoop<D> {
 
     /// Run until `stop` becomes true.
     pub fn run(&mut self, stop: &AtomicBool) -> std::io::Result<()> {
-        let mut idle = 0u32;
+        let mut last_work = std::time::Instant::now();
         while !stop.load(Ordering::Relaxed) {
             if self.turn()? {
-                idle = 0;
-            } else {
-                idle += 1;
-                if idle >= SPIN_TURNS {
-                    self.sleep()?;
-                    idle = 0;
-                }
+                last_work = std::time::Instant::now();
+            } else if last_work.elapsed() >= self.busy_poll {
+                self.sleep()?;
+                last_work = std::time::Instant::now();
             }
         }
         if let Some(p) = self.pcap.as_mut() {
