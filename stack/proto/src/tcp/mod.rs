@@ -62,7 +62,7 @@ use core::net::{IpAddr, SocketAddr};
 use hashbrown::HashMap;
 use options::{wscale_for, Offer};
 use std::collections::{BinaryHeap, VecDeque};
-use wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+use wire::tcp::{TcpFlags, TcpRepr};
 
 /// Where TCP puts the segments it sends: the IP layer below implements it and
 /// writes the segment straight into a transmit frame.
@@ -537,28 +537,13 @@ impl Tcp {
     /// The RST answering `repr`: `<SEQ=SEG.ACK><CTL=RST>` if it has ACK, else
     /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` (RFC 9293 §3.10.7.1).
     fn reset_reply(&mut self, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
-        let (seq, ack, flags) = if repr.flags.contains(TcpFlags::ACK) {
-            (repr.ack, 0, TcpFlags::RST)
+        let (seq, ack) = if repr.flags.contains(TcpFlags::ACK) {
+            (repr.ack, None)
         } else {
             let len = repr.payload.len() as u32 + u32::from(repr.flags.contains(TcpFlags::SYN)) + u32::from(repr.flags.contains(TcpFlags::FIN));
-            (0, repr.seq.wrapping_add(len), TcpFlags::RST | TcpFlags::ACK)
+            (0, Some(repr.seq.wrapping_add(len)))
         };
-        let rst = TcpRepr {
-            src_port: local.port(),
-            dst_port: remote.port(),
-            seq,
-            ack,
-            flags,
-            window: 0,
-            urgent: 0,
-            options: TcpOptions::default(),
-            payload: &[],
-        };
-        self.stats.segments_out += 1;
-        self.stats.rst_sent += 1;
-        if !out.send_segment(local.ip(), remote.ip(), &rst) {
-            self.stats.send_failed += 1;
-        }
+        output::emit_reset(&mut self.stats, out, local, remote, seq, ack);
     }
 
     /// RFC 9293 §3.10.7.2: a segment to a listener.

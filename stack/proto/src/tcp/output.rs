@@ -10,7 +10,9 @@ use super::seq::SeqNum;
 use super::state::State;
 use super::window::may_send;
 use super::{CloseReason, SegmentSink};
+use super::TcpStats;
 use crate::time::Instant;
+use core::net::SocketAddr;
 use wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
 impl Conn {
@@ -133,22 +135,7 @@ impl Conn {
     /// A RST `<SEQ=seq><CTL=RST>`, or `<SEQ=seq><ACK=ack><CTL=RST,ACK>` when `ack` is
     /// given (RFC 9293 §3.10.7).
     pub(crate) fn send_reset(&mut self, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, ack: Option<SeqNum>) {
-        let repr = TcpRepr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
-            seq: seq.get(),
-            ack: ack.map_or(0, SeqNum::get),
-            flags: if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST },
-            window: 0,
-            urgent: 0,
-            options: TcpOptions::default(),
-            payload: &[],
-        };
-        env.stats.segments_out += 1;
-        env.stats.rst_sent += 1;
-        if !out.send_segment(self.local.ip(), self.remote.ip(), &repr) {
-            env.stats.send_failed += 1;
-        }
+        emit_reset(env.stats, out, self.local, self.remote, seq.get(), ack.map(SeqNum::get));
     }
 
     /// Retransmit the first unacknowledged segment (fast retransmit, NewReno partial
@@ -361,3 +348,24 @@ impl Conn {
     }
 }
 
+/// Send `<SEQ=seq><CTL=RST>`, or `<SEQ=seq><ACK=ack><CTL=RST,ACK>` when `ack` is given
+/// (RFC 9293 §3.10.7), from `local` to `remote`, and count it. Shared by connections
+/// and by the answers to segments that have none.
+pub(crate) fn emit_reset(stats: &mut TcpStats, out: &mut impl SegmentSink, local: SocketAddr, remote: SocketAddr, seq: u32, ack: Option<u32>) {
+    let repr = TcpRepr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        seq,
+        ack: ack.unwrap_or(0),
+        flags: if ack.is_some() { TcpFlags::RST | TcpFlags::ACK } else { TcpFlags::RST },
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    stats.segments_out += 1;
+    stats.rst_sent += 1;
+    if !out.send_segment(local.ip(), remote.ip(), &repr) {
+        stats.send_failed += 1;
+    }
+}
