@@ -197,3 +197,44 @@ fn many_concurrent_echo_connections() {
     let summary = out.iter().find(|l| l.starts_with("stopped")).expect("summary");
     assert!(summary.contains("flows=0"), "all flows closed: {summary}");
 }
+
+#[test]
+fn pcap_json_and_config_file() {
+    // --config supplies iface/ip/service, --json and --pcap come from flags: the
+    // ready line is JSON, and the pcap holds the ARP and ICMP exchange both ways.
+    let bed = Bed::new(1);
+    let dir = std::env::temp_dir().join(format!("xdpstack-test-{}-{}", std::process::id(), bed.stack_if));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("serve.toml");
+    std::fs::write(&cfg, format!("iface = \"{}\"\nip = [\"198.18.0.2/24\"]\nservice = [\"echo:7\"]\n", bed.stack_if)).unwrap();
+    let pcap = dir.join("frames.pcap");
+    let mut stack = bed.start_stack(&["serve", "--config", cfg.to_str().unwrap(), "--json", "--pcap", pcap.to_str().unwrap()]);
+    let ready = stack.seen.last().unwrap().clone();
+    assert!(ready.starts_with("ready") || ready.starts_with('{'), "{ready}");
+    ping_ok(&bed, 56);
+    let (code, out) = stack.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+    let ready_json = out.iter().find(|l| l.contains("\"event\":\"ready\"")).expect("JSON ready line");
+    assert!(ready_json.contains("\"xdp_mode\"") && ready_json.contains("198.18.0.2/24"), "{ready_json}");
+    assert!(out.iter().any(|l| l.contains("\"event\":\"stopped\"")), "JSON summary: {out:?}");
+
+    // Read the capture: classic pcap, Ethernet.
+    let bytes = std::fs::read(&pcap).expect("pcap written");
+    assert_eq!(&bytes[0..4], &0xa1b2_c3d4u32.to_le_bytes(), "pcap magic");
+    let mut frames = Vec::new();
+    let mut off = 24;
+    while off + 16 <= bytes.len() {
+        let incl = u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16;
+        frames.push(bytes[off..off + incl].to_vec());
+        off += incl;
+    }
+    let ethertype = |f: &Vec<u8>| u16::from_be_bytes([f[12], f[13]]);
+    let icmp_type = |f: &Vec<u8>| (ethertype(f) == 0x0800 && f[23] == 1).then(|| f[34]);
+    let arp_op = |f: &Vec<u8>| (ethertype(f) == 0x0806).then(|| u16::from_be_bytes([f[20], f[21]]));
+    assert!(frames.iter().any(|f| arp_op(f) == Some(1)), "ARP request received recorded");
+    assert!(frames.iter().any(|f| arp_op(f) == Some(2)), "ARP reply sent recorded");
+    assert_eq!(frames.iter().filter(|f| icmp_type(f) == Some(8)).count(), 3, "3 echo requests recorded");
+    assert_eq!(frames.iter().filter(|f| icmp_type(f) == Some(0)).count(), 3, "3 echo replies recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+}

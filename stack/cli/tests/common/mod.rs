@@ -133,7 +133,7 @@ impl Bed {
             match stack.lines.recv_timeout(left) {
                 Ok(l) => {
                     eprintln!("[xdpstack] {l}");
-                    let ready = l.starts_with("ready");
+                    let ready = l.starts_with("ready") || l.contains("\"event\":\"ready\"");
                     stack.seen.push(l);
                     if ready {
                         return stack;
