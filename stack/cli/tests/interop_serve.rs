@@ -238,3 +238,18 @@ fn pcap_json_and_config_file() {
     assert_eq!(frames.iter().filter(|f| icmp_type(f) == Some(0)).count(), 3, "3 echo replies recorded");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn discard_service_swallows_and_closes() {
+    let bed = Bed::new(1);
+    let mut stack =
+        bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--service", "echo:7", "--service", "discard:9"]);
+    let addr: SocketAddr = format!("{STACK}:9").parse().unwrap();
+    let (got, _) = echo_through(&bed.peer_ns, addr, payload(1 << 20, 3));
+    assert!(got.is_empty(), "discard sends nothing back, then closes ({} bytes came back)", got.len());
+    let (code, out) = stack.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+    let summary = out.iter().find(|l| l.starts_with("stopped")).expect("summary");
+    let rx: u64 = summary.split_whitespace().find_map(|kv| kv.strip_prefix("rx_bytes=")).unwrap().parse().unwrap();
+    assert!(rx > 1 << 20, "the stack received the whole megabyte: {summary}");
+}
