@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod config;
 mod serve;
+mod stack;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

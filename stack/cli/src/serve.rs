@@ -1,22 +1,12 @@
 //! `xdpstack serve`: attach to an interface and run services on the stack.
 
 use crate::config::{load_file, resolve, StackSettings};
+use crate::stack::{mac_string, open_and_run, require_root, stop_flag, Attached, Runner};
 use crate::{Failure, ServeArgs};
 use engine::{CoreLoop, Service};
-use proto::iface::{Interface, InterfaceConfig};
+use proto::iface::Interface;
 use std::io::Write;
-use std::net::IpAddr;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use xsk::{Device, DeviceError, FaultDevice, PcapWriter, XdpProgram, XskConfig, XskDevice};
-
-fn device_failure(e: DeviceError) -> Failure {
-    Failure::usage(e.to_string())
-}
-
-fn mac_string(m: [u8; 6]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
-}
+use xsk::{Device, PcapWriter, XdpProgram};
 
 /// Run `serve` until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -34,53 +24,20 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         services.push(svc);
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(Failure::usage("permission denied: AF_XDP and XDP need root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF)"));
-    }
-    serve(&settings, &services)
+    require_root()?;
+    open_and_run(&settings, Serve { services: &services })
 }
 
-fn serve(s: &StackSettings, services: &[Service]) -> Result<(), Failure> {
-    let mac = xsk::interface_mac(&s.iface).map_err(device_failure)?;
-    if let Some(cores) = &s.cores {
-        let core = cores[0];
-        if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
-            return Err(Failure::usage(format!("--cores: cannot pin to core {core}")));
-        }
-    }
-    let v4: Vec<_> = s.ipv4.iter().map(|(a, _)| *a).collect();
-    let v6: Vec<_> = s.ipv6.iter().map(|(a, _)| *a).collect();
-    // Order matters for "nothing left attached": the program is detached when
-    // `prog` drops, on every return path below (and on unwinding).
-    let prog = XdpProgram::attach(&s.iface, s.xdp_mode, &v4, &v6).map_err(device_failure)?;
-    let mut xcfg = XskConfig::new(&s.iface);
-    xcfg.queue = 0;
-    xcfg.xdp_mode = s.xdp_mode;
-    xcfg.zero_copy = s.zero_copy;
-    xcfg.ipv4 = v4.clone();
-    xcfg.ipv6 = v6.clone();
-    let dev = XskDevice::open(&xcfg, &prog).map_err(device_failure)?;
-    let bind = dev.bind_mode().to_string();
-    let gateway = s.gw.iter().find_map(|g| match g {
-        IpAddr::V4(a) => Some(*a),
-        IpAddr::V6(_) => None,
-    });
-    let icfg = InterfaceConfig { mac, ipv4: s.ipv4.clone(), gateway, ..InterfaceConfig::default() };
-    let iface = Interface::new(icfg);
-    let res = match s.fault {
-        None => run_loop(s, dev, iface, services, &prog, &bind),
-        Some(f) => {
-            let max = dev.max_frame();
-            run_loop(s, FaultDevice::new(dev, f, max, FAULT_TX_CAPACITY), iface, services, &prog, &bind)
-        }
-    };
-    prog.detach().map_err(|e| Failure::runtime(format!("detach: {e}")))?;
-    res
+/// The serve loop, once the device is open.
+struct Serve<'a> {
+    services: &'a [Service],
 }
 
-/// Frames the fault injector may hold back (delay, reorder) on the transmit side.
-const FAULT_TX_CAPACITY: usize = 1024;
+impl Runner for Serve<'_> {
+    fn run<D: Device>(self, dev: D, iface: Interface, at: &Attached<'_>) -> Result<(), Failure> {
+        run_loop(at.settings, dev, iface, self.services, at.prog, &at.bind)
+    }
+}
 
 fn run_loop<D: Device>(
     s: &StackSettings,
@@ -100,10 +57,7 @@ fn run_loop<D: Device>(
         core.set_pcap(w);
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| Failure::runtime(format!("signal handler: {e}")))?;
-    }
+    let stop = stop_flag()?;
 
     let ips: Vec<String> = s.ipv4.iter().map(|(a, l)| format!("{a}/{l}")).collect();
     let svcs: Vec<String> = services.iter().map(|v| format!("{}:{}", v.kind.name(), v.port)).collect();
