@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod config;
+mod connect;
 mod serve;
 mod stack;
 
@@ -26,8 +27,8 @@ struct Cli {
 enum Command {
     /// Run the stack and serve TCP services (echo, discard) on it.
     Serve(Box<ServeArgs>),
-    /// Netcat-like client over the stack (not yet implemented).
-    Connect(Passthrough),
+    /// Netcat-like client over the stack: send FILE or stdin, half-close, receive.
+    Connect(Box<ConnectArgs>),
     /// Load generators: rr, crr, bulk, udp (not yet implemented).
     Load(Passthrough),
     /// ICMP echo from the stack (not yet implemented).
@@ -97,6 +98,22 @@ pub struct ServeArgs {
     pub service: Vec<String>,
 }
 
+/// `xdpstack connect`.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Remote endpoint, ADDR:PORT.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub to: String,
+    /// File to send (default: stdin).
+    #[arg(long, value_name = "FILE")]
+    pub send: Option<String>,
+    /// File to write what is received into (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub recv: Option<String>,
+}
+
 /// Arguments of subcommands that are not implemented yet (accepted so that `--help`
 /// lists them; running one says so and exits 2).
 #[derive(Args, Debug, Clone)]
@@ -129,7 +146,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Command::Serve(a) => serve::run(*a),
-        Command::Connect(_) => Err(Failure::usage("xdpstack connect: not yet implemented")),
+        Command::Connect(a) => connect::run(*a),
         Command::Load(_) => Err(Failure::usage("xdpstack load: not yet implemented")),
         Command::Ping(_) => Err(Failure::usage("xdpstack ping: not yet implemented")),
         Command::Stats(_) => Err(Failure::usage("xdpstack stats: not yet implemented")),
