@@ -65,6 +65,9 @@ fn echo_one_megabyte_with_half_close() {
                 TcpEvent::Connected(c) => {
                     assert_eq!(c, conn);
                     connected = true;
+                    // The SYN lost to the ARP miss goes again as soon as the ARP
+                    // reply arrives, not after the 1 s retransmission timeout.
+                    assert!(sim.now - now < Duration::from_millis(5), "connected after {:?}", sim.now - now);
                 }
                 TcpEvent::Closed { conn: c, reason } => {
                     assert_eq!(c, conn);

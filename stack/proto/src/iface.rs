@@ -205,7 +205,12 @@ impl Interface {
             return self.stats.drop(DropReason::ArpMalformed);
         };
         // RFC 826 "Packet Reception": merge the sender into an existing entry first.
+        let was_resolved = self.arp.get(now, arp.source_ip).is_some();
         let merged = self.arp.update_if_present(now, arp.source_ip, arp.source_hw.0);
+        if merged && !was_resolved {
+            // An answer to our request: let waiting active opens go now.
+            self.tcp.neighbour_resolved();
+        }
         if !self.addr.is_ours(arp.target_ip) {
             return self.stats.drop(DropReason::ArpNotForUs);
         }

@@ -627,6 +627,22 @@ impl Tcp {
         self.ready.append(&mut self.retry);
     }
 
+    /// A neighbour's link-layer address was just learned: connections still in
+    /// SYN-SENT send their SYN again at the next [`Tcp::poll_transmit`] instead of
+    /// waiting for the retransmission timer, since their first SYN was most likely
+    /// dropped for want of that address (the kernel queues such packets on the
+    /// neighbour entry instead; a repeated SYN is harmless, RFC 9293 §3.8.1). Walks
+    /// the slots: called on neighbour resolution only, never per packet.
+    pub fn neighbour_resolved(&mut self) {
+        for idx in 0..self.slots.len() {
+            let Some(c) = self.slots[idx].conn.as_mut() else { continue };
+            if c.state == State::SynSent {
+                c.syn_resend = true;
+                self.after(idx as u32, Outcome::Keep);
+            }
+        }
+    }
+
     /// Earliest instant at which [`Tcp::poll_transmit`] has timer work (RTO, delayed
     /// ACK, TIME-WAIT, persist). May be early (a stale heap entry); never late. If
     /// output is already queued this is a past instant.
