@@ -1,12 +1,12 @@
 //! `xdpstack serve`: attach to an interface and run services on the stack.
 
-use crate::config::{load_file, resolve, StackSettings};
+use crate::config::{load_file, resolve};
 use crate::stack::{mac_string, open_and_run, require_root, stop_flag, Attached, Runner};
 use crate::{Failure, ServeArgs};
 use engine::{CoreLoop, Service};
 use proto::iface::Interface;
 use std::io::Write;
-use xsk::{Device, PcapWriter, XdpProgram};
+use xsk::{Device, PcapWriter};
 
 /// Run `serve` until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -35,60 +35,50 @@ struct Serve<'a> {
 
 impl Runner for Serve<'_> {
     fn run<D: Device>(self, dev: D, iface: Interface, at: &Attached<'_>) -> Result<(), Failure> {
-        run_loop(at.settings, dev, iface, self.services, at.prog, &at.bind)
-    }
-}
+        let (s, prog, bind, services) = (at.settings, at.prog, at.bind.as_str(), self.services);
+        let mac = iface.mac();
+        let mut core = CoreLoop::new(dev, iface, services).map_err(Failure::usage)?;
+        if let Some(d) = s.busy_poll {
+            core.set_busy_poll(d);
+        }
+        if let Some(path) = &s.pcap {
+            let w = PcapWriter::create(path).map_err(|e| Failure::usage(format!("--pcap {path}: {e}")))?;
+            core.set_pcap(w);
+        }
 
-fn run_loop<D: Device>(
-    s: &StackSettings,
-    dev: D,
-    iface: Interface,
-    services: &[Service],
-    prog: &XdpProgram,
-    bind: &str,
-) -> Result<(), Failure> {
-    let mac = iface.mac();
-    let mut core = CoreLoop::new(dev, iface, services).map_err(Failure::usage)?;
-    if let Some(d) = s.busy_poll {
-        core.set_busy_poll(d);
-    }
-    if let Some(path) = &s.pcap {
-        let w = PcapWriter::create(path).map_err(|e| Failure::usage(format!("--pcap {path}: {e}")))?;
-        core.set_pcap(w);
-    }
+        let stop = stop_flag()?;
 
-    let stop = stop_flag()?;
+        let ips: Vec<String> = s.ipv4.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+        let svcs: Vec<String> = services.iter().map(|v| format!("{}:{}", v.kind.name(), v.port)).collect();
+        let mut out = std::io::stdout().lock();
+        if s.json {
+            let line = serde_json::json!({
+                "event": "ready", "iface": s.iface, "xdp_mode": prog.mode().to_string(), "bind": bind,
+                "queues": s.queues, "mac": mac_string(mac), "ip": ips, "services": svcs,
+                "fault": s.fault.map(|f| format!("{f:?}")),
+            });
+            let _ = writeln!(out, "{line}");
+        } else {
+            let _ = writeln!(
+                out,
+                "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={} services={}{}",
+                s.iface,
+                prog.mode(),
+                bind,
+                s.queues,
+                mac_string(mac),
+                ips.join(","),
+                svcs.join(","),
+                if s.fault.is_some() { " fault=on" } else { "" }
+            );
+        }
+        let _ = out.flush();
+        drop(out);
 
-    let ips: Vec<String> = s.ipv4.iter().map(|(a, l)| format!("{a}/{l}")).collect();
-    let svcs: Vec<String> = services.iter().map(|v| format!("{}:{}", v.kind.name(), v.port)).collect();
-    let mut out = std::io::stdout().lock();
-    if s.json {
-        let line = serde_json::json!({
-            "event": "ready", "iface": s.iface, "xdp_mode": prog.mode().to_string(), "bind": bind,
-            "queues": s.queues, "mac": mac_string(mac), "ip": ips, "services": svcs,
-            "fault": s.fault.map(|f| format!("{f:?}")),
-        });
-        let _ = writeln!(out, "{line}");
-    } else {
-        let _ = writeln!(
-            out,
-            "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={} services={}{}",
-            s.iface,
-            prog.mode(),
-            bind,
-            s.queues,
-            mac_string(mac),
-            ips.join(","),
-            svcs.join(","),
-            if s.fault.is_some() { " fault=on" } else { "" }
-        );
+        let res = core.run(&stop);
+        print_summary(&core, s.json);
+        res.map_err(|e| Failure::runtime(format!("device: {e}")))
     }
-    let _ = out.flush();
-    drop(out);
-
-    let res = core.run(&stop);
-    print_summary(&core, s.json);
-    res.map_err(|e| Failure::runtime(format!("device: {e}")))
 }
 
 fn print_summary<D: Device>(core: &CoreLoop<D>, json: bool) {
