@@ -406,17 +406,27 @@ impl XdpProgram {
         let Some(link) = self.link.take() else {
             return Ok(());
         };
-        // Closing the last reference to the link detaches the program, synchronously.
+        // Closing the last reference to the link detaches the program. Since Linux
+        // 6.x the kernel releases a link from a workqueue (bpf_link_put defers
+        // bpf_link_free), so the detach completes shortly after the close: poll for
+        // it (seen: still attached right after the close on a loaded machine).
         drop(link);
-        match xdp_query(self.ifindex) {
-            Ok(q) if [q.prog_id, q.drv_prog_id, q.skb_prog_id].contains(&self.prog_id) => {
-                Err(DeviceError::Bpf(format!(
-                    "XDP program {} still attached to {} after closing its link",
-                    self.prog_id, self.iface
-                )))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match xdp_query(self.ifindex) {
+                Ok(q) if [q.prog_id, q.drv_prog_id, q.skb_prog_id].contains(&self.prog_id) => {
+                    if std::time::Instant::now() < deadline {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        continue;
+                    }
+                    return Err(DeviceError::Bpf(format!(
+                        "XDP program {} still attached to {} 2 s after closing its link",
+                        self.prog_id, self.iface
+                    )));
+                }
+                // Gone, or the interface is gone (e.g. its namespace was deleted).
+                _ => return Ok(()),
             }
-            // Interface gone (e.g. its namespace was deleted): nothing attached.
-            _ => Ok(()),
         }
     }
 }
