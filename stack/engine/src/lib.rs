@@ -1,24 +1,40 @@
-//! `engine`: the per-core run-to-completion loop of xdpstack.
+//! `engine`: the multi-core engine of xdpstack and its application API.
 //!
-//! One [`CoreLoop`] owns one device queue (an AF_XDP socket, or an in-memory device
-//! in tests), one [`proto::iface::Interface`] (ARP, ICMP, TCP state of that core)
-//! and the application services bound to it. Each turn of the loop:
+//! * [`Stack`] runs the stack on an interface: our XDP program attached once, one
+//!   AF_XDP socket and one pinned run-to-completion [`Core`] loop per NIC queue,
+//!   one shared clock, a control socket for `xdpstack stats`, clean shutdown.
+//! * Flows are owned by cores by RSS ([`rss::Steering`]: Toeplitz with the NIC's
+//!   key and indirection table); a frame that lands on another core is handed to
+//!   its owner over a bounded lock-free queue ([`mesh`]), and neighbours learned
+//!   on one core are published to the others the same way.
+//! * Applications run inside the loops. Low level: an [`App`] per core, called
+//!   with [`Event`]s and acting through [`Io`]. Async: [`rt`] runs futures on a
+//!   per-core executor with `TcpListener` / `TcpStream` (futures-io).
+//! * The services of `xdpstack serve` ([`service`]) are ordinary applications.
 //!
-//! 1. receives a burst of frames and hands each, in place, to the interface;
-//! 2. delivers the interface's events to the services (echo, discard), which read
-//!    and write their connections;
-//! 3. lets the interface transmit what is due (data, ACKs, retransmissions) into
-//!    the device's transmit frames;
-//! 4. flushes the device once for the whole batch, and sleeps in `poll(2)` only
-//!    when there was nothing to do.
+//! The guide with a complete program is `docs/api.md`.
 #![deny(unsafe_code)]
 
+mod app;
 mod clock;
-mod core_loop;
+pub mod control;
+mod core;
+mod error;
+pub mod mesh;
+pub mod rss;
+pub mod rt;
 pub mod service;
 mod sink;
+mod stack;
+pub mod stats;
+pub mod steer;
 
-pub use clock::Clock;
-pub use core_loop::{CoreLoop, LoopStats};
-pub use service::{Service, ServiceKind};
-pub use sink::TxSink;
+pub use crate::app::{App, Event, Io, Net};
+pub use crate::clock::Clock;
+pub use crate::core::{Core, LoopStats, SharedPcap, DEFAULT_BUSY_POLL, RX_BURST};
+pub use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError, StackError};
+pub use crate::service::{Service, ServiceKind, Services};
+pub use crate::sink::TxSink;
+pub use crate::stack::{CoreInfo, Queues, Stack, StackConfig, StackInfo};
+pub use proto::tcp::{CloseReason, ConnId};
+pub use proto::time::Instant;

@@ -1,7 +1,9 @@
-//! Application services that run inside the core loop, on TCP connections of the
-//! interface: `echo` (RFC 862) and `discard` (RFC 863).
+//! The services of `xdpstack serve`, written as an ordinary low-level [`App`]:
+//! `echo` (RFC 862) and `discard` (RFC 863) on TCP ports.
 
-use proto::tcp::{ConnId, RecvError, Tcp};
+use crate::app::{App, Event, Io};
+use crate::error::{RecvError, SpliceError};
+use proto::tcp::ConnId;
 
 /// Kinds of service `xdpstack serve --service KIND:PORT` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,37 +54,95 @@ impl Service {
     }
 }
 
-/// Move what can be moved on one connection of a service. `scratch` is the loop's
-/// reusable buffer (no allocation per call). Returns the bytes moved.
-pub fn pump(kind: ServiceKind, tcp: &mut Tcp, conn: ConnId, scratch: &mut [u8]) -> usize {
-    let mut moved = 0;
-    loop {
-        // Echo never reads more than it can write back at once, so no received
-        // byte is ever held outside the connection's buffers.
-        let room = match kind {
-            ServiceKind::Echo => tcp.send_capacity(conn).min(scratch.len()),
-            ServiceKind::Discard => scratch.len(),
-        };
-        if room == 0 {
-            return moved;
+/// The services of one core: listens on every service's port at start and serves
+/// each connection by the kind of the port it arrived on.
+#[derive(Debug)]
+pub struct Services {
+    services: Vec<Service>,
+    /// Kind per connection slot (indexed by `ConnId::index`, generation checked).
+    conns: Vec<Option<(ConnId, ServiceKind)>>,
+    /// Connections served (accepted) on this core.
+    pub accepted: u64,
+    /// Bytes moved (echoed or discarded).
+    pub bytes: u64,
+}
+
+impl Services {
+    /// Serve `services` (ports must be distinct).
+    pub fn new(services: &[Service]) -> Services {
+        Services { services: services.to_vec(), conns: Vec::new(), accepted: 0, bytes: 0 }
+    }
+
+    fn kind_of(&self, conn: ConnId) -> Option<ServiceKind> {
+        match self.conns.get(conn.index as usize) {
+            Some(Some((c, k))) if *c == conn => Some(*k),
+            _ => None,
         }
-        match tcp.recv(conn, &mut scratch[..room]) {
-            Ok(n) => {
-                moved += n;
-                if kind == ServiceKind::Echo {
-                    // Cannot accept fewer than `n <= send_capacity` bytes.
-                    let sent = tcp.send(conn, &scratch[..n]).unwrap_or(0);
-                    debug_assert_eq!(sent, n);
+    }
+
+    /// Move what can be moved on one connection.
+    fn pump(&mut self, io: &mut Io<'_>, conn: ConnId, kind: ServiceKind) {
+        match kind {
+            ServiceKind::Echo => loop {
+                // Ring to ring, one copy: never more than the send buffer takes, so
+                // no received byte is held outside the connection's buffers.
+                match io.splice(conn, conn, usize::MAX) {
+                    Ok(0) => return, // send buffer full: Writable follows
+                    Ok(n) => self.bytes += n as u64,
+                    Err(SpliceError::Recv(RecvError::Eof)) => {
+                        // The peer half-closed and everything was echoed: close our
+                        // side after it (RFC 862, RFC 9293 §3.10.4).
+                        io.close(conn);
+                        return;
+                    }
+                    Err(_) => return,
+                }
+            },
+            ServiceKind::Discard => loop {
+                match io.recv_with(conn, |b| b.len()) {
+                    Ok(n) => self.bytes += n as u64,
+                    Err(RecvError::Eof) => {
+                        io.close(conn);
+                        return;
+                    }
+                    Err(_) => return,
+                }
+            },
+        }
+    }
+}
+
+impl App for Services {
+    fn start(&mut self, io: &mut Io<'_>) {
+        for s in &self.services {
+            // Ports are distinct (checked by the caller): listen cannot fail.
+            let _ = io.listen(s.port);
+        }
+    }
+
+    fn event(&mut self, io: &mut Io<'_>, ev: Event) {
+        match ev {
+            Event::Accepted { conn, port } => {
+                let Some(kind) = self.services.iter().find(|s| s.port == port).map(|s| s.kind) else { return };
+                let i = conn.index as usize;
+                if self.conns.len() <= i {
+                    self.conns.resize(i + 1, None);
+                }
+                self.conns[i] = Some((conn, kind));
+                self.accepted += 1;
+                self.pump(io, conn, kind);
+            }
+            Event::Readable(conn) | Event::Writable(conn) => {
+                if let Some(kind) = self.kind_of(conn) {
+                    self.pump(io, conn, kind);
                 }
             }
-            Err(RecvError::WouldBlock) => return moved,
-            Err(RecvError::Eof) => {
-                // The peer half-closed and everything was read: close our side
-                // after the echoed data (RFC 862 + RFC 9293 §3.10.4).
-                let _ = tcp.close(conn);
-                return moved;
+            Event::Closed { conn, .. } => {
+                if self.kind_of(conn).is_some() {
+                    self.conns[conn.index as usize] = None;
+                }
             }
-            Err(_) => return moved,
+            Event::Connected(_) | Event::ConnectFailed { .. } => {}
         }
     }
 }

@@ -1,8 +1,12 @@
-//! Deterministic simulation: a client `Interface` and a `CoreLoop` running the echo
+//! Deterministic simulation: a client `Interface` and a `Core` running the echo
 //! service, joined by the in-memory device pair, on a virtual clock. The whole path
 //! runs: ARP resolution, IPv4, TCP handshake, data both ways, half-close, RST.
 
-use engine::{CoreLoop, Service, ServiceKind, TxSink};
+use engine::mesh::mesh;
+use engine::rss::Steering;
+use engine::{Clock, Core, Net, Service, ServiceKind, Services, TxSink};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use proto::iface::{Interface, InterfaceConfig};
 use proto::stats::DropReason;
 use proto::tcp::{CloseReason, ConnId, RecvError, TcpEvent};
@@ -19,7 +23,7 @@ struct Sim {
     now: Instant,
     client_dev: MemDevice,
     client: Interface,
-    server: CoreLoop<MemDevice>,
+    server: Core<MemDevice, Services>,
 }
 
 impl Sim {
@@ -28,7 +32,9 @@ impl Sim {
         let client = Interface::new(InterfaceConfig { mac: CLIENT_MAC, ipv4: vec![(CLIENT_IP, 24)], ..Default::default() });
         let server_iface = Interface::new(InterfaceConfig { mac: SERVER_MAC, ipv4: vec![(SERVER_IP, 24)], ..Default::default() });
         let services = [Service { kind: ServiceKind::Echo, port: 7 }];
-        let server = CoreLoop::new(b, server_iface, &services).unwrap();
+        let net = Net::new(server_iface, 0, Arc::new(Steering::single()), Arc::new(AtomicBool::new(false)), 50000);
+        let links = mesh(1, 1, 2048).unwrap().pop().unwrap();
+        let server = Core::new(b, net, Services::new(&services), links, Clock::new(), 0);
         Sim { now: Instant::from_millis(1), client_dev: a, client, server }
     }
 
@@ -102,8 +108,8 @@ fn echo_one_megabyte_with_half_close() {
     assert!(finished, "connection closed normally after both FINs");
     // The first SYN found no ARP entry: it was dropped and counted, then retransmitted.
     assert_eq!(sim.client.stats().drops_of(DropReason::TxNeighbourMiss), 1);
-    assert_eq!(sim.server.iface().stats().arp_replies, 1);
-    assert_eq!(sim.server.iface().stats().total_drops(), 0, "{:?}", sim.server.iface().stats());
+    assert_eq!(sim.server.net().iface().stats().arp_replies, 1);
+    assert_eq!(sim.server.net().iface().stats().total_drops(), 0, "{:?}", sim.server.net().iface().stats());
 }
 
 #[test]

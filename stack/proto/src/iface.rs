@@ -128,7 +128,13 @@ pub struct Interface {
     stats: IfaceStats,
     ident: u16,
     icmp_limit: RateLimit,
+    /// Neighbours learned from ARP since the last [`Interface::drain_learned`].
+    learned: Vec<(Ipv4Addr, [u8; 6])>,
 }
+
+/// Most neighbour updates [`Interface`] keeps for [`Interface::drain_learned`]
+/// between two drains (more are not kept; each core refreshes its own cache).
+pub const MAX_LEARNED: usize = 64;
 
 impl Interface {
     /// A new interface.
@@ -140,6 +146,48 @@ impl Interface {
             stats: IfaceStats::default(),
             ident: 1,
             icmp_limit: RateLimit::new(ICMP_ERRORS_PER_SEC, ICMP_ERROR_BURST),
+            learned: Vec::with_capacity(MAX_LEARNED),
+        }
+    }
+
+    /// Hand every neighbour learned from ARP since the last call to `f` (the engine
+    /// publishes them to the other cores, which apply them with
+    /// [`Interface::learn_neighbour`]).
+    pub fn drain_learned(&mut self, mut f: impl FnMut(Ipv4Addr, [u8; 6])) {
+        for (ip, mac) in self.learned.drain(..) {
+            f(ip, mac);
+        }
+    }
+
+    /// Apply a neighbour learned elsewhere (another core's ARP): refresh or add the
+    /// entry, and if it was not resolved here, let the connections waiting for it
+    /// go now. Returns whether the entry was not resolved before.
+    pub fn learn_neighbour(&mut self, now: Instant, ip: Ipv4Addr, mac: [u8; 6]) -> bool {
+        let was_resolved = self.arp.get(now, ip).is_some();
+        self.arp.insert(now, ip, mac);
+        if !was_resolved {
+            self.tcp.neighbour_resolved();
+        }
+        !was_resolved
+    }
+
+    /// Our IPv4 addresses with their prefix lengths.
+    pub fn ipv4_addrs(&self) -> &[(Ipv4Addr, u8)] {
+        &self.addr.ipv4
+    }
+
+    /// The source address for a packet to `dst` (RFC 1122 §3.3.4.3 / RFC 6724
+    /// subset: an address on the destination's subnet, else the first one).
+    pub fn select_source(&self, dst: IpAddr) -> Option<IpAddr> {
+        match dst {
+            IpAddr::V4(d) => {
+                let on_link = self.addr.ipv4.iter().find(|(ip, len)| {
+                    let mask = if *len == 0 { 0 } else { u32::MAX << (32 - u32::from(*len)) };
+                    u32::from(*ip) & mask == u32::from(d) & mask
+                });
+                on_link.or(self.addr.ipv4.first()).map(|(ip, _)| IpAddr::V4(*ip))
+            }
+            IpAddr::V6(_) => None,
         }
     }
 
@@ -197,6 +245,12 @@ impl Interface {
         }
     }
 
+    fn note_learned(&mut self, ip: Ipv4Addr, mac: [u8; 6]) {
+        if self.learned.len() < MAX_LEARNED {
+            self.learned.push((ip, mac));
+        }
+    }
+
     fn handle_arp(&mut self, now: Instant, payload: &[u8], tx: &mut dyn FrameSink) {
         let Ok(view) = wire::arp::Packet::new_checked(payload) else {
             return self.stats.drop(DropReason::ArpMalformed);
@@ -211,12 +265,16 @@ impl Interface {
             // An answer to our request: let waiting active opens go now.
             self.tcp.neighbour_resolved();
         }
+        if merged {
+            self.note_learned(arp.source_ip, arp.source_hw.0);
+        }
         if !self.addr.is_ours(arp.target_ip) {
             return self.stats.drop(DropReason::ArpNotForUs);
         }
         // "?Am I the target protocol address?" Yes: add the sender if not merged.
         if !merged && arp.source_hw.is_unicast() && !arp.source_ip.is_unspecified() {
             self.arp.insert(now, arp.source_ip, arp.source_hw.0);
+            self.note_learned(arp.source_ip, arp.source_hw.0);
         }
         if arp.operation != ArpOperation::Request {
             return;
@@ -305,6 +363,17 @@ impl Interface {
     ) -> Result<crate::tcp::ConnId, crate::tcp::ConnectError> {
         let (tcp, mut out) = self.split(tx, now);
         tcp.connect(now, local, remote, &mut out)
+    }
+
+    /// Open a TCP connection whose SYN goes out at the next
+    /// [`Interface::poll_transmit`] (see [`Tcp::connect_deferred`]).
+    pub fn connect_deferred(
+        &mut self,
+        now: Instant,
+        local: core::net::SocketAddr,
+        remote: core::net::SocketAddr,
+    ) -> Result<crate::tcp::ConnId, crate::tcp::ConnectError> {
+        self.tcp.connect_deferred(now, local, remote)
     }
 
     /// Let TCP send what is due (data, ACKs, retransmissions, FIN).

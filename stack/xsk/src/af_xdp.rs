@@ -515,6 +515,10 @@ impl Device for XskDevice {
         Ok(())
     }
 
+    fn wait_or_wake(&mut self, timeout: Duration, waker: &crate::Waker) -> io::Result<()> {
+        crate::wake::poll_readable(&[self.rx.fd().as_raw_fd(), waker.fd()], timeout)
+    }
+
     /// Costs one `getsockopt(XDP_STATISTICS)` for the kernel's drop counters.
     fn stats(&self) -> DeviceStats {
         let k = self.rx.fd().xdp_statistics().ok();

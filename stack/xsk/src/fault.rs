@@ -499,6 +499,19 @@ impl<D: Device> Device for FaultDevice<D> {
         self.inner.wait(timeout)
     }
 
+    fn wait_or_wake(&mut self, timeout: std::time::Duration, waker: &crate::Waker) -> io::Result<()> {
+        let now = Instant::now();
+        let due = [self.rx.next_due(), self.tx.next_due()].into_iter().flatten().min();
+        let timeout = match due {
+            Some(at) => timeout.min(at.saturating_duration_since(now)),
+            None => timeout,
+        };
+        if timeout.is_zero() {
+            return Ok(());
+        }
+        self.inner.wait_or_wake(timeout, waker)
+    }
+
     fn stats(&self) -> DeviceStats {
         let mut s = self.inner.stats();
         s.tx_no_frame += self.ftx.no_frame;

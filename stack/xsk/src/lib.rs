@@ -24,6 +24,7 @@ mod mem;
 mod netdev;
 mod pcap;
 mod prog;
+mod wake;
 
 pub use af_xdp::{BindMode, XskDevice, XskTx, MAX_BATCH};
 pub use fault::{FaultConfig, FaultDevice, FaultStats, FaultTx};
@@ -31,6 +32,7 @@ pub use mem::{mem_pair, MemDevice, MemTx, MEM_DEFAULT_MAX_FRAME};
 pub use netdev::{if_index, interface_mac, interface_queues, xdp_attached};
 pub use pcap::{PcapWriter, PCAP_SNAPLEN};
 pub use prog::{solicited_node, AttachedMode, XdpCounters, XdpProgram, MAX_QUEUES};
+pub use wake::Waker;
 
 /// An Ethernet MAC address.
 pub type MacAddr = [u8; 6];
@@ -101,6 +103,14 @@ pub trait Device {
 
     /// Block until frames may be ready to receive or `timeout` passes.
     fn wait(&mut self, timeout: std::time::Duration) -> std::io::Result<()>;
+
+    /// As [`Device::wait`], but also return as soon as `waker` is signalled (another
+    /// core handed this loop work). The default waits in slices of at most 1 ms and
+    /// checks the waker between them; AF_XDP polls both fds at once.
+    fn wait_or_wake(&mut self, timeout: std::time::Duration, waker: &Waker) -> std::io::Result<()> {
+        let _ = waker;
+        self.wait(timeout.min(std::time::Duration::from_millis(1)))
+    }
 
     /// Current counters.
     fn stats(&self) -> DeviceStats;

@@ -49,6 +49,15 @@ pub(crate) struct Env<'a> {
     pub challenge: &'a mut ChallengeLimiter,
 }
 
+/// A RST to send later (a deferred abort).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PendingReset {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub seq: u32,
+    pub ack: Option<u32>,
+}
+
 /// What the owner must do with a connection after an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -74,6 +83,9 @@ pub(crate) struct Conn {
     /// The application called close().
     pub app_closed: bool,
     pub nodelay: bool,
+    /// Bytes before this sequence number were written with `send_nodelay`: they go
+    /// without waiting for Nagle.
+    pub push_to: SeqNum,
 
     // Send sequence space (RFC 9293 §3.3.1).
     pub iss: SeqNum,
@@ -166,6 +178,7 @@ impl Conn {
             announced: false,
             app_closed: false,
             nodelay: cfg.nodelay,
+            push_to: iss,
             iss,
             snd_una: iss,
             snd_nxt: iss,

@@ -241,6 +241,27 @@ pub enum CloseError {
     InvalidConn,
 }
 
+/// Error of [`Tcp::splice`]: which side failed, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpliceError {
+    /// The source connection: nothing to read yet, end of stream, stale handle.
+    Recv(RecvError),
+    /// The destination connection: closed for sending, stale handle.
+    Send(SendError),
+}
+
+/// Two distinct slots, both mutable.
+fn two_slots(slots: &mut [Slot], a: usize, b: usize) -> (&mut Slot, &mut Slot) {
+    debug_assert_ne!(a, b);
+    if a < b {
+        let (lo, hi) = slots.split_at_mut(b);
+        (&mut lo[a], &mut hi[0])
+    } else {
+        let (lo, hi) = slots.split_at_mut(a);
+        (&mut hi[0], &mut lo[b])
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FourTuple {
     local: SocketAddr,
@@ -277,6 +298,8 @@ pub struct Tcp {
     /// Connections whose output found no room below this round (see `Conn::tx_blocked`).
     retry: VecDeque<u32>,
     events: EventQueue,
+    /// RSTs of deferred aborts, sent at the next poll_transmit.
+    pending_resets: VecDeque<conn::PendingReset>,
     stats: TcpStats,
     challenge: ChallengeLimiter,
     count: usize,
@@ -319,6 +342,7 @@ impl Tcp {
             ready: VecDeque::with_capacity(n + 16),
             retry: VecDeque::with_capacity(n + 16),
             events: VecDeque::with_capacity(4 * n + 16),
+            pending_resets: VecDeque::with_capacity(16),
             stats: TcpStats::default(),
             challenge: ChallengeLimiter::default(),
             count: 0,
@@ -471,6 +495,29 @@ impl Tcp {
     /// §3.10.1). The engine picks `local` (address and port). `Connected` follows
     /// on success, `Closed{Refused}` or `Closed{Timeout}` on failure.
     pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, out: &mut impl SegmentSink) -> Result<ConnId, ConnectError> {
+        let idx = self.open_slot(now, local, remote)?;
+        let mut env = env!(self);
+        let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
+        conn.send_syn(now, &mut env, out);
+        let id = conn.id;
+        self.after(idx, Outcome::Keep);
+        Ok(id)
+    }
+
+    /// As [`Tcp::connect`], but the SYN goes out at the next
+    /// [`Tcp::poll_transmit`] (for callers that hold no [`SegmentSink`], such as an
+    /// application running between two turns of the loop).
+    pub fn connect_deferred(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<ConnId, ConnectError> {
+        let idx = self.open_slot(now, local, remote)?;
+        let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
+        conn.syn_resend = true;
+        let id = conn.id;
+        self.after(idx, Outcome::Keep);
+        Ok(id)
+    }
+
+    /// Validate an active open and allocate its connection in SYN-SENT.
+    fn open_slot(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<u32, ConnectError> {
         if local.port() == 0 || remote.port() == 0 || local.is_ipv4() != remote.is_ipv4() || !is_unicast(remote.ip()) || !is_unicast(local.ip()) {
             return Err(ConnectError::InvalidAddress);
         }
@@ -483,13 +530,13 @@ impl Tcp {
             return Err(ConnectError::TooManyConnections);
         };
         self.stats.active_opens += 1;
-        let mut env = env!(self);
-        let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
-        conn.announced = true;
-        conn.send_syn(now, &mut env, out);
-        let id = conn.id;
-        self.after(idx, Outcome::Keep);
-        Ok(id)
+        self.slots[idx as usize].conn.as_mut().expect("just allocated").announced = true;
+        Ok(idx)
+    }
+
+    /// Is a connection with this 4-tuple held (in any state, TIME-WAIT included)?
+    pub fn is_in_use(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        self.map.contains_key(&FourTuple { local, remote })
     }
 
     /// A received, checksum-verified segment addressed to one of our addresses.
@@ -595,6 +642,9 @@ impl Tcp {
     /// Send what is due: new data the windows allow, pure ACKs owed, FIN,
     /// retransmissions whose timer fired (runs every timer whose deadline <= now).
     pub fn poll_transmit(&mut self, now: Instant, out: &mut impl SegmentSink) {
+        while let Some(r) = self.pending_resets.pop_front() {
+            output::emit_reset(&mut self.stats, out, r.local, r.remote, r.seq, r.ack);
+        }
         while let Some(&Reverse((t, idx))) = self.timers.peek() {
             if t > now {
                 break;
@@ -647,7 +697,7 @@ impl Tcp {
     /// ACK, TIME-WAIT, persist). May be early (a stale heap entry); never late. If
     /// output is already queued this is a past instant.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if !self.ready.is_empty() {
+        if !self.ready.is_empty() || !self.pending_resets.is_empty() {
             return Some(Instant::ZERO);
         }
         self.timers.peek().map(|Reverse((t, _))| *t)
@@ -662,23 +712,71 @@ impl Tcp {
     /// empty `buf`); `Err(WouldBlock)` nothing yet; `Err(Eof)` the peer sent FIN and
     /// all data was read; `Err(InvalidConn)` stale handle.
     pub fn recv(&mut self, conn: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
-        let idx = conn.index;
-        let c = self.get_mut(conn).ok_or(RecvError::InvalidConn)?;
-        c.readable_pending = false;
         if buf.is_empty() {
+            let c = self.get_mut(conn).ok_or(RecvError::InvalidConn)?;
+            c.readable_pending = false;
             return Ok(0);
         }
-        let n = c.rx.pop(buf);
-        if n == 0 {
-            if c.fin_received {
-                if !c.eof_seen {
-                    c.eof_seen = true;
-                    self.after(idx, Outcome::Keep);
-                }
-                return Err(RecvError::Eof);
-            }
-            return Err(RecvError::WouldBlock);
+        let mut copied = 0;
+        // The ring may wrap: take both runs in one call.
+        let n = self.recv_with(conn, |run| {
+            let k = run.len().min(buf.len());
+            buf[..k].copy_from_slice(&run[..k]);
+            copied = k;
+            k
+        })?;
+        // Only go on if the ring wrapped: an empty ring would report Eof early.
+        if n == buf.len() || self.recv_queue(conn) == 0 {
+            return Ok(n);
         }
+        match self.recv_with(conn, |run| {
+            let k = run.len().min(buf.len() - copied);
+            buf[copied..copied + k].copy_from_slice(&run[..k]);
+            k
+        }) {
+            Ok(m) => Ok(n + m),
+            Err(_) => Ok(n),
+        }
+    }
+
+    /// Read in place, without a copy: `f` borrows the longest contiguous run of
+    /// received bytes (the receive ring may wrap, so a second call can return the
+    /// rest) and returns how many of them it consumed (clamped to the run's
+    /// length). `Ok(consumed)`; `Err(WouldBlock)` nothing buffered yet (`f` is not
+    /// called); `Err(Eof)` the peer sent FIN and all data was read.
+    pub fn recv_with(&mut self, conn: ConnId, f: impl FnOnce(&[u8]) -> usize) -> Result<usize, RecvError> {
+        let c = self.get_mut(conn).ok_or(RecvError::InvalidConn)?;
+        c.readable_pending = false;
+        let run = c.rx.contiguous_at(0, usize::MAX);
+        if run.is_empty() {
+            return Err(self.recv_empty(conn.index));
+        }
+        let n = f(run).min(run.len());
+        c.rx.consume(n);
+        self.after_read(conn.index, n);
+        Ok(n)
+    }
+
+    /// Nothing buffered: Eof if the peer's FIN was taken (and tell the connection
+    /// the application saw it), else WouldBlock.
+    fn recv_empty(&mut self, idx: u32) -> RecvError {
+        let Some(c) = self.slots[idx as usize].conn.as_mut() else { return RecvError::InvalidConn };
+        if c.fin_received {
+            if !c.eof_seen {
+                c.eof_seen = true;
+                self.after(idx, Outcome::Keep);
+            }
+            return RecvError::Eof;
+        }
+        RecvError::WouldBlock
+    }
+
+    /// `n` bytes were taken from the receive buffer of slot `idx`.
+    fn after_read(&mut self, idx: u32, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let Some(c) = self.slots[idx as usize].conn.as_mut() else { return };
         // RFC 9293 §3.8.6.2.2: tell the peer when the window opened enough.
         let free = c.rx.free() as u32;
         let mut wake = c.protocol_done() && c.rx.is_empty();
@@ -693,7 +791,69 @@ impl Tcp {
         if wake {
             self.after(idx, Outcome::Keep);
         }
-        Ok(n)
+    }
+
+    /// Move up to `max` received bytes of `from` into the send buffer of `to` (the
+    /// same connection for an echo), copying once, ring to ring. `Ok(n)` bytes moved
+    /// (0 when `to`'s buffer is full: `Writable` follows for `to`); `Err(Recv(..))`
+    /// as [`Tcp::recv`] says for `from` (WouldBlock, Eof); `Err(Send(..))` as
+    /// [`Tcp::send`] says for `to`.
+    pub fn splice(&mut self, from: ConnId, to: ConnId, max: usize) -> Result<usize, SpliceError> {
+        if self.get(from).is_none() {
+            return Err(SpliceError::Recv(RecvError::InvalidConn));
+        }
+        match self.get(to) {
+            None => return Err(SpliceError::Send(SendError::InvalidConn)),
+            Some(t) if t.app_closed || !t.state.can_queue_data() => return Err(SpliceError::Send(SendError::Closed)),
+            Some(_) => {}
+        }
+        let (fi, ti) = (from.index as usize, to.index as usize);
+        let mut moved = 0;
+        let mut want_writable = false;
+        // Two runs at most (the receive ring may wrap).
+        for _ in 0..2 {
+            let left = max - moved;
+            if left == 0 {
+                break;
+            }
+            let (rx, tx) = if fi == ti {
+                let c = self.slots[fi].conn.as_mut().expect("checked above");
+                c.readable_pending = false;
+                (&mut c.rx, &mut c.tx)
+            } else {
+                let (a, b) = two_slots(&mut self.slots, fi, ti);
+                let a = a.conn.as_mut().expect("checked above");
+                a.readable_pending = false;
+                (&mut a.rx, &mut b.conn.as_mut().expect("checked above").tx)
+            };
+            let run = rx.contiguous_at(0, left);
+            let run_len = run.len();
+            if run_len == 0 {
+                break;
+            }
+            let k = tx.push(run);
+            rx.consume(k);
+            moved += k;
+            if k < run_len || tx.free() == 0 {
+                want_writable = true;
+                break;
+            }
+        }
+        if want_writable {
+            if let Some(t) = self.slots[ti].conn.as_mut() {
+                t.writable_wanted = true;
+            }
+        }
+        if moved == 0 {
+            let empty = self.slots[fi].conn.as_ref().is_some_and(|c| c.rx.is_empty());
+            if empty {
+                return Err(SpliceError::Recv(self.recv_empty(from.index)));
+            }
+            return Ok(0);
+        }
+        self.after_read(from.index, moved);
+        self.after(to.index, Outcome::Keep);
+        Ok(moved)
     }
 
     /// Bytes [`Tcp::recv`] could return now.
@@ -719,6 +879,21 @@ impl Tcp {
         }
         if n > 0 {
             self.after(idx, Outcome::Keep);
+        }
+        Ok(n)
+    }
+
+    /// Queue `data` and send it without waiting for Nagle's algorithm (RFC 9293
+    /// §3.7.4): a per-write choice (seed 001's `write_nodelay`), whatever the
+    /// connection's nodelay flag says. Segments carrying these bytes go at the next
+    /// [`Tcp::poll_transmit`] as the windows allow. Returns as [`Tcp::send`].
+    pub fn send_nodelay(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        let n = self.send(conn, data)?;
+        if let Some(c) = self.get_mut(conn) {
+            let end = c.tx_seq + c.tx.len() as u32;
+            if end > c.push_to {
+                c.push_to = end;
+            }
         }
         Ok(n)
     }
@@ -762,6 +937,21 @@ impl Tcp {
         }
         let Some(c) = slot.conn.as_mut().filter(|c| c.announced) else { return };
         c.abort(&mut env, out);
+        self.release(idx, CloseReason::Aborted);
+    }
+
+    /// As [`Tcp::abort`], but the RST goes out at the next [`Tcp::poll_transmit`]
+    /// (for callers that hold no [`SegmentSink`]). The connection is freed now.
+    pub fn abort_deferred(&mut self, conn: ConnId) {
+        let idx = conn.index;
+        let Some(slot) = self.slots.get_mut(idx as usize) else { return };
+        if slot.generation != conn.generation {
+            return;
+        }
+        let Some(c) = slot.conn.as_mut().filter(|c| c.announced) else { return };
+        if let Some(rst) = c.abort_reset() {
+            self.pending_resets.push_back(rst);
+        }
         self.release(idx, CloseReason::Aborted);
     }
 

@@ -3,7 +3,7 @@
 //! retransmission (RFC 6298), persist (RFC 9293 §3.8.6.1), delayed ACK
 //! (RFC 9293 §3.8.6.3) and TIME-WAIT.
 
-use super::conn::{Conn, Env, Outcome};
+use super::conn::{Conn, Env, Outcome, PendingReset};
 use super::congestion::CongestionControl;
 use super::options::ts_clock;
 use super::seq::SeqNum;
@@ -193,7 +193,7 @@ impl Conn {
             let len = unsent.min(usable).min(mss);
             let retrans = self.snd_nxt < self.snd_max;
             if len > 0 {
-                if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay) {
+                if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay || self.push_to > self.snd_nxt) {
                     break;
                 }
                 let chunk = self.tx.contiguous_at(off, len as usize).len();
@@ -339,12 +339,19 @@ impl Conn {
     /// abort(): RST `<SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK>` in the states that have
     /// a peer to tell (RFC 9293 §3.10.5).
     pub(crate) fn abort(&mut self, env: &mut Env<'_>, out: &mut impl SegmentSink) {
-        if matches!(
+        if let Some(r) = self.abort_reset() {
+            emit_reset(env.stats, out, r.local, r.remote, r.seq, r.ack);
+        }
+    }
+
+    /// The RST an abort owes the peer, if the state has a peer to tell (RFC 9293
+    /// §3.10.5: SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT).
+    pub(crate) fn abort_reset(&self) -> Option<PendingReset> {
+        matches!(
             self.state,
             State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
-        ) {
-            self.send_reset(env, out, self.snd_max, Some(self.rcv_nxt));
-        }
+        )
+        .then(|| PendingReset { local: self.local, remote: self.remote, seq: self.snd_max.get(), ack: Some(self.rcv_nxt.get()) })
     }
 }
 

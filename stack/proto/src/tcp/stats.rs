@@ -73,3 +73,48 @@ pub struct TcpStats {
     /// TIME-WAIT connections replaced by a new SYN.
     pub time_wait_recycled: u64,
 }
+
+impl TcpStats {
+    /// Number of counters in [`TcpStats::fields`].
+    pub const COUNT: usize = 34;
+    /// Every counter with its stable snake_case name (as `xdpstack stats` prints
+    /// them, prefixed `tcp_`).
+    pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
+        [
+            ("segments_in", self.segments_in),
+            ("segments_out", self.segments_out),
+            ("send_failed", self.send_failed),
+            ("bytes_in", self.bytes_in),
+            ("bytes_out", self.bytes_out),
+            ("active_opens", self.active_opens),
+            ("passive_opens", self.passive_opens),
+            ("established", self.established),
+            ("rst_sent", self.rst_sent),
+            ("rst_received", self.rst_received),
+            ("no_listener_rst", self.no_listener_rst),
+            ("out_of_window", self.out_of_window),
+            ("bad_ack", self.bad_ack),
+            ("ack_unsent", self.ack_unsent),
+            ("no_ack", self.no_ack),
+            ("syn_queue_full", self.syn_queue_full),
+            ("conn_table_full", self.conn_table_full),
+            ("paws_rejected", self.paws_rejected),
+            ("challenge_acks", self.challenge_acks),
+            ("challenge_acks_limited", self.challenge_acks_limited),
+            ("bad_address", self.bad_address),
+            ("ignored", self.ignored),
+            ("retransmits", self.retransmits),
+            ("fast_retransmits", self.fast_retransmits),
+            ("rto_expired", self.rto_expired),
+            ("timeouts", self.timeouts),
+            ("dup_acks", self.dup_acks),
+            ("ooo_segments", self.ooo_segments),
+            ("ooo_dropped", self.ooo_dropped),
+            ("rx_overflow", self.rx_overflow),
+            ("acks_sent", self.acks_sent),
+            ("delayed_acks", self.delayed_acks),
+            ("window_probes", self.window_probes),
+            ("time_wait_recycled", self.time_wait_recycled),
+        ]
+    }
+}

@@ -1,0 +1,322 @@
+//! The low-level application API: an [`App`] object per core that the loop calls
+//! with [`Event`]s, and the [`Io`] handle it acts through.
+//!
+//! Everything runs on the core's own thread, in the loop, between two batches of
+//! frames: an event handler reads, writes, accepts or connects, and its output
+//! goes out with the rest of the batch. Nothing is allocated per event; handles
+//! are plain [`ConnId`]s (index + generation; a stale handle gets `InvalidConn`).
+//!
+//! Connections are owned by the core whose loop accepted or opened them: every
+//! core runs its own instance of the application (the factory given to
+//! [`crate::Stack::start`] builds one per core), listens on its own ports, and
+//! sees only its own connections. Data accepted by `send` is never lost while the
+//! connection lives.
+
+use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError};
+use crate::rss::Steering;
+use proto::iface::Interface;
+use proto::tcp::{CloseReason, ConnId, TcpEvent};
+use proto::time::Instant;
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What the loop tells an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A connection to one of our listeners completed its handshake.
+    Accepted {
+        /// The new connection.
+        conn: ConnId,
+        /// The listening port.
+        port: u16,
+    },
+    /// An active open ([`Io::connect`]) completed.
+    Connected(ConnId),
+    /// An active open failed; the handle is invalid from now on.
+    ConnectFailed {
+        /// The connection.
+        conn: ConnId,
+        /// Refused (RST) or timed out.
+        error: ConnectFailure,
+    },
+    /// Data (or the peer's FIN) can be read. Comes once until the application
+    /// reads (a `recv` that leaves data behind gets no new event: read until
+    /// `WouldBlock`).
+    Readable(ConnId),
+    /// Send-buffer space was freed after a short or filling `send`.
+    Writable(ConnId),
+    /// The connection is gone; the handle is invalid from now on.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+        /// Why: both FINs exchanged (`Normal`), reset, timed out, aborted.
+        reason: CloseReason,
+    },
+}
+
+/// An application running in a core's loop. One instance per core.
+pub trait App {
+    /// Called once on the core's thread before the first turn: listen, connect.
+    fn start(&mut self, io: &mut Io<'_>) {
+        let _ = io;
+    }
+
+    /// One event. Called for every event of the turn, in order.
+    fn event(&mut self, io: &mut Io<'_>, ev: Event);
+
+    /// Called once per turn after the events, busy or idle: work that does not
+    /// come from the network (input from another thread, an executor's ready
+    /// tasks). Returns whether it did anything (an idle loop goes to sleep after
+    /// its busy-poll time; see [`Io::wake_at`] to be called again by a deadline).
+    fn poll(&mut self, io: &mut Io<'_>) -> bool {
+        let _ = io;
+        false
+    }
+
+    /// Called once when the stack stops, before the loop exits.
+    fn stop(&mut self, io: &mut Io<'_>) {
+        let _ = io;
+    }
+}
+
+/// The part of a core that applications act on: its protocol state and what it
+/// needs to open connections. Shared (`Rc<RefCell<_>>`, one thread) by the loop,
+/// the [`Io`] handles and the async streams of that core.
+pub struct Net {
+    pub(crate) iface: Interface,
+    pub(crate) core: usize,
+    pub(crate) steering: Arc<Steering>,
+    pub(crate) now: Instant,
+    pub(crate) next_port: u16,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) wake_at: Option<Instant>,
+    /// Active opens not yet connected (a timeout of one is a failed connect).
+    pub(crate) connecting: hashbrown::HashSet<ConnId>,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net").field("core", &self.core).field("now", &self.now).finish()
+    }
+}
+
+impl Net {
+    /// The state of core `core`.
+    pub fn new(iface: Interface, core: usize, steering: Arc<Steering>, stop: Arc<AtomicBool>, port_seed: u16) -> Net {
+        let connecting = hashbrown::HashSet::with_capacity(iface.tcp().config().max_connections.min(4096));
+        Net { iface, core, steering, now: Instant::ZERO, next_port: port_seed, stop, wake_at: None, connecting }
+    }
+
+    /// The interface (counters, neighbour cache, TCP).
+    pub fn iface(&self) -> &Interface {
+        &self.iface
+    }
+}
+
+/// The handle an application acts through: listen, connect, read, write, close.
+/// Lent by the loop for one call (low level) or held by async streams. Each method
+/// borrows the core's state for its own duration only.
+pub struct Io<'a> {
+    net: &'a Rc<RefCell<Net>>,
+}
+
+impl<'a> Io<'a> {
+    /// A handle on `net`.
+    pub fn new(net: &'a Rc<RefCell<Net>>) -> Io<'a> {
+        Io { net }
+    }
+
+    /// The shared state behind this handle (for the async layer).
+    pub fn shared(&self) -> Rc<RefCell<Net>> {
+        Rc::clone(self.net)
+    }
+
+    /// This core's index (0-based).
+    pub fn core(&self) -> usize {
+        self.net.borrow().core
+    }
+
+    /// Number of cores of the stack.
+    pub fn cores(&self) -> usize {
+        self.net.borrow().steering.cores()
+    }
+
+    /// The loop's time (read once per busy turn).
+    pub fn now(&self) -> Instant {
+        self.net.borrow().now
+    }
+
+    /// Accept connections on `port` (on every address of the stack). Every core
+    /// listens on its own: call it from each core's `start`.
+    pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        self.net.borrow_mut().iface.tcp_mut().listen(port).map_err(|e| match e {
+            proto::tcp::ListenError::AlreadyListening => ListenError::AlreadyListening(port),
+            proto::tcp::ListenError::InvalidPort => ListenError::InvalidPort,
+        })
+    }
+
+    /// Stop accepting on `port` (established connections stay).
+    pub fn unlisten(&mut self, port: u16) {
+        self.net.borrow_mut().iface.tcp_mut().unlisten(port);
+    }
+
+    /// Open a connection to `remote` (seed 001's `create_connection`). The engine
+    /// picks the local address (on the destination's subnet, else the first) and
+    /// an ephemeral port whose replies the NIC's RSS hash sends to this core.
+    /// `Connected` or `ConnectFailed{Refused|Timeout}` follows; the SYN leaves
+    /// with this turn's batch.
+    pub fn connect(&mut self, remote: SocketAddr) -> Result<ConnId, ConnectError> {
+        let mut net = self.net.borrow_mut();
+        let n = &mut *net;
+        let local_ip = n.iface.select_source(remote.ip()).ok_or(ConnectError::NoSourceAddress(remote))?;
+        let tcp = n.iface.tcp();
+        let port = n
+            .steering
+            .pick_local_port(n.core, remote, local_ip, n.next_port, |p| tcp.is_in_use(SocketAddr::new(local_ip, p), remote))
+            .ok_or(ConnectError::NoPortAvailable(remote))?;
+        n.next_port = port.wrapping_add(1).max(49152);
+        let now = n.now;
+        let conn = n.iface.connect_deferred(now, SocketAddr::new(local_ip, port), remote).map_err(|e| match e {
+            proto::tcp::ConnectError::AddrInUse => ConnectError::NoPortAvailable(remote),
+            proto::tcp::ConnectError::TooManyConnections => ConnectError::TooManyConnections,
+            proto::tcp::ConnectError::InvalidAddress => ConnectError::InvalidAddress(remote),
+        })?;
+        n.connecting.insert(conn);
+        Ok(conn)
+    }
+
+    /// Copy received bytes into `buf`: `Ok(n)` with `n > 0` (`Ok(0)` only for an
+    /// empty `buf`), `Err(WouldBlock)` nothing yet, `Err(Eof)` the peer closed and
+    /// everything was read (seed 001's `read → data | Eof | error`).
+    pub fn recv(&mut self, conn: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
+        Ok(self.net.borrow_mut().iface.tcp_mut().recv(conn, buf)?)
+    }
+
+    /// Read in place, without a copy: `f` borrows the longest contiguous run of
+    /// received bytes in the receive buffer and returns how many it consumed. The
+    /// buffer may wrap, so a second call may give more. `f` must not call this
+    /// `Io` (the core's state is borrowed while it runs).
+    pub fn recv_with(&mut self, conn: ConnId, f: impl FnOnce(&[u8]) -> usize) -> Result<usize, RecvError> {
+        Ok(self.net.borrow_mut().iface.tcp_mut().recv_with(conn, f)?)
+    }
+
+    /// Bytes `recv` could return now.
+    pub fn recv_queue(&self, conn: ConnId) -> usize {
+        self.net.borrow().iface.tcp().recv_queue(conn)
+    }
+
+    /// Queue `data` for sending: `Ok(n)` bytes taken (fewer, even 0, when the
+    /// send buffer is full: `Writable` follows). Nagle's algorithm applies unless
+    /// the connection has nodelay set.
+    pub fn send(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        Ok(self.net.borrow_mut().iface.tcp_mut().send(conn, data)?)
+    }
+
+    /// As [`Io::send`], but these bytes go without waiting for Nagle (seed 001's
+    /// `write_nodelay`, a per-write choice).
+    pub fn send_nodelay(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, SendError> {
+        Ok(self.net.borrow_mut().iface.tcp_mut().send_nodelay(conn, data)?)
+    }
+
+    /// Queue several buffers, in order, as one write (seed 001's `writev`; with
+    /// `nodelay`, `writev_nodelay`). Returns the bytes taken: a prefix of the
+    /// concatenation.
+    pub fn send_vectored(&mut self, conn: ConnId, bufs: &[&[u8]], nodelay: bool) -> Result<usize, SendError> {
+        let mut net = self.net.borrow_mut();
+        let tcp = net.iface.tcp_mut();
+        let mut total = 0;
+        for (i, b) in bufs.iter().enumerate() {
+            let last = i + 1 == bufs.len();
+            let n = if nodelay && last { tcp.send_nodelay(conn, b)? } else { tcp.send(conn, b)? };
+            total += n;
+            if n < b.len() {
+                if nodelay && !last {
+                    // Mark what was taken as pushed.
+                    tcp.send_nodelay(conn, &[])?;
+                }
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Free space in the send buffer.
+    pub fn send_capacity(&self, conn: ConnId) -> usize {
+        self.net.borrow().iface.tcp().send_capacity(conn)
+    }
+
+    /// Move up to `max` received bytes of `from` into the send buffer of `to` with
+    /// one copy (`from == to` echoes). `Ok(0)` when `to` is full (`Writable`
+    /// follows); `Err(Recv(WouldBlock | Eof))` when `from` has nothing.
+    pub fn splice(&mut self, from: ConnId, to: ConnId, max: usize) -> Result<usize, SpliceError> {
+        self.net.borrow_mut().iface.tcp_mut().splice(from, to, max).map_err(|e| match e {
+            proto::tcp::SpliceError::Recv(r) => SpliceError::Recv(r.into()),
+            proto::tcp::SpliceError::Send(s) => SpliceError::Send(s.into()),
+        })
+    }
+
+    /// Half-close: FIN after everything queued (seed 001's `close`). Reading goes
+    /// on until `Eof`; `Closed` comes when both sides are done.
+    pub fn close(&mut self, conn: ConnId) {
+        let _ = self.net.borrow_mut().iface.tcp_mut().close(conn);
+    }
+
+    /// Reset the connection now (RST with this turn's batch); `Closed{Aborted}`
+    /// follows.
+    pub fn abort(&mut self, conn: ConnId) {
+        self.net.borrow_mut().iface.tcp_mut().abort_deferred(conn);
+    }
+
+    /// Disable (`true`) or enable Nagle's algorithm on `conn`.
+    pub fn set_nodelay(&mut self, conn: ConnId, nodelay: bool) {
+        self.net.borrow_mut().iface.tcp_mut().set_nodelay(conn, nodelay);
+    }
+
+    /// The peer's address and port (seed 001's `get_dest`).
+    pub fn peer(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.net.borrow().iface.tcp().remote(conn)
+    }
+
+    /// Our address and port.
+    pub fn local(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.net.borrow().iface.tcp().local(conn)
+    }
+
+    /// Have `poll` called no later than `at`, even if the loop is idle (the loop
+    /// sleeps at most until then).
+    pub fn wake_at(&mut self, at: Instant) {
+        let mut n = self.net.borrow_mut();
+        n.wake_at = Some(n.wake_at.map_or(at, |w| w.min(at)));
+    }
+
+    /// Ask every core of the stack to stop (the loops finish their turn, call
+    /// `App::stop` and exit).
+    pub fn stop_stack(&mut self) {
+        self.net.borrow().stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The engine's event for a TCP event (`connecting`: the active opens not yet
+/// connected; updated here).
+pub(crate) fn event_of(ev: TcpEvent, connecting: &mut hashbrown::HashSet<ConnId>) -> Event {
+    match ev {
+        TcpEvent::Accepted { conn, port } => Event::Accepted { conn, port },
+        TcpEvent::Connected(c) => {
+            connecting.remove(&c);
+            Event::Connected(c)
+        }
+        TcpEvent::Readable(c) => Event::Readable(c),
+        TcpEvent::Writable(c) => Event::Writable(c),
+        TcpEvent::Closed { conn, reason } => {
+            let was_connecting = connecting.remove(&conn);
+            match reason {
+                CloseReason::Refused => Event::ConnectFailed { conn, error: ConnectFailure::Refused },
+                CloseReason::Timeout if was_connecting => Event::ConnectFailed { conn, error: ConnectFailure::Timeout },
+                _ => Event::Closed { conn, reason },
+            }
+        }
+    }
+}

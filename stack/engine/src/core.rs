@@ -1,0 +1,419 @@
+//! One core's run-to-completion loop: the only loop of the engine. Every
+//! subcommand, test and embedding program runs its application on it.
+//!
+//! A turn:
+//! 1. applies neighbour updates and frames that other cores handed over;
+//! 2. receives a burst of frames in place (UMEM on AF_XDP): a frame of a flow
+//!    that another core owns (RSS ownership, [`crate::rss::Steering`]) is copied
+//!    to that core's queue, everything else goes to this core's interface;
+//! 3. publishes the neighbours it learned; delivers the TCP events to the
+//!    application, then calls its `poll`;
+//! 4. lets TCP transmit what is due, flushes the device once, wakes the sleeping
+//!    cores it queued work for, and every [`crate::stats::PUBLISH_INTERVAL`]
+//!    publishes its counters.
+//!
+//! The clock is read once per busy turn, lazily (at the first frame, or when the
+//! application or a timer needs it); an idle turn reads only the rings and
+//! queues, and the clock once every [`IDLE_CLOCK_TURNS`] idle turns, to run due
+//! timers and to decide when the busy-poll time is over and the loop may sleep
+//! in poll(2) (woken by a frame, a timer, or another core's eventfd).
+
+use crate::app::{event_of, App, Event, Io, Net};
+use crate::clock::Clock;
+use crate::mesh::{CoreLinks, NeighbourUpdate};
+use crate::sink::TxSink;
+use crate::stats::{CoreSnapshot, Counter, StatsBoard, PUBLISH_INTERVAL};
+use crate::steer::flow_of;
+use proto::time::Instant;
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use xsk::{Device, PcapWriter};
+
+/// Frames taken from the RX ring per burst.
+pub const RX_BURST: usize = 64;
+/// Frames taken from each other core's queue per turn.
+pub const HANDOFF_BURST: usize = 256;
+/// Idle turns between two clock reads.
+pub const IDLE_CLOCK_TURNS: u32 = 64;
+/// How long the loop keeps polling after the last work before it sleeps in
+/// `poll(2)` (a kernel-bypass loop trades a core's idle time for latency; a
+/// wake-up from `poll` costs tens of microseconds).
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_millis(20);
+/// Longest sleep when no timer is due sooner.
+const MAX_SLEEP: Duration = Duration::from_millis(10);
+
+/// Counters of the loop itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoopStats {
+    /// Turns of the loop.
+    pub turns: u64,
+    /// Turns that found nothing to do.
+    pub idle_turns: u64,
+    /// Sleeps in the device's `wait`.
+    pub sleeps: u64,
+    /// Connections accepted (events delivered).
+    pub accepted: u64,
+    /// Active opens connected.
+    pub connected: u64,
+    /// Connections ended (closed, failed).
+    pub closed: u64,
+}
+
+/// A pcap file shared by the cores of a stack (`--pcap`; a debugging aid: the
+/// lock serialises the cores while it is on).
+pub type SharedPcap = Arc<Mutex<PcapWriter>>;
+
+/// One core: its device queue, its protocol state, its application, its links
+/// to the other cores.
+pub struct Core<D: Device, A: App> {
+    dev: D,
+    net: Rc<RefCell<Net>>,
+    app: A,
+    links: CoreLinks,
+    clock: Clock,
+    queue: u32,
+    board: Option<Arc<StatsBoard>>,
+    pcap: Option<SharedPcap>,
+    busy_poll: Duration,
+    stats: LoopStats,
+    next_publish: Instant,
+    started: bool,
+}
+
+impl<D: Device, A: App> Core<D, A> {
+    /// A core over `dev` (serving NIC queue `queue`) with protocol state `net`,
+    /// application `app` and its end of the mesh. `clock` must be the stack's
+    /// shared clock.
+    pub fn new(dev: D, net: Net, app: A, links: CoreLinks, clock: Clock, queue: u32) -> Core<D, A> {
+        Core {
+            dev,
+            net: Rc::new(RefCell::new(net)),
+            app,
+            links,
+            clock,
+            queue,
+            board: None,
+            pcap: None,
+            busy_poll: DEFAULT_BUSY_POLL,
+            stats: LoopStats::default(),
+            next_publish: Instant::ZERO,
+            started: false,
+        }
+    }
+
+    /// Keep polling this long after the last work before sleeping (`--busy-poll`).
+    pub fn set_busy_poll(&mut self, d: Duration) {
+        self.busy_poll = d;
+    }
+
+    /// Record every frame received and sent (`--pcap`).
+    pub fn set_pcap(&mut self, pcap: SharedPcap) {
+        self.pcap = Some(pcap);
+    }
+
+    /// Publish counters on `board` (slot = this core's index).
+    pub fn set_board(&mut self, board: Arc<StatsBoard>) {
+        self.board = Some(board);
+    }
+
+    /// The protocol state (interface, TCP) of this core.
+    pub fn net(&self) -> std::cell::Ref<'_, Net> {
+        self.net.borrow()
+    }
+
+    /// The application.
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+
+    /// The application, mutable.
+    pub fn app_mut(&mut self) -> &mut A {
+        &mut self.app
+    }
+
+    /// An [`Io`] handle on this core, for driving the application from outside the
+    /// loop (simulation tests).
+    pub fn with_io<R>(&mut self, f: impl FnOnce(&mut A, &mut Io<'_>) -> R) -> R {
+        let mut io = Io::new(&self.net);
+        f(&mut self.app, &mut io)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
+    /// The loop's counters.
+    pub fn loop_stats(&self) -> LoopStats {
+        self.stats
+    }
+
+    /// This core's counters now.
+    pub fn snapshot(&self) -> CoreSnapshot {
+        let mut s = CoreSnapshot::new(self.links.me(), self.queue);
+        let d = self.dev.stats();
+        let net = self.net.borrow();
+        let i = net.iface.stats();
+        let l = self.links.stats();
+        for (c, v) in [
+            (Counter::rx_packets, d.rx_packets),
+            (Counter::rx_bytes, d.rx_bytes),
+            (Counter::tx_packets, d.tx_packets),
+            (Counter::tx_bytes, d.tx_bytes),
+            (Counter::tx_no_frame, d.tx_no_frame),
+            (Counter::rx_fill_empty, d.rx_fill_empty),
+            (Counter::rx_ring_full, d.rx_ring_full),
+            (Counter::rx_dropped, d.rx_dropped),
+            (Counter::tx_invalid, d.tx_invalid),
+            (Counter::tx_kicks, d.tx_kicks),
+            (Counter::if_rx_frames, i.rx_frames),
+            (Counter::if_tx_frames, i.tx_frames),
+            (Counter::arp_replies, i.arp_replies),
+            (Counter::arp_requests, i.arp_requests),
+            (Counter::icmp_echo_replies, i.icmp_echo_replies),
+            (Counter::icmp_errors_sent, i.icmp_errors_sent),
+            (Counter::flows, net.iface.tcp().connection_count() as u64),
+            (Counter::turns, self.stats.turns),
+            (Counter::idle_turns, self.stats.idle_turns),
+            (Counter::sleeps, self.stats.sleeps),
+            (Counter::wakeups_sent, l.wakeups_sent),
+            (Counter::handoff_out, l.handoff_out),
+            (Counter::handoff_in, l.handoff_in),
+            (Counter::handoff_overflow, l.handoff_overflow),
+            (Counter::neigh_published, l.neigh_published),
+            (Counter::neigh_applied, l.neigh_applied),
+            (Counter::neigh_overflow, l.neigh_overflow),
+            (Counter::app_accepted, self.stats.accepted),
+            (Counter::app_connected, self.stats.connected),
+            (Counter::app_closed, self.stats.closed),
+        ] {
+            s.set(c, v);
+        }
+        s.drops = i.drops;
+        for (k, (_, v)) in net.iface.tcp().stats().fields().iter().enumerate() {
+            s.tcp[k] = *v;
+        }
+        s
+    }
+
+    fn publish(&mut self, now: Instant) {
+        if now < self.next_publish {
+            return;
+        }
+        self.next_publish = now + PUBLISH_INTERVAL;
+        if let Some(b) = self.board.clone() {
+            b.publish(&self.snapshot());
+        }
+    }
+
+    fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let mut io = Io::new(&self.net);
+        self.app.start(&mut io);
+    }
+
+    /// Run until `stop` becomes true (or the application stops the stack), then
+    /// call the application's `stop`, flush and publish a last time.
+    pub fn run(&mut self, stop: &AtomicBool) -> std::io::Result<()> {
+        self.start();
+        let mut idle_turns = 0u32;
+        let mut idle_since: Option<Instant> = None;
+        let clock = self.clock;
+        while !stop.load(Ordering::Relaxed) {
+            if self.turn_with(&mut || clock.now())? {
+                idle_turns = 0;
+                idle_since = None;
+                continue;
+            }
+            idle_turns += 1;
+            if idle_turns % IDLE_CLOCK_TURNS != 0 {
+                continue;
+            }
+            let now = clock.now();
+            self.net.borrow_mut().now = now;
+            self.publish(now);
+            let since = *idle_since.get_or_insert(now);
+            if now - since >= self.busy_poll {
+                self.sleep(now)?;
+                idle_since = None;
+            }
+        }
+        self.finish(clock.now())
+    }
+
+    /// The end of a run: the application's `stop`, what it still sends, a last
+    /// flush and publish; other cores are woken so that they see the stop too.
+    pub fn finish(&mut self, now: Instant) -> std::io::Result<()> {
+        self.net.borrow_mut().now = now;
+        {
+            let mut io = Io::new(&self.net);
+            self.app.stop(&mut io);
+        }
+        self.transmit(now);
+        if let Some(p) = &self.pcap {
+            let _ = p.lock().unwrap_or_else(|e| e.into_inner()).flush();
+        }
+        let res = self.dev.flush();
+        self.links.wake_all();
+        self.next_publish = Instant::ZERO;
+        self.publish(now);
+        res
+    }
+
+    /// One turn at the given instant (simulation tests drive a virtual clock).
+    pub fn turn_at(&mut self, now: Instant) -> std::io::Result<bool> {
+        self.start();
+        let busy = self.turn_with(&mut || now)?;
+        self.net.borrow_mut().now = now;
+        self.publish(now);
+        Ok(busy)
+    }
+
+    /// One turn; `clock` is called at most once, when the turn needs the time.
+    fn turn_with(&mut self, clock: &mut dyn FnMut() -> Instant) -> std::io::Result<bool> {
+        self.stats.turns += 1;
+        let mut fresh: Option<Instant> = None;
+        let mut busy = false;
+        {
+            let mut guard = self.net.borrow_mut();
+            let net = &mut *guard;
+            let links = &mut self.links;
+            // 1. What other cores sent us.
+            if links.has_input() {
+                let now = *fresh.get_or_insert_with(&mut *clock);
+                links.neighbour_updates(|u| {
+                    if let IpAddr::V4(ip) = u.ip {
+                        net.iface.learn_neighbour(now, ip, u.mac);
+                    }
+                });
+                let tx = self.dev.tx();
+                links.receive(HANDOFF_BURST, |f| net.iface.handle_frame(now, f, &mut TxSink::recording_shared(tx, self.pcap.as_ref())));
+                busy = true;
+            }
+            // 2. A burst of frames, in place.
+            let me = links.me();
+            let steering = Arc::clone(&net.steering);
+            let multi = steering.cores() > 1;
+            let pcap = self.pcap.as_ref();
+            let received = self.dev.rx_burst(RX_BURST, |frame, tx| {
+                let now = *fresh.get_or_insert_with(&mut *clock);
+                if let Some(p) = pcap {
+                    let _ = p.lock().unwrap_or_else(|e| e.into_inner()).write(std::time::SystemTime::now(), frame);
+                }
+                if multi {
+                    if let Some(fl) = flow_of(frame) {
+                        let owner = steering.owner(fl.src, fl.dst, fl.sport, fl.dport);
+                        if owner != me {
+                            // Never answered here (no RST from a core that does not
+                            // hold the connection): the owner gets a copy.
+                            links.forward(owner, frame);
+                            return;
+                        }
+                    }
+                }
+                net.iface.handle_frame(now, frame, &mut TxSink::recording_shared(tx, pcap));
+            })?;
+            busy |= received > 0;
+            // 3a. Neighbours learned here, for the other cores.
+            net.iface.drain_learned(|ip, mac| links.publish_neighbour(NeighbourUpdate { ip: ip.into(), mac }));
+            if let Some(now) = fresh {
+                net.now = now;
+            }
+        }
+        // 3b. Events to the application, then its own work.
+        busy |= self.dispatch() > 0;
+        {
+            let mut io = Io::new(&self.net);
+            busy |= self.app.poll(&mut io);
+        }
+        // 4. Output.
+        let now = {
+            let mut net = self.net.borrow_mut();
+            let now = match fresh {
+                Some(t) => t,
+                None if busy => {
+                    let t = clock();
+                    net.now = t;
+                    t
+                }
+                None => net.now,
+            };
+            let due = net.iface.poll_timeout().is_some_and(|t| t <= now);
+            busy |= due;
+            now
+        };
+        if busy {
+            self.transmit(now);
+        } else {
+            self.stats.idle_turns += 1;
+        }
+        self.dev.flush()?;
+        self.links.wake_dirty();
+        Ok(busy)
+    }
+
+    fn transmit(&mut self, now: Instant) {
+        let mut net = self.net.borrow_mut();
+        net.iface.poll_transmit(now, &mut TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref()));
+    }
+
+    /// Deliver the TCP events to the application; returns how many there were.
+    fn dispatch(&mut self) -> usize {
+        let mut n = 0;
+        loop {
+            let ev = {
+                let mut guard = self.net.borrow_mut();
+                let net = &mut *guard;
+                match net.iface.tcp_mut().poll_event() {
+                    Some(ev) => event_of(ev, &mut net.connecting),
+                    None => break,
+                }
+            };
+            n += 1;
+            match ev {
+                Event::Accepted { .. } => self.stats.accepted += 1,
+                Event::Connected(_) => self.stats.connected += 1,
+                Event::Closed { .. } | Event::ConnectFailed { .. } => self.stats.closed += 1,
+                _ => {}
+            }
+            let mut io = Io::new(&self.net);
+            self.app.event(&mut io, ev);
+        }
+        n
+    }
+
+    /// Sleep until a frame arrives, a timer is due, the application's wake-up time
+    /// comes, or another core wakes us (bounded by `MAX_SLEEP`).
+    fn sleep(&mut self, now: Instant) -> std::io::Result<()> {
+        let (timer, wake_at) = {
+            let net = self.net.borrow();
+            (net.iface.poll_timeout(), net.wake_at)
+        };
+        let mut timeout = MAX_SLEEP;
+        for t in [timer, wake_at].into_iter().flatten() {
+            timeout = timeout.min(t.saturating_duration_since(now));
+        }
+        if timeout.is_zero() {
+            self.net.borrow_mut().wake_at = None;
+            return Ok(());
+        }
+        if !self.links.prepare_sleep() {
+            return Ok(());
+        }
+        self.stats.sleeps += 1;
+        let res = self.dev.wait_or_wake(timeout, self.links.waker());
+        self.links.awake();
+        let mut net = self.net.borrow_mut();
+        if net.wake_at.is_some_and(|w| w <= self.clock.now()) {
+            net.wake_at = None;
+        }
+        res
+    }
+}
