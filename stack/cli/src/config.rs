@@ -20,7 +20,7 @@ pub struct FileConfig {
     slaac: bool,
     #[serde(default)]
     gw: Vec<String>,
-    queues: Option<u32>,
+    queues: Option<toml::Value>,
     cores: Option<String>,
     xdp_mode: Option<String>,
     zero_copy: Option<String>,
@@ -46,7 +46,7 @@ pub struct StackSettings {
     /// Gateways.
     pub gw: Vec<IpAddr>,
     /// Queues (one loop each).
-    pub queues: u32,
+    pub queues: engine::Queues,
     /// Cores to pin to.
     pub cores: Option<Vec<usize>>,
     /// XDP attach mode.
@@ -61,6 +61,29 @@ pub struct StackSettings {
     pub fault: Option<FaultConfig>,
     /// Busy-poll time before sleeping, if not the default.
     pub busy_poll: Option<std::time::Duration>,
+}
+
+impl StackSettings {
+    /// The engine's configuration for these settings.
+    pub fn stack_config(&self) -> engine::StackConfig {
+        let mut c = engine::StackConfig::new(&self.iface);
+        c.queues = self.queues.clone();
+        c.cores = self.cores.clone();
+        c.ipv4 = self.ipv4.clone();
+        c.ipv6 = self.ipv6.clone();
+        c.gateway = self.gw.iter().find_map(|g| match g {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        });
+        c.xdp_mode = self.xdp_mode;
+        c.zero_copy = self.zero_copy;
+        if let Some(d) = self.busy_poll {
+            c.busy_poll = d;
+        }
+        c.pcap = self.pcap.as_ref().map(std::path::PathBuf::from);
+        c.fault = self.fault;
+        c
+    }
 }
 
 /// Read the `--config` file, if any.
@@ -121,10 +144,19 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
     for s in pick_vec(&flags.gw, &file.gw) {
         gw.push(s.parse::<IpAddr>().map_err(|_| Failure::usage(format!("--gw {s}: bad address")))?);
     }
-    let queues = pick(flags.queues, file.queues).unwrap_or(1);
-    if queues != 1 {
-        return Err(Failure::usage(format!("--queues {queues}: only one queue is supported yet")));
-    }
+    let file_queues = match &file.queues {
+        None => None,
+        Some(toml::Value::Integer(n)) => Some(n.to_string()),
+        Some(toml::Value::String(s)) => Some(s.clone()),
+        Some(v) => return Err(Failure::usage(format!("queues = {v}: expected a number or \"all\""))),
+    };
+    let queues = match pick(flags.queues.clone(), file_queues).as_deref() {
+        None | Some("all") => engine::Queues::All,
+        Some(n) => match n.parse::<u32>() {
+            Ok(q) if q > 0 => engine::Queues::Count(q),
+            _ => return Err(Failure::usage(format!("--queues {n}: expected a positive number or `all`"))),
+        },
+    };
     let cores = match pick(flags.cores.clone(), file.cores.clone()) {
         None => None,
         Some(list) => {
@@ -193,7 +225,9 @@ mod tests {
             (CommonArgs { ip: vec!["198.18.0.2/33".into()], ..flags() }, "prefix length"),
             (CommonArgs { xdp_mode: Some("fast".into()), ..flags() }, "xdp-mode"),
             (CommonArgs { iface: None, ..flags() }, "--iface"),
-            (CommonArgs { queues: Some(2), ..flags() }, "--queues"),
+            (CommonArgs { queues: Some("0".into()), ..flags() }, "--queues"),
+            (CommonArgs { queues: Some("two".into()), ..flags() }, "--queues"),
+            (CommonArgs { cores: Some("0,x".into()), ..flags() }, "--cores"),
         ] {
             let e = resolve(&f, &file).unwrap_err();
             assert_eq!(e.code, 2);
@@ -208,6 +242,21 @@ mod tests {
         assert_eq!(s.iface, "veth-xs");
         assert_eq!(s.busy_poll, Some(std::time::Duration::from_millis(20)));
         assert_eq!(file.service, vec!["echo:7".to_string(), "discard:9".to_string()]);
+    }
+
+    #[test]
+    fn queues_all_number_and_file_forms() {
+        let none = FileConfig::default();
+        assert_eq!(resolve(&flags(), &none).unwrap().queues, engine::Queues::All, "default: every queue");
+        let two = CommonArgs { queues: Some("2".into()), ..flags() };
+        assert_eq!(resolve(&two, &none).unwrap().queues, engine::Queues::Count(2));
+        let all = CommonArgs { queues: Some("all".into()), ..flags() };
+        assert_eq!(resolve(&all, &none).unwrap().queues, engine::Queues::All);
+        let file: FileConfig = toml::from_str("queues = 4\n").unwrap();
+        assert_eq!(resolve(&flags(), &file).unwrap().queues, engine::Queues::Count(4));
+        let file: FileConfig = toml::from_str("queues = \"all\"\ncores = \"0,1\"\n").unwrap();
+        let s = resolve(&flags(), &file).unwrap();
+        assert_eq!((s.queues, s.cores), (engine::Queues::All, Some(vec![0, 1])));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod config;
 mod connect;
 mod serve;
 mod stack;
+mod stats;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -25,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the stack and serve TCP services (echo, discard) on it.
+    /// Run the stack and serve TCP services (echo, discard) on every bound queue.
     Serve(Box<ServeArgs>),
     /// Netcat-like client over the stack: send FILE or stdin, half-close, receive.
     Connect(Box<ConnectArgs>),
@@ -33,8 +34,8 @@ enum Command {
     Load(Passthrough),
     /// ICMP echo from the stack (not yet implemented).
     Ping(Passthrough),
-    /// Live counters of a running stack (not yet implemented).
-    Stats(Passthrough),
+    /// Live counters of a running stack, per core and in total.
+    Stats(StatsArgs),
 }
 
 /// Flags shared by every subcommand that runs the stack (CLI.md "Common flags").
@@ -58,10 +59,12 @@ pub struct CommonArgs {
     /// Default gateway (v4 or v6, repeatable).
     #[arg(long = "gw", value_name = "ADDR")]
     pub gw: Vec<String>,
-    /// Queues to bind, one run-to-completion loop per queue.
-    #[arg(long, value_name = "N")]
-    pub queues: Option<u32>,
-    /// Cores to pin the loops to, e.g. 0,1.
+    /// Queues to bind, one run-to-completion loop per queue: a count (queues
+    /// 0..N) or `all` (the default: every RX queue of the interface).
+    #[arg(long, value_name = "N|all")]
+    pub queues: Option<String>,
+    /// CPUs to pin the loops to, e.g. 0,1 (loop i on the i-th, cycling; default:
+    /// loop i on CPU i).
     #[arg(long, value_name = "LIST")]
     pub cores: Option<String>,
     /// XDP attach mode: auto, native or generic.
@@ -73,7 +76,7 @@ pub struct CommonArgs {
     /// Record every frame sent and received into a pcap file.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<String>,
-    /// Seeded fault injection, e.g. loss=0.01,reorder=0.25,seed=7 (not yet implemented).
+    /// Seeded fault injection on the stack's device, e.g. loss=0.01,reorder=0.25,seed=7.
     #[arg(long, value_name = "SPEC")]
     pub fault: Option<String>,
     /// Microseconds the loop keeps polling after its last work before it sleeps in
@@ -114,6 +117,18 @@ pub struct ConnectArgs {
     pub recv: Option<String>,
 }
 
+/// `xdpstack stats`.
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    /// Interface of the running stack (default: the only stack in this network
+    /// namespace).
+    #[arg(long, value_name = "IF")]
+    pub iface: Option<String>,
+    /// One JSON object per core, then one with `"core":"total"`.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of subcommands that are not implemented yet (accepted so that `--help`
 /// lists them; running one says so and exits 2).
 #[derive(Args, Debug, Clone)]
@@ -149,7 +164,7 @@ fn main() -> ExitCode {
         Command::Connect(a) => connect::run(*a),
         Command::Load(_) => Err(Failure::usage("xdpstack load: not yet implemented")),
         Command::Ping(_) => Err(Failure::usage("xdpstack ping: not yet implemented")),
-        Command::Stats(_) => Err(Failure::usage("xdpstack stats: not yet implemented")),
+        Command::Stats(a) => stats::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

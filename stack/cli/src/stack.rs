@@ -1,38 +1,13 @@
-//! What every subcommand that runs the stack shares: privileges, attaching our XDP
-//! program, opening the AF_XDP socket (optionally behind the fault injector), the
-//! interface, and SIGINT/SIGTERM handling.
+//! What every subcommand that runs the stack shares: privileges, starting the
+//! engine's [`Stack`] from the settings, the `ready` line, signals, and the
+//! `stopped` summary (the sum over every core).
 
 use crate::config::StackSettings;
 use crate::Failure;
-use proto::iface::{Interface, InterfaceConfig};
-use std::net::IpAddr;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use xsk::{Device, DeviceError, FaultDevice, XdpProgram, XskConfig, XskDevice};
-
-/// Frames the fault injector may hold back (delay, reorder) on the transmit side.
-const FAULT_TX_CAPACITY: usize = 1024;
-
-/// The attached data path, as the runner sees it.
-pub struct Attached<'a> {
-    /// Validated settings.
-    pub settings: &'a StackSettings,
-    /// Our XDP program on the interface.
-    pub prog: &'a XdpProgram,
-    /// The AF_XDP bind mode ("copy" / "zero-copy").
-    pub bind: String,
-}
-
-/// The part of a subcommand that runs once the device is open.
-pub trait Runner {
-    /// Run on `dev` with `iface` until done.
-    fn run<D: Device>(self, dev: D, iface: Interface, at: &Attached<'_>) -> Result<(), Failure>;
-}
-
-/// Exit code 2 with the device error's one-line message.
-pub fn device_failure(e: DeviceError) -> Failure {
-    Failure::usage(e.to_string())
-}
+use engine::stats::{CoreSnapshot, Counter};
+use engine::{App, CoreInfo, Stack, StackError};
+use serde_json::{json, Map, Value};
+use std::io::Write;
 
 /// `aa:bb:cc:dd:ee:ff`.
 pub fn mac_string(m: [u8; 6]) -> String {
@@ -48,49 +23,113 @@ pub fn require_root() -> Result<(), Failure> {
     Ok(())
 }
 
-/// A flag that SIGINT and SIGTERM set.
-pub fn stop_flag() -> Result<Arc<AtomicBool>, Failure> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| Failure::runtime(format!("signal handler: {e}")))?;
+fn stack_failure(e: StackError) -> Failure {
+    match e {
+        StackError::Device(_) | StackError::Config(_) | StackError::Pin { .. } => Failure::usage(e.to_string()),
+        _ => Failure::runtime(e.to_string()),
     }
-    Ok(stop)
 }
 
-/// Attach, open, build the interface, hand them to `runner`, and detach afterwards
-/// (the program is also detached by the kernel if the process dies: BPF link).
-pub fn open_and_run<R: Runner>(s: &StackSettings, runner: R) -> Result<(), Failure> {
-    let mac = xsk::interface_mac(&s.iface).map_err(device_failure)?;
-    if let Some(cores) = &s.cores {
-        let core = cores[0];
-        if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
-            return Err(Failure::usage(format!("--cores: cannot pin to core {core}")));
-        }
+fn list(v: &[u32]) -> String {
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Start the stack with one application per core; SIGINT/SIGTERM stop it. Says in
+/// one warning line (stderr) which queues of the interface no loop serves.
+pub fn start<A, F>(s: &StackSettings, factory: F) -> Result<Stack, Failure>
+where
+    A: App + 'static,
+    F: Fn(&CoreInfo) -> A + Send + Sync + 'static,
+{
+    let stack = Stack::start(&s.stack_config(), factory).map_err(stack_failure)?;
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stack.stop_flag()).map_err(|e| Failure::runtime(format!("signal handler: {e}")))?;
     }
-    let v4: Vec<_> = s.ipv4.iter().map(|(a, _)| *a).collect();
-    let v6: Vec<_> = s.ipv6.iter().map(|(a, _)| *a).collect();
-    let prog = XdpProgram::attach(&s.iface, s.xdp_mode, &v4, &v6).map_err(device_failure)?;
-    let mut xcfg = XskConfig::new(&s.iface);
-    xcfg.queue = 0;
-    xcfg.xdp_mode = s.xdp_mode;
-    xcfg.zero_copy = s.zero_copy;
-    xcfg.ipv4 = v4;
-    xcfg.ipv6 = v6;
-    let dev = XskDevice::open(&xcfg, &prog).map_err(device_failure)?;
-    let at = Attached { settings: s, prog: &prog, bind: dev.bind_mode().to_string() };
-    let gateway = s.gw.iter().find_map(|g| match g {
-        IpAddr::V4(a) => Some(*a),
-        IpAddr::V6(_) => None,
-    });
-    let iface = Interface::new(InterfaceConfig { mac, ipv4: s.ipv4.clone(), gateway, ..InterfaceConfig::default() });
-    let res = match s.fault {
-        None => runner.run(dev, iface, &at),
-        Some(f) => {
-            let max = dev.max_frame();
-            runner.run(FaultDevice::new(dev, f, max, FAULT_TX_CAPACITY), iface, &at)
+    let info = stack.info();
+    if !info.unbound_queues.is_empty() {
+        eprintln!(
+            "warning: {} has {} RX queues and {} are bound: RSS sends the flows it hashes to queue(s) {} to the kernel, which drops them (bind every queue with --queues all)",
+            info.iface,
+            info.nic_queues,
+            info.queues.len(),
+            list(&info.unbound_queues)
+        );
+    }
+    Ok(stack)
+}
+
+/// The fields of the `ready` line every subcommand prints: (text, JSON).
+pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Value>) {
+    let info = stack.info();
+    let ips: Vec<String> = s.ipv4.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+    let cpus: Vec<String> = info.cpus.iter().map(usize::to_string).collect();
+    let text = format!(
+        "iface={} xdp_mode={} bind={} queues={} cpus={} rss={} mac={} ip={}{}",
+        info.iface,
+        info.xdp_mode,
+        info.bind,
+        info.queues.len(),
+        cpus.join(","),
+        info.rss_source,
+        mac_string(info.mac),
+        ips.join(","),
+        if s.fault.is_some() { " fault=on" } else { "" }
+    );
+    let mut m = Map::new();
+    m.insert("event".into(), "ready".into());
+    m.insert("iface".into(), info.iface.clone().into());
+    m.insert("xdp_mode".into(), info.xdp_mode.to_string().into());
+    m.insert("bind".into(), info.bind.to_string().into());
+    m.insert("queues".into(), info.queues.len().into());
+    m.insert("queue_ids".into(), json!(info.queues));
+    m.insert("cpus".into(), json!(info.cpus));
+    m.insert("unbound_queues".into(), json!(info.unbound_queues));
+    m.insert("rss".into(), info.rss_source.into());
+    m.insert("mac".into(), mac_string(info.mac).into());
+    m.insert("ip".into(), json!(ips));
+    m.insert("fault".into(), json!(s.fault.map(|f| format!("{f:?}"))));
+    (text, m)
+}
+
+/// Print one line to stdout and flush it.
+pub fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The `stopped` line: every counter summed over the cores (with `--json`, plus
+/// the per-core objects under `cores`).
+pub fn print_summary(snaps: &[CoreSnapshot], json_out: bool) {
+    let t = CoreSnapshot::total(snaps);
+    let drops: Map<String, Value> = proto::stats::DropReason::ALL
+        .iter()
+        .filter(|r| t.drops_of(**r) != 0)
+        .map(|r| (r.name().to_string(), t.drops_of(*r).into()))
+        .collect();
+    if json_out {
+        let mut m = Map::new();
+        m.insert("event".into(), "stopped".into());
+        if let Value::Object(total) = t.to_json(true) {
+            for (k, v) in total {
+                if k != "core" {
+                    m.insert(k, v);
+                }
+            }
         }
-    };
-    drop(at);
-    prog.detach().map_err(|e| Failure::runtime(format!("detach: {e}")))?;
-    res
+        m.insert("cores".into(), Value::Array(snaps.iter().map(|c| c.to_json(false)).collect()));
+        say(&Value::Object(m).to_string());
+    } else {
+        say(&format!(
+            "stopped cores={} rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} flows={} handoff={} drops={}",
+            snaps.len(),
+            t.get(Counter::rx_packets),
+            t.get(Counter::tx_packets),
+            t.get(Counter::rx_bytes),
+            t.get(Counter::tx_bytes),
+            t.get(Counter::flows),
+            t.get(Counter::handoff_in),
+            Value::Object(drops)
+        ));
+    }
 }
