@@ -15,6 +15,7 @@
 
 mod clock;
 mod core_loop;
+pub mod rss;
 pub mod service;
 mod sink;
 
