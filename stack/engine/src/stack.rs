@@ -9,7 +9,7 @@ use crate::control::ControlServer;
 use crate::core::{Core, SharedPcap, DEFAULT_BUSY_POLL};
 use crate::error::StackError;
 use crate::mesh::{mesh, DEFAULT_HANDOFF_DEPTH};
-use crate::rss::{RssTable, Steering};
+use crate::rss::{RssSource, RssTable, Steering};
 use crate::stats::{CoreSnapshot, StatsBoard};
 use proto::iface::{Interface, InterfaceConfig};
 use proto::tcp::TcpConfig;
@@ -118,7 +118,9 @@ pub struct StackInfo {
     /// Queues the device's RSS uses that no loop serves: flows hashed there go to
     /// the kernel, which drops them.
     pub unbound_queues: Vec<u32>,
-    /// Where the RSS key came from: `nic` (read from the device) or `default`.
+    /// Where the RSS key and table came from: `nic` (read from the device),
+    /// `nic-table` (its table, the default key), `default` (neither: veth),
+    /// `configured` (`rss_key`), `unpredictable` (the device hashes otherwise).
     pub rss_source: &'static str,
     /// The control socket, if any.
     pub control_socket: Option<PathBuf>,
@@ -196,19 +198,26 @@ impl Stack {
             }
             None => (0..queues.len()).map(|i| online.get(i % online.len().max(1)).copied().unwrap_or(0)).collect(),
         };
-        let nic_rss: Option<(Vec<u8>, Vec<u32>)> = None; // MERGE: xsk::rss_config
-        let (table, rss_source) = match nic_rss {
-            Some((key, indir)) if !key.is_empty() && !indir.is_empty() => (RssTable { key, indir }, "nic"),
-            _ => {
-                let mut t = RssTable::default_for(nic_queues);
-                if let Some(k) = &cfg.rss_key {
-                    t.key = k.clone();
-                }
-                (t, "default")
+        // The device's RSS key and table (ETHTOOL_GRSSH); veth has none. A device
+        // that hashes with something other than plain Toeplitz cannot be
+        // predicted: the default table is used and the handoff carries the flows.
+        let nic = xsk::rss_config(&cfg.iface).ok().flatten();
+        let (mut table, mut rss_source) = match RssTable::from_device(nic.as_ref(), nic_queues) {
+            Ok(t) => {
+                let src = t.source.as_str();
+                (t, src)
             }
+            Err(_) => (RssTable::default_for(nic_queues), "unpredictable"),
         };
-        let steering = Arc::new(if queues.len() == 1 { Steering::single() } else { Steering::new(table.clone(), &queues) });
-        let unbound_queues = Steering::new(table, &queues).unbound_queues();
+        if table.source == RssSource::Default {
+            if let Some(k) = &cfg.rss_key {
+                table.key = k.clone();
+                rss_source = "configured";
+            }
+        }
+        let full = Steering::new(&table, &queues).map_err(|e| StackError::Config(format!("RSS: {e}")))?;
+        let unbound_queues = full.unbound_queues();
+        let steering = Arc::new(if queues.len() == 1 { Steering::single() } else { full });
 
         let v4: Vec<Ipv4Addr> = cfg.ipv4.iter().map(|(a, _)| *a).collect();
         let v6: Vec<Ipv6Addr> = cfg.ipv6.iter().map(|(a, _)| *a).collect();

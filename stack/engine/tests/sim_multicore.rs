@@ -147,7 +147,7 @@ impl<A: App, B: App> World<A, B> {
         let cl = mesh(1, 1, 2048).unwrap().pop().unwrap();
         let client = Core::new(cdev, net(CLIENT_MAC, CLIENT_IP, 0, Arc::new(Steering::single())), client_app, cl, clock, 0);
         let n = server_apps.len();
-        let steering = Arc::new(Steering::new(RssTable::default_for(n as u32), &(0..n as u32).collect::<Vec<_>>()));
+        let steering = Arc::new(Steering::new(&RssTable::default_for(n as u32), &(0..n as u32).collect::<Vec<_>>()).unwrap());
         let mut servers = Vec::new();
         let mut wires = Vec::new();
         for ((i, app), links) in server_apps.into_iter().enumerate().zip(mesh(n, 512, 2048).unwrap()) {

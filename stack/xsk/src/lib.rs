@@ -19,6 +19,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 mod af_xdp;
+mod ethtool;
 mod fault;
 mod mem;
 mod netdev;
@@ -27,6 +28,7 @@ mod prog;
 mod wake;
 
 pub use af_xdp::{BindMode, XskDevice, XskTx, MAX_BATCH};
+pub use ethtool::{rss_config, RssConfig, ETH_RSS_HASH_CRC32, ETH_RSS_HASH_TOP, ETH_RSS_HASH_XOR};
 pub use fault::{FaultConfig, FaultDevice, FaultStats, FaultTx};
 pub use mem::{mem_pair, MemDevice, MemTx, MEM_DEFAULT_MAX_FRAME};
 pub use netdev::{if_index, interface_mac, interface_queues, xdp_attached};
