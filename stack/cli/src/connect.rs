@@ -180,7 +180,10 @@ impl ConnectApp {
             }
             let ready = io.recv_queue(conn);
             if ready == 0 {
-                // Nothing buffered (a recv would only report WouldBlock or Eof).
+                // Nothing buffered: this recv only reports WouldBlock or Eof, and
+                // reading the Eof lets the connection end as soon as it is done
+                // (TIME-WAIT lingers without the application).
+                let _ = io.recv(conn, &mut [0u8; 1]);
                 break;
             }
             let mut buf = vec![0u8; ready.min(CHUNK)];
