@@ -233,7 +233,7 @@ impl<D: Device, A: App> Core<D, A> {
                 continue;
             }
             idle_turns += 1;
-            if idle_turns % IDLE_CLOCK_TURNS != 0 {
+            if !idle_turns.is_multiple_of(IDLE_CLOCK_TURNS) {
                 continue;
             }
             let now = clock.now();

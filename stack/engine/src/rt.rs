@@ -80,12 +80,15 @@ struct Task {
     waker: Arc<TaskWaker>,
 }
 
+/// An active open's waiter and, once known, its outcome.
+type PendingConnect = (Option<Waker>, Option<Result<(), ConnectFailure>>);
+
 /// Per-connection waiters and outcomes.
 #[derive(Default)]
 struct Reactor {
     readers: HashMap<ConnId, Waker>,
     writers: HashMap<ConnId, Waker>,
-    connects: HashMap<ConnId, (Option<Waker>, Option<Result<(), ConnectFailure>>)>,
+    connects: HashMap<ConnId, PendingConnect>,
     closed: HashMap<ConnId, CloseReason>,
     /// Connections with a live [`TcpStream`] (only their end is remembered).
     live: hashbrown::HashSet<ConnId>,
