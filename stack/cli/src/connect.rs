@@ -95,7 +95,7 @@ impl Runner for Connect {
             None => Box::new(std::io::stdout().lock()),
         };
         let ready = format!(
-            "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={}/{} to={}",
+            "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={}/{} to={} rx_csum={}",
             s.iface,
             at.prog.mode(),
             at.bind,
@@ -103,7 +103,8 @@ impl Runner for Connect {
             mac_string(iface.mac()),
             s.ipv4[0].0,
             s.ipv4[0].1,
-            self.to
+            self.to,
+            iface.rx_checksum().name()
         );
         // With the data going to stdout, the ready line goes to stderr.
         if to_stdout {

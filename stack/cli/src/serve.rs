@@ -37,6 +37,7 @@ impl Runner for Serve<'_> {
     fn run<D: Device>(self, dev: D, iface: Interface, at: &Attached<'_>) -> Result<(), Failure> {
         let (s, prog, bind, services) = (at.settings, at.prog, at.bind.as_str(), self.services);
         let mac = iface.mac();
+        let rx_csum = iface.rx_checksum().name();
         let mut core = CoreLoop::new(dev, iface, services).map_err(Failure::usage)?;
         if let Some(d) = s.busy_poll {
             core.set_busy_poll(d);
@@ -55,13 +56,13 @@ impl Runner for Serve<'_> {
             let line = serde_json::json!({
                 "event": "ready", "iface": s.iface, "xdp_mode": prog.mode().to_string(), "bind": bind,
                 "queues": s.queues, "mac": mac_string(mac), "ip": ips, "services": svcs,
-                "fault": s.fault.map(|f| format!("{f:?}")),
+                "fault": s.fault.map(|f| format!("{f:?}")), "rx_csum": rx_csum,
             });
             let _ = writeln!(out, "{line}");
         } else {
             let _ = writeln!(
                 out,
-                "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={} services={}{}",
+                "ready iface={} xdp_mode={} bind={} queues={} mac={} ip={} services={} rx_csum={}{}",
                 s.iface,
                 prog.mode(),
                 bind,
@@ -69,6 +70,7 @@ impl Runner for Serve<'_> {
                 mac_string(mac),
                 ips.join(","),
                 svcs.join(","),
+                rx_csum,
                 if s.fault.is_some() { " fault=on" } else { "" }
             );
         }
@@ -90,17 +92,19 @@ fn print_summary<D: Device>(core: &CoreLoop<D>, json: bool) {
     if json {
         let line = serde_json::json!({
             "event": "stopped", "rx_packets": dev.rx_packets, "tx_packets": dev.tx_packets,
-            "rx_bytes": dev.rx_bytes, "tx_bytes": dev.tx_bytes, "flows": tcp, "drops": drops,
+            "rx_bytes": dev.rx_bytes, "tx_bytes": dev.tx_bytes, "flows": tcp,
+            "rx_csum_partial": st.rx_csum_partial, "drops": drops,
         });
         println!("{line}");
     } else {
         println!(
-            "stopped rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} flows={} drops={}",
+            "stopped rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} flows={} rx_csum_partial={} drops={}",
             dev.rx_packets,
             dev.tx_packets,
             dev.rx_bytes,
             dev.tx_bytes,
             tcp,
+            st.rx_csum_partial,
             serde_json::Value::Object(drops)
         );
     }

@@ -4,7 +4,7 @@
 
 use crate::config::StackSettings;
 use crate::Failure;
-use proto::iface::{Interface, InterfaceConfig};
+use proto::iface::{Interface, InterfaceConfig, RxChecksum};
 use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -57,6 +57,18 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
+/// The receive checksum policy: the one forced by `--rx-checksum`, else (auto)
+/// `AcceptPartial` on veth, the only link known to hand an XDP program TCP/UDP with
+/// unfinished CHECKSUM_PARTIAL fields (a Linux peer's default offloads; veth never
+/// completes them), and `Full` everywhere else, including when the driver cannot be
+/// read.
+pub fn rx_checksum_policy(forced: Option<RxChecksum>, iface: &str) -> RxChecksum {
+    forced.unwrap_or_else(|| match xsk::driver_name(iface) {
+        Ok(driver) if driver == "veth" => RxChecksum::AcceptPartial,
+        _ => RxChecksum::Full,
+    })
+}
+
 /// Attach, open, build the interface, hand them to `runner`, and detach afterwards
 /// (the program is also detached by the kernel if the process dies: BPF link).
 pub fn open_and_run<R: Runner>(s: &StackSettings, runner: R) -> Result<(), Failure> {
@@ -82,7 +94,8 @@ pub fn open_and_run<R: Runner>(s: &StackSettings, runner: R) -> Result<(), Failu
         IpAddr::V4(a) => Some(*a),
         IpAddr::V6(_) => None,
     });
-    let iface = Interface::new(InterfaceConfig { mac, ipv4: s.ipv4.clone(), gateway, ..InterfaceConfig::default() });
+    let rx_checksum = rx_checksum_policy(s.rx_checksum, &s.iface);
+    let iface = Interface::new(InterfaceConfig { mac, ipv4: s.ipv4.clone(), gateway, rx_checksum, ..InterfaceConfig::default() });
     let res = match s.fault {
         None => runner.run(dev, iface, &at),
         Some(f) => {
