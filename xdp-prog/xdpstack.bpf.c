@@ -11,7 +11,10 @@
  *         sent to our solicited-node group, and never steals an NS for an
  *         address the kernel owns that happens to share the low 24 bits);
  *       RS / RA: destination is a solicited-node group in v6_snm;
- *   - ICMPv6 RA (134) to ff02::1 (the stack does SLAAC).
+ *   - ICMPv6 RA (134) to ff02::1, only while config[0] has CFG_STEER_RA_ALLNODES
+ *     (user space sets it when the stack serves IPv6: addresses or SLAAC). Without
+ *     it every RA to all-nodes stays with the kernel, which needs them for its own
+ *     default route and addresses (RFC 4861 §6.3.4).
  * Everything else: XDP_PASS (the kernel keeps the host reachable).
  *
  * One 802.1Q / 802.1ad tag is skipped. Built by stack/xsk/build.rs with
@@ -42,9 +45,13 @@ enum {
 	CNT_IPV4 = 4,
 	CNT_IPV6 = 5,
 	CNT_NDP = 6,
-	CNT_RA_ALLNODES = 7,
-	CNT_MAX = 8,
+	CNT_RA_ALLNODES = 7,  /* RA to ff02::1 steered to the stack */
+	CNT_RA_ALLNODES_PASSED = 8, /* RA to ff02::1 left to the kernel: steering off */
+	CNT_MAX = 9,
 };
+
+/* Flags in config[0]: keep in sync with stack/xsk/src/prog.rs (CFG_*). */
+#define CFG_STEER_RA_ALLNODES (1u << 0)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -79,6 +86,14 @@ struct {
 	__type(value, __u8);
 } v6_snm SEC(".maps");
 
+/* Steering switches, one flags word written by user space (CFG_*). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} config SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CNT_MAX);
@@ -107,6 +122,14 @@ static __always_inline int pass(void)
 {
 	count(CNT_PASSED);
 	return XDP_PASS;
+}
+
+static __always_inline __u32 config_flags(void)
+{
+	__u32 key = 0;
+	__u32 *flags = bpf_map_lookup_elem(&config, &key);
+
+	return flags ? *flags : 0;
 }
 
 /* ARP for IPv4 over Ethernet: htype(2) ptype(2) hlen(1) plen(1) oper(2) sha(6) spa(4) tha(6) tpa(4) */
@@ -244,8 +267,11 @@ int xdpstack_steer(struct xdp_md *ctx)
 			if (type == 133 || type == 134) {
 				if (bpf_map_lookup_elem(&v6_snm, &dst))
 					return redirect(ctx, CNT_NDP);
-				if (type == 134 && is_all_nodes(&dst))
-					return redirect(ctx, CNT_RA_ALLNODES);
+				if (type == 134 && is_all_nodes(&dst)) {
+					if (config_flags() & CFG_STEER_RA_ALLNODES)
+						return redirect(ctx, CNT_RA_ALLNODES);
+					count(CNT_RA_ALLNODES_PASSED);
+				}
 			}
 		}
 		return pass();

@@ -2,6 +2,7 @@
 //! examples under `configs/`): a flag given on the command line overrides the file.
 
 use crate::{CommonArgs, Failure};
+use proto::iface::RxChecksum;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use xsk::{FaultConfig, XdpMode, ZeroCopy};
@@ -27,6 +28,7 @@ pub struct FileConfig {
     pcap: Option<String>,
     fault: Option<String>,
     busy_poll: Option<u64>,
+    rx_checksum: Option<String>,
     #[serde(default)]
     json: bool,
     /// Services (serve only).
@@ -61,6 +63,9 @@ pub struct StackSettings {
     pub fault: Option<FaultConfig>,
     /// Busy-poll time before sleeping, if not the default.
     pub busy_poll: Option<std::time::Duration>,
+    /// Receive checksum policy forced by `--rx-checksum full|partial`; `None` is
+    /// `auto` (decided from the interface's driver when the stack starts).
+    pub rx_checksum: Option<RxChecksum>,
 }
 
 impl StackSettings {
@@ -82,6 +87,7 @@ impl StackSettings {
         }
         c.pcap = self.pcap.as_ref().map(std::path::PathBuf::from);
         c.fault = self.fault;
+        c.rx_checksum = self.rx_checksum;
         c
     }
 }
@@ -183,6 +189,12 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         None => None,
         Some(spec) => Some(spec.parse::<FaultConfig>().map_err(|e| Failure::usage(format!("--fault {spec}: {e}")))?),
     };
+    let rx_checksum = match pick(flags.rx_checksum.clone(), file.rx_checksum.clone()).as_deref() {
+        None | Some("auto") => None,
+        Some("full") => Some(RxChecksum::Full),
+        Some("partial") => Some(RxChecksum::AcceptPartial),
+        Some(m) => return Err(Failure::usage(format!("--rx-checksum {m}: expected auto, full or partial"))),
+    };
     Ok(StackSettings {
         iface,
         ipv4,
@@ -195,6 +207,7 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         pcap: pick(flags.pcap.clone(), file.pcap.clone()),
         fault,
         busy_poll: pick(flags.busy_poll, file.busy_poll).map(std::time::Duration::from_micros),
+        rx_checksum,
         json: flags.json || file.json,
     })
 }
@@ -228,6 +241,7 @@ mod tests {
             (CommonArgs { queues: Some("0".into()), ..flags() }, "--queues"),
             (CommonArgs { queues: Some("two".into()), ..flags() }, "--queues"),
             (CommonArgs { cores: Some("0,x".into()), ..flags() }, "--cores"),
+            (CommonArgs { rx_checksum: Some("half".into()), ..flags() }, "--rx-checksum"),
         ] {
             let e = resolve(&f, &file).unwrap_err();
             assert_eq!(e.code, 2);
@@ -257,6 +271,18 @@ mod tests {
         let file: FileConfig = toml::from_str("queues = \"all\"\ncores = \"0,1\"\n").unwrap();
         let s = resolve(&flags(), &file).unwrap();
         assert_eq!((s.queues, s.cores), (engine::Queues::All, Some(vec![0, 1])));
+    }
+
+    #[test]
+    fn rx_checksum_flag_and_file_key() {
+        let none = FileConfig::default();
+        assert_eq!(resolve(&flags(), &none).unwrap().rx_checksum, None, "auto by default");
+        let file: FileConfig = toml::from_str("rx_checksum = \"partial\"\n").unwrap();
+        assert_eq!(resolve(&flags(), &file).unwrap().rx_checksum, Some(RxChecksum::AcceptPartial));
+        let full = CommonArgs { rx_checksum: Some("full".into()), ..flags() };
+        assert_eq!(resolve(&full, &file).unwrap().rx_checksum, Some(RxChecksum::Full), "flag over file");
+        let auto = CommonArgs { rx_checksum: Some("auto".into()), ..flags() };
+        assert_eq!(resolve(&auto, &file).unwrap().rx_checksum, None);
     }
 
     #[test]

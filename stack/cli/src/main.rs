@@ -83,6 +83,11 @@ pub struct CommonArgs {
     /// poll(2) (default 20000; lower: less CPU when traffic is sparse, higher latency).
     #[arg(long = "busy-poll", value_name = "US")]
     pub busy_poll: Option<u64>,
+    /// TCP/UDP receive checksums: auto (partial on veth, else full), full (only
+    /// checksums that verify), or partial (also a field holding just the
+    /// pseudo-header sum: unfinished CHECKSUM_PARTIAL from a veth peer's offloads).
+    #[arg(long = "rx-checksum", value_name = "MODE")]
+    pub rx_checksum: Option<String>,
     /// Machine-readable output, one JSON object per line.
     #[arg(long)]
     pub json: bool,

@@ -64,13 +64,14 @@ pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Va
     let ips: Vec<String> = s.ipv4.iter().map(|(a, l)| format!("{a}/{l}")).collect();
     let cpus: Vec<String> = info.cpus.iter().map(usize::to_string).collect();
     let text = format!(
-        "iface={} xdp_mode={} bind={} queues={} cpus={} rss={} mac={} ip={}{}",
+        "iface={} xdp_mode={} bind={} queues={} cpus={} rss={} rx_csum={} mac={} ip={}{}",
         info.iface,
         info.xdp_mode,
         info.bind,
         info.queues.len(),
         cpus.join(","),
         info.rss_source,
+        csum_name(info.rx_checksum),
         mac_string(info.mac),
         ips.join(","),
         if s.fault.is_some() { " fault=on" } else { "" }
@@ -85,10 +86,19 @@ pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Va
     m.insert("cpus".into(), json!(info.cpus));
     m.insert("unbound_queues".into(), json!(info.unbound_queues));
     m.insert("rss".into(), info.rss_source.into());
+    m.insert("rx_csum".into(), csum_name(info.rx_checksum).into());
     m.insert("mac".into(), mac_string(info.mac).into());
     m.insert("ip".into(), json!(ips));
     m.insert("fault".into(), json!(s.fault.map(|f| format!("{f:?}"))));
     (text, m)
+}
+
+/// The name of a receive-checksum policy in the `ready` line.
+pub fn csum_name(p: engine::RxChecksum) -> &'static str {
+    match p {
+        engine::RxChecksum::Full => "full",
+        engine::RxChecksum::AcceptPartial => "partial",
+    }
 }
 
 /// Print one line to stdout and flush it.
@@ -121,7 +131,7 @@ pub fn print_summary(snaps: &[CoreSnapshot], json_out: bool) {
         say(&Value::Object(m).to_string());
     } else {
         say(&format!(
-            "stopped cores={} rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} flows={} handoff={} drops={}",
+            "stopped cores={} rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} flows={} handoff={} rx_csum_partial={} drops={}",
             snaps.len(),
             t.get(Counter::rx_packets),
             t.get(Counter::tx_packets),
@@ -129,6 +139,7 @@ pub fn print_summary(snaps: &[CoreSnapshot], json_out: bool) {
             t.get(Counter::tx_bytes),
             t.get(Counter::flows),
             t.get(Counter::handoff_in),
+            t.get(Counter::rx_csum_partial),
             Value::Object(drops)
         ));
     }

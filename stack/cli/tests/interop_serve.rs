@@ -45,9 +45,40 @@ fn echo_through(ns: &str, addr: SocketAddr, data: Vec<u8>) -> (Vec<u8>, Duration
     })
 }
 
+/// The `drops={...}` object of a `stopped` line, as (reason, count) pairs.
+fn stopped_drops(summary: &str) -> serde_json::Map<String, serde_json::Value> {
+    let json = summary.split_once("drops=").map(|(_, j)| j).unwrap_or_else(|| panic!("no drops= in {summary}"));
+    match serde_json::from_str(json) {
+        Ok(serde_json::Value::Object(m)) => m,
+        other => panic!("drops= is not a JSON object in {summary}: {other:?}"),
+    }
+}
+
+/// The value of `key=` in a text `ready` / `stopped` line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace().find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('='))).unwrap_or_else(|| panic!("no {key}= in {line}"))
+}
+
+/// The frames of a classic little-endian pcap file (`--pcap`), as recorded.
+fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).expect("pcap written");
+    assert_eq!(&bytes[0..4], &0xa1b2_c3d4u32.to_le_bytes(), "pcap magic");
+    let (mut off, mut frames) = (24, Vec::new());
+    while off + 16 <= bytes.len() {
+        let incl = u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+        let orig = u32::from_le_bytes(bytes[off + 12..off + 16].try_into().unwrap()) as usize;
+        assert_eq!(incl, orig, "frame recorded whole");
+        frames.push(bytes[off + 16..off + 16 + incl].to_vec());
+        off += 16 + incl;
+    }
+    frames
+}
+
 #[test]
 fn serve_answers_arp_ping_tcp_echo_and_detaches() {
-    let bed = Bed::new(1);
+    // The offloads-off bed: full checksums and MTU-sized frames from the kernel, as a
+    // real NIC delivers them (the default-offload case is the next test).
+    let bed = Bed::new_offloads_off(1);
     let mut stack = serve(&bed);
     let ready = stack.seen.last().unwrap().clone();
     assert!(ready.contains("xdp_mode="), "ready line names the XDP mode: {ready}");
@@ -87,6 +118,76 @@ fn serve_answers_arp_ping_tcp_echo_and_detaches() {
 }
 
 #[test]
+fn default_offloads_partial_checksums_accepted_on_veth() {
+    // A kernel peer with its default offloads (tx checksumming on) sends TCP whose
+    // checksum field holds only the pseudo-header sum; veth never finishes it.
+    // `--rx-checksum auto` sees the veth driver and accepts that form.
+    let bed = Bed::new(1);
+    assert_eq!(bed.peer_offload("tx-checksumming"), "on", "the peer keeps its default offloads");
+    assert_eq!(bed.peer_offload("tcp-segmentation-offload"), "on");
+    let dir = std::env::temp_dir().join(format!("xdpstack-test-{}-{}", std::process::id(), bed.stack_if));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("frames.pcap");
+    let mut stack = bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--service", "echo:7", "--pcap", pcap.to_str().unwrap()]);
+    let ready = stack.seen.last().unwrap().clone();
+    assert_eq!(field(&ready, "rx_csum"), "partial", "auto on veth: {ready}");
+    // veth_xdp_set (drivers/net/veth.c) clears the peer's GSO_SOFTWARE features
+    // while a native XDP program is attached: its TSO is off now, GSO segments.
+    assert_eq!(field(&ready, "xdp_mode"), "native");
+    assert_eq!(bed.peer_offload("tcp-segmentation-offload"), "off", "veth turns the peer's TSO off under native XDP");
+    assert_eq!(bed.peer_offload("tx-checksumming"), "on", "but checksums stay partial");
+
+    let data = payload(1 << 20, 0x5eed);
+    let want = Sha256::digest(&data);
+    let addr: SocketAddr = format!("{STACK}:7").parse().unwrap();
+    let (got, took) = echo_through(&bed.peer_ns, addr, data);
+    assert_eq!(got.len(), 1 << 20, "echo returned {} bytes", got.len());
+    assert_eq!(Sha256::digest(&got), want, "echoed bytes differ");
+    eprintln!("1 MiB echoed with the peer's default offloads in {:.3} s", took.as_secs_f64());
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (code, out) = stack.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{out:?}");
+    let summary = out.iter().find(|l| l.starts_with("stopped")).expect("summary");
+    let partial: u64 = field(summary, "rx_csum_partial").parse().unwrap();
+    // 1 MiB at MSS 1448 is > 724 data segments, every one in the partial form.
+    assert!(partial > 724, "segments accepted in the partial form: {summary}");
+    assert!(!stopped_drops(summary).contains_key("tcp_bad_checksum"), "{summary}");
+    // What reached the XSK from the peer: nothing larger than the MTU (1500 + 14),
+    // no TSO/GSO super-frames (they would not fit the 2048-byte UMEM frames).
+    let from_peer: Vec<usize> =
+        pcap_frames(&pcap).iter().filter(|f| f.len() >= 34 && f[12..14] == [8, 0] && f[26..30] == [198, 18, 0, 1]).map(|f| f.len()).collect();
+    let max = from_peer.iter().copied().max().unwrap_or(0);
+    eprintln!("IPv4 frames from the kernel peer through the XSK: {}, largest {max} B", from_peer.len());
+    assert!(from_peer.len() > 724, "{} frames", from_peer.len());
+    assert_eq!(max, 1514, "largest received frame is one full-MSS segment");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn forced_full_rx_checksum_refuses_partial_checksums() {
+    // The same default-offload peer, with the policy forced to full: every SYN is a
+    // bad checksum, the connection never completes, and the drops say why.
+    let bed = Bed::new(1);
+    let mut stack =
+        bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--service", "echo:7", "--rx-checksum", "full"]);
+    let ready = stack.seen.last().unwrap().clone();
+    assert_eq!(field(&ready, "rx_csum"), "full", "{ready}");
+    ping_ok(&bed, 56); // ICMP is checksummed in software: unaffected.
+    let res = in_netns(&bed.peer_ns, || {
+        let a: SocketAddr = format!("{STACK}:7").parse().unwrap();
+        TcpStream::connect_timeout(&a, Duration::from_secs(2)).map(|_| ()).map_err(|e| e.kind())
+    });
+    assert_eq!(res, Err(ErrorKind::TimedOut), "a SYN with a partial checksum must not be answered under --rx-checksum full");
+    let (code, out) = stack.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{out:?}");
+    let summary = out.iter().find(|l| l.starts_with("stopped")).expect("summary");
+    let bad = stopped_drops(summary).get("tcp_bad_checksum").and_then(|v| v.as_u64()).unwrap_or(0);
+    assert!(bad > 0, "tcp_bad_checksum counted: {summary}");
+    assert_eq!(field(summary, "rx_csum_partial"), "0", "{summary}");
+}
+
+#[test]
 fn sigint_detaches_too() {
     let bed = Bed::new(1);
     let mut stack = serve(&bed);
@@ -111,6 +212,12 @@ fn clear_errors_exit_2() {
     // Bad flag value.
     let out = std::process::Command::new(bin).args(["serve", "--iface", "lo", "--ip", "198.18.0.2", "--service", "echo:7"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(bin)
+        .args(["serve", "--iface", "lo", "--ip", "198.18.0.2/24", "--service", "echo:7", "--rx-checksum", "sometimes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rx-checksum sometimes"), "{out:?}");
     // Not root: drop privileges with setuid in the child.
     use std::os::unix::process::CommandExt;
     let out = std::process::Command::new(bin)
@@ -216,6 +323,7 @@ fn pcap_json_and_config_file() {
     assert_eq!(code, Some(0));
     let ready_json = out.iter().find(|l| l.contains("\"event\":\"ready\"")).expect("JSON ready line");
     assert!(ready_json.contains("\"xdp_mode\"") && ready_json.contains("198.18.0.2/24"), "{ready_json}");
+    assert!(ready_json.contains("\"rx_csum\":\"partial\""), "auto on veth: {ready_json}");
     assert!(out.iter().any(|l| l.contains("\"event\":\"stopped\"")), "JSON summary: {out:?}");
 
     // Read the capture: classic pcap, Ethernet.

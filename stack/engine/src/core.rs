@@ -176,6 +176,7 @@ impl<D: Device, A: App> Core<D, A> {
             (Counter::arp_requests, i.arp_requests),
             (Counter::icmp_echo_replies, i.icmp_echo_replies),
             (Counter::icmp_errors_sent, i.icmp_errors_sent),
+            (Counter::rx_csum_partial, i.rx_csum_partial),
             (Counter::flows, net.iface.tcp().connection_count() as u64),
             (Counter::turns, self.stats.turns),
             (Counter::idle_turns, self.stats.idle_turns),

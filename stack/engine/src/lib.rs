@@ -35,6 +35,7 @@ pub use crate::core::{Core, LoopStats, SharedPcap, DEFAULT_BUSY_POLL, RX_BURST};
 pub use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError, StackError};
 pub use crate::service::{Service, ServiceKind, Services};
 pub use crate::sink::TxSink;
-pub use crate::stack::{CoreInfo, Queues, Stack, StackConfig, StackInfo};
+pub use crate::stack::{rx_checksum_policy, CoreInfo, Queues, Stack, StackConfig, StackInfo};
+pub use proto::iface::RxChecksum;
 pub use proto::tcp::{CloseReason, ConnId};
 pub use proto::time::Instant;

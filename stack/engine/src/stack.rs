@@ -11,7 +11,7 @@ use crate::error::StackError;
 use crate::mesh::{mesh, DEFAULT_HANDOFF_DEPTH};
 use crate::rss::{RssSource, RssTable, Steering};
 use crate::stats::{CoreSnapshot, StatsBoard};
-use proto::iface::{Interface, InterfaceConfig};
+use proto::iface::{Interface, InterfaceConfig, RxChecksum};
 use proto::tcp::TcpConfig;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -72,6 +72,10 @@ pub struct StackConfig {
     pub frame_count: u32,
     /// Serve counters on the control socket under `/run/xdpstack/`.
     pub control_socket: bool,
+    /// Receive-checksum policy; `None`: decided from the driver (veth carries
+    /// unfinished CHECKSUM_PARTIAL fields from a Linux peer: accept that form
+    /// there, verify fully everywhere else).
+    pub rx_checksum: Option<RxChecksum>,
 }
 
 impl StackConfig {
@@ -94,6 +98,7 @@ impl StackConfig {
             handoff_depth: DEFAULT_HANDOFF_DEPTH,
             frame_count: 4096,
             control_socket: true,
+            rx_checksum: None,
         }
     }
 }
@@ -124,6 +129,19 @@ pub struct StackInfo {
     pub rss_source: &'static str,
     /// The control socket, if any.
     pub control_socket: Option<PathBuf>,
+    /// The receive-checksum policy in force.
+    pub rx_checksum: RxChecksum,
+}
+
+/// The receive-checksum policy for `iface`: `forced` if given, else
+/// `AcceptPartial` on veth (the only link known to hand an XDP program the
+/// unfinished CHECKSUM_PARTIAL fields of a Linux peer's default offloads) and
+/// `Full` everywhere else, including when the driver cannot be read.
+pub fn rx_checksum_policy(forced: Option<RxChecksum>, iface: &str) -> RxChecksum {
+    forced.unwrap_or_else(|| match xsk::driver_name(iface) {
+        Ok(driver) if driver == "veth" => RxChecksum::AcceptPartial,
+        _ => RxChecksum::Full,
+    })
 }
 
 /// What the factory sees when it builds a core's application.
@@ -250,6 +268,7 @@ impl Stack {
             // RFC 6528 §3: the secret must be unpredictable.
             tcp.isn_secret = random_bytes();
         }
+        let rx_checksum = rx_checksum_policy(cfg.rx_checksum, &cfg.iface);
         let factory = Arc::new(factory);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StackError>>();
         let mut threads = Vec::with_capacity(queues.len());
@@ -257,7 +276,7 @@ impl Stack {
             let ctx = CoreCtx {
                 info: CoreInfo { core: i, queue: queues[i], cores: queues.len() },
                 cpu: cpus[i],
-                iface_cfg: InterfaceConfig { mac, ipv4: cfg.ipv4.clone(), gateway: cfg.gateway, tcp: tcp.clone(), ..InterfaceConfig::default() },
+                iface_cfg: InterfaceConfig { mac, ipv4: cfg.ipv4.clone(), gateway: cfg.gateway, tcp: tcp.clone(), rx_checksum, ..InterfaceConfig::default() },
                 steering: Arc::clone(&steering),
                 stop: Arc::clone(&stop),
                 board: Arc::clone(&board),
@@ -297,6 +316,7 @@ impl Stack {
                 unbound_queues,
                 rss_source,
                 control_socket: None,
+                rx_checksum,
             },
             stop,
             board: Arc::clone(&board),

@@ -67,6 +67,9 @@ counters! {
     icmp_echo_replies,
     /// ICMP errors sent.
     icmp_errors_sent,
+    /// TCP/UDP received with an unfinished (CHECKSUM_PARTIAL) checksum, accepted
+    /// by the receive-checksum policy.
+    rx_csum_partial,
     /// TCP connections held now (a gauge, not a counter).
     flows,
     /// Turns of the loop.

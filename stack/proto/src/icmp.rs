@@ -39,15 +39,20 @@ pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress
 }
 
 /// A UDP datagram reached us and no UDP service exists on this path yet: validate
-/// it, count it, and answer port unreachable (RFC 1122 §3.2.2.1, RFC 768).
-pub(crate) fn refuse_udp(ip: &Ipv4Repr, ip_packet: &[u8], body: &[u8], out: &mut Ipv4Out<'_>) {
+/// it (checksum under `mode`: `Full`, or `FullOrPartial` on veth), count it, and
+/// answer port unreachable (RFC 1122 §3.2.2.1, RFC 768).
+pub(crate) fn refuse_udp(ip: &Ipv4Repr, ip_packet: &[u8], body: &[u8], mode: ChecksumMode, out: &mut Ipv4Out<'_>) {
     let src = core::net::IpAddr::V4(ip.src);
     let dst = core::net::IpAddr::V4(ip.dst);
     let Ok(view) = wire::udp::Packet::new_checked(body) else {
         return out.stats.drop(DropReason::UdpMalformed);
     };
-    match wire::udp::UdpRepr::parse(&view, &src, &dst, ChecksumMode::Full) {
-        Ok(_) => {}
+    match wire::udp::UdpRepr::parse(&view, &src, &dst, mode) {
+        Ok(_) => {
+            if mode == ChecksumMode::FullOrPartial && view.checksum_is_partial(&src, &dst) {
+                out.stats.rx_csum_partial += 1;
+            }
+        }
         Err(Error::BadChecksum) => return out.stats.drop(DropReason::UdpBadChecksum),
         Err(_) => return out.stats.drop(DropReason::UdpMalformed),
     }

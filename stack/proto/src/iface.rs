@@ -60,6 +60,39 @@ impl RateLimit {
     }
 }
 
+/// Which TCP and UDP checksums the interface accepts on receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RxChecksum {
+    /// Only checksums that verify over pseudo-header, header and data (RFC 9293
+    /// §3.1, RFC 768). Right for every link that can corrupt bytes.
+    #[default]
+    Full,
+    /// Also a field holding exactly the pseudo-header sum: the unfinished
+    /// CHECKSUM_PARTIAL a Linux peer with its default offloads sends over veth,
+    /// which never completes it ([`wire::ChecksumMode::FullOrPartial`]). Such
+    /// segments are counted in [`IfaceStats::rx_csum_partial`]. Only for links
+    /// that cannot corrupt the bytes (veth).
+    AcceptPartial,
+}
+
+impl RxChecksum {
+    /// The parse mode for TCP and UDP under this policy.
+    pub const fn mode(self) -> ChecksumMode {
+        match self {
+            RxChecksum::Full => ChecksumMode::Full,
+            RxChecksum::AcceptPartial => ChecksumMode::FullOrPartial,
+        }
+    }
+
+    /// `full` or `partial`, as the CLI prints it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RxChecksum::Full => "full",
+            RxChecksum::AcceptPartial => "partial",
+        }
+    }
+}
+
 /// Configuration of an [`Interface`].
 #[derive(Debug, Clone)]
 pub struct InterfaceConfig {
@@ -75,6 +108,8 @@ pub struct InterfaceConfig {
     pub arp_capacity: usize,
     /// TTL of packets we originate.
     pub ttl: u8,
+    /// Receive checksum policy for TCP and UDP.
+    pub rx_checksum: RxChecksum,
 }
 
 impl Default for InterfaceConfig {
@@ -86,6 +121,7 @@ impl Default for InterfaceConfig {
             tcp: TcpConfig::default(),
             arp_capacity: 1024,
             ttl: DEFAULT_TTL,
+            rx_checksum: RxChecksum::Full,
         }
     }
 }
@@ -130,6 +166,7 @@ pub struct Interface {
     icmp_limit: RateLimit,
     /// Neighbours learned from ARP since the last [`Interface::drain_learned`].
     learned: Vec<(Ipv4Addr, [u8; 6])>,
+    rx_checksum: RxChecksum,
 }
 
 /// Most neighbour updates [`Interface`] keeps for [`Interface::drain_learned`]
@@ -146,6 +183,7 @@ impl Interface {
             stats: IfaceStats::default(),
             ident: 1,
             icmp_limit: RateLimit::new(ICMP_ERRORS_PER_SEC, ICMP_ERROR_BURST),
+            rx_checksum: cfg.rx_checksum,
             learned: Vec::with_capacity(MAX_LEARNED),
         }
     }
@@ -189,6 +227,11 @@ impl Interface {
             }
             IpAddr::V6(_) => None,
         }
+    }
+
+    /// The receive checksum policy.
+    pub fn rx_checksum(&self) -> RxChecksum {
+        self.rx_checksum
     }
 
     /// Counters.
@@ -326,11 +369,17 @@ impl Interface {
                     Err(_) => return self.stats.drop(DropReason::TcpMalformed),
                 };
                 let (src, dst) = (IpAddr::V4(ip.src), IpAddr::V4(ip.dst));
-                let repr = match TcpRepr::parse(&seg, &src, &dst, ChecksumMode::Full) {
+                let mode = self.rx_checksum.mode();
+                let repr = match TcpRepr::parse(&seg, &src, &dst, mode) {
                     Ok(r) => r,
                     Err(Error::BadChecksum) => return self.stats.drop(DropReason::TcpBadChecksum),
                     Err(_) => return self.stats.drop(DropReason::TcpMalformed),
                 };
+                // Accepted: count it if it was the partial form (a one-word compare;
+                // wire checks that form first, too).
+                if mode == ChecksumMode::FullOrPartial && seg.checksum_is_partial(&src, &dst) {
+                    self.stats.rx_csum_partial += 1;
+                }
                 let (tcp, mut out) = self.split(tx, now);
                 tcp.handle_segment(now, src, dst, &repr, &mut out);
             }
@@ -339,8 +388,9 @@ impl Interface {
                 icmp::handle_icmpv4(&ip, body, eth.src, &mut out);
             }
             protocol::UDP => {
+                let mode = self.rx_checksum.mode();
                 let (_, mut out) = self.split(tx, now);
-                icmp::refuse_udp(&ip, datagram, body, &mut out);
+                icmp::refuse_udp(&ip, datagram, body, mode, &mut out);
             }
             _ => {
                 let (_, mut out) = self.split(tx, now);
@@ -740,6 +790,100 @@ mod tests {
         }
         assert_eq!(s.total_drops(), 11);
         assert!(tx.0.is_empty(), "nothing answered to bad input");
+    }
+
+    /// IPv4 packets Linux sent with its default offloads over veth, from
+    /// testdata/v4-partial.pcap (frames 2 and 7; `bash testdata/capture-partial.sh`):
+    /// 198.18.0.1 → 198.18.0.2, TCP and UDP checksum fields holding only the
+    /// pseudo-header sum (0x8c56, 0x8c55), as `__tcp_v4_send_check` / `udp4_hwcsum`
+    /// leave them for a device that veth never has.
+    const PARTIAL_SYN: &str = "4500003c995e400040061536c6120001c6120002bc64138d3b76ed1d00000000a002faf08c560000020405b40402080a35c78da2000000000103030a";
+    const PARTIAL_UDP: &str = "4500003067c84000401146cdc6120001c61200029c42138e001c8c557061727469616c20636865636b73756d20756470";
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    fn iface_with(rx_checksum: RxChecksum) -> Interface {
+        Interface::new(InterfaceConfig { mac: OUR_MAC, ipv4: vec![(US, 24)], rx_checksum, ..Default::default() })
+    }
+
+    #[test]
+    fn partial_checksum_syn_dropped_under_full_answered_under_accept_partial() {
+        for policy in [RxChecksum::Full, RxChecksum::AcceptPartial] {
+            let mut i = iface_with(policy);
+            i.tcp_mut().listen(5005).unwrap();
+            let mut tx = Frames::default();
+            i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+            tx.0.clear();
+            let syn = unhex(PARTIAL_SYN);
+            i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &syn), &mut tx);
+            let s = i.stats();
+            match policy {
+                RxChecksum::Full => {
+                    assert!(tx.0.is_empty(), "a partial checksum is a bad one under Full");
+                    assert_eq!(s.drops_of(DropReason::TcpBadChecksum), 1);
+                    assert_eq!(s.rx_csum_partial, 0);
+                }
+                RxChecksum::AcceptPartial => {
+                    assert_eq!(s.total_drops(), 0, "{:?}", s.nonzero_drops().collect::<Vec<_>>());
+                    assert_eq!(s.rx_csum_partial, 1);
+                    assert_eq!(tx.0.len(), 1, "SYN-ACK");
+                    let (_, ip, body) = sent_ipv4(&tx.0[0]);
+                    // Our answer carries a full checksum (Full parse of it succeeds).
+                    let t = TcpPacket::new_checked(&body[..]).unwrap();
+                    let r = TcpRepr::parse(&t, &IpAddr::V4(ip.src), &IpAddr::V4(ip.dst), ChecksumMode::Full).unwrap();
+                    assert_eq!(r.flags, wire::tcp::TcpFlags::SYN | wire::tcp::TcpFlags::ACK);
+                    assert_eq!((r.src_port, r.dst_port, ip.dst), (5005, 48228, PEER));
+                    assert_eq!(r.ack, 0x3b76_ed1d + 1, "acknowledges the captured SYN's ISN");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn partial_checksum_udp_refused_only_under_accept_partial() {
+        for policy in [RxChecksum::Full, RxChecksum::AcceptPartial] {
+            let mut i = iface_with(policy);
+            let mut tx = Frames::default();
+            i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+            tx.0.clear();
+            i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &unhex(PARTIAL_UDP)), &mut tx);
+            let s = i.stats();
+            if policy == RxChecksum::Full {
+                assert_eq!(s.drops_of(DropReason::UdpBadChecksum), 1);
+                assert!(tx.0.is_empty());
+            } else {
+                assert_eq!((s.drops_of(DropReason::UdpNoListener), s.rx_csum_partial), (1, 1));
+                let (_, ip, body) = sent_ipv4(&tx.0[0]);
+                assert_eq!(ip.dst, PEER);
+                let m = Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap();
+                assert!(matches!(m, Icmpv4Repr::DstUnreachable { code: unreachable::PORT, .. }), "{m:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn accept_partial_still_verifies_full_checksums() {
+        // A full checksum is accepted (not counted as partial); a corrupted field is
+        // neither form and is dropped.
+        let mut i = iface_with(RxChecksum::AcceptPartial);
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        tx.0.clear();
+        let mut syn = unhex(PARTIAL_SYN);
+        let seg = &mut syn[20..];
+        TcpPacket::new_unchecked(&mut seg[..]).fill_checksum(&IpAddr::V4(PEER), &IpAddr::V4(US));
+        i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &syn), &mut tx);
+        assert_eq!(tx.0.len(), 1, "RST for the closed port");
+        assert_eq!(i.stats().rx_csum_partial, 0);
+        let mut bad = unhex(PARTIAL_SYN);
+        bad[20 + 17] ^= 0x01;
+        i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &bad), &mut tx);
+        assert_eq!(tx.0.len(), 1);
+        assert_eq!(i.stats().drops_of(DropReason::TcpBadChecksum), 1);
+        assert_eq!(i.rx_checksum(), RxChecksum::AcceptPartial);
+        assert_eq!((RxChecksum::default(), RxChecksum::Full.name(), RxChecksum::AcceptPartial.name()), (RxChecksum::Full, "full", "partial"));
     }
 
     #[test]

@@ -91,6 +91,10 @@ pub struct IfaceStats {
     pub icmp_echo_replies: u64,
     /// ICMP errors sent (port / protocol unreachable).
     pub icmp_errors_sent: u64,
+    /// TCP segments and UDP datagrams accepted whose checksum field held only the
+    /// pseudo-header sum (unfinished CHECKSUM_PARTIAL, accepted under
+    /// [`crate::iface::RxChecksum::AcceptPartial`]).
+    pub rx_csum_partial: u64,
     /// Drops by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }

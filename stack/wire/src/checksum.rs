@@ -125,6 +125,31 @@ pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, length:
     fold(acc)
 }
 
+/// Classify a received TCP or UDP checksum field (see [`crate::ChecksumKind`]).
+///
+/// `pseudo` is the pseudo-header sum ([`pseudo_header_v4`] / [`pseudo_header_v6`]),
+/// `field` the checksum field as received and `covered` the bytes the checksum
+/// covers (header with the field in place, and data).
+///
+/// The cheap test comes first: on veth with the sender's default offloads every
+/// segment carries the partial form, and comparing one word against the
+/// pseudo-header sum avoids summing the data. Linux writes that form as
+/// `~tcp_v4_check(len, saddr, daddr, 0)` (`__tcp_v4_send_check`,
+/// net/ipv4/tcp_ipv4.c; `tcp_v4_check` is `csum_tcpudp_magic`, which returns the
+/// *complemented* fold), i.e. the folded sum itself, never 0 for a non-zero
+/// protocol number: the same value [`pseudo_header_v4`] computes. A field that
+/// happens to hold both forms (one segment in 65535) is reported as `Partial`.
+#[inline]
+pub fn classify(pseudo: u16, field: u16, covered: &[u8]) -> crate::ChecksumKind {
+    if field == pseudo {
+        crate::ChecksumKind::Partial
+    } else if combine(&[pseudo, data(covered)]) == 0xffff {
+        crate::ChecksumKind::Full
+    } else {
+        crate::ChecksumKind::Bad
+    }
+}
+
 /// Incremental update of a checksum field when one 16-bit word of the covered data
 /// changes from `old` to `new` (RFC 1624 §3, eqn. 3: `HC' = ~(~HC + ~m + m')`).
 #[inline]

@@ -282,14 +282,15 @@ pub enum Icmpv4Repr<'a> {
 impl<'a> Icmpv4Repr<'a> {
     /// Parse an ICMPv4 message; `packet` must span exactly the IPv4 payload.
     ///
-    /// The checksum is verified when `checksum` is [`ChecksumMode::Full`]
-    /// (`BadChecksum`). Types other than echo request / reply, destination
+    /// The checksum is verified when `checksum` is [`ChecksumMode::Full`] or
+    /// [`ChecksumMode::FullOrPartial`] (`BadChecksum`; Linux computes ICMP checksums
+    /// in software, so there is no partial form). Types other than echo request / reply, destination
     /// unreachable and time exceeded are `Unsupported`. An error message must quote
     /// at least an IPv4 header (RFC 792: "Internet Header + 64 bits of Original Data
     /// Datagram"), else `Truncated`.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&'a T>, checksum: ChecksumMode) -> Result<Icmpv4Repr<'a>> {
         packet.check_len()?;
-        if checksum == ChecksumMode::Full && !packet.verify_checksum() {
+        if checksum.verifies() && !packet.verify_checksum() {
             return Err(Error::BadChecksum);
         }
         let data = &packet.buffer.as_ref()[field::DATA..];
@@ -365,9 +366,10 @@ impl<'a> Icmpv4Repr<'a> {
             }
         };
         packet.data_mut()[..data.len()].copy_from_slice(data);
-        match checksum {
-            ChecksumMode::Full => packet.fill_checksum(),
-            ChecksumMode::Ignore => packet.set_checksum(0),
+        if checksum.computes() {
+            packet.fill_checksum();
+        } else {
+            packet.set_checksum(0);
         }
     }
 }

@@ -425,7 +425,9 @@ impl<'a> Icmpv6Repr<'a> {
     /// Parse a message received from `src` for `dst`.
     ///
     /// Errors: `Truncated` for a message shorter than its type needs;
-    /// `BadChecksum` (under [`ChecksumMode::Full`]); `Unsupported` for a type not
+    /// `BadChecksum` (unless [`ChecksumMode::Ignore`]; Linux checksums ICMPv6 in
+    /// software, `icmpv6_push_pending_frames`, so there is no partial form);
+    /// `Unsupported` for a type not
     /// listed in [`Icmpv6Repr`] (RFC 4443 §2.4 (a)/(b): the caller passes unknown
     /// errors up and drops unknown informational messages); `Malformed` for NDP or
     /// MLD messages that break a format rule (see those modules).
@@ -439,7 +441,7 @@ impl<'a> Icmpv6Repr<'a> {
         mode: ChecksumMode,
     ) -> Result<Icmpv6Repr<'a>> {
         packet.check_len()?;
-        if mode == ChecksumMode::Full && !packet.verify_checksum(src, dst) {
+        if mode.verifies() && !packet.verify_checksum(src, dst) {
             return Err(Error::BadChecksum);
         }
         let data = packet.payload_ref();
@@ -489,7 +491,7 @@ impl<'a> Icmpv6Repr<'a> {
     }
 
     /// Write the message into the first [`buffer_len`](Self::buffer_len) bytes of
-    /// `packet` and, under [`ChecksumMode::Full`], compute the checksum over them.
+    /// `packet` and, unless [`ChecksumMode::Ignore`], compute the checksum over them.
     /// Panics if the buffer is shorter than `buffer_len`.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
@@ -518,9 +520,8 @@ impl<'a> Icmpv6Repr<'a> {
             Icmpv6Repr::Ndisc(n) => n.emit(packet),
             Icmpv6Repr::Mld(m) => m.emit(packet),
         }
-        match mode {
-            ChecksumMode::Full => packet.fill_checksum_len(src, dst, self.buffer_len()),
-            ChecksumMode::Ignore => {}
+        if mode.computes() {
+            packet.fill_checksum_len(src, dst, self.buffer_len());
         }
     }
 }

@@ -347,7 +347,9 @@ impl Ipv4Repr {
     ///
     /// * lengths as in [`Packet::check_len`];
     /// * version 4, else `Unsupported` (RFC 791 §3.1);
-    /// * header checksum, when `checksum` is [`ChecksumMode::Full`] (`BadChecksum`);
+    /// * header checksum, unless `checksum` is [`ChecksumMode::Ignore`]
+    ///   (`BadChecksum`; there is no partial form: Linux always computes the header
+    ///   checksum itself, `ip_send_check`);
     /// * the reserved flag clear, and a fragment that does not reach past 65535
     ///   bytes of reassembled datagram (RFC 791 §3.2), else `Malformed`.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&T>, checksum: ChecksumMode) -> Result<Ipv4Repr> {
@@ -355,7 +357,7 @@ impl Ipv4Repr {
         if packet.version() != 4 {
             return Err(Error::Unsupported);
         }
-        if checksum == ChecksumMode::Full && !packet.verify_checksum() {
+        if checksum.verifies() && !packet.verify_checksum() {
             return Err(Error::BadChecksum);
         }
         let repr = Self::from_fields(packet, packet.total_len() as usize - packet.header_len() as usize)?;
@@ -428,7 +430,7 @@ impl Ipv4Repr {
     }
 
     /// Write a 20-byte header (no options) into `packet`; the checksum is computed
-    /// when `checksum` is [`ChecksumMode::Full`]. `payload_len` must be at most
+    /// unless `checksum` is [`ChecksumMode::Ignore`]. `payload_len` must be at most
     /// 65515 and `frag_offset` a multiple of 8 (caller bugs otherwise: the fields
     /// are truncated).
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>, checksum: ChecksumMode) {
@@ -444,9 +446,10 @@ impl Ipv4Repr {
         packet.set_protocol(self.protocol);
         packet.set_src_addr(self.src);
         packet.set_dst_addr(self.dst);
-        match checksum {
-            ChecksumMode::Full => packet.fill_checksum(),
-            ChecksumMode::Ignore => packet.set_checksum(0),
+        if checksum.computes() {
+            packet.fill_checksum();
+        } else {
+            packet.set_checksum(0);
         }
     }
 }
@@ -468,6 +471,26 @@ pub(crate) mod chain {
 
     pub static V4: &[u8] = include_bytes!("../../../testdata/v4.pcap");
     pub static VLAN: &[u8] = include_bytes!("../../../testdata/v4-vlan.pcap");
+
+    /// `capture-partial.sh`: TCP and UDP from a Linux peer with default offloads on
+    /// veth, checksum fields holding only the pseudo-header sum (CHECKSUM_PARTIAL).
+    pub static PARTIAL: &[u8] = include_bytes!("../../../testdata/v4-partial.pcap");
+
+    /// The IPv4 packets of [`PARTIAL`] (IPv4 header checksum verified: Linux
+    /// computes that one in software) as (source, destination, protocol, IP payload).
+    pub fn partial_l4() -> Vec<(IpAddr, IpAddr, u8, Vec<u8>)> {
+        let mut v = vec![];
+        for f in crate::testutil::read_pcap(PARTIAL) {
+            let fr = Frame::new_checked(&f[..]).unwrap();
+            if EthernetRepr::parse(&fr).unwrap().ethertype != ethertype::IPV4 {
+                continue;
+            }
+            let p = Packet::new_checked(fr.payload()).unwrap();
+            let ip = Ipv4Repr::parse(&p, ChecksumMode::Full).unwrap();
+            v.push((IpAddr::V4(ip.src), IpAddr::V4(ip.dst), ip.protocol, p.payload().to_vec()));
+        }
+        v
+    }
 
     /// Every captured IPv4-side frame (untagged, then tagged).
     pub fn frames() -> Vec<Vec<u8>> {

@@ -92,6 +92,50 @@ pub enum ChecksumMode {
     /// Verify on parse, compute on emit.
     #[default]
     Full,
+    /// Verify on parse; TCP and UDP also accept a checksum field holding exactly
+    /// the pseudo-header sum: an unfinished CHECKSUM_PARTIAL from a virtual link
+    /// (see [`ChecksumKind::Partial`]). Compute the full checksum on emit.
+    ///
+    /// Such a segment's bytes are *not* covered by any checksum: use this only on a
+    /// link that cannot corrupt them (veth, where the sender's kernel hands over the
+    /// buffer it wrote). Formats Linux always checksums in software (the IPv4
+    /// header, ICMPv4, ICMPv6) verify exactly as with [`Full`](Self::Full).
+    FullOrPartial,
     /// Neither verify nor compute (the field is left as is on emit).
     Ignore,
+}
+
+impl ChecksumMode {
+    /// True if parse checks the checksum ([`Full`](Self::Full) and
+    /// [`FullOrPartial`](Self::FullOrPartial)).
+    #[inline]
+    pub const fn verifies(self) -> bool {
+        !matches!(self, ChecksumMode::Ignore)
+    }
+
+    /// True if emit computes the full checksum ([`Full`](Self::Full) and
+    /// [`FullOrPartial`](Self::FullOrPartial)).
+    #[inline]
+    pub const fn computes(self) -> bool {
+        !matches!(self, ChecksumMode::Ignore)
+    }
+}
+
+/// What a received TCP or UDP checksum field holds, as classified by
+/// `verify_checksum_kind` of [`tcp::TcpPacket`] and [`udp::Packet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChecksumKind {
+    /// The checksum over pseudo-header, header and data verifies (RFC 9293 §3.1,
+    /// RFC 768). For UDP over IPv4 also: a zero field, "no checksum" (RFC 768).
+    Full,
+    /// The field holds exactly the folded, non-complemented one's-complement sum of
+    /// the pseudo-header: what Linux writes before handing a CHECKSUM_PARTIAL
+    /// packet to a device that is meant to finish it (`__tcp_v4_send_check`:
+    /// `th->check = ~tcp_v4_check(len, saddr, daddr, 0)`; `udp4_hwcsum`:
+    /// `uh->check = ~csum_tcpudp_magic(src, dst, len, IPPROTO_UDP, 0)`; the IPv6
+    /// forms `__tcp_v6_send_check` / `udp6_hwcsum_outgoing` likewise). veth never
+    /// finishes it, so an AF_XDP socket on veth receives this form.
+    Partial,
+    /// Neither.
+    Bad,
 }

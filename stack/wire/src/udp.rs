@@ -18,7 +18,7 @@ use core::net::IpAddr;
 
 use crate::checksum;
 use crate::ip::protocol;
-use crate::{ChecksumMode, Error, Result};
+use crate::{ChecksumKind, ChecksumMode, Error, Result};
 
 mod field {
     use core::ops::Range;
@@ -135,6 +135,35 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let d = checksum::data(&self.buffer.as_ref()[..len as usize]);
         checksum::combine(&[ph, d]) == 0xffff
     }
+    /// True if the checksum field holds exactly the pseudo-header sum of `src` →
+    /// `dst` for the length field: the unfinished CHECKSUM_PARTIAL form Linux leaves
+    /// for the device (`udp4_hwcsum`: `uh->check = ~csum_tcpudp_magic(src, dst,
+    /// len, IPPROTO_UDP, 0)`, net/ipv4/udp.c; `udp6_hwcsum_outgoing` with
+    /// `csum_ipv6_magic`, net/ipv6/udp.c; see [`ChecksumKind::Partial`]). That sum
+    /// is never zero, so it cannot be mistaken for "no checksum". Mixed families
+    /// never match.
+    pub fn checksum_is_partial(&self, src: &IpAddr, dst: &IpAddr) -> bool {
+        match pseudo_header(src, dst, protocol::UDP, u32::from(self.len())) {
+            Ok(ph) => self.checksum() == ph,
+            Err(_) => false,
+        }
+    }
+    /// Classify the checksum: the partial form first (one comparison), then the
+    /// full sum over the pseudo-header and the datagram up to the length field
+    /// ([`checksum::classify`]). A zero field is `Full` over IPv4 ("no checksum",
+    /// as [`verify_checksum`](Self::verify_checksum) accepts it) and `Bad` over IPv6
+    /// (RFC 8200 §8.1). Mixed families are `Bad`.
+    pub fn verify_checksum_kind(&self, src: &IpAddr, dst: &IpAddr) -> ChecksumKind {
+        let field = self.checksum();
+        if field == 0 {
+            return if src.is_ipv4() && dst.is_ipv4() { ChecksumKind::Full } else { ChecksumKind::Bad };
+        }
+        let len = self.len();
+        match pseudo_header(src, dst, protocol::UDP, u32::from(len)) {
+            Ok(ph) => checksum::classify(ph, field, &self.buffer.as_ref()[..len as usize]),
+            Err(_) => ChecksumKind::Bad,
+        }
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
@@ -207,7 +236,8 @@ impl<'a> UdpRepr<'a> {
     ///
     /// With [`ChecksumMode::Full`]: over IPv4 a zero checksum is accepted (none was
     /// sent, RFC 768), over IPv6 it is `Malformed` (RFC 8200 §8.1); a wrong one is
-    /// `BadChecksum`. A destination port of 0 is `Malformed` (reserved, not
+    /// `BadChecksum`. [`ChecksumMode::FullOrPartial`] also accepts a field holding
+    /// only the pseudo-header sum ([`Packet::verify_checksum_kind`]). A destination port of 0 is `Malformed` (reserved, not
     /// addressable). Mixed address families are `Malformed`.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         packet: &Packet<&'a T>,
@@ -222,13 +252,17 @@ impl<'a> UdpRepr<'a> {
         if packet.dst_port() == 0 {
             return Err(Error::Malformed);
         }
-        if checksum == ChecksumMode::Full {
+        if checksum.verifies() {
             if packet.checksum() == 0 && src.is_ipv6() {
                 // RFC 8200 §8.1: "IPv6 receivers must discard UDP packets containing
                 // a zero checksum".
                 return Err(Error::Malformed);
             }
-            if !packet.verify_checksum(src, dst) {
+            let verified = match checksum {
+                ChecksumMode::FullOrPartial => packet.verify_checksum_kind(src, dst) != ChecksumKind::Bad,
+                _ => packet.verify_checksum(src, dst),
+            };
+            if !verified {
                 return Err(Error::BadChecksum);
             }
         }
@@ -252,7 +286,8 @@ impl<'a> UdpRepr<'a> {
         HEADER_LEN + self.payload.len()
     }
 
-    /// Write header and payload; with [`ChecksumMode::Full`] compute the checksum
+    /// Write header and payload; with [`ChecksumMode::Full`] (or
+    /// [`ChecksumMode::FullOrPartial`]) compute the checksum
     /// (never zero: a computed zero is sent as `0xffff`, RFC 768). The payload must
     /// fit the 16-bit length field (≤ 65527 bytes).
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
@@ -264,9 +299,10 @@ impl<'a> UdpRepr<'a> {
     ) {
         self.emit_header(packet, self.payload.len());
         packet.payload_mut().copy_from_slice(self.payload);
-        match checksum {
-            ChecksumMode::Full => packet.fill_checksum(src, dst),
-            ChecksumMode::Ignore => packet.set_checksum(0),
+        if checksum.computes() {
+            packet.fill_checksum(src, dst);
+        } else {
+            packet.set_checksum(0);
         }
     }
 
@@ -376,6 +412,74 @@ mod tests {
         assert_eq!(UdpRepr::parse(&Packet::new_unchecked(&b[..]), &s, &d, ChecksumMode::Full), Ok(r));
     }
 
+    #[test]
+    fn captured_partial_checksum_accepted_only_in_full_or_partial() {
+        // testdata/v4-partial.pcap (capture-partial.sh): a datagram from Linux with
+        // its default offloads on veth. udp4_hwcsum left the field as
+        // ~csum_tcpudp_magic(src, dst, len, IPPROTO_UDP, 0): the pseudo-header sum.
+        let dgrams: Vec<_> = chain::partial_l4().into_iter().filter(|l| l.2 == protocol::UDP).collect();
+        assert_eq!(dgrams.len(), 1);
+        let (s, d, _, b) = &dgrams[0];
+        let p = Packet::new_checked(&b[..]).unwrap();
+        let (IpAddr::V4(s4), IpAddr::V4(d4)) = (s, d) else { panic!("IPv4 capture") };
+        assert_eq!(p.checksum(), checksum::pseudo_header_v4(s4, d4, protocol::UDP, u32::from(p.len())));
+        assert!(p.checksum_is_partial(s, d));
+        assert_eq!(p.verify_checksum_kind(s, d), ChecksumKind::Partial);
+        assert!(!p.verify_checksum(s, d));
+        assert_eq!(UdpRepr::parse(&p, s, d, ChecksumMode::Full), Err(Error::BadChecksum));
+        let r = UdpRepr::parse(&p, s, d, ChecksumMode::FullOrPartial).unwrap();
+        assert_eq!((r.src_port, r.dst_port, r.payload), (40002, 5006, &b"partial checksum udp"[..]));
+        // Corrupted field, another destination, a shortened length: rejected by both.
+        let both = |b: &[u8], d: &IpAddr| {
+            let p = Packet::new_unchecked(b);
+            (UdpRepr::parse(&p, s, d, ChecksumMode::Full).err(), UdpRepr::parse(&p, s, d, ChecksumMode::FullOrPartial).err())
+        };
+        let bad = (Some(Error::BadChecksum), Some(Error::BadChecksum));
+        let mut c = b.clone();
+        c[7] ^= 0x04;
+        assert_eq!(both(&c, d), bad);
+        assert_eq!(both(b, &v4(9)), bad);
+        let mut short = b.clone();
+        short[4..6].copy_from_slice(&(p.len() - 1).to_be_bytes());
+        assert_eq!(both(&short, d), bad);
+        // Re-emitted under FullOrPartial: full checksum.
+        let mut out = vec![0u8; r.buffer_len()];
+        r.emit(&mut Packet::new_unchecked(&mut out[..]), s, d, ChecksumMode::FullOrPartial);
+        assert_eq!(Packet::new_checked(&out[..]).unwrap().verify_checksum_kind(s, d), ChecksumKind::Full);
+    }
+
+    #[test]
+    fn full_or_partial_keeps_the_zero_and_full_rules() {
+        // Full checksums of the offloads-off capture: Full in both modes.
+        for f in chain::frames() {
+            if let Ok((_, L3::Ipv4(ip, L4::Udp(u)))) = chain::parse(&f) {
+                let (s, d) = (IpAddr::V4(ip.src), IpAddr::V4(ip.dst));
+                let start = f.len() - u.payload.len() - HEADER_LEN;
+                let p = Packet::new_checked(&f[start..]).unwrap();
+                assert_eq!(p.verify_checksum_kind(&s, &d), ChecksumKind::Full);
+                assert_eq!(UdpRepr::parse(&p, &s, &d, ChecksumMode::FullOrPartial), Ok(u));
+            }
+        }
+        // Zero field: "no checksum" over IPv4, Malformed over IPv6 (RFC 8200 §8.1).
+        let r = UdpRepr { src_port: 1, dst_port: 2, payload: b"xyz" };
+        let mut b = [0u8; 11];
+        r.emit(&mut Packet::new_unchecked(&mut b[..]), &v4(1), &v4(2), ChecksumMode::Ignore);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(p.verify_checksum_kind(&v4(1), &v4(2)), ChecksumKind::Full);
+        assert_eq!(UdpRepr::parse(&p, &v4(1), &v4(2), ChecksumMode::FullOrPartial), Ok(r));
+        let (s6, d6) = (IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)), IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)));
+        assert_eq!(p.verify_checksum_kind(&s6, &d6), ChecksumKind::Bad);
+        assert_eq!(UdpRepr::parse(&p, &s6, &d6, ChecksumMode::FullOrPartial), Err(Error::Malformed));
+        // The IPv6 partial form, built by udp6_hwcsum_outgoing's rule
+        // (~csum_ipv6_magic(saddr, daddr, len, IPPROTO_UDP, 0)).
+        let (IpAddr::V6(a), IpAddr::V6(z)) = (s6, d6) else { unreachable!() };
+        b[6..8].copy_from_slice(&checksum::pseudo_header_v6(&a, &z, protocol::UDP, 11).to_be_bytes());
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(p.verify_checksum_kind(&s6, &d6), ChecksumKind::Partial);
+        assert_eq!(UdpRepr::parse(&p, &s6, &d6, ChecksumMode::Full), Err(Error::BadChecksum));
+        assert_eq!(UdpRepr::parse(&p, &s6, &d6, ChecksumMode::FullOrPartial), Ok(r));
+    }
+
     fn arb_addrs() -> impl Strategy<Value = (IpAddr, IpAddr)> {
         prop_oneof![
             (any::<u32>(), any::<u32>()).prop_map(|(a, b)| (IpAddr::V4(a.into()), IpAddr::V4(b.into()))),
@@ -395,7 +499,7 @@ mod tests {
 
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64), (s, d) in arb_addrs()) {
-            for mode in [ChecksumMode::Full, ChecksumMode::Ignore] {
+            for mode in [ChecksumMode::Full, ChecksumMode::FullOrPartial, ChecksumMode::Ignore] {
                 let _ = UdpRepr::parse(&Packet::new_unchecked(&bytes[..]), &s, &d, mode);
             }
         }

@@ -31,7 +31,7 @@ pub use af_xdp::{BindMode, XskDevice, XskTx, MAX_BATCH};
 pub use ethtool::{rss_config, RssConfig, ETH_RSS_HASH_CRC32, ETH_RSS_HASH_TOP, ETH_RSS_HASH_XOR};
 pub use fault::{FaultConfig, FaultDevice, FaultStats, FaultTx};
 pub use mem::{mem_pair, MemDevice, MemTx, MEM_DEFAULT_MAX_FRAME};
-pub use netdev::{if_index, interface_mac, interface_queues, xdp_attached};
+pub use netdev::{driver_name, if_index, interface_mac, interface_queues, xdp_attached};
 pub use pcap::{PcapWriter, PCAP_SNAPLEN};
 pub use prog::{solicited_node, AttachedMode, XdpCounters, XdpProgram, MAX_QUEUES};
 pub use wake::Waker;

@@ -131,6 +131,65 @@ pub fn interface_queues(iface: &str) -> Result<u32, DeviceError> {
     Ok(1)
 }
 
+const ETHTOOL_GDRVINFO: u32 = 0x0000_0003;
+
+/// `struct ethtool_drvinfo` (include/uapi/linux/ethtool.h): 196 bytes.
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolDrvinfo {
+    cmd: u32,
+    driver: [u8; 32],
+    version: [u8; 32],
+    fw_version: [u8; 32],
+    bus_info: [u8; 32],
+    erom_version: [u8; 32],
+    reserved2: [u8; 12],
+    n_priv_flags: u32,
+    n_stats: u32,
+    testinfo_len: u32,
+    eedump_len: u32,
+    regdump_len: u32,
+}
+
+/// The name of the driver behind `iface` (`ETHTOOL_GDRVINFO`, what `ethtool -i`
+/// prints as `driver:`), e.g. `veth`, `ice`, `mlx5_core`. A device without
+/// `get_drvinfo` (the loopback) answers `EOPNOTSUPP`: [`DeviceError::Io`].
+///
+/// xdpstack uses it to choose its receive checksum policy: a veth peer with its
+/// default offloads hands over TCP/UDP with unfinished CHECKSUM_PARTIAL fields.
+pub fn driver_name(iface: &str) -> Result<String, DeviceError> {
+    if_index(iface)?;
+    let sock = dgram_socket()?;
+    let mut ifr = ifreq_for(iface)?;
+    let mut info = EthtoolDrvinfo {
+        cmd: ETHTOOL_GDRVINFO,
+        ..Default::default()
+    };
+    ifr.ifr_ifru.ifru_data = (&mut info as *mut EthtoolDrvinfo).cast();
+    // SAFETY: SIOCETHTOOL with ETHTOOL_GDRVINFO reads ifr_name and writes a
+    // `struct ethtool_drvinfo` through ifr_data, which points at `info` (repr(C),
+    // the same 196-byte layout) that lives, exclusively borrowed, until after the
+    // call.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL, &mut ifr) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        return Err(match err.raw_os_error() {
+            Some(libc::ENODEV) => DeviceError::NoSuchInterface(iface.to_string()),
+            Some(libc::EPERM) | Some(libc::EACCES) => {
+                DeviceError::PermissionDenied(format!("reading the driver of {iface}: {err}"))
+            }
+            _ => DeviceError::Io(err),
+        });
+    }
+    // The kernel NUL-terminates the name (strscpy into a zeroed buffer).
+    let len = info
+        .driver
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(info.driver.len());
+    Ok(String::from_utf8_lossy(&info.driver[..len]).into_owned())
+}
+
 /// Which XDP program ids are attached to an interface.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct XdpQuery {
@@ -180,6 +239,21 @@ mod tests {
         assert!(if_index("lo").unwrap() > 0);
         assert_eq!(interface_mac("lo").unwrap(), [0; 6]);
         assert!(interface_queues("lo").unwrap() >= 1);
+    }
+
+    #[test]
+    fn driver_of_loopback() {
+        // The loopback device has no ethtool get_drvinfo (`ethtool -i lo`:
+        // "Operation not supported"). The veth case is in tests/veth_xsk.rs (root).
+        match driver_name("lo") {
+            Err(DeviceError::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP), "{e}"),
+            other => panic!("ETHTOOL_GDRVINFO on lo: {other:?}"),
+        }
+        assert!(matches!(
+            driver_name("nonexistent0"),
+            Err(DeviceError::NoSuchInterface(_))
+        ));
+        assert_eq!(std::mem::size_of::<EthtoolDrvinfo>(), 196);
     }
 
     #[test]

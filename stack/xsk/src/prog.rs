@@ -28,6 +28,13 @@ const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 /// Most AF_XDP sockets (queues) the program's XSKMAP holds.
 pub const MAX_QUEUES: u32 = 64;
 
+/// Flag in the program's `config[0]`: steer router advertisements sent to ff02::1
+/// to the stack. Keep in sync with `CFG_STEER_RA_ALLNODES` in xdpstack.bpf.c.
+const CFG_STEER_RA_ALLNODES: u32 = 1 << 0;
+
+/// Number of counters in the program's `counters` map (`CNT_MAX`).
+const COUNTERS: usize = 9;
+
 /// The mode the XDP program ended up attached in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachedMode {
@@ -63,8 +70,11 @@ pub struct XdpCounters {
     pub ipv6: u64,
     /// NDP frames for the stack (by target / solicited-node group).
     pub ndp: u64,
-    /// Router advertisements to ff02::1.
+    /// Router advertisements to ff02::1 steered to the stack (it serves IPv6).
     pub ra_all_nodes: u64,
+    /// Router advertisements to ff02::1 left to the kernel because the stack serves
+    /// no IPv6 (also counted in `passed`).
+    pub ra_all_nodes_passed: u64,
 }
 
 /// Our XDP program, loaded and attached to one interface.
@@ -81,6 +91,7 @@ pub struct XdpProgram {
     v4: MapHandle,
     v6: MapHandle,
     v6_snm: MapHandle,
+    config: MapHandle,
     counters: MapHandle,
     // Keeps the program and maps loaded (also referenced by the link / handles).
     _obj: libbpf_rs::Object,
@@ -203,6 +214,11 @@ impl XdpProgram {
     /// Load the program, put `ipv4`/`ipv6` into its address maps and attach it
     /// to `iface` in `mode` (Auto: native, falling back to generic). Fails if
     /// another XDP program is already attached.
+    ///
+    /// Router advertisements to ff02::1 are steered to the stack only when `ipv6`
+    /// is not empty (the stack serves IPv6); otherwise the kernel keeps getting
+    /// them. [`set_steer_router_advertisements`](Self::set_steer_router_advertisements)
+    /// turns it on later (SLAAC).
     pub fn attach(
         iface: &str,
         mode: XdpMode,
@@ -265,6 +281,7 @@ impl XdpProgram {
         let v4 = find_map(&obj, "v4_addrs")?;
         let v6 = find_map(&obj, "v6_addrs")?;
         let v6_snm = find_map(&obj, "v6_snm")?;
+        let config = find_map(&obj, "config")?;
         let counters = find_map(&obj, "counters")?;
 
         let p = XdpProgram {
@@ -277,6 +294,7 @@ impl XdpProgram {
             v4,
             v6,
             v6_snm,
+            config,
             counters,
             _obj: obj,
         };
@@ -287,6 +305,7 @@ impl XdpProgram {
         for a in ipv6 {
             p.add_ipv6(*a)?;
         }
+        p.set_steer_router_advertisements(!ipv6.is_empty())?;
         Ok(p)
     }
 
@@ -353,6 +372,39 @@ impl XdpProgram {
         Ok(())
     }
 
+    fn config_flags(&self) -> Result<u32, DeviceError> {
+        let v = self
+            .config
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| bpf_err("reading the XDP config", e))?
+            .unwrap_or_default();
+        Ok(<[u8; 4]>::try_from(v.as_slice())
+            .map(u32::from_ne_bytes)
+            .unwrap_or(0))
+    }
+
+    /// Steer router advertisements sent to ff02::1 to the stack (`on`), or leave
+    /// them to the kernel. `attach` turns it on when the stack has IPv6 addresses;
+    /// the SLAAC path turns it on before it listens for RAs. RAs sent to one of the
+    /// stack's solicited-node groups are steered regardless (they are addressed to
+    /// it). Can be called while running.
+    pub fn set_steer_router_advertisements(&self, on: bool) -> Result<(), DeviceError> {
+        let old = self.config_flags()?;
+        let new = if on {
+            old | CFG_STEER_RA_ALLNODES
+        } else {
+            old & !CFG_STEER_RA_ALLNODES
+        };
+        self.config
+            .update(&0u32.to_ne_bytes(), &new.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|e| bpf_err("writing the XDP config", e))
+    }
+
+    /// Whether router advertisements to ff02::1 are steered to the stack.
+    pub fn steers_router_advertisements(&self) -> Result<bool, DeviceError> {
+        Ok(self.config_flags()? & CFG_STEER_RA_ALLNODES != 0)
+    }
+
     /// Register an AF_XDP socket fd for `queue` in the XSKMAP.
     pub(crate) fn register_xsk(&self, queue: u32, fd: i32) -> Result<(), DeviceError> {
         if queue >= MAX_QUEUES {
@@ -372,7 +424,7 @@ impl XdpProgram {
 
     /// The program's counters, summed over CPUs.
     pub fn counters(&self) -> Result<XdpCounters, DeviceError> {
-        let mut v = [0u64; 8];
+        let mut v = [0u64; COUNTERS];
         for (i, slot) in v.iter_mut().enumerate() {
             let per_cpu = self
                 .counters
@@ -394,6 +446,7 @@ impl XdpProgram {
             ipv6: v[5],
             ndp: v[6],
             ra_all_nodes: v[7],
+            ra_all_nodes_passed: v[8],
         })
     }
 
@@ -472,12 +525,26 @@ mod tests {
             .maps()
             .map(|m| m.name().to_string_lossy().into_owned())
             .collect();
-        for want in ["xsks_map", "v4_addrs", "v6_addrs", "v6_snm", "counters"] {
+        for want in [
+            "xsks_map", "v4_addrs", "v6_addrs", "v6_snm", "config", "counters",
+        ] {
             assert!(
                 names.iter().any(|n| n == want),
                 "{want} missing in {names:?}"
             );
         }
         assert!(open.progs().any(|p| p.name() == PROG_NAME));
+        // The counter and config maps have the sizes this file assumes.
+        let size = |name: &str| {
+            open.maps()
+                .find(|m| m.name() == name)
+                .map(|m| m.max_entries())
+        };
+        assert_eq!(
+            size("counters"),
+            Some(COUNTERS as u32),
+            "CNT_MAX in xdpstack.bpf.c"
+        );
+        assert_eq!(size("config"), Some(1));
     }
 }

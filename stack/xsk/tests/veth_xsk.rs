@@ -20,8 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use xsk::{
-    interface_mac, xdp_attached, AttachedMode, Device, DeviceError, MacAddr, TxQueue, XdpMode,
-    XdpProgram, XskConfig, XskDevice,
+    driver_name, interface_mac, xdp_attached, AttachedMode, Device, DeviceError, MacAddr, TxQueue,
+    XdpMode, XdpProgram, XskConfig, XskDevice,
 };
 
 const PEER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -130,6 +130,7 @@ impl Testbed {
             'b' => ('g', 'h'),
             'c' => ('i', 'j'),
             'd' => ('k', 'l'),
+            'f' => ('o', 'p'),
             _ => ('m', 'n'),
         };
         let tb = Testbed {
@@ -1167,6 +1168,183 @@ fn steering_table_and_load() {
             let st = dev.stats();
             eprintln!("veth_xsk: tx burst: {st:?}");
             assert_eq!(st.tx_invalid, 0);
+        }
+    });
+}
+
+/// A raw packet socket on `iface` (AF_PACKET, ETH_P_ALL) in the calling thread's
+/// namespace: it sees what the kernel receives there, i.e. what XDP passed.
+fn kernel_tap(iface: &str) -> std::os::fd::OwnedFd {
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            i32::from(proto),
+        )
+    };
+    assert!(
+        fd >= 0,
+        "AF_PACKET socket: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `fd` is a fresh socket owned by nobody else.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain data; all-zero is valid.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = proto;
+    sll.sll_ifindex = xsk::if_index(iface).unwrap() as i32;
+    // SAFETY: `sll` is a valid sockaddr_ll for the length given, alive during the call.
+    let rc = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    assert_eq!(rc, 0, "bind AF_PACKET: {}", std::io::Error::last_os_error());
+    sock
+}
+
+/// Where an injected frame (source MAC 02:00:00:00:5e:`idx`) ended up within
+/// `wait`: (reached the XSK, reached the kernel).
+fn landed<D: Device>(
+    dev: &mut D,
+    tap: &std::os::fd::OwnedFd,
+    idx: u8,
+    wait: Duration,
+) -> (bool, bool) {
+    let mac = [0x02, 0, 0, 0, 0x5e, idx];
+    let (mut xsk, mut kernel) = (false, false);
+    let deadline = Instant::now() + wait;
+    let mut buf = [0u8; 2048];
+    while Instant::now() < deadline {
+        dev.wait(Duration::from_millis(20)).unwrap();
+        dev.rx_burst(64, |f, _| xsk |= f.len() >= 12 && f[6..12] == mac)
+            .unwrap();
+        dev.flush().unwrap();
+        loop {
+            // SAFETY: `buf` is valid for writes of its length during the call.
+            let n = unsafe {
+                libc::recv(
+                    tap.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 12 {
+                break;
+            }
+            kernel |= buf[6..12] == mac;
+        }
+    }
+    (xsk, kernel)
+}
+
+#[test]
+fn router_advertisements_steered_only_when_serving_ipv6() {
+    // An RA to ff02::1 is for every node: while the stack serves no IPv6 it must
+    // stay with the kernel (its default route and addresses depend on RAs, RFC 4861
+    // §6.3.4); once the stack serves IPv6 (addresses, or SLAAC) the stack gets it.
+    require_root();
+    let tb = Testbed::new('f', 1);
+    let stack_if = tb.stack_if.clone();
+    let peer_ns = tb.peer_ns.clone();
+    let peer_if = tb.peer_if.clone();
+    tb.in_stack_ns(move || {
+        assert_eq!(driver_name(&stack_if).unwrap(), "veth", "ETHTOOL_GDRVINFO");
+        let tap = kernel_tap(&stack_if);
+        let all: Ipv6Addr = "ff02::1".parse().unwrap();
+        let all_mac = [0x33, 0x33, 0, 0, 0, 1];
+        let mut ra = vec![0u8; 16];
+        ra[0] = 134;
+        ra[4] = 64; // cur hop limit
+        ra[6..8].copy_from_slice(&1800u16.to_be_bytes()); // router lifetime
+        let send = |idx: u8| {
+            let f = ipv6_icmp(idx, all_mac, all, &ra);
+            assert_eq!(
+                inject(&peer_ns, &peer_if, vec![f], Duration::ZERO)
+                    .join()
+                    .unwrap(),
+                1
+            );
+        };
+        let wait = Duration::from_millis(600);
+        for (mode, base) in [(XdpMode::Generic, 40u8), (XdpMode::Native, 50)] {
+            eprintln!("veth_xsk: RA steering in {mode:?} mode");
+
+            // 1. IPv4 only: the RA goes to the kernel, counted as passed.
+            let prog = XdpProgram::attach(&stack_if, mode, &[STACK_IP], &[]).unwrap();
+            let mut dev = XskDevice::open(&XskConfig::new(stack_if.clone()), &prog).unwrap();
+            assert!(!prog.steers_router_advertisements().unwrap());
+            let c0 = prog.counters().unwrap();
+            send(base);
+            let (xsk, kernel) = landed(&mut dev, &tap, base, wait);
+            let c1 = prog.counters().unwrap();
+            assert!(
+                !xsk,
+                "RA to ff02::1 stolen by the XSK though the stack serves no IPv6 ({} mode)",
+                prog.mode()
+            );
+            assert!(kernel, "RA to ff02::1 did not reach the kernel");
+            assert_eq!(
+                (
+                    c1.ra_all_nodes_passed - c0.ra_all_nodes_passed,
+                    c1.ra_all_nodes - c0.ra_all_nodes
+                ),
+                (1, 0),
+                "{c0:?} -> {c1:?}"
+            );
+            assert!(
+                c1.passed > c0.passed && c1.redirected == c0.redirected,
+                "{c0:?} -> {c1:?}"
+            );
+
+            // 2. Turned on while running (the SLAAC path): now the stack gets it.
+            prog.set_steer_router_advertisements(true).unwrap();
+            assert!(prog.steers_router_advertisements().unwrap());
+            send(base + 1);
+            assert_eq!(
+                landed(&mut dev, &tap, base + 1, wait),
+                (true, false),
+                "after set_steer_router_advertisements(true)"
+            );
+            prog.set_steer_router_advertisements(false).unwrap();
+            send(base + 2);
+            assert_eq!(
+                landed(&mut dev, &tap, base + 2, wait),
+                (false, true),
+                "after set_steer_router_advertisements(false)"
+            );
+            drop(dev);
+            drop(prog);
+
+            // 3. Attached with an IPv6 address: steered to the XSK from the start.
+            let prog = XdpProgram::attach(&stack_if, mode, &[STACK_IP], &[STACK_IP6]).unwrap();
+            let mut dev = XskDevice::open(&XskConfig::new(stack_if.clone()), &prog).unwrap();
+            assert!(prog.steers_router_advertisements().unwrap());
+            let c0 = prog.counters().unwrap();
+            send(base + 3);
+            let (xsk, kernel) = landed(&mut dev, &tap, base + 3, wait);
+            let c1 = prog.counters().unwrap();
+            assert!(
+                xsk && !kernel,
+                "RA to ff02::1 with IPv6 configured: xsk {xsk}, kernel {kernel}"
+            );
+            assert_eq!(
+                (
+                    c1.ra_all_nodes - c0.ra_all_nodes,
+                    c1.redirected - c0.redirected
+                ),
+                (1, 1),
+                "{c0:?} -> {c1:?}"
+            );
+            assert_eq!(c1.ra_all_nodes_passed, c0.ra_all_nodes_passed);
+            drop(dev);
+            drop(prog);
         }
     });
 }

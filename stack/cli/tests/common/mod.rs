@@ -57,8 +57,24 @@ pub struct Bed {
 }
 
 impl Bed {
-    /// Build the bed; `queues` rx/tx queues on each veth end.
+    /// Build the bed; `queues` rx/tx queues on each veth end. The kernel peer keeps
+    /// its default offloads, as any Linux peer on veth does: TCP and UDP leave with
+    /// unfinished CHECKSUM_PARTIAL fields (the pseudo-header sum only), which the
+    /// stack must accept on veth (`--rx-checksum auto`). With our XDP program
+    /// attached natively, veth turns the peer's TSO off (`veth_xdp_set`), so GSO
+    /// segments to MTU-sized frames before they reach the XSK.
     pub fn new(queues: u32) -> Bed {
+        Bed::build(queues, true)
+    }
+
+    /// Like [`Bed::new`], but the kernel peer runs with `tx off tso off gso off`:
+    /// real checksums and MTU-sized frames whatever the XDP mode (TESTBED.md
+    /// pitfalls). For the tests that want full checksums on the wire.
+    pub fn new_offloads_off(queues: u32) -> Bed {
+        Bed::build(queues, false)
+    }
+
+    fn build(queues: u32, default_offloads: bool) -> Bed {
         require_root();
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{}", std::process::id(), n);
@@ -83,8 +99,10 @@ impl Bed {
         sh(&format!("ip -n {} addr add 198.18.0.1/24 dev {}", bed.peer_ns, bed.peer_if));
         // The kernel and the stack share the stack's MAC: keep the kernel's IPv6 off it.
         sh(&format!("ip netns exec {} sysctl -qw net.ipv6.conf.{}.disable_ipv6=1", bed.stack_ns, bed.stack_if));
-        // Real checksums and MTU-sized frames from the kernel peer (TESTBED.md pitfalls).
-        sh(&format!("ip netns exec {} ethtool -K {} tx off tso off gso off >/dev/null", bed.peer_ns, bed.peer_if));
+        if !default_offloads {
+            // Real checksums and MTU-sized frames from the kernel peer (TESTBED.md pitfalls).
+            sh(&format!("ip netns exec {} ethtool -K {} tx off tso off gso off >/dev/null", bed.peer_ns, bed.peer_if));
+        }
         sh(&format!("ip -n {} link set {} up", bed.peer_ns, bed.peer_if));
         sh(&format!("ip -n {} link set {} up", bed.stack_ns, bed.stack_if));
         bed
@@ -93,6 +111,19 @@ impl Bed {
     /// MAC address of the stack's interface.
     pub fn stack_mac(&self) -> String {
         sh(&format!("ip netns exec {} cat /sys/class/net/{}/address", self.stack_ns, self.stack_if)).trim().to_string()
+    }
+
+    /// The peer's offload setting `feature` as `ethtool -k` prints it ("on"/"off").
+    pub fn peer_offload(&self, feature: &str) -> String {
+        let (ok, out) = self.peer(&format!("ethtool -k {}", self.peer_if));
+        assert!(ok, "ethtool -k {}: {out}", self.peer_if);
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{feature}: ")))
+            .unwrap_or_else(|| panic!("ethtool -k lacks {feature}: {out}"))
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Run a shell command in the peer namespace.
