@@ -271,6 +271,7 @@ impl Stack {
         let rx_checksum = rx_checksum_policy(cfg.rx_checksum, &cfg.iface);
         let factory = Arc::new(factory);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StackError>>();
+        let go = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(queues.len());
         for (i, (dev, link)) in devs.into_iter().zip(links).enumerate() {
             let ctx = CoreCtx {
@@ -285,6 +286,7 @@ impl Stack {
                 clock,
                 port_seed: 49152 + (u16::from_ne_bytes(random_bytes()) % 16384),
                 ready: ready_tx.clone(),
+                go: Arc::clone(&go),
             };
             let factory = Arc::clone(&factory);
             let fault = cfg.fault.map(|mut f| {
@@ -336,6 +338,7 @@ impl Stack {
                 Err(_) => break,
             }
         }
+        go.store(true, Ordering::Release);
         if cfg.control_socket {
             let c = ControlServer::start(&cfg.iface, board).map_err(|e| StackError::io("control socket", e))?;
             stack.info.control_socket = Some(c.path().to_path_buf());
@@ -414,6 +417,7 @@ struct CoreCtx {
     clock: Clock,
     port_seed: u16,
     ready: mpsc::Sender<Result<(), StackError>>,
+    go: Arc<AtomicBool>,
 }
 
 fn run_core<D: Device, A: App>(dev: D, links: crate::mesh::CoreLinks, ctx: CoreCtx, factory: &dyn Fn(&CoreInfo) -> A) -> Result<(), StackError> {
@@ -432,6 +436,14 @@ fn run_core<D: Device, A: App>(dev: D, links: crate::mesh::CoreLinks, ctx: CoreC
         core.set_pcap(p);
     }
     let _ = ctx.ready.send(Ok(()));
+    // Every core's application is built before any loop turns (an application may
+    // count the cores at construction).
+    while !ctx.go.load(Ordering::Acquire) {
+        if ctx.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
     let res = core.run(&ctx.stop);
     // Whatever ended this loop ends the others.
     ctx.stop.store(true, Ordering::SeqCst);
