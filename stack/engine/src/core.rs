@@ -237,6 +237,10 @@ impl<D: Device, A: App> Core<D, A> {
             if !idle_turns.is_multiple_of(IDLE_CLOCK_TURNS) {
                 continue;
             }
+            // Let another runnable thread of this CPU go first (when loops outnumber
+            // CPUs, a busy-polling loop would otherwise hold the CPU for its whole
+            // time slice while the loop that has work waits).
+            std::thread::yield_now();
             let now = clock.now();
             self.net.borrow_mut().now = now;
             self.publish(now);
