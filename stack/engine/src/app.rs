@@ -203,6 +203,12 @@ impl<'a> Io<'a> {
         Ok(self.net.borrow_mut().iface.tcp_mut().recv_with(conn, f)?)
     }
 
+    /// Has the peer closed its side (FIN received)? Once the buffered bytes are
+    /// read, `recv` reports `Eof`.
+    pub fn peer_closed(&self, conn: ConnId) -> bool {
+        self.net.borrow().iface.tcp().peer_closed(conn)
+    }
+
     /// Bytes `recv` could return now.
     pub fn recv_queue(&self, conn: ConnId) -> usize {
         self.net.borrow().iface.tcp().recv_queue(conn)

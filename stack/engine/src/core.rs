@@ -72,6 +72,9 @@ pub type SharedPcap = Arc<Mutex<PcapWriter>>;
 pub struct Core<D: Device, A: App> {
     dev: D,
     net: Rc<RefCell<Net>>,
+    /// The stack's flow ownership (also in `net`; kept here so that a turn need
+    /// not clone the `Arc`).
+    steering: Arc<crate::rss::Steering>,
     app: A,
     links: CoreLinks,
     clock: Clock,
@@ -89,8 +92,10 @@ impl<D: Device, A: App> Core<D, A> {
     /// application `app` and its end of the mesh. `clock` must be the stack's
     /// shared clock.
     pub fn new(dev: D, net: Net, app: A, links: CoreLinks, clock: Clock, queue: u32) -> Core<D, A> {
+        let steering = Arc::clone(&net.steering);
         Core {
             dev,
+            steering,
             net: Rc::new(RefCell::new(net)),
             app,
             links,
@@ -145,6 +150,11 @@ impl<D: Device, A: App> Core<D, A> {
     /// The device.
     pub fn device(&self) -> &D {
         &self.dev
+    }
+
+    /// The device, mutable (simulations and benchmarks feed it).
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.dev
     }
 
     /// The loop's counters.
@@ -304,7 +314,7 @@ impl<D: Device, A: App> Core<D, A> {
             }
             // 2. A burst of frames, in place.
             let me = links.me();
-            let steering = Arc::clone(&net.steering);
+            let steering = &*self.steering;
             let multi = steering.cores() > 1;
             let pcap = self.pcap.as_ref();
             let received = self.dev.rx_burst(RX_BURST, |frame, tx| {

@@ -97,6 +97,8 @@ pub struct CoreLinks {
     cores: Vec<Arc<Shared>>,
     /// Cores we queued work for this turn (wake them if asleep).
     dirty: Vec<bool>,
+    /// Any of `dirty` set.
+    any_dirty: bool,
     frame_cap: usize,
     stats: LinkStats,
 }
@@ -135,6 +137,7 @@ pub fn mesh(n: usize, depth: usize, frame_cap: usize) -> std::io::Result<Vec<Cor
             from: (0..n).map(|c| pairs[c][me].clone()).collect(),
             cores: shared.clone(),
             dirty: vec![false; n],
+            any_dirty: false,
             frame_cap,
             stats: LinkStats::default(),
         })
@@ -179,12 +182,14 @@ impl CoreLinks {
         }
         self.stats.handoff_out += 1;
         self.dirty[owner] = true;
+        self.any_dirty = true;
         true
     }
 
     /// Any frames or neighbour updates waiting for this core?
+    #[inline]
     pub fn has_input(&self) -> bool {
-        !self.cores[self.me].neigh.is_empty() || self.from.iter().flatten().any(|p| !p.full.is_empty())
+        !self.cores[self.me].neigh.is_empty() || (self.cores.len() > 1 && self.from.iter().flatten().any(|p| !p.full.is_empty()))
     }
 
     /// Hand every frame other cores queued for us (at most `budget` per peer) to
@@ -214,6 +219,7 @@ impl CoreLinks {
                 self.stats.neigh_overflow += 1;
             } else {
                 self.dirty[c] = true;
+                self.any_dirty = true;
             }
         }
     }
@@ -230,7 +236,12 @@ impl CoreLinks {
     }
 
     /// Wake the cores we queued work for this turn, if they sleep.
+    #[inline]
     pub fn wake_dirty(&mut self) {
+        if !self.any_dirty {
+            return;
+        }
+        self.any_dirty = false;
         for c in 0..self.dirty.len() {
             if !self.dirty[c] {
                 continue;

@@ -88,7 +88,14 @@ impl Services {
                 // no received byte is held outside the connection's buffers.
                 match io.splice(conn, conn, usize::MAX) {
                     Ok(0) => return, // send buffer full: Writable follows
-                    Ok(n) => self.bytes += n as u64,
+                    Ok(n) => {
+                        self.bytes += n as u64;
+                        // Everything read and no FIN: nothing more to do (saves a
+                        // call that would only say WouldBlock).
+                        if io.recv_queue(conn) == 0 && !io.peer_closed(conn) {
+                            return;
+                        }
+                    }
                     Err(SpliceError::Recv(RecvError::Eof)) => {
                         // The peer half-closed and everything was echoed: close our
                         // side after it (RFC 862, RFC 9293 §3.10.4).

@@ -256,7 +256,12 @@ impl Conn {
     }
     /// Earliest timer deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.rto_at, self.persist_at, self.delack_at, self.timewait_at].into_iter().flatten().min()
+        let min = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, None) => x,
+            (None, y) => y,
+        };
+        min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at))
     }
 
     pub(crate) fn push_event(&self, env: &mut Env<'_>, ev: TcpEvent) {

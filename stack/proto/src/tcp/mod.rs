@@ -262,10 +262,30 @@ fn two_slots(slots: &mut [Slot], a: usize, b: usize) -> (&mut Slot, &mut Slot) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FourTuple {
     local: SocketAddr,
     remote: SocketAddr,
+}
+
+impl core::hash::Hash for FourTuple {
+    /// One write per address word instead of the derived per-field, per-variant
+    /// writes (this hash is on every received segment's path).
+    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
+        let ports = (u64::from(self.local.port()) << 16) | u64::from(self.remote.port());
+        match (self.local.ip(), self.remote.ip()) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => h.write_u128((u128::from(u32::from(l)) << 96) | (u128::from(u32::from(r)) << 64) | u128::from(ports)),
+            (l, r) => {
+                let w = |a: IpAddr| match a {
+                    IpAddr::V4(a) => u128::from(u32::from(a)),
+                    IpAddr::V6(a) => u128::from(a),
+                };
+                h.write_u128(w(l));
+                h.write_u128(w(r));
+                h.write_u64(ports | 1 << 40);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -854,6 +874,12 @@ impl Tcp {
         self.after_read(from.index, moved);
         self.after(to.index, Outcome::Keep);
         Ok(moved)
+    }
+
+    /// Has the peer's FIN been taken in sequence (after the data now buffered, the
+    /// stream ends)? False for a stale handle.
+    pub fn peer_closed(&self, conn: ConnId) -> bool {
+        self.get(conn).is_some_and(|c| c.fin_received)
     }
 
     /// Bytes [`Tcp::recv`] could return now.
