@@ -1,4 +1,4 @@
-//! `xdpstack`: the one binary of the project (see ../shared/CLI.md, the contract).
+//! `xdpstack`: the one binary of the project (docs/cli.md is its reference).
 //!
 //! Exit codes: 0 success (and after SIGINT/SIGTERM), 1 a runtime failure of a
 //! client command (refused, timeout), 2 bad flags, missing privileges, no such

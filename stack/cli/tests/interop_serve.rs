@@ -1,5 +1,5 @@
 //! Interop: `xdpstack serve` on AF_XDP in one namespace, the Linux kernel in the
-//! other (../shared/TESTBED.md). Needs root; fails (never skips) without it.
+//! other (docs/testing.md). Needs root; fails (never skips) without it.
 
 mod common;
 

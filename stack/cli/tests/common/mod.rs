@@ -1,4 +1,4 @@
-//! Test bed for interop tests (../shared/TESTBED.md): two network namespaces joined
+//! Test bed for interop tests (docs/testing.md): two network namespaces joined
 //! by a veth pair, the Linux kernel on one end (198.18.0.1/24), `xdpstack` on the
 //! other. Names are unique per run and everything is removed on drop, also when a
 //! test fails. Tests need root: without it they FAIL with a message, never skip.
