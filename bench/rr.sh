@@ -7,8 +7,11 @@
 #                                        cargo build --release -p xdpstack-bench --bins)
 # Environment:   DURATION=5 (measured seconds per point)  WARMUP=1  SIZE=64
 #                FLOWS="1 16"  QUEUES=1 (veth queues and xdpstack --queues)
+#                ROUNDS=1 (rounds of both parts; the table gives medians)
 #                CLIENT_CPU=0 SERVER_CPU=1 (taskset pinning)
 #                CSUM_WORKAROUND=1 (0: never turn the peer's checksum offload off)
+#                QUIET_PCT=2 QUIET_WAIT=120: before each point, wait until both cores
+#                are quiet (bench/quiet.sh: other work on a shared machine halves rates)
 #
 # Test bed: namespaces A and B joined by one veth pair with QUEUES queues. A is the
 # kernel peer, 198.18.0.1/24, default offloads; kernel-rr runs there. In B, on the
@@ -17,7 +20,8 @@
 #        no XDP program is attached during this part;
 #   (ii) xdpstack serve --iface … --ip 198.18.0.2/24 --service echo:7 --queues QUEUES.
 # For each, kernel-rr with SIZE-byte requests for each flow count in FLOWS, DURATION
-# seconds after WARMUP. Prints every kernel-rr result (JSON) and a markdown table.
+# seconds after WARMUP; the pair of parts is repeated ROUNDS times. Prints every
+# kernel-rr result (JSON) and a markdown table (medians over the rounds).
 # Exits non-zero with a message if a server does not answer. Everything is removed
 # on exit, also on failure or Ctrl-C (trap).
 set -euo pipefail
@@ -33,10 +37,13 @@ DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 SIZE=${SIZE:-64}
 FLOWS=${FLOWS:-1 16}
+ROUNDS=${ROUNDS:-1}
 QUEUES=${QUEUES:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
 CSUM_WORKAROUND=${CSUM_WORKAROUND:-1}
+# shellcheck source=bench/quiet.sh
+. bench/quiet.sh
 [ "$(nproc)" -ge 2 ] || { CLIENT_CPU=0; SERVER_CPU=0; echo "rr.sh: one CPU only: client and server share it"; }
 LIMIT=$(python3 -c "import math; print(math.ceil($WARMUP + $DURATION) + 20)")
 
@@ -94,6 +101,7 @@ xdp_attached() { ip -n "$B" -d link show "$SB" | grep -q 'prog/xdp'; }
 # One kernel-rr run from A; prints its JSON line. Fails if the server does not answer.
 rr() {
   local to=$1 flows=$2 out
+  wait_quiet "$CLIENT_CPU" "$SERVER_CPU"
   if ! out=$(timeout "$LIMIT" ip netns exec "$A" taskset -c "$CLIENT_CPU" "$RR" --to "$to" \
       --flows "$flows" --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --json); then
     echo "$out" >&2
@@ -137,38 +145,48 @@ if ! probe 198.18.0.2:7; then
 fi
 stop_server
 # --- end of the checksum workaround -------------------------------------------------
-for _ in $(seq 50); do xdp_attached || break; sleep 0.1; done
-xdp_attached && die "an XDP program is still attached to $SB after xdpstack stopped"
 
-declare -A RATE P99
-echo "== (i) kernel-echo on B's kernel, 198.18.0.3:7007 (no XDP attached)"
-start_server kernel-echo "$ECHO" --listen 198.18.0.3:7007
-for f in $FLOWS; do
-  out=$(rr 198.18.0.3:7007 "$f") || { stop_server; die "kernel-echo at 198.18.0.3:7007 did not answer ($f flows)"; }
-  echo "kernel-echo flows=$f $out"
-  RATE[k$f]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$out")
-  P99[k$f]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_us"])' "$out")
-done
-stop_server
+declare -A RATE P99   # key: k|x, flows, round
+for r in $(seq "$ROUNDS"); do
+  echo "== round $r/$ROUNDS: (i) kernel-echo on B's kernel, 198.18.0.3:7007 (no XDP attached)"
+  for _ in $(seq 50); do xdp_attached || break; sleep 0.1; done
+  xdp_attached && die "an XDP program is still attached to $SB after xdpstack stopped"
+  start_server kernel-echo "$ECHO" --listen 198.18.0.3:7007
+  for f in $FLOWS; do
+    out=$(rr 198.18.0.3:7007 "$f") || { stop_server; die "kernel-echo at 198.18.0.3:7007 did not answer ($f flows)"; }
+    echo "kernel-echo flows=$f $out"
+    RATE[k$f.$r]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$out")
+    P99[k$f.$r]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_us"])' "$out")
+  done
+  stop_server
 
-echo "== (ii) ${XDP_CMD[*]}"
-start_server xdpstack "${XDP_CMD[@]}"
-grep '^ready' "$LOG"
-for f in $FLOWS; do
-  out=$(rr 198.18.0.2:7 "$f") || { stop_server; cat "$LOG" >&2; die "xdpstack at 198.18.0.2:7 did not answer ($f flows)"; }
-  echo "xdpstack    flows=$f $out"
-  RATE[x$f]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$out")
-  P99[x$f]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_us"])' "$out")
+  echo "== round $r/$ROUNDS: (ii) ${XDP_CMD[*]}"
+  start_server xdpstack "${XDP_CMD[@]}"
+  grep '^ready' "$LOG"
+  for f in $FLOWS; do
+    out=$(rr 198.18.0.2:7 "$f") || { stop_server; cat "$LOG" >&2; die "xdpstack at 198.18.0.2:7 did not answer ($f flows)"; }
+    echo "xdpstack    flows=$f $out"
+    RATE[x$f.$r]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$out")
+    P99[x$f.$r]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_us"])' "$out")
+  done
+  stop_server
 done
-stop_server
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+echo
+[ "$ROUNDS" = 1 ] || echo "Median of $ROUNDS rounds (each round: kernel-echo, then xdpstack):"
 echo
 echo "| flows | kernel-echo trans/s | xdpstack trans/s | ratio xdpstack/kernel | p99 kernel-echo µs | p99 xdpstack µs |"
 echo "|---|---|---|---|---|---|"
 for f in $FLOWS; do
-  python3 -c 'import sys; f,k,x,pk,px = sys.argv[1:]; k,x = float(k), float(x)
-print(f"| {f} | {k:,.0f} | {x:,.0f} | {x/k:.2f} | {float(pk):.1f} | {float(px):.1f} |")' \
-    "$f" "${RATE[k$f]}" "${RATE[x$f]}" "${P99[k$f]}" "${P99[x$f]}"
+  k=() x=() pk=() px=()
+  for r in $(seq "$ROUNDS"); do
+    k+=("${RATE[k$f.$r]}"); x+=("${RATE[x$f.$r]}"); pk+=("${P99[k$f.$r]}"); px+=("${P99[x$f.$r]}")
+  done
+  python3 -c 'import statistics as st, sys
+f = sys.argv[1]
+k, x, pk, px = (st.median(map(float, a.split())) for a in sys.argv[2:6])
+print(f"| {f} | {k:,.0f} | {x:,.0f} | {x/k:.2f} | {pk:.1f} | {px:.1f} |")' \
+    "$f" "${k[*]}" "${x[*]}" "${pk[*]}" "${px[*]}"
 done
 [ -z "$CSUM_NOTE" ] || { echo; echo "$CSUM_NOTE"; }

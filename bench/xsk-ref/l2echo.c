@@ -37,7 +37,8 @@
  *   2. peek an RX batch; if empty, wake the fill ring only if it needs it; loop;
  *   3. reserve as many TX slots, rewrite (refer) or copy (copy mode) the frames,
  *      submit TX, release RX (copy mode: the RX frames back to the fill ring).
- * At exit it prints one line of counters (ours and the kernel's XDP_STATISTICS).
+ * At exit it prints one line of counters (ours, cpu_wait_ms: how long it waited for
+ * its CPU, i.e. time other work took, and the kernel's XDP_STATISTICS).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -102,6 +103,20 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Nanoseconds this process waited for a CPU (run_delay of /proc/self/schedstat). */
+static unsigned long long cpu_wait_ns(void)
+{
+	unsigned long long run = 0, delay = 0;
+	FILE *f = fopen("/proc/self/schedstat", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &run, &delay) != 2)
+		delay = 0;
+	fclose(f);
+	return delay;
 }
 
 static void die(const char *what, int err)
@@ -269,6 +284,7 @@ int main(int argc, char **argv)
 	struct echo *e;
 	int opt, ret, skb = 0, copy = 0, ifindex;
 	__u32 prog_id = 0, still = 0;
+	unsigned long long wait0;
 
 	while ((opt = getopt(argc, argv, "i:q:d:b:cSvh")) != -1) {
 		switch (opt) {
@@ -345,6 +361,7 @@ int main(int argc, char **argv)
 	       scfg.xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", e->copy ? "copy" : "refer", batch);
 	fflush(stdout);
 
+	wait0 = cpu_wait_ns();
 	end = now_s() + secs;
 	while (!stop) {
 		/* Read the clock every 1024 iterations only: bounded, and cheap. */
@@ -357,11 +374,12 @@ int main(int argc, char **argv)
 	if (getsockopt(e->fd, SOL_XDP, XDP_STATISTICS, &st, &optlen))
 		memset(&st, 0, sizeof(st));
 	printf("l2echo-c: rx %llu tx %llu tx_no_frame %llu loops %llu empty %llu tx_kicks %llu fill_kicks %llu"
-	       " | kernel: rx_dropped %llu rx_ring_full %llu rx_fill_empty %llu tx_invalid %llu\n",
+	       " cpu_wait_ms %llu | kernel: rx_dropped %llu rx_ring_full %llu rx_fill_empty %llu tx_invalid %llu\n",
 	       (unsigned long long)e->rx_pkts, (unsigned long long)e->tx_pkts,
 	       (unsigned long long)e->tx_dropped, (unsigned long long)e->loops,
 	       (unsigned long long)e->empty, (unsigned long long)e->tx_kicks,
-	       (unsigned long long)e->fill_kicks, (unsigned long long)st.rx_dropped,
+	       (unsigned long long)e->fill_kicks, (cpu_wait_ns() - wait0) / 1000000ULL,
+	       (unsigned long long)st.rx_dropped,
 	       (unsigned long long)st.rx_ring_full, (unsigned long long)st.rx_fill_ring_empty_descs,
 	       (unsigned long long)st.tx_invalid_descs);
 	xsk_socket__delete(e->xsk);

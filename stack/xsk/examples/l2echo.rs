@@ -13,7 +13,9 @@
 //! `tx().send`, its Ethernet source/destination MACs and IPv4 source/destination
 //! addresses swapped (checksum-neutral), and the batch is submitted with one
 //! `flush` per loop. At exit it prints one line of counters: the device's
-//! [`xsk::DeviceStats`] and the loop's own (iterations, empty polls).
+//! [`xsk::DeviceStats`], the loop's own (iterations, empty polls) and `cpu_wait_ms`,
+//! how long it waited for its CPU (run_delay of /proc/self/schedstat: CPU time
+//! other work took from it).
 //!
 //! Same work per frame as the C reference in its `-c` (copy) mode: RX frames go
 //! straight back to the fill ring, replies are written into a separate TX pool.
@@ -85,6 +87,15 @@ fn reflect(p: &mut [u8]) {
     }
 }
 
+/// Nanoseconds this process has spent runnable but waiting for a CPU (run_delay of
+/// /proc/self/schedstat; 0 if unavailable): time other work took from us.
+fn cpu_wait_ns() -> u64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
 fn main() -> ExitCode {
     let Some(o) = parse() else { return usage() };
     match run(&o) {
@@ -116,6 +127,7 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         o.batch
     );
 
+    let wait0 = cpu_wait_ns();
     let end = Instant::now() + Duration::from_secs_f64(o.duration);
     let (mut loops, mut empty) = (0u64, 0u64);
     while !STOP.load(Ordering::Relaxed) {
@@ -136,9 +148,10 @@ fn run(o: &Opts) -> Result<(), Box<dyn std::error::Error>> {
         dev.flush()?;
     }
     let s = dev.stats();
+    let cpu_wait_ms = cpu_wait_ns().saturating_sub(wait0) / 1_000_000;
     println!(
         "l2echo-rust: rx {} tx {} tx_no_frame {} loops {loops} empty {empty} tx_kicks {} \
-         | kernel: rx_dropped {} rx_ring_full {} rx_fill_empty {} tx_invalid {}",
+         cpu_wait_ms {cpu_wait_ms} | kernel: rx_dropped {} rx_ring_full {} rx_fill_empty {} tx_invalid {}",
         s.rx_packets,
         s.tx_packets,
         s.tx_no_frame,

@@ -20,13 +20,15 @@
 //! nothing came back for `--stall-ms` (default 5), they are written off as lost
 //! (counted) so that the window reopens; losses show in `lost`. While the window
 //! is full and nothing arrives, the generator sleeps in poll(2) (≤ 1 ms) rather
-//! than spin: on a small machine the kernel work of the veth (NAPI, run on the
-//! core that sent) must not wait for a time slice behind a spinning generator.
+//! than spin, leaving its core to the kernel's work (on a veth the receive path of
+//! a frame runs on the core that sent it) and to anything else on a small machine.
 //!
 //! It runs `--warmup` seconds (default 1) unrecorded, then `--duration` seconds
 //! (default 5), and prints the echoed packets/s of that window (also sent
 //! packets/s, lost frames, stalls). With `--json` one line:
-//! `{"kind":"l2gen","rx_pps":…,"tx_pps":…,"lost":…,"stalls":…,"window":…,"size":…,"duration_s":…}`.
+//! `{"kind":"l2gen","rx_pps":…,"tx_pps":…,"lost":…,"stalls":…,"window":…,"size":…,"duration_s":…,"cpu_wait_ms":…}`,
+//! where `cpu_wait_ms` is how long the generator waited for its CPU during the
+//! window (run_delay of /proc/self/schedstat: CPU time other work took).
 //! Exit 1 if nothing was echoed in the window.
 
 use std::net::Ipv4Addr;
@@ -149,6 +151,15 @@ fn template(o: &Opts, src_mac: MacAddr) -> Vec<u8> {
     f
 }
 
+/// Nanoseconds this process has spent runnable but waiting for a CPU (run_delay of
+/// /proc/self/schedstat; 0 if unavailable): time other work took from us.
+fn cpu_wait_ns() -> u64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
 /// Is `f` one of our frames coming back to `me`?
 fn is_echo(f: &[u8], me: [u8; 4]) -> bool {
     f.len() >= MIN_SIZE
@@ -185,7 +196,7 @@ fn run(o: &Opts) -> Result<bool, Box<dyn std::error::Error>> {
     let measure = start + Duration::from_secs_f64(o.warmup);
     let end = measure + Duration::from_secs_f64(o.duration);
     let (mut sent, mut echoed, mut written_off, mut stalls) = (0u64, 0u64, 0u64, 0u64);
-    let mut at_measure: Option<(u64, u64, u64, Instant)> = None;
+    let mut at_measure: Option<(u64, u64, u64, Instant, u64)> = None;
     let mut last_progress = start;
     let mut seq = 0u64;
     loop {
@@ -194,7 +205,7 @@ fn run(o: &Opts) -> Result<bool, Box<dyn std::error::Error>> {
             break;
         }
         if at_measure.is_none() && now >= measure {
-            at_measure = Some((sent, echoed, written_off, now));
+            at_measure = Some((sent, echoed, written_off, now, cpu_wait_ns()));
         }
         let mut got = 0u64;
         dev.rx_burst(xsk::MAX_BATCH, |f, _| {
@@ -216,9 +227,8 @@ fn run(o: &Opts) -> Result<bool, Box<dyn std::error::Error>> {
         let room = o.window.saturating_sub(sent.saturating_sub(echoed + written_off));
         if room == 0 && got == 0 {
             // Window full and nothing back: sleep in poll(2) until frames arrive
-            // (at most 1 ms) instead of spinning, so that the kernel's softirq work
-            // on this core (the veth's NAPI runs where the frames were sent) is
-            // never left waiting for a time slice behind us.
+            // (at most 1 ms) instead of spinning, leaving the core to the kernel's
+            // work (the veth's receive path runs on the core that sent) and others.
             dev.flush()?;
             dev.wait(Duration::from_millis(1))?;
             continue;
@@ -238,20 +248,22 @@ fn run(o: &Opts) -> Result<bool, Box<dyn std::error::Error>> {
         dev.flush()?;
     }
     let stop = Instant::now();
-    let (s0, e0, w0, t0) = at_measure.unwrap_or((0, 0, 0, start));
+    let (s0, e0, w0, t0, d0) = at_measure.unwrap_or((0, 0, 0, start, 0));
+    let cpu_wait_ms = cpu_wait_ns().saturating_sub(d0) as f64 / 1e6;
     let secs = stop.duration_since(t0).as_secs_f64();
     let rx_pps = (echoed - e0) as f64 / secs;
     let tx_pps = (sent - s0) as f64 / secs;
     let lost = written_off - w0;
     if o.json {
         println!(
-            "{{\"kind\":\"l2gen\",\"rx_pps\":{rx_pps:.0},\"tx_pps\":{tx_pps:.0},\"lost\":{lost},\"stalls\":{stalls},\"window\":{},\"size\":{},\"duration_s\":{secs:.3}}}",
+            "{{\"kind\":\"l2gen\",\"rx_pps\":{rx_pps:.0},\"tx_pps\":{tx_pps:.0},\"lost\":{lost},\"stalls\":{stalls},\"window\":{},\"size\":{},\"duration_s\":{secs:.3},\"cpu_wait_ms\":{cpu_wait_ms:.1}}}",
             o.window, o.size
         );
     } else {
         println!(
             "l2gen: echoed {rx_pps:.0} pkt/s, sent {tx_pps:.0} pkt/s over {secs:.2} s \
-             (window {}, {} B frames, xdp {}, bind {}); lost {lost}, stalls {stalls}",
+             (window {}, {} B frames, xdp {}, bind {}); lost {lost}, stalls {stalls}; \
+             waited {cpu_wait_ms:.1} ms for the CPU",
             o.window,
             o.size,
             prog.mode(),
