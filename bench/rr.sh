@@ -10,14 +10,18 @@
 #                ROUNDS=1 (rounds of both parts; the table gives medians)
 #                CLIENT_CPU=0 SERVER_CPU=1 (taskset pinning)
 #                CSUM_WORKAROUND=1 (0: never turn the peer's checksum offload off)
-#                QUIET_PCT=2 QUIET_WAIT=120: before each point, wait until both cores
-#                are quiet (bench/quiet.sh: other work on a shared machine halves rates)
+#                SPIN_BASELINE=1 (0: skip the busy-polling kernel-echo part)
+#                QUIET_PCT=2 QUIET_WAIT=120: before each server starts, wait until both
+#                cores are quiet, and the client's before each point (bench/quiet.sh:
+#                other work on a shared machine halves rates)
 #
 # Test bed: namespaces A and B joined by one veth pair with QUEUES queues. A is the
 # kernel peer, 198.18.0.1/24, default offloads; kernel-rr runs there. In B, on the
 # same veth end, one after the other:
 #   (i)  kernel-echo on B's kernel, which owns 198.18.0.3/24 on that veth (port 7007);
 #        no XDP program is attached during this part;
+#   (i-b) unless SPIN_BASELINE=0: the same kernel-echo with --spin (busy-polls like
+#        xdpstack's loop instead of sleeping in epoll_wait), extra table columns;
 #   (ii) xdpstack serve --iface … --ip 198.18.0.2/24 --service echo:7 --queues QUEUES.
 # For each, kernel-rr with SIZE-byte requests for each flow count in FLOWS, DURATION
 # seconds after WARMUP; the pair of parts is repeated ROUNDS times. Prints every
@@ -42,6 +46,7 @@ QUEUES=${QUEUES:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
 CSUM_WORKAROUND=${CSUM_WORKAROUND:-1}
+SPIN_BASELINE=${SPIN_BASELINE:-1}
 # shellcheck source=bench/quiet.sh
 . bench/quiet.sh
 [ "$(nproc)" -ge 2 ] || { CLIENT_CPU=0; SERVER_CPU=0; echo "rr.sh: one CPU only: client and server share it"; }
@@ -78,6 +83,7 @@ die() { echo "rr.sh: $*" >&2; exit 1; }
 # Run "$@" in B pinned to SERVER_CPU, wait (bounded) for its `ready` line.
 start_server() {
   local what=$1; shift
+  wait_quiet "$CLIENT_CPU" "$SERVER_CPU"
   ip netns exec "$B" taskset -c "$SERVER_CPU" timeout "$((LIMIT * 8))" "$@" >"$LOG" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
@@ -101,7 +107,8 @@ xdp_attached() { ip -n "$B" -d link show "$SB" | grep -q 'prog/xdp'; }
 # One kernel-rr run from A; prints its JSON line. Fails if the server does not answer.
 rr() {
   local to=$1 flows=$2 out
-  wait_quiet "$CLIENT_CPU" "$SERVER_CPU"
+  # The server's core is checked before the server starts (xdpstack spins on it).
+  wait_quiet "$CLIENT_CPU"
   if ! out=$(timeout "$LIMIT" ip netns exec "$A" taskset -c "$CLIENT_CPU" "$RR" --to "$to" \
       --flows "$flows" --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP" --json); then
     echo "$out" >&2
@@ -160,6 +167,18 @@ for r in $(seq "$ROUNDS"); do
   done
   stop_server
 
+  if [ "$SPIN_BASELINE" = 1 ]; then
+    echo "== round $r/$ROUNDS: (i-b) kernel-echo --spin (busy-polls epoll like xdpstack's loop)"
+    start_server kernel-echo "$ECHO" --listen 198.18.0.3:7007 --spin
+    for f in $FLOWS; do
+      out=$(rr 198.18.0.3:7007 "$f") || { stop_server; die "kernel-echo --spin at 198.18.0.3:7007 did not answer ($f flows)"; }
+      echo "kernel-echo --spin flows=$f $out"
+      RATE[s$f.$r]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rate"])' "$out")
+      P99[s$f.$r]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_us"])' "$out")
+    done
+    stop_server
+  fi
+
   echo "== round $r/$ROUNDS: (ii) ${XDP_CMD[*]}"
   start_server xdpstack "${XDP_CMD[@]}"
   grep '^ready' "$LOG"
@@ -174,19 +193,28 @@ done
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-[ "$ROUNDS" = 1 ] || echo "Median of $ROUNDS rounds (each round: kernel-echo, then xdpstack):"
+[ "$ROUNDS" = 1 ] || echo "Median of $ROUNDS rounds (each round: kernel-echo, kernel-echo --spin unless SPIN_BASELINE=0, then xdpstack):"
 echo
-echo "| flows | kernel-echo trans/s | xdpstack trans/s | ratio xdpstack/kernel | p99 kernel-echo µs | p99 xdpstack µs |"
-echo "|---|---|---|---|---|---|"
+if [ "$SPIN_BASELINE" = 1 ]; then
+  echo "| flows | kernel-echo trans/s | xdpstack trans/s | ratio xdpstack/kernel | p99 kernel-echo µs | p99 xdpstack µs | kernel-echo --spin trans/s | ratio xdpstack/spin | p99 spin µs |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+else
+  echo "| flows | kernel-echo trans/s | xdpstack trans/s | ratio xdpstack/kernel | p99 kernel-echo µs | p99 xdpstack µs |"
+  echo "|---|---|---|---|---|---|"
+fi
 for f in $FLOWS; do
-  k=() x=() pk=() px=()
+  k=() x=() pk=() px=() sp=() ps=()
   for r in $(seq "$ROUNDS"); do
     k+=("${RATE[k$f.$r]}"); x+=("${RATE[x$f.$r]}"); pk+=("${P99[k$f.$r]}"); px+=("${P99[x$f.$r]}")
+    sp+=("${RATE[s$f.$r]:-0}"); ps+=("${P99[s$f.$r]:-0}")
   done
   python3 -c 'import statistics as st, sys
-f = sys.argv[1]
-k, x, pk, px = (st.median(map(float, a.split())) for a in sys.argv[2:6])
-print(f"| {f} | {k:,.0f} | {x:,.0f} | {x/k:.2f} | {pk:.1f} | {px:.1f} |")' \
-    "$f" "${k[*]}" "${x[*]}" "${pk[*]}" "${px[*]}"
+f, spin = sys.argv[1], sys.argv[8] == "1"
+k, x, pk, px, s, ps = (st.median(map(float, a.split())) for a in sys.argv[2:8])
+row = f"| {f} | {k:,.0f} | {x:,.0f} | {x/k:.2f} | {pk:.1f} | {px:.1f} |"
+if spin:
+    row += f" {s:,.0f} | {x/s:.2f} | {ps:.1f} |"
+print(row)' \
+    "$f" "${k[*]}" "${x[*]}" "${pk[*]}" "${px[*]}" "${sp[*]}" "${ps[*]}" "$SPIN_BASELINE"
 done
 [ -z "$CSUM_NOTE" ] || { echo; echo "$CSUM_NOTE"; }

@@ -2,7 +2,7 @@
 //! baseline ("one-thread epoll echo") that xdpstack's echo service is compared with.
 //!
 //! ```text
-//! kernel-echo --listen ADDR:PORT [--duration S]
+//! kernel-echo --listen ADDR:PORT [--duration S] [--spin]
 //! ```
 //!
 //! One thread, one mio (epoll, edge-triggered) event loop, nonblocking sockets,
@@ -12,6 +12,11 @@
 //! buffered is written, then the server shuts its sending side and closes. A
 //! connection that reads a lot in one go yields after a bounded number of reads and
 //! is resumed in the next round, so one busy flow cannot starve the others.
+//!
+//! `--spin` busy-polls: epoll_wait with a zero timeout, never sleeping, like
+//! xdpstack's busy-poll loop — the variant that separates what a kernel-bypass stack
+//! gains from bypassing the kernel from what it gains from never sleeping (with one
+//! flow, each request otherwise wakes the sleeping server thread).
 //!
 //! Prints `ready listen=ADDR:PORT` on stdout once listening. Runs until SIGINT or
 //! SIGTERM (exit 0), or for `--duration` seconds if given; then prints one summary
@@ -41,6 +46,9 @@ struct Args {
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     duration: Option<f64>,
+    /// Busy-poll: epoll_wait with a zero timeout instead of sleeping.
+    #[arg(long)]
+    spin: bool,
 }
 
 const LISTENER: Token = Token(usize::MAX);
@@ -113,7 +121,7 @@ fn serve(args: &Args, stop: &AtomicBool) -> io::Result<(u64, u64)> {
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(args.listen)?;
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-    println!("ready listen={}", listener.local_addr()?);
+    println!("ready listen={}{}", listener.local_addr()?, if args.spin { " spin" } else { "" });
     let _ = io::stdout().flush();
 
     let deadline = args.duration.map(|s| Instant::now() + Duration::from_secs_f64(s));
@@ -145,7 +153,7 @@ fn serve(args: &Args, stop: &AtomicBool) -> io::Result<(u64, u64)> {
             }
             timeout = timeout.min(left);
         }
-        if !again.is_empty() {
+        if !again.is_empty() || args.spin {
             timeout = Duration::ZERO;
         }
         match poll.poll(&mut events, Some(timeout)) {
