@@ -12,9 +12,14 @@ BUILD_PKGS := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gc
 # Tests and demo: namespaces/veth, the kernel peers and capture tools.
 TEST_PKGS := iproute2 ethtool tcpdump tshark socat iputils-ping netcat-openbsd curl \
              iperf3 python3 python3-scapy bpftool
-APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS)
+# Benchmark tools: libxdp/libbpf headers and libraries for the C AF_XDP reference
+# (bench/xsk-ref/l2echo.c).
+BENCH_PKGS := libxdp-dev libbpf-dev
+APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS) $(BENCH_PKGS)
+XSK_REF := target/xsk-ref/l2echo
 
-.PHONY: all setup build test test-unit lint bench-micro bench demo fuzz clean fmt
+.PHONY: all setup build test test-unit lint bench-micro bench demo fuzz clean fmt \
+        xsk-ref bench-tools bench-rr bench-l2echo
 
 all: build
 
@@ -49,6 +54,27 @@ bench-micro: setup
 	$(CARGO) bench -p xdpstack-bench
 
 bench: bench-micro
+
+# The measuring tools (docs/benchmarks-tools.md): kernel-rr and kernel-echo (bench
+# crate), the device-layer L2 echo and its generator (xsk examples), and the C
+# libxdp reference, built here into target/ (never committed).
+bench-tools: setup
+	$(CARGO) build --release -p xdpstack-bench --bins
+	$(CARGO) build --release -p xdpstack-xsk --examples
+
+xsk-ref: setup $(XSK_REF)
+
+$(XSK_REF): bench/xsk-ref/l2echo.c | setup
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $< $$(pkg-config --cflags --libs libxdp libbpf)
+
+# Request/response: xdpstack's echo vs a one-thread epoll kernel echo (QUEUES, DURATION).
+bench-rr: build bench-tools
+	bash bench/rr.sh
+
+# Device layer vs the C libxdp reference: L2 echo packets/s (DURATION, ROUNDS).
+bench-l2echo: bench-tools xsk-ref
+	bash bench/l2echo.sh
 
 # Fuzz every parser and the interface's input path (nightly + cargo-fuzz; not part of
 # `make test`). FUZZ_SECONDS per target.
