@@ -9,7 +9,8 @@
 #                FLOWS="1 16"  QUEUES=1 (veth queues and xdpstack --queues)
 #                ROUNDS=1 (rounds of both parts; the table gives medians)
 #                CLIENT_CPU=0 SERVER_CPU=1 (taskset pinning)
-#                CSUM_WORKAROUND=1 (0: never turn the peer's checksum offload off)
+#                XDP_CORES=SERVER_CPU (xdpstack --cores: the CPUs of its loops; with
+#                QUEUES=2 on a 2-CPU machine e.g. XDP_CORES=1,1 or 0,1)
 #                SPIN_BASELINE=1 (0: skip the busy-polling kernel-echo part)
 #                QUIET_PCT=2 QUIET_WAIT=120: before each server starts, wait until both
 #                cores are quiet, and the client's before each point (bench/quiet.sh:
@@ -45,11 +46,11 @@ ROUNDS=${ROUNDS:-1}
 QUEUES=${QUEUES:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
-CSUM_WORKAROUND=${CSUM_WORKAROUND:-1}
 SPIN_BASELINE=${SPIN_BASELINE:-1}
 # shellcheck source=bench/quiet.sh
 . bench/quiet.sh
 [ "$(nproc)" -ge 2 ] || { CLIENT_CPU=0; SERVER_CPU=0; echo "rr.sh: one CPU only: client and server share it"; }
+XDP_CORES=${XDP_CORES:-$SERVER_CPU}
 LIMIT=$(python3 -c "import math; print(math.ceil($WARMUP + $DURATION) + 20)")
 
 ID=$$
@@ -84,7 +85,7 @@ die() { echo "rr.sh: $*" >&2; exit 1; }
 start_server() {
   local what=$1; shift
   wait_quiet "$CLIENT_CPU" "$SERVER_CPU"
-  ip netns exec "$B" taskset -c "$SERVER_CPU" timeout "$((LIMIT * 8))" "$@" >"$LOG" 2>&1 &
+  ip netns exec "$B" taskset -c "${START_CPUS:-$SERVER_CPU}" timeout "$((LIMIT * 8))" "$@" >"$LOG" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
     grep -q '^ready' "$LOG" && return 0
@@ -128,30 +129,14 @@ echo "== veth $PA ($A, kernel peer 198.18.0.1, kernel-rr on CPU $CLIENT_CPU) <->
 echo "== ${SIZE} B requests, flows: $FLOWS; ${DURATION} s per point after ${WARMUP} s warm-up"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes the figures noisy)"
 
-XDP_CMD=("$XDPSTACK" serve --iface "$SB" --ip 198.18.0.2/24 --service echo:7 --queues "$QUEUES")
+XDP_CMD=("$XDPSTACK" serve --iface "$SB" --ip 198.18.0.2/24 --service echo:7 --queues "$QUEUES" --cores "$XDP_CORES")
 
-# --- Checksum workaround (TEMPORARY) ---------------------------------------------
-# Today xdpstack may drop the peer's TCP segments whose checksum the peer left to
-# offload (CHECKSUM_PARTIAL over veth). If xdpstack does not answer with the peer's
-# default offloads but does with `ethtool -K $PA tx off`, the whole run (both
-# servers, so that they see the same peer) uses tx off, and a note says so.
-# To remove once xdpstack accepts partial checksums: delete this block (or run with
-# CSUM_WORKAROUND=0).
-CSUM_NOTE=
+# The kernel peer keeps its default offloads (partial checksums on veth, which
+# xdpstack accepts there: `rx_csum=partial` in its ready line).
 echo "== probe: xdpstack with the peer's default offloads"
-start_server xdpstack "${XDP_CMD[@]}"
-if ! probe 198.18.0.2:7; then
-  [ "$CSUM_WORKAROUND" = 1 ] || { stop_server; die "xdpstack at 198.18.0.2:7 does not answer (CSUM_WORKAROUND=0)"; }
-  ip netns exec "$A" ethtool -K "$PA" tx off >/dev/null
-  if probe 198.18.0.2:7; then
-    CSUM_NOTE="NOTE: xdpstack did not answer TCP from a peer with default offloads (partial checksums); the peer ran with 'ethtool -K $PA tx off' (checksums in software) for BOTH servers. Temporary: see CSUM_WORKAROUND in bench/rr.sh."
-    echo "== $CSUM_NOTE"
-  else
-    stop_server; die "xdpstack at 198.18.0.2:7 does not answer, not even with the peer's tx checksum offload off"
-  fi
-fi
+START_CPUS=$XDP_CORES start_server xdpstack "${XDP_CMD[@]}"
+probe 198.18.0.2:7 || { stop_server; cat "$LOG" >&2; die "xdpstack at 198.18.0.2:7 does not answer"; }
 stop_server
-# --- end of the checksum workaround -------------------------------------------------
 
 declare -A RATE P99   # key: k|x, flows, round
 for r in $(seq "$ROUNDS"); do
@@ -180,7 +165,7 @@ for r in $(seq "$ROUNDS"); do
   fi
 
   echo "== round $r/$ROUNDS: (ii) ${XDP_CMD[*]}"
-  start_server xdpstack "${XDP_CMD[@]}"
+  START_CPUS=$XDP_CORES start_server xdpstack "${XDP_CMD[@]}"
   grep '^ready' "$LOG"
   for f in $FLOWS; do
     out=$(rr 198.18.0.2:7 "$f") || { stop_server; cat "$LOG" >&2; die "xdpstack at 198.18.0.2:7 did not answer ($f flows)"; }
@@ -217,4 +202,3 @@ if spin:
 print(row)' \
     "$f" "${k[*]}" "${x[*]}" "${pk[*]}" "${px[*]}" "${sp[*]}" "${ps[*]}" "$SPIN_BASELINE"
 done
-[ -z "$CSUM_NOTE" ] || { echo; echo "$CSUM_NOTE"; }

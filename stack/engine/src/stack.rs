@@ -210,7 +210,7 @@ impl Stack {
             Some(list) if list.is_empty() => return Err(StackError::Config("--cores: empty list".into())),
             Some(list) => {
                 if let Some(bad) = list.iter().find(|c| !online.is_empty() && !online.contains(c)) {
-                    return Err(StackError::Config(format!("--cores: CPU {bad} is not online (online: {online:?})")));
+                    return Err(StackError::Config(format!("--cores: CPU {bad} is not available to this process (allowed: {online:?})")));
                 }
                 (0..queues.len()).map(|i| list[i % list.len()]).collect()
             }
