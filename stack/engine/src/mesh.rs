@@ -1,12 +1,14 @@
 //! The only state cores share: bounded lock-free queues between every pair of
 //! cores (crossbeam `ArrayQueue`).
 //!
-//! * **Frames.** For each ordered pair (from, to): a queue of frame copies and a
-//!   queue of free buffers that returns them. The buffers are allocated once, when
-//!   the mesh is built; handing a frame over is a pop from the free queue, one
-//!   copy, a push, and on the owner a pop, the protocol work, a push back. When the
-//!   free queue is empty (the owner is far behind) the frame is dropped and
-//!   counted (`handoff_overflow`), never blocked on.
+//! * **Frames.** Per core an inbound queue of frame copies (any core may push)
+//!   and a pool of free buffers of its own. The buffers are allocated once, when
+//!   the mesh is built (cores × depth, so memory grows linearly with the cores,
+//!   not with their pairs); handing a frame over is a pop from the sender's pool,
+//!   one copy, a push onto the owner's queue, and on the owner a pop, the protocol
+//!   work, and a push back onto the sender's pool. When the pool or the queue is
+//!   exhausted (the owner is far behind) the frame is dropped and counted
+//!   (`handoff_overflow`), never blocked on.
 //! * **Neighbours.** Per core one queue of neighbour updates (ip, MAC) that every
 //!   other core pushes to when it learns an entry; the owner applies them at the
 //!   start of a turn to its own replica of the cache.
@@ -30,12 +32,14 @@ pub const NEIGHBOUR_QUEUE: usize = 1024;
 #[derive(Debug)]
 pub struct FrameBuf {
     len: usize,
+    /// The core whose pool the buffer belongs to.
+    origin: usize,
     data: Box<[u8]>,
 }
 
 impl FrameBuf {
-    fn new(cap: usize) -> FrameBuf {
-        FrameBuf { len: 0, data: vec![0u8; cap].into_boxed_slice() }
+    fn new(cap: usize, origin: usize) -> FrameBuf {
+        FrameBuf { len: 0, origin, data: vec![0u8; cap].into_boxed_slice() }
     }
     /// The frame's bytes.
     pub fn bytes(&self) -> &[u8] {
@@ -52,16 +56,13 @@ pub struct NeighbourUpdate {
     pub mac: [u8; 6],
 }
 
-/// The queues of one ordered pair of cores.
-#[derive(Debug)]
-struct Pair {
-    full: ArrayQueue<FrameBuf>,
-    free: ArrayQueue<FrameBuf>,
-}
-
 /// What one core shares with the others.
 #[derive(Debug)]
 struct Shared {
+    /// Frames other cores handed to this one.
+    inbound: ArrayQueue<FrameBuf>,
+    /// This core's free frame buffers (owners push them back after use).
+    pool: ArrayQueue<FrameBuf>,
     neigh: ArrayQueue<NeighbourUpdate>,
     waker: Waker,
     sleeping: CachePadded<AtomicBool>,
@@ -90,10 +91,6 @@ pub struct LinkStats {
 #[derive(Debug)]
 pub struct CoreLinks {
     me: usize,
-    /// `to[c]`: pair (me → c); `None` for me.
-    to: Vec<Option<Arc<Pair>>>,
-    /// `from[c]`: pair (c → me); `None` for me.
-    from: Vec<Option<Arc<Pair>>>,
     cores: Vec<Arc<Shared>>,
     /// Cores we queued work for this turn (wake them if asleep).
     dirty: Vec<bool>,
@@ -104,37 +101,31 @@ pub struct CoreLinks {
 }
 
 /// Build the links of `n` cores with `depth` frame buffers of `frame_cap` bytes per
-/// ordered pair. Returns one [`CoreLinks`] per core, in core order.
+/// core (and an inbound queue of `depth` frames per core). Returns one
+/// [`CoreLinks`] per core, in core order.
 pub fn mesh(n: usize, depth: usize, frame_cap: usize) -> std::io::Result<Vec<CoreLinks>> {
     let n = n.max(1);
+    // One core hands nothing over: no buffers.
+    let depth = if n == 1 { 1 } else { depth.max(1) };
     let mut shared = Vec::with_capacity(n);
-    for _ in 0..n {
+    for c in 0..n {
+        let pool = ArrayQueue::new(depth);
+        if n > 1 {
+            for _ in 0..depth {
+                let _ = pool.push(FrameBuf::new(frame_cap, c));
+            }
+        }
         shared.push(Arc::new(Shared {
+            inbound: ArrayQueue::new(depth),
+            pool,
             neigh: ArrayQueue::new(NEIGHBOUR_QUEUE),
             waker: Waker::new()?,
             sleeping: CachePadded::new(AtomicBool::new(false)),
         }));
     }
-    // pairs[a][b]: a → b
-    let mut pairs: Vec<Vec<Option<Arc<Pair>>>> = vec![vec![None; n]; n];
-    for (a, row) in pairs.iter_mut().enumerate() {
-        for (b, slot) in row.iter_mut().enumerate() {
-            if a == b {
-                continue;
-            }
-            let depth = depth.max(1);
-            let p = Pair { full: ArrayQueue::new(depth), free: ArrayQueue::new(depth) };
-            for _ in 0..depth {
-                let _ = p.free.push(FrameBuf::new(frame_cap));
-            }
-            *slot = Some(Arc::new(p));
-        }
-    }
     Ok((0..n)
         .map(|me| CoreLinks {
             me,
-            to: pairs[me].clone(),
-            from: (0..n).map(|c| pairs[c][me].clone()).collect(),
             cores: shared.clone(),
             dirty: vec![false; n],
             any_dirty: false,
@@ -161,22 +152,25 @@ impl CoreLinks {
     }
 
     /// Hand a copy of `frame` to core `owner`. Returns false (and counts it) when
-    /// the owner's queue is full or the frame too large.
+    /// this core's buffers or the owner's queue are exhausted, or the frame is too
+    /// large.
     pub fn forward(&mut self, owner: usize, frame: &[u8]) -> bool {
-        let Some(Some(pair)) = self.to.get(owner) else { return false };
+        if owner == self.me || owner >= self.cores.len() {
+            return false;
+        }
         if frame.len() > self.frame_cap {
             self.stats.handoff_overflow += 1;
             return false;
         }
-        let Some(mut buf) = pair.free.pop() else {
+        let Some(mut buf) = self.cores[self.me].pool.pop() else {
             self.stats.handoff_overflow += 1;
             return false;
         };
         buf.data[..frame.len()].copy_from_slice(frame);
         buf.len = frame.len();
-        if let Err(buf) = pair.full.push(buf) {
-            // Cannot happen (as many buffers as slots), but never lose a buffer.
-            let _ = pair.free.push(buf);
+        if let Err(buf) = self.cores[owner].inbound.push(buf) {
+            // The owner's queue is full: keep the buffer, drop the frame.
+            let _ = self.cores[self.me].pool.push(buf);
             self.stats.handoff_overflow += 1;
             return false;
         }
@@ -189,20 +183,21 @@ impl CoreLinks {
     /// Any frames or neighbour updates waiting for this core?
     #[inline]
     pub fn has_input(&self) -> bool {
-        !self.cores[self.me].neigh.is_empty() || (self.cores.len() > 1 && self.from.iter().flatten().any(|p| !p.full.is_empty()))
+        let me = &self.cores[self.me];
+        !me.neigh.is_empty() || !me.inbound.is_empty()
     }
 
-    /// Hand every frame other cores queued for us (at most `budget` per peer) to
-    /// `f`, then return the buffers. Returns how many.
+    /// Hand every frame other cores queued for us (at most `budget`) to `f`, then
+    /// return each buffer to the pool of the core it came from. Returns how many.
     pub fn receive(&mut self, budget: usize, mut f: impl FnMut(&[u8])) -> usize {
         let mut n = 0;
-        for pair in self.from.iter().flatten() {
-            for _ in 0..budget {
-                let Some(buf) = pair.full.pop() else { break };
-                f(buf.bytes());
-                let _ = pair.free.push(buf);
-                n += 1;
-            }
+        while n < budget {
+            let Some(buf) = self.cores[self.me].inbound.pop() else { break };
+            f(buf.bytes());
+            let origin = buf.origin;
+            // Cannot fail: a pool holds at most the buffers it started with.
+            let _ = self.cores[origin].pool.push(buf);
+            n += 1;
         }
         self.stats.handoff_in += n as u64;
         n

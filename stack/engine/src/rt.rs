@@ -603,7 +603,7 @@ impl App for Runtime {
         self.run_ready();
     }
 
-    fn event(&mut self, _io: &mut Io<'_>, ev: Event) {
+    fn event(&mut self, io: &mut Io<'_>, ev: Event) {
         let mut r = self.shared.reactor.borrow_mut();
         match ev {
             Event::Accepted { conn, port } => match r.listeners.get_mut(&port) {
@@ -613,7 +613,7 @@ impl App for Runtime {
                 }
                 None => {
                     drop(r);
-                    _io.abort(conn);
+                    io.abort(conn);
                 }
             },
             Event::Connected(c) => {

@@ -66,7 +66,8 @@ pub struct StackConfig {
     /// RSS key to assume where the device reports none (40 or 52 bytes); the
     /// default is the Microsoft verification key.
     pub rss_key: Option<Vec<u8>>,
-    /// Frame buffers per ordered pair of cores for handed-over frames.
+    /// Frame buffers per core for frames handed to other cores (and the depth of
+    /// each core's inbound queue).
     pub handoff_depth: usize,
     /// UMEM frames per queue (half RX, half TX).
     pub frame_count: u32,
