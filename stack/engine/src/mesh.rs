@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use xsk::Waker;
 
-/// Default number of frame buffers per ordered pair of cores.
+/// Default number of frame buffers per core (and depth of its inbound queue).
 pub const DEFAULT_HANDOFF_DEPTH: usize = 512;
 /// Neighbour updates a core's queue holds.
 pub const NEIGHBOUR_QUEUE: usize = 1024;
