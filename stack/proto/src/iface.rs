@@ -204,9 +204,18 @@ impl Interface {
         let was_resolved = self.arp.get(now, ip).is_some();
         self.arp.insert(now, ip, mac);
         if !was_resolved {
-            self.tcp.neighbour_resolved();
+            self.resolved(ip);
         }
         !was_resolved
+    }
+
+    /// `ip` was just resolved: the handshakes whose next hop it is send again.
+    fn resolved(&mut self, ip: Ipv4Addr) {
+        let addr = &self.addr;
+        self.tcp.neighbour_resolved(|remote| match remote {
+            IpAddr::V4(r) => addr.next_hop(r) == Some(ip),
+            IpAddr::V6(_) => false,
+        });
     }
 
     /// Our IPv4 addresses with their prefix lengths.
@@ -305,8 +314,8 @@ impl Interface {
         let was_resolved = self.arp.get(now, arp.source_ip).is_some();
         let merged = self.arp.update_if_present(now, arp.source_ip, arp.source_hw.0);
         if merged && !was_resolved {
-            // An answer to our request: let waiting active opens go now.
-            self.tcp.neighbour_resolved();
+            // An answer to our request: let the handshakes waiting for it go now.
+            self.resolved(arp.source_ip);
         }
         if merged {
             self.note_learned(arp.source_ip, arp.source_hw.0);
@@ -913,6 +922,63 @@ mod tests {
         // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
         assert!(r.flags.contains(wire::tcp::TcpFlags::RST) && r.flags.contains(wire::tcp::TcpFlags::ACK));
         assert_eq!((r.seq, r.ack, r.src_port, r.dst_port), (0, 1001, 7, 40000));
+    }
+
+    fn arp_reply_from(ip: Ipv4Addr, mac: [u8; 6]) -> Vec<u8> {
+        let a = ArpRepr {
+            operation: ArpOperation::Reply,
+            source_hw: EthernetAddress(mac),
+            source_ip: ip,
+            target_hw: EthernetAddress(OUR_MAC),
+            target_ip: US,
+        };
+        let mut b = vec![0u8; a.buffer_len()];
+        a.emit(&mut wire::arp::Packet::new_unchecked(&mut b[..]));
+        eth(OUR_MAC, ethertype::ARP, &b)
+    }
+
+    /// The SYN-ACK of a passive open whose peer is not in the ARP cache is lost to
+    /// the miss; the ARP reply must release it at once (it waited for the 1 s RTO),
+    /// and an ARP reply from another host must not make it go again.
+    #[test]
+    fn syn_ack_lost_to_an_arp_miss_goes_when_the_reply_arrives() {
+        let mut i = iface();
+        i.tcp_mut().listen(7).unwrap();
+        let mut tx = Frames::default();
+        let syn = TcpRepr {
+            src_port: 40000,
+            dst_port: 7,
+            seq: 1000,
+            ack: 0,
+            flags: wire::tcp::TcpFlags::SYN,
+            window: 64240,
+            urgent: 0,
+            options: Default::default(),
+            payload: &[],
+        };
+        let mut b = vec![0u8; syn.buffer_len()];
+        syn.emit(&mut TcpPacket::new_unchecked(&mut b[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
+        let t = Instant::from_millis(10);
+        i.handle_frame(t, &ipv4(US, protocol::TCP, &b, false), &mut tx);
+        // Only an ARP request went out; the SYN-ACK was dropped for the miss.
+        assert_eq!(tx.0.len(), 1);
+        assert_eq!(u16::from_be_bytes([tx.0[0][12], tx.0[0][13]]), ethertype::ARP);
+        assert_eq!(i.stats().drops_of(DropReason::TxNeighbourMiss), 1);
+        tx.0.clear();
+        // Another host's reply changes nothing.
+        i.handle_frame(t, &arp_reply_from(Ipv4Addr::new(198, 18, 0, 77), [2, 0, 0, 0, 0, 0x77]), &mut tx);
+        i.poll_transmit(t, &mut tx);
+        assert!(tx.0.is_empty(), "no SYN-ACK for a reply from another neighbour");
+        // The peer's reply: the SYN-ACK goes at the next transmit, same instant.
+        i.handle_frame(t, &arp_reply_from(PEER, PEER_MAC), &mut tx);
+        i.poll_transmit(t, &mut tx);
+        assert_eq!(tx.0.len(), 1, "the SYN-ACK left with the ARP reply, not after the RTO");
+        let (e, ip, body) = sent_ipv4(&tx.0[0]);
+        assert_eq!((e.dst, ip.dst), (EthernetAddress(PEER_MAC), PEER));
+        let seg = TcpPacket::new_checked(&body[..]).unwrap();
+        let r = TcpRepr::parse(&seg, &IpAddr::V4(ip.src), &IpAddr::V4(ip.dst), ChecksumMode::Full).unwrap();
+        assert!(r.flags.contains(wire::tcp::TcpFlags::SYN) && r.flags.contains(wire::tcp::TcpFlags::ACK));
+        assert_eq!(r.ack, 1001);
     }
 }
 

@@ -697,16 +697,20 @@ impl Tcp {
         self.ready.append(&mut self.retry);
     }
 
-    /// A neighbour's link-layer address was just learned: connections still in
-    /// SYN-SENT send their SYN again at the next [`Tcp::poll_transmit`] instead of
-    /// waiting for the retransmission timer, since their first SYN was most likely
-    /// dropped for want of that address (the kernel queues such packets on the
-    /// neighbour entry instead; a repeated SYN is harmless, RFC 9293 §3.8.1). Walks
-    /// the slots: called on neighbour resolution only, never per packet.
-    pub fn neighbour_resolved(&mut self) {
+    /// A neighbour's link-layer address was just learned: handshakes towards it
+    /// (`via(remote)` says whether a remote address is reached through that
+    /// neighbour) send their SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) again at the
+    /// next [`Tcp::poll_transmit`] instead of waiting for the retransmission timer,
+    /// since the first one was most likely dropped for want of that address (the
+    /// kernel queues such packets on the neighbour entry instead; a repeated SYN or
+    /// SYN-ACK is harmless, RFC 9293 §3.8.1). Only the handshakes through that
+    /// neighbour: a flood of new neighbours cannot make every half-open connection
+    /// send again. Walks the slots: called on a new resolution only, never per
+    /// packet.
+    pub fn neighbour_resolved(&mut self, via: impl Fn(IpAddr) -> bool) {
         for idx in 0..self.slots.len() {
             let Some(c) = self.slots[idx].conn.as_mut() else { continue };
-            if c.state == State::SynSent {
+            if matches!(c.state, State::SynSent | State::SynReceived) && c.snd_una == c.iss && via(c.remote.ip()) {
                 c.syn_resend = true;
                 self.after(idx as u32, Outcome::Keep);
             }
