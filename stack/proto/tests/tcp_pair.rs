@@ -817,6 +817,85 @@ fn nagle_holds_small_segments() {
     assert_eq!(n, 5);
 }
 
+/// seed 001's `write_nodelay`: a per-write choice. With Nagle on for the
+/// connection, a small write waits behind unacknowledged data; the same write
+/// through `send_nodelay` goes at once, and the connection's flag is unchanged.
+#[test]
+fn send_nodelay_is_a_per_write_choice() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    s.log.clear();
+    s.a.send(c, b"first").unwrap();
+    s.round();
+    s.a.send(c, b"held").unwrap();
+    s.round();
+    let data_segs = |s: &Sim| s.log.iter().filter(|(_, g)| g.src == A_IP && !g.payload.is_empty()).count();
+    assert_eq!(data_segs(&s), 1, "Nagle holds the second small write");
+    // Everything acknowledged: the next small write goes at once ("a"), and with
+    // "a" in flight a nodelay write goes too instead of waiting for its ACK.
+    let all_acked = |s: &Sim| s.a.seq_state(c).is_some_and(|(una, nxt, _, _)| una == nxt);
+    assert!(s.run(Duration::from_secs(1), |s| s.b.recv_queue(sc) == 9 && all_acked(s)));
+    s.log.clear();
+    s.a.send(c, b"a").unwrap();
+    s.round();
+    s.a.send_nodelay(c, b"b").unwrap();
+    s.round();
+    assert_eq!(data_segs(&s), 2, "the nodelay write did not wait for the ACK");
+    assert!(s.run(Duration::from_secs(1), |s| s.b.recv_queue(sc) == 11 && all_acked(s)));
+    s.log.clear();
+    s.a.send(c, b"c").unwrap();
+    s.round();
+    s.a.send(c, b"d").unwrap();
+    s.round();
+    assert_eq!(data_segs(&s), 1, "Nagle still applies to plain writes (the flag is unchanged)");
+}
+
+/// `recv_with` lends the receive buffer in place and consumes what the closure
+/// says; `splice` moves bytes from one connection's receive buffer to another's
+/// send buffer (an echo when it is the same connection), without loss when the
+/// send buffer is full.
+#[test]
+fn recv_with_and_splice_move_bytes_exactly() {
+    let small = TcpConfig { tx_buffer: 4096, rx_buffer: 64 * 1024, ..TcpConfig::default() };
+    let mut s = Sim::new(3, TcpConfig::default(), small);
+    let (c, sc) = s.handshake(80);
+    let data = pattern(20_000, 9);
+    let mut sent = 0;
+    let mut echoed = Vec::new();
+    let mut peeked = 0;
+    let ok = s.run(Duration::from_secs(10), |s| {
+        if sent < data.len() {
+            sent += s.a.send(c, &data[sent..]).unwrap();
+        }
+        // The server echoes with splice; its 4 KiB send buffer fills up often.
+        loop {
+            match s.b.splice(sc, sc, usize::MAX) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        // The client reads in place, at most 1000 bytes at a time.
+        while let Ok(n) = s.a.recv_with(c, |b| {
+            let k = b.len().min(1000);
+            echoed.extend_from_slice(&b[..k]);
+            k
+        }) {
+            assert!(n <= 1000);
+            peeked += 1;
+        }
+        echoed.len() == data.len()
+    });
+    assert!(ok, "echo did not complete: {} of {}", echoed.len(), data.len());
+    check_same(3, "spliced echo", &echoed, &data);
+    assert!(peeked >= 20, "recv_with consumed in steps of at most 1000 bytes");
+    // Splice reports the reading side's state: nothing buffered now.
+    assert_eq!(s.b.splice(sc, sc, usize::MAX), Err(proto::tcp::SpliceError::Recv(proto::tcp::RecvError::WouldBlock)));
+    // After the client half-closes, the server sees Eof through splice.
+    s.a.close(c).unwrap();
+    assert!(s.run(Duration::from_secs(1), |s| s.b.peer_closed(sc)));
+    assert_eq!(s.b.splice(sc, sc, usize::MAX), Err(proto::tcp::SpliceError::Recv(proto::tcp::RecvError::Eof)));
+}
+
 #[test]
 fn delayed_ack() {
     let mut s = Sim::pair();
