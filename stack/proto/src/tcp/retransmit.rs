@@ -15,20 +15,24 @@ pub const MIN_RTO: Duration = Duration::from_millis(200);
 pub const MAX_RTO: Duration = Duration::from_secs(60);
 /// RTO before any RTT sample (RFC 6298 §2.1).
 pub const INITIAL_RTO: Duration = Duration::from_secs(1);
-/// Clock granularity `G` of RFC 6298 §2 (our clock is in microseconds; 1 ms keeps
-/// the variance term from collapsing to zero).
-const GRANULARITY: Duration = Duration::from_millis(1);
+/// Clock granularity `G` of RFC 6298 §2 in µs (our clock is in microseconds; 1 ms
+/// keeps the variance term from collapsing to zero).
+const GRANULARITY_US: u64 = 1000;
 
-/// RTT estimator and RTO timer state of one connection (RFC 6298).
+/// RTT estimator and RTO timer state of one connection (RFC 6298). Kept in
+/// microseconds (plain integer arithmetic on every sample; the interface speaks
+/// [`Duration`]).
 #[derive(Debug, Clone)]
 pub struct Rtt {
-    srtt: Option<Duration>,
-    rttvar: Duration,
+    /// Smoothed RTT, µs; `None` before the first sample.
+    srtt: Option<u64>,
+    /// RTT variation, µs.
+    rttvar: u64,
     rto: Duration,
     /// Consecutive expirations without progress (backoff exponent).
     backoffs: u32,
-    min_rto: Duration,
-    max_rto: Duration,
+    min_rto: u64,
+    max_rto: u64,
     /// Karn: the segment being timed, `(end seq, sent at)`.
     timed: Option<(u32, Instant)>,
 }
@@ -39,14 +43,18 @@ impl Default for Rtt {
     }
 }
 
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
+}
+
 impl Rtt {
     /// A fresh estimator with the given bounds.
     pub fn new(min_rto: Duration, max_rto: Duration) -> Rtt {
-        Rtt { srtt: None, rttvar: Duration::ZERO, rto: INITIAL_RTO.clamp(min_rto, max_rto), backoffs: 0, min_rto, max_rto, timed: None }
+        Rtt { srtt: None, rttvar: 0, rto: INITIAL_RTO.clamp(min_rto, max_rto), backoffs: 0, min_rto: micros(min_rto), max_rto: micros(max_rto), timed: None }
     }
     /// The smoothed RTT, if measured.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        self.srtt.map(Duration::from_micros)
     }
     /// The current (backed-off) RTO.
     pub fn rto(&self) -> Duration {
@@ -54,7 +62,7 @@ impl Rtt {
     }
     /// The configured upper bound of the RTO.
     pub fn max_rto(&self) -> Duration {
-        self.max_rto
+        Duration::from_micros(self.max_rto)
     }
     /// Consecutive timeouts since the last progress.
     pub fn backoffs(&self) -> u32 {
@@ -63,6 +71,7 @@ impl Rtt {
 
     /// Feed one RTT measurement (RFC 6298 §2.2, §2.3).
     pub fn sample(&mut self, r: Duration) {
+        let r = micros(r);
         match self.srtt {
             None => {
                 // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
@@ -82,12 +91,13 @@ impl Rtt {
     fn recompute(&mut self) {
         // RFC 6298 §2.3: RTO <- SRTT + max(G, K*RTTVAR), K = 4; §2.4/2.5 bounds.
         let base = match self.srtt {
-            Some(srtt) => srtt + (self.rttvar * 4).max(GRANULARITY),
-            None => INITIAL_RTO,
+            Some(srtt) => srtt.saturating_add(self.rttvar.saturating_mul(4).max(GRANULARITY_US)),
+            None => micros(INITIAL_RTO),
         };
         // RFC 6298 §2.4 bound first, then §5.5 doubling per expiration, capped (§2.5).
-        let bounded = base.clamp(self.min_rto, self.max_rto);
-        self.rto = bounded.saturating_mul(1u32 << self.backoffs.min(16)).min(self.max_rto);
+        let bounded = base.clamp(self.min_rto, self.max_rto.max(self.min_rto));
+        let rto = bounded.saturating_mul(1u64 << self.backoffs.min(16)).min(self.max_rto);
+        self.rto = Duration::from_micros(rto);
     }
 
     /// Start timing the segment ending at `end_seq` if none is being timed (RFC 6298
