@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the stack and serve TCP services (echo, discard) on every bound queue.
+    /// Run the stack and serve services (echo, discard, udp-echo) on every bound queue.
     Serve(Box<ServeArgs>),
     /// Netcat-like client over the stack: send FILE or stdin, half-close, receive.
     Connect(Box<ConnectArgs>),
@@ -101,7 +101,8 @@ pub struct CommonArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Service to run, KIND:PORT (KIND: echo, discard), repeatable.
+    /// Service to run, KIND:PORT (KIND: echo, discard on TCP; udp-echo on UDP),
+    /// repeatable.
     #[arg(long = "service", value_name = "KIND:PORT")]
     pub service: Vec<String>,
 }

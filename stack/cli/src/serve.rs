@@ -18,8 +18,9 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     let mut services = Vec::new();
     for s in &service_specs {
         let svc = Service::parse(s).map_err(Failure::usage)?;
-        if services.iter().any(|o: &Service| o.port == svc.port) {
-            return Err(Failure::usage(format!("--service {s}: port {} given twice", svc.port)));
+        if services.iter().any(|o: &Service| o.port == svc.port && o.kind.is_udp() == svc.kind.is_udp()) {
+            let proto = if svc.kind.is_udp() { "UDP" } else { "TCP" };
+            return Err(Failure::usage(format!("--service {s}: {proto} port {} given twice", svc.port)));
         }
         services.push(svc);
     }

@@ -12,7 +12,8 @@
 //! sees only its own connections. Data accepted by `send` is never lost while the
 //! connection lives.
 
-use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError};
+use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError, UdpError};
+pub use proto::udp::Datagram;
 use crate::rss::Steering;
 use proto::iface::Interface;
 use proto::tcp::{CloseReason, ConnId, TcpEvent};
@@ -23,8 +24,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// What the loop tells an application.
+/// What the loop tells an application. Non-exhaustive: new kinds of events (IPv6
+/// neighbours, ICMP errors) may come; match them with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A connection to one of our listeners completed its handshake.
     Accepted {
@@ -48,6 +51,11 @@ pub enum Event {
     Readable(ConnId),
     /// Send-buffer space was freed after a short or filling `send`.
     Writable(ConnId),
+    /// Datagrams wait on a bound UDP port (once until `recv_from` empties it).
+    Datagram {
+        /// The port.
+        port: u16,
+    },
     /// The connection is gone; the handle is invalid from now on.
     Closed {
         /// The connection.
@@ -95,6 +103,71 @@ pub struct Net {
     pub(crate) wake_at: Option<Instant>,
     /// Active opens not yet connected (a timeout of one is a failed connect).
     pub(crate) connecting: hashbrown::HashSet<ConnId>,
+    /// Datagrams sent from outside an event handler (async tasks), sent with the
+    /// turn's output; allocated on first use.
+    pub(crate) udp_out: Option<proto::tcp::buffer::RingBuffer>,
+}
+
+/// Bytes of datagrams (and 23-byte records) that can wait for the turn's output.
+pub const UDP_STAGING: usize = 256 * 1024;
+const UDP_REC: usize = 23;
+
+impl Net {
+    /// Stage one datagram (copied) for the turn's output.
+    fn stage_udp(&mut self, sport: u16, dst: SocketAddr, data: &[u8]) -> Result<(), UdpError> {
+        let ring = self.udp_out.get_or_insert_with(|| proto::tcp::buffer::RingBuffer::new(UDP_STAGING));
+        if data.len() > usize::from(u16::MAX) {
+            return Err(UdpError::MessageTooLong);
+        }
+        if ring.free() < UDP_REC + data.len() {
+            return Err(UdpError::WouldBlock);
+        }
+        let mut rec = [0u8; UDP_REC];
+        rec[0..2].copy_from_slice(&(data.len() as u16).to_be_bytes());
+        match dst.ip() {
+            std::net::IpAddr::V4(a) => {
+                rec[2] = 4;
+                rec[3..7].copy_from_slice(&a.octets());
+            }
+            std::net::IpAddr::V6(a) => {
+                rec[2] = 6;
+                rec[3..19].copy_from_slice(&a.octets());
+            }
+        }
+        rec[19..21].copy_from_slice(&dst.port().to_be_bytes());
+        rec[21..23].copy_from_slice(&sport.to_be_bytes());
+        ring.push(&rec);
+        ring.push(data);
+        Ok(())
+    }
+
+    /// Send every staged datagram (failures are counted by the interface).
+    pub(crate) fn flush_udp(&mut self, now: Instant, tx: &mut dyn proto::FrameSink) {
+        if self.udp_out.as_ref().is_none_or(|r| r.is_empty()) {
+            return;
+        }
+        let Some(mut ring) = self.udp_out.take() else { return };
+        // `send_to` stages at most one frame's worth per datagram.
+        let mut buf = [0u8; 1500];
+        while ring.len() >= UDP_REC {
+            let mut rec = [0u8; UDP_REC];
+            ring.pop(&mut rec);
+            let len = usize::from(u16::from_be_bytes([rec[0], rec[1]]));
+            let n = ring.pop(&mut buf[..len.min(1500)]);
+            ring.consume(len - n);
+            let ip = if rec[2] == 4 {
+                std::net::IpAddr::from([rec[3], rec[4], rec[5], rec[6]])
+            } else {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&rec[3..19]);
+                std::net::IpAddr::from(o)
+            };
+            let dst = SocketAddr::new(ip, u16::from_be_bytes([rec[19], rec[20]]));
+            let local = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), u16::from_be_bytes([rec[21], rec[22]]));
+            let _ = self.iface.send_udp(now, local, dst, &buf[..n], tx);
+        }
+        self.udp_out = Some(ring);
+    }
 }
 
 impl std::fmt::Debug for Net {
@@ -107,7 +180,7 @@ impl Net {
     /// The state of core `core`.
     pub fn new(iface: Interface, core: usize, steering: Arc<Steering>, stop: Arc<AtomicBool>, port_seed: u16) -> Net {
         let connecting = hashbrown::HashSet::with_capacity(iface.tcp().config().max_connections.min(4096));
-        Net { iface, core, steering, now: Instant::ZERO, next_port: port_seed, stop, wake_at: None, connecting }
+        Net { iface, core, steering, now: Instant::ZERO, next_port: port_seed, stop, wake_at: None, connecting, udp_out: None }
     }
 
     /// The interface (counters, neighbour cache, TCP).
@@ -121,12 +194,20 @@ impl Net {
 /// borrows the core's state for its own duration only.
 pub struct Io<'a> {
     net: &'a Rc<RefCell<Net>>,
+    /// The device's transmit queue, when the loop lends it (event handlers):
+    /// datagrams then go straight into a transmit frame.
+    tx: Option<&'a mut dyn proto::FrameSink>,
 }
 
 impl<'a> Io<'a> {
     /// A handle on `net`.
     pub fn new(net: &'a Rc<RefCell<Net>>) -> Io<'a> {
-        Io { net }
+        Io { net, tx: None }
+    }
+
+    /// A handle on `net` that may write frames into `tx` directly.
+    pub fn with_tx(net: &'a Rc<RefCell<Net>>, tx: &'a mut dyn proto::FrameSink) -> Io<'a> {
+        Io { net, tx: Some(tx) }
     }
 
     /// The shared state behind this handle (for the async layer).
@@ -289,6 +370,43 @@ impl<'a> Io<'a> {
     /// Our address and port.
     pub fn local(&self, conn: ConnId) -> Option<SocketAddr> {
         self.net.borrow().iface.tcp().local(conn)
+    }
+
+    /// Receive the datagrams sent to UDP `port` (on every address of the stack).
+    /// Every core binds its own: call it from each core's `start`. A datagram to a
+    /// port nobody bound gets ICMP port unreachable.
+    pub fn udp_bind(&mut self, port: u16) -> Result<(), UdpError> {
+        Ok(self.net.borrow_mut().iface.udp_mut().bind(port)?)
+    }
+
+    /// Stop receiving on UDP `port`.
+    pub fn udp_unbind(&mut self, port: u16) {
+        self.net.borrow_mut().iface.udp_mut().unbind(port);
+    }
+
+    /// Take the oldest datagram queued on `port` into `buf` (truncated if `buf` is
+    /// smaller): its length, sender and destination. `Err(WouldBlock)` when none.
+    pub fn recv_from(&mut self, port: u16, buf: &mut [u8]) -> Result<Datagram, UdpError> {
+        Ok(self.net.borrow_mut().iface.udp_mut().recv_from(port, buf)?)
+    }
+
+    /// Send `data` from UDP port `port` (bound or not) to `dst`, one frame (no
+    /// fragmentation yet: at most 1472 bytes over IPv4). From an event handler it
+    /// goes into a transmit frame at once; elsewhere (async tasks) it is copied and
+    /// sent with the turn's output.
+    pub fn send_to(&mut self, port: u16, dst: SocketAddr, data: &[u8]) -> Result<(), UdpError> {
+        let mut net = self.net.borrow_mut();
+        if data.len() > 1472 {
+            return Err(UdpError::MessageTooLong);
+        }
+        match self.tx.as_deref_mut() {
+            Some(tx) => {
+                let now = net.now;
+                let local = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), port);
+                Ok(net.iface.send_udp(now, local, dst, data, tx)?)
+            }
+            None => net.stage_udp(port, dst, data),
+        }
     }
 
     /// Have `poll` called no later than `at`, even if the loop is idle (the loop

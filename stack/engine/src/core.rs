@@ -226,7 +226,8 @@ impl<D: Device, A: App> Core<D, A> {
             return;
         }
         self.started = true;
-        let mut io = Io::new(&self.net);
+        let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());
+        let mut io = Io::with_tx(&self.net, &mut sink);
         self.app.start(&mut io);
     }
 
@@ -345,7 +346,8 @@ impl<D: Device, A: App> Core<D, A> {
         // 3b. Events to the application, then its own work.
         busy |= self.dispatch() > 0;
         {
-            let mut io = Io::new(&self.net);
+            let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());
+            let mut io = Io::with_tx(&self.net, &mut sink);
             busy |= self.app.poll(&mut io);
         }
         // 4. Output.
@@ -376,10 +378,13 @@ impl<D: Device, A: App> Core<D, A> {
 
     fn transmit(&mut self, now: Instant) {
         let mut net = self.net.borrow_mut();
-        net.iface.poll_transmit(now, &mut TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref()));
+        let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());
+        net.flush_udp(now, &mut sink);
+        net.iface.poll_transmit(now, &mut sink);
     }
 
-    /// Deliver the TCP events to the application; returns how many there were.
+    /// Deliver the TCP and UDP events to the application (which may answer into
+    /// this turn's transmit frames); returns how many there were.
     fn dispatch(&mut self) -> usize {
         let mut n = 0;
         loop {
@@ -388,7 +393,10 @@ impl<D: Device, A: App> Core<D, A> {
                 let net = &mut *guard;
                 match net.iface.tcp_mut().poll_event() {
                     Some(ev) => event_of(ev, &mut net.connecting),
-                    None => break,
+                    None => match net.iface.udp_mut().poll_event() {
+                        Some(proto::udp::UdpEvent::Readable(port)) => Event::Datagram { port },
+                        None => break,
+                    },
                 }
             };
             n += 1;
@@ -398,7 +406,8 @@ impl<D: Device, A: App> Core<D, A> {
                 Event::Closed { .. } | Event::ConnectFailed { .. } => self.stats.closed += 1,
                 _ => {}
             }
-            let mut io = Io::new(&self.net);
+            let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());
+            let mut io = Io::with_tx(&self.net, &mut sink);
             self.app.event(&mut io, ev);
         }
         n

@@ -141,3 +141,52 @@ impl StackError {
         StackError::Io { context: context.into(), source }
     }
 }
+
+/// Error of the UDP calls ([`crate::Io::udp_bind`], `recv_from`, `send_to`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UdpError {
+    /// Port 0.
+    #[error("port 0 cannot be bound")]
+    InvalidPort,
+    /// The port is already bound on this core.
+    #[error("UDP port already bound")]
+    AddrInUse,
+    /// The port is not bound.
+    #[error("UDP port not bound")]
+    NotBound,
+    /// Every UDP socket slot of this core is taken.
+    #[error("too many UDP sockets on this core")]
+    TooManySockets,
+    /// Nothing queued (receive), or no room to stage the datagram (send).
+    #[error("would block")]
+    WouldBlock,
+    /// Larger than one frame (fragmentation on send is not done yet).
+    #[error("datagram too long for one frame")]
+    MessageTooLong,
+    /// No route or no local address of the destination's family.
+    #[error("no route to the destination")]
+    NoRoute,
+    /// The next hop is not resolved yet; an ARP request went out.
+    #[error("next hop not resolved yet (ARP request sent)")]
+    NeighbourUnresolved,
+    /// No transmit frame was free.
+    #[error("no transmit buffer")]
+    NoBuffer,
+}
+
+impl From<proto::udp::UdpError> for UdpError {
+    fn from(e: proto::udp::UdpError) -> Self {
+        use proto::udp::UdpError as P;
+        match e {
+            P::InvalidPort => UdpError::InvalidPort,
+            P::AddrInUse => UdpError::AddrInUse,
+            P::NotBound => UdpError::NotBound,
+            P::TooManySockets => UdpError::TooManySockets,
+            P::WouldBlock => UdpError::WouldBlock,
+            P::MessageTooLong => UdpError::MessageTooLong,
+            P::NoRoute => UdpError::NoRoute,
+            P::NeighbourUnresolved => UdpError::NeighbourUnresolved,
+            P::NoBuffer => UdpError::NoBuffer,
+        }
+    }
+}

@@ -29,10 +29,10 @@ mod stack;
 pub mod stats;
 pub mod steer;
 
-pub use crate::app::{App, Event, Io, Net};
+pub use crate::app::{App, Datagram, Event, Io, Net};
 pub use crate::clock::Clock;
 pub use crate::core::{Core, LoopStats, SharedPcap, DEFAULT_BUSY_POLL, RX_BURST};
-pub use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError, StackError};
+pub use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError, StackError, UdpError};
 pub use crate::service::{Service, ServiceKind, Services};
 pub use crate::sink::TxSink;
 pub use crate::stack::{rx_checksum_policy, CoreInfo, Queues, Stack, StackConfig, StackInfo};

@@ -93,6 +93,8 @@ struct Reactor {
     /// Connections with a live [`TcpStream`] (only their end is remembered).
     live: hashbrown::HashSet<ConnId>,
     listeners: HashMap<u16, (VecDeque<ConnId>, Option<Waker>)>,
+    /// Tasks waiting for datagrams, by UDP port.
+    udp_readers: HashMap<u16, Waker>,
     timers: BinaryHeap<std::cmp::Reverse<(Instant, u64)>>,
     timer_wakers: HashMap<u64, Waker>,
     next_timer: u64,
@@ -157,6 +159,14 @@ impl Handle {
             self.shared.reactor.borrow_mut().connects.insert(c, (None, None));
         }
         Connect { started: Some(started), shared: Rc::clone(&self.shared) }
+    }
+
+    /// Receive the UDP datagrams sent to `port` on this core (every core binds its
+    /// own).
+    pub fn udp_bind(&self, port: u16) -> Result<UdpSocket, crate::error::UdpError> {
+        let net = self.shared.net();
+        Io::new(&net).udp_bind(port)?;
+        Ok(UdpSocket { port, shared: Rc::clone(&self.shared) })
     }
 
     /// Complete after `d` (loop time; at the resolution of the loop's clock reads).
@@ -251,6 +261,60 @@ impl Future for Sleep {
         self.id = Some(id);
         Io::new(&net).wake_at(at);
         Poll::Pending
+    }
+}
+
+/// A bound UDP port on this core. Dropping it unbinds the port.
+pub struct UdpSocket {
+    port: u16,
+    shared: Rc<Shared>,
+}
+
+impl UdpSocket {
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The next datagram: copies it into `buf` (truncated to its length) and
+    /// resolves to its length and sender.
+    pub fn recv_from<'b>(&'b self, buf: &'b mut [u8]) -> RecvFrom<'b> {
+        RecvFrom { sock: self, buf }
+    }
+
+    /// Send `data` to `dst` from this port; it leaves with the turn's output.
+    pub fn send_to(&self, data: &[u8], dst: SocketAddr) -> io::Result<()> {
+        let net = self.shared.net();
+        Io::new(&net).send_to(self.port, dst, data).map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        self.shared.reactor.borrow_mut().udp_readers.remove(&self.port);
+        Io::new(&self.shared.net()).udp_unbind(self.port);
+    }
+}
+
+/// The future of [`UdpSocket::recv_from`].
+pub struct RecvFrom<'b> {
+    sock: &'b UdpSocket,
+    buf: &'b mut [u8],
+}
+
+impl Future for RecvFrom<'_> {
+    type Output = io::Result<(usize, SocketAddr)>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let net = this.sock.shared.net();
+        match Io::new(&net).recv_from(this.sock.port, this.buf) {
+            Ok(d) => Poll::Ready(Ok((d.len, d.src))),
+            Err(crate::error::UdpError::WouldBlock) => {
+                this.sock.shared.reactor.borrow_mut().udp_readers.insert(this.sock.port, cx.waker().clone());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(io::Error::other(e.to_string()))),
+        }
     }
 }
 
@@ -629,6 +693,7 @@ impl App for Runtime {
                 }
             }
             Event::Readable(c) => Self::wake(r.readers.remove(&c)),
+            Event::Datagram { port } => Self::wake(r.udp_readers.remove(&port)),
             Event::Writable(c) => Self::wake(r.writers.remove(&c)),
             Event::Closed { conn, reason } => {
                 let (a, b) = (r.readers.remove(&conn), r.writers.remove(&conn));

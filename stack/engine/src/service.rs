@@ -1,5 +1,6 @@
 //! The services of `xdpstack serve`, written as an ordinary low-level [`App`]:
-//! `echo` (RFC 862) and `discard` (RFC 863) on TCP ports.
+//! `echo` (RFC 862) and `discard` (RFC 863) on TCP ports, `udp-echo` (RFC 862's
+//! UDP form) on UDP ports.
 
 use crate::app::{App, Event, Io};
 use crate::error::{RecvError, SpliceError};
@@ -12,6 +13,8 @@ pub enum ServiceKind {
     Echo,
     /// Read and throw away everything (RFC 863).
     Discard,
+    /// Send every UDP datagram back to its sender (RFC 862, UDP based).
+    UdpEcho,
 }
 
 impl ServiceKind {
@@ -20,6 +23,7 @@ impl ServiceKind {
         match s {
             "echo" => Some(ServiceKind::Echo),
             "discard" => Some(ServiceKind::Discard),
+            "udp-echo" => Some(ServiceKind::UdpEcho),
             _ => None,
         }
     }
@@ -28,7 +32,13 @@ impl ServiceKind {
         match self {
             ServiceKind::Echo => "echo",
             ServiceKind::Discard => "discard",
+            ServiceKind::UdpEcho => "udp-echo",
         }
+    }
+
+    /// Runs on UDP (else TCP).
+    pub fn is_udp(self) -> bool {
+        self == ServiceKind::UdpEcho
     }
 }
 
@@ -45,7 +55,7 @@ impl Service {
     /// Parse `KIND:PORT` (e.g. `echo:7`).
     pub fn parse(s: &str) -> Result<Service, String> {
         let (k, p) = s.split_once(':').ok_or_else(|| format!("service {s:?}: expected KIND:PORT, e.g. echo:7"))?;
-        let kind = ServiceKind::from_name(k).ok_or_else(|| format!("service {s:?}: unknown kind {k:?} (known: echo, discard)"))?;
+        let kind = ServiceKind::from_name(k).ok_or_else(|| format!("service {s:?}: unknown kind {k:?} (known: echo, discard, udp-echo)"))?;
         let port: u16 = p.parse().map_err(|_| format!("service {s:?}: bad port {p:?}"))?;
         if port == 0 {
             return Err(format!("service {s:?}: port 0 is not a port"));
@@ -65,12 +75,17 @@ pub struct Services {
     pub accepted: u64,
     /// Bytes moved (echoed or discarded).
     pub bytes: u64,
+    /// Datagrams echoed.
+    pub datagrams: u64,
+    /// Buffer for datagrams (allocated once, with the first UDP service).
+    scratch: Vec<u8>,
 }
 
 impl Services {
     /// Serve `services` (ports must be distinct).
     pub fn new(services: &[Service]) -> Services {
-        Services { services: services.to_vec(), conns: Vec::new(), accepted: 0, bytes: 0 }
+        let scratch = if services.iter().any(|s| s.kind.is_udp()) { vec![0u8; 1 << 16] } else { Vec::new() };
+        Services { services: services.to_vec(), conns: Vec::new(), accepted: 0, bytes: 0, datagrams: 0, scratch }
     }
 
     fn kind_of(&self, conn: ConnId) -> Option<ServiceKind> {
@@ -115,6 +130,19 @@ impl Services {
                     Err(_) => return,
                 }
             },
+            ServiceKind::UdpEcho => {}
+        }
+    }
+
+    /// Echo every datagram queued on `port` to its sender, from the address it was
+    /// sent to (a failure to send, e.g. an unresolved neighbour, drops that one
+    /// datagram; the interface counts it).
+    fn echo_datagrams(&mut self, io: &mut Io<'_>, port: u16) {
+        while let Ok(d) = io.recv_from(port, &mut self.scratch) {
+            if io.send_to(port, d.src, &self.scratch[..d.len]).is_ok() {
+                self.datagrams += 1;
+                self.bytes += d.len as u64;
+            }
         }
     }
 }
@@ -122,15 +150,24 @@ impl Services {
 impl App for Services {
     fn start(&mut self, io: &mut Io<'_>) {
         for s in &self.services {
-            // Ports are distinct (checked by the caller): listen cannot fail.
-            let _ = io.listen(s.port);
+            // Ports are distinct per protocol (checked by the caller): cannot fail.
+            if s.kind.is_udp() {
+                let _ = io.udp_bind(s.port);
+            } else {
+                let _ = io.listen(s.port);
+            }
         }
     }
 
     fn event(&mut self, io: &mut Io<'_>, ev: Event) {
         match ev {
+            Event::Datagram { port } => {
+                if self.services.iter().any(|s| s.port == port && s.kind.is_udp()) {
+                    self.echo_datagrams(io, port);
+                }
+            }
             Event::Accepted { conn, port } => {
-                let Some(kind) = self.services.iter().find(|s| s.port == port).map(|s| s.kind) else { return };
+                let Some(kind) = self.services.iter().find(|s| s.port == port && !s.kind.is_udp()).map(|s| s.kind) else { return };
                 let i = conn.index as usize;
                 if self.conns.len() <= i {
                     self.conns.resize(i + 1, None);
@@ -162,6 +199,7 @@ mod tests {
     fn parse_services() {
         assert_eq!(Service::parse("echo:7").unwrap(), Service { kind: ServiceKind::Echo, port: 7 });
         assert_eq!(Service::parse("discard:9").unwrap().kind, ServiceKind::Discard);
+        assert_eq!(Service::parse("udp-echo:7").unwrap().kind, ServiceKind::UdpEcho);
         assert!(Service::parse("echo").is_err());
         assert!(Service::parse("bogus:7").is_err());
         assert!(Service::parse("echo:0").is_err());

@@ -4,8 +4,8 @@
 //! peer. Both levels of the API are tried as a real server and as a real client:
 //!
 //! * async: the echo server of `examples/apps/echo.rs` (per-core executor,
-//!   `TcpListener`/`TcpStream`) answers the async checking client of the same
-//!   file running on the other stack, and kernel TCP clients;
+//!   `TcpListener`/`TcpStream`, `UdpSocket`) answers the async checking client of
+//!   the same file running on the other stack, and kernel TCP and UDP clients;
 //! * low level: the `Services` echo answers the request/response client of
 //!   `examples/apps/rr.rs` on the other stack; that client also runs against a
 //!   kernel echo server.
@@ -186,8 +186,26 @@ fn async_api_server_and_client() {
     for c in &csnaps {
         assert_eq!(c.get(Counter::app_connected), 8, "each client core opened its share: {:?}", csnaps.iter().map(|c| c.get(Counter::app_connected)).collect::<Vec<_>>());
     }
-    // Kernel clients against the same async server.
+    // Kernel clients against the same async server, TCP and UDP.
     kernel_echo_clients(&bed.a, to, 8, 300_000);
+    let udp_bad = in_ns(&bed.a, move || {
+        let s = std::net::UdpSocket::bind(("198.18.0.1", 0)).unwrap();
+        s.connect(to).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut bad = 0;
+        for len in [1usize, 64, 512, 1472] {
+            let data = echo::flow_bytes(len, len);
+            s.send(&data).unwrap();
+            let mut buf = [0u8; 2048];
+            if s.recv(&mut buf).ok().map(|n| &buf[..n]) != Some(&data[..]) {
+                bad += 1;
+            }
+        }
+        bad
+    })
+    .join()
+    .unwrap();
+    assert_eq!(udp_bad, 0, "async UDP echo answered every datagram byte-exact");
     std::thread::sleep(Duration::from_millis(200));
     let snaps = server.stop();
     let total = CoreSnapshot::total(&snaps);

@@ -111,7 +111,7 @@ impl App for EchoClient {
                     f.closed = Some(ev);
                 }
             }
-            Event::Accepted { .. } => {}
+            _ => {}
         }
     }
 }

@@ -1,5 +1,5 @@
 //! ICMPv4 answers (RFC 792, RFC 1122 §3.2.2): echo replies, and destination
-//! unreachable for UDP ports and IP protocols nobody serves.
+//! unreachable for UDP ports and IP protocols nobody serves (sent by the interface).
 
 use crate::iface::Ipv4Out;
 use crate::stats::DropReason;
@@ -36,28 +36,6 @@ pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress
         }
         _ => out.stats.drop(DropReason::IcmpIgnored),
     }
-}
-
-/// A UDP datagram reached us and no UDP service exists on this path yet: validate
-/// it (checksum under `mode`: `Full`, or `FullOrPartial` on veth), count it, and
-/// answer port unreachable (RFC 1122 §3.2.2.1, RFC 768).
-pub(crate) fn refuse_udp(ip: &Ipv4Repr, ip_packet: &[u8], body: &[u8], mode: ChecksumMode, out: &mut Ipv4Out<'_>) {
-    let src = core::net::IpAddr::V4(ip.src);
-    let dst = core::net::IpAddr::V4(ip.dst);
-    let Ok(view) = wire::udp::Packet::new_checked(body) else {
-        return out.stats.drop(DropReason::UdpMalformed);
-    };
-    match wire::udp::UdpRepr::parse(&view, &src, &dst, mode) {
-        Ok(_) => {
-            if mode == ChecksumMode::FullOrPartial && view.checksum_is_partial(&src, &dst) {
-                out.stats.rx_csum_partial += 1;
-            }
-        }
-        Err(Error::BadChecksum) => return out.stats.drop(DropReason::UdpBadChecksum),
-        Err(_) => return out.stats.drop(DropReason::UdpMalformed),
-    }
-    out.stats.drop(DropReason::UdpNoListener);
-    send_unreachable(ip, ip_packet, wire::icmpv4::unreachable::PORT, out);
 }
 
 /// Send destination unreachable `code` about the packet `ip_packet` (its IPv4

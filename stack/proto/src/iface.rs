@@ -9,6 +9,7 @@ use crate::arp::{ArpCache, Lookup};
 use crate::icmp;
 use crate::stats::{DropReason, IfaceStats};
 use crate::tcp::{SegmentSink, Tcp, TcpConfig};
+use crate::udp::{Udp, UdpConfig, UdpError};
 use crate::time::Instant;
 use crate::FrameSink;
 use core::net::{IpAddr, Ipv4Addr};
@@ -110,6 +111,8 @@ pub struct InterfaceConfig {
     pub ttl: u8,
     /// Receive checksum policy for TCP and UDP.
     pub rx_checksum: RxChecksum,
+    /// UDP settings.
+    pub udp: UdpConfig,
 }
 
 impl Default for InterfaceConfig {
@@ -122,6 +125,7 @@ impl Default for InterfaceConfig {
             arp_capacity: 1024,
             ttl: DEFAULT_TTL,
             rx_checksum: RxChecksum::Full,
+            udp: UdpConfig::default(),
         }
     }
 }
@@ -161,6 +165,7 @@ pub struct Interface {
     addr: Addressing,
     arp: ArpCache,
     tcp: Tcp,
+    udp: Udp,
     stats: IfaceStats,
     ident: u16,
     icmp_limit: RateLimit,
@@ -180,6 +185,7 @@ impl Interface {
             addr: Addressing { mac: EthernetAddress(cfg.mac), ipv4: cfg.ipv4, gateway: cfg.gateway, ttl: cfg.ttl },
             arp: ArpCache::new(cfg.arp_capacity),
             tcp: Tcp::new(cfg.tcp),
+            udp: Udp::new(cfg.udp),
             stats: IfaceStats::default(),
             ident: 1,
             icmp_limit: RateLimit::new(ICMP_ERRORS_PER_SEC, ICMP_ERROR_BURST),
@@ -396,17 +402,95 @@ impl Interface {
                 let (_, mut out) = self.split(tx, now);
                 icmp::handle_icmpv4(&ip, body, eth.src, &mut out);
             }
-            protocol::UDP => {
-                let mode = self.rx_checksum.mode();
-                let (_, mut out) = self.split(tx, now);
-                icmp::refuse_udp(&ip, datagram, body, mode, &mut out);
-            }
+            protocol::UDP => self.handle_udp(now, &ip, datagram, body, tx),
             _ => {
                 let (_, mut out) = self.split(tx, now);
                 out.stats.drop(DropReason::IpProtoUnsupported);
                 // RFC 1122 §3.2.2.1: protocol unreachable (code 2).
                 icmp::send_unreachable(&ip, datagram, wire::icmpv4::unreachable::PROTOCOL, &mut out);
             }
+        }
+    }
+
+    /// RFC 768: a datagram to a bound port is queued for the application, one to an
+    /// unbound port gets ICMP port unreachable (RFC 1122 §3.2.2.1, rate-limited).
+    fn handle_udp(&mut self, now: Instant, ip: &Ipv4Repr, datagram: &[u8], body: &[u8], tx: &mut dyn FrameSink) {
+        let (src, dst) = (IpAddr::V4(ip.src), IpAddr::V4(ip.dst));
+        let Ok(view) = wire::udp::Packet::new_checked(body) else {
+            return self.stats.drop(DropReason::UdpMalformed);
+        };
+        let mode = self.rx_checksum.mode();
+        let repr = match wire::udp::UdpRepr::parse(&view, &src, &dst, mode) {
+            Ok(r) => r,
+            Err(Error::BadChecksum) => return self.stats.drop(DropReason::UdpBadChecksum),
+            Err(_) => return self.stats.drop(DropReason::UdpMalformed),
+        };
+        if mode == ChecksumMode::FullOrPartial && view.checksum_is_partial(&src, &dst) {
+            self.stats.rx_csum_partial += 1;
+        }
+        if !self.udp.is_bound(repr.dst_port) {
+            let (_, mut out) = self.split(tx, now);
+            out.stats.drop(DropReason::UdpNoListener);
+            return icmp::send_unreachable(ip, datagram, wire::icmpv4::unreachable::PORT, &mut out);
+        }
+        if !self.udp.deliver(core::net::SocketAddr::new(src, repr.src_port), core::net::SocketAddr::new(dst, repr.dst_port), repr.payload) {
+            self.stats.drop(DropReason::UdpRxQueueFull);
+        }
+    }
+
+    /// The UDP sockets (bind, recv_from, events).
+    pub fn udp(&self) -> &Udp {
+        &self.udp
+    }
+
+    /// The UDP sockets, mutable.
+    pub fn udp_mut(&mut self) -> &mut Udp {
+        &mut self.udp
+    }
+
+    /// Send one UDP datagram from `local` (one of our addresses; an unspecified
+    /// address picks the source for `remote`) to `remote`: one frame, DF set
+    /// (fragmentation on send is not done yet: larger payloads are
+    /// `MessageTooLong`). The checksum is always computed (RFC 768; mandatory over
+    /// IPv6, RFC 8200 §8.1).
+    pub fn send_udp(
+        &mut self,
+        now: Instant,
+        local: core::net::SocketAddr,
+        remote: core::net::SocketAddr,
+        payload: &[u8],
+        tx: &mut dyn FrameSink,
+    ) -> Result<(), UdpError> {
+        let src_ip = if local.ip().is_unspecified() { self.select_source(remote.ip()).ok_or(UdpError::NoRoute)? } else { local.ip() };
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (src_ip, remote.ip()) else {
+            return Err(UdpError::NoRoute);
+        };
+        if !self.addr.is_ours(src) || remote.port() == 0 || local.port() == 0 {
+            return Err(UdpError::NoRoute);
+        }
+        let repr = wire::udp::UdpRepr { src_port: local.port(), dst_port: remote.port(), payload };
+        let len = repr.buffer_len();
+        // One Ethernet frame: 1500-byte MTU less the IPv4 header.
+        if len > 1500 - 20 {
+            return Err(UdpError::MessageTooLong);
+        }
+        let misses = self.stats.drops_of(DropReason::TxNeighbourMiss);
+        let no_route = self.stats.drops_of(DropReason::TxNoRoute);
+        let (_, mut out) = self.split(tx, now);
+        let (s, d) = (src_ip, remote.ip());
+        let sent = out.send(src, dst, protocol::UDP, len, None, &mut |buf| {
+            repr.emit(&mut wire::udp::Packet::new_unchecked(&mut buf[..len]), &s, &d, ChecksumMode::Full);
+        });
+        if sent {
+            self.udp.sent(payload.len());
+            return Ok(());
+        }
+        if self.stats.drops_of(DropReason::TxNeighbourMiss) != misses {
+            Err(UdpError::NeighbourUnresolved)
+        } else if self.stats.drops_of(DropReason::TxNoRoute) != no_route {
+            Err(UdpError::NoRoute)
+        } else {
+            Err(UdpError::NoBuffer)
         }
     }
 
@@ -922,6 +1006,58 @@ mod tests {
         // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
         assert!(r.flags.contains(wire::tcp::TcpFlags::RST) && r.flags.contains(wire::tcp::TcpFlags::ACK));
         assert_eq!((r.seq, r.ack, r.src_port, r.dst_port), (0, 1001, 7, 40000));
+    }
+
+    /// RFC 768: a datagram to a bound port is queued (no ICMP), read back with its
+    /// addresses; `send_udp` answers with a valid datagram to the sender.
+    #[test]
+    fn udp_to_a_bound_port_is_queued_and_answered() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        tx.0.clear();
+        i.udp_mut().bind(9).unwrap();
+        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: b"datagram" };
+        let mut ub = vec![0u8; u.buffer_len()];
+        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
+        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::UDP, &ub, false), &mut tx);
+        assert!(tx.0.is_empty(), "no port unreachable for a bound port");
+        assert_eq!(i.udp_mut().poll_event(), Some(crate::udp::UdpEvent::Readable(9)));
+        let mut b = [0u8; 64];
+        let d = i.udp_mut().recv_from(9, &mut b).unwrap();
+        assert_eq!(&b[..d.len], b"datagram");
+        assert_eq!((d.src, d.dst), (core::net::SocketAddr::from((PEER, 5000)), core::net::SocketAddr::from((US, 9))));
+        i.send_udp(Instant::ZERO, d.dst, d.src, &b[..d.len], &mut tx).unwrap();
+        assert_eq!(tx.0.len(), 1);
+        let (e, ip, body) = sent_ipv4(&tx.0[0]);
+        assert_eq!((e.dst, ip.src, ip.dst, ip.protocol), (EthernetAddress(PEER_MAC), US, PEER, protocol::UDP));
+        let r = UdpRepr::parse(&wire::udp::Packet::new_checked(&body[..]).unwrap(), &IpAddr::V4(US), &IpAddr::V4(PEER), ChecksumMode::Full).unwrap();
+        assert_eq!((r.src_port, r.dst_port, r.payload), (9, 5000, &b"datagram"[..]));
+        assert_eq!(i.udp().stats().datagrams_out, 1);
+        // Too large for one frame, and to an unresolved neighbour.
+        assert_eq!(i.send_udp(Instant::ZERO, d.dst, d.src, &[0; 1473], &mut tx), Err(UdpError::MessageTooLong));
+        let other = core::net::SocketAddr::from((Ipv4Addr::new(198, 18, 0, 99), 1));
+        assert_eq!(i.send_udp(Instant::ZERO, d.dst, other, b"x", &mut tx), Err(UdpError::NeighbourUnresolved));
+    }
+
+    #[test]
+    fn udp_queue_full_is_counted() {
+        let mut i = Interface::new(InterfaceConfig {
+            mac: OUR_MAC,
+            ipv4: vec![(US, 24)],
+            udp: crate::udp::UdpConfig { rx_queue: 200, max_sockets: 4 },
+            ..Default::default()
+        });
+        let mut tx = Frames::default();
+        i.udp_mut().bind(9).unwrap();
+        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: &[7; 100] };
+        let mut ub = vec![0u8; u.buffer_len()];
+        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
+        for _ in 0..3 {
+            i.handle_frame(Instant::ZERO, &ipv4(US, protocol::UDP, &ub, false), &mut tx);
+        }
+        assert_eq!(i.udp().queued(9), 1);
+        assert_eq!(i.stats().drops_of(DropReason::UdpRxQueueFull), 2);
     }
 
     fn arp_reply_from(ip: Ipv4Addr, mac: [u8; 6]) -> Vec<u8> {

@@ -17,6 +17,7 @@ pub mod arp;
 pub mod icmp;
 pub mod iface;
 pub mod stats;
+pub mod udp;
 
 /// A place to put whole outgoing frames: the driver provides a buffer of exactly
 /// `len` bytes, `fill` writes the frame into it, and the driver queues it for

@@ -68,6 +68,8 @@ drop_reasons! {
     UdpBadChecksum => "udp_bad_checksum",
     /// UDP to a port with no service (answered with ICMP port unreachable).
     UdpNoListener => "udp_no_listener",
+    /// UDP to a bound port whose receive queue is full.
+    UdpRxQueueFull => "udp_rx_queue_full",
     /// Outgoing packet dropped: next hop's MAC unknown (ARP request sent instead).
     TxNeighbourMiss => "tx_neighbour_miss",
     /// Outgoing packet dropped: no free transmit frame.

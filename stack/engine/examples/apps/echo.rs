@@ -8,9 +8,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The echo server of one core, on `port`.
+/// The echo server of one core, on TCP and UDP `port`.
 pub fn server(port: u16) -> Runtime {
     Runtime::new(move |h: Handle| async move {
+        // UDP: every datagram back to its sender.
+        let udp = h.udp_bind(port).expect("bind UDP");
+        h.spawn(async move {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                let _ = udp.send_to(&buf[..n], from);
+            }
+        });
         let listener = h.bind(port).expect("listen");
         loop {
             let Ok(mut s) = listener.accept().await else { return };

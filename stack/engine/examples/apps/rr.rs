@@ -268,7 +268,7 @@ impl App for RrClient {
                     self.flows[i].state = FlowState::Done;
                 }
             }
-            Event::Writable(_) | Event::Accepted { .. } => {}
+            _ => {}
         }
     }
 
