@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod config;
 mod connect;
+mod ping;
 mod serve;
 mod stack;
 mod stats;
@@ -32,8 +33,8 @@ enum Command {
     Connect(Box<ConnectArgs>),
     /// Load generators: rr, crr, bulk, udp (not yet implemented).
     Load(Passthrough),
-    /// ICMP echo from the stack (not yet implemented).
-    Ping(Passthrough),
+    /// ICMP echo from the stack, with an RTT summary.
+    Ping(Box<PingArgs>),
     /// Live counters of a running stack, per core and in total.
     Stats(StatsArgs),
 }
@@ -123,6 +124,25 @@ pub struct ConnectArgs {
     pub recv: Option<String>,
 }
 
+/// `xdpstack ping`.
+#[derive(Args, Debug, Clone)]
+pub struct PingArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Requests to send.
+    #[arg(short = 'c', long = "count", default_value_t = 4)]
+    pub count: u64,
+    /// Bytes of data per request (at most 1472: no fragmentation on send yet).
+    #[arg(short = 's', long = "size", default_value_t = 56)]
+    pub size: usize,
+    /// Seconds between requests.
+    #[arg(short = 'i', long = "interval", default_value_t = 1.0)]
+    pub interval: f64,
+    /// Address to ping.
+    #[arg(value_name = "ADDR")]
+    pub addr: String,
+}
+
 /// `xdpstack stats`.
 #[derive(Args, Debug, Clone)]
 pub struct StatsArgs {
@@ -169,7 +189,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(*a),
         Command::Connect(a) => connect::run(*a),
         Command::Load(_) => Err(Failure::usage("xdpstack load: not yet implemented")),
-        Command::Ping(_) => Err(Failure::usage("xdpstack ping: not yet implemented")),
+        Command::Ping(a) => ping::run(*a),
         Command::Stats(a) => stats::run(a),
     };
     match res {

@@ -232,3 +232,38 @@ fn udp_echo_from_kernel_sockets_on_two_queues() {
     let (code, _) = stack.signal_and_wait(libc::SIGTERM);
     assert_eq!(code, Some(0));
 }
+
+/// `xdpstack ping` from a stack with 2 queues to the kernel peer: every request
+/// answered (the replies land on either queue and reach the pinging core), 56 and
+/// 1472 bytes; an address nobody answers exits 1 naming it.
+#[test]
+fn ping_from_the_stack_on_two_queues() {
+    let bed = Bed::new(2);
+    let bin = env!("CARGO_BIN_EXE_xdpstack");
+    for size in ["56", "1472"] {
+        let out = Command::new("timeout")
+            .args(["30", "ip", "netns", "exec", &bed.stack_ns, bin, "ping", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--queues", "2"])
+            .args(["-c", "8", "-i", "0.05", "-s", size, "--json", "198.18.0.1"])
+            .output()
+            .expect("run ping");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "ping -s {size}: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let replies: Vec<&Value> = lines.iter().filter(|v| v["event"] == "reply").collect();
+        assert_eq!(replies.len(), 8, "every request answered: {stdout}");
+        let want_bytes: u64 = size.parse::<u64>().unwrap() + 8;
+        for r in &replies {
+            assert_eq!(r["bytes"], want_bytes);
+            assert_eq!(r["from"], "198.18.0.1");
+        }
+        let summary = lines.iter().find(|v| v["event"] == "summary").expect("summary");
+        assert_eq!((summary["transmitted"].as_u64(), summary["received"].as_u64(), summary["corrupt"].as_u64()), (Some(8), Some(8), Some(0)));
+        assert!(summary["rtt_max_ms"].as_f64().unwrap() >= summary["rtt_min_ms"].as_f64().unwrap());
+    }
+    let out = Command::new("timeout")
+        .args(["30", "ip", "netns", "exec", &bed.stack_ns, bin, "ping", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "-c", "2", "198.18.0.77"])
+        .output()
+        .expect("run ping");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("198.18.0.77"), "{}", String::from_utf8_lossy(&out.stderr));
+}

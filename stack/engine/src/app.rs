@@ -409,6 +409,39 @@ impl<'a> Io<'a> {
         }
     }
 
+    /// Receive the ICMP echo replies carrying `ident` on this core (take them with
+    /// [`Io::take_echo_reply`]). On a stack with several cores the replies are
+    /// steered to core `ident % cores`: pick an identifier that maps to this core
+    /// ([`Io::echo_ident`]).
+    pub fn echo_register(&mut self, ident: u16) {
+        self.net.borrow_mut().iface.echo_mut().register(ident);
+    }
+
+    /// An echo identifier near `seed` whose replies come to this core.
+    pub fn echo_ident(&self, seed: u16) -> u16 {
+        let n = self.net.borrow();
+        let cores = n.steering.cores().max(1) as u16;
+        let base = seed - seed % cores;
+        base.wrapping_add(n.core as u16)
+    }
+
+    /// Send an ICMP echo request (ping) to `dst`: one frame, at most 1472 bytes of
+    /// data. Only from `start`, `event` or `poll` (it goes straight into a transmit
+    /// frame): elsewhere `Err(NoBuffer)`.
+    pub fn send_echo(&mut self, dst: std::net::IpAddr, ident: u16, seq: u16, data: &[u8]) -> Result<(), UdpError> {
+        let mut net = self.net.borrow_mut();
+        let now = net.now;
+        match self.tx.as_deref_mut() {
+            Some(tx) => Ok(net.iface.send_echo(now, dst, ident, seq, data, tx)?),
+            None => Err(UdpError::NoBuffer),
+        }
+    }
+
+    /// The oldest echo reply received for a registered identifier.
+    pub fn take_echo_reply(&mut self) -> Option<proto::icmp::EchoReply> {
+        self.net.borrow_mut().iface.echo_mut().take()
+    }
+
     /// Have `poll` called no later than `at`, even if the loop is idle (the loop
     /// sleeps at most until then).
     pub fn wake_at(&mut self, at: Instant) {

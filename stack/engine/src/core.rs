@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::mesh::{CoreLinks, NeighbourUpdate};
 use crate::sink::TxSink;
 use crate::stats::{CoreSnapshot, Counter, StatsBoard, PUBLISH_INTERVAL};
-use crate::steer::flow_of;
+use crate::steer::{echo_reply_ident, flow_of};
 use proto::time::Instant;
 use std::cell::RefCell;
 use std::net::IpAddr;
@@ -324,14 +324,16 @@ impl<D: Device, A: App> Core<D, A> {
                     let _ = p.lock().unwrap_or_else(|e| e.into_inner()).write(std::time::SystemTime::now(), frame);
                 }
                 if multi {
-                    if let Some(fl) = flow_of(frame) {
-                        let owner = steering.owner(fl.src, fl.dst, fl.sport, fl.dport);
-                        if owner != me {
-                            // Never answered here (no RST from a core that does not
-                            // hold the connection): the owner gets a copy.
-                            links.forward(owner, frame);
-                            return;
-                        }
+                    let owner = match flow_of(frame) {
+                        Some(fl) => Some(steering.owner(fl.src, fl.dst, fl.sport, fl.dport)),
+                        // An echo reply goes to the core whose ping sent the request.
+                        None => echo_reply_ident(frame).map(|id| usize::from(id) % steering.cores()),
+                    };
+                    if let Some(owner) = owner.filter(|o| *o != me) {
+                        // Never answered here (no RST from a core that does not
+                        // hold the connection): the owner gets a copy.
+                        links.forward(owner, frame);
+                        return;
                     }
                 }
                 net.iface.handle_frame(now, frame, &mut TxSink::recording_shared(tx, pcap));
@@ -434,8 +436,12 @@ impl<D: Device, A: App> Core<D, A> {
         self.stats.sleeps += 1;
         let res = self.dev.wait_or_wake(timeout, self.links.waker());
         self.links.awake();
+        // The time moved on while asleep: what the next turn does (an application
+        // timestamping a request) must not see the time before the sleep.
+        let now = self.clock.now();
         let mut net = self.net.borrow_mut();
-        if net.wake_at.is_some_and(|w| w <= self.clock.now()) {
+        net.now = now;
+        if net.wake_at.is_some_and(|w| w <= now) {
             net.wake_at = None;
         }
         res

@@ -69,6 +69,29 @@ pub fn flow_of(frame: &[u8]) -> Option<Flow> {
     }
 }
 
+/// The identifier of an ICMPv4 echo reply (RFC 792), which names the core that
+/// sent the request (`ident % cores`), if `frame` is one.
+#[inline]
+pub fn echo_reply_ident(frame: &[u8]) -> Option<u16> {
+    let mut ethertype = be16(frame, 12)?;
+    let mut l3 = ETH_HDR;
+    if ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
+        ethertype = be16(frame, 16)?;
+        l3 += 4;
+    }
+    if ethertype != ETHERTYPE_IPV4 {
+        return None;
+    }
+    let ip = frame.get(l3..)?;
+    let ihl = usize::from(*ip.first()? & 0x0f) * 4;
+    if *ip.get(9)? != PROTO_ICMP || be16(ip, 6)? & 0x3fff != 0 {
+        return None;
+    }
+    let icmp = ip.get(ihl..)?;
+    // type 0 (echo reply): type code checksum ident seq.
+    (*icmp.first()? == 0).then(|| be16(icmp, 4)).flatten()
+}
+
 fn flow_v4(ip: &[u8]) -> Option<Flow> {
     let vihl = *ip.first()?;
     let ihl = usize::from(vihl & 0x0f) * 4;
@@ -182,6 +205,19 @@ mod tests {
     }
 
     #[test]
+    fn echo_reply_ident_names_the_requesting_core() {
+        let reply = [0u8, 0, 0, 0, 0x12, 0x34, 0, 1, b'x'];
+        assert_eq!(echo_reply_ident(&eth(ETHERTYPE_IPV4, &ipv4(PROTO_ICMP, PEER, US, &reply))), Some(0x1234));
+        let request = [8u8, 0, 0, 0, 0x12, 0x34, 0, 1];
+        assert_eq!(echo_reply_ident(&eth(ETHERTYPE_IPV4, &ipv4(PROTO_ICMP, PEER, US, &request))), None);
+        assert_eq!(echo_reply_ident(&eth(ETHERTYPE_IPV4, &ipv4(PROTO_TCP, PEER, US, &[0; 20]))), None);
+        let full = eth(ETHERTYPE_IPV4, &ipv4(PROTO_ICMP, PEER, US, &reply));
+        for n in 0..38 {
+            assert_eq!(echo_reply_ident(&full[..n]), None);
+        }
+    }
+
+    #[test]
     fn no_flow_for_arp_fragments_and_short_frames() {
         assert_eq!(flow_of(&eth(0x0806, &[0; 28])), None);
         let mut frag = ipv4(PROTO_TCP, PEER, US, &[0; 20]);
@@ -212,6 +248,7 @@ mod tests {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = flow_of(&bytes);
+            let _ = echo_reply_ident(&bytes);
         }
     }
 }

@@ -34,7 +34,78 @@ pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress
                 out.stats.icmp_echo_replies += 1;
             }
         }
+        Icmpv4Repr::EchoReply { ident, seq_no, data } => {
+            if !out.echo.deliver(core::net::IpAddr::V4(ip.src), ip.ttl, ident, seq_no, data) {
+                out.stats.drop(DropReason::IcmpIgnored);
+            }
+        }
         _ => out.stats.drop(DropReason::IcmpIgnored),
+    }
+}
+
+/// Bytes of an echo reply's data kept for the application to check.
+pub const ECHO_HEAD: usize = 64;
+/// Echo replies waiting at most.
+pub const ECHO_QUEUE: usize = 1024;
+
+/// An ICMP echo reply for one of our requests (ping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EchoReply {
+    /// Who answered.
+    pub from: core::net::IpAddr,
+    /// The reply's TTL (hop limit) as received.
+    pub ttl: u8,
+    /// The identifier of the request.
+    pub ident: u16,
+    /// Its sequence number.
+    pub seq: u16,
+    /// Length of the data.
+    pub len: usize,
+    /// The first [`ECHO_HEAD`] bytes of the data (to compare with what was sent).
+    pub head: [u8; ECHO_HEAD],
+}
+
+/// The echo replies for the identifiers the application registered (RFC 792:
+/// the identifier matches replies to requests), in a bounded queue; replies for
+/// other identifiers are counted as ignored.
+#[derive(Debug, Default)]
+pub struct EchoSockets {
+    idents: hashbrown::HashSet<u16>,
+    replies: std::collections::VecDeque<EchoReply>,
+    /// Replies dropped because the queue was full.
+    pub overflow: u64,
+}
+
+impl EchoSockets {
+    /// Receive replies carrying `ident`.
+    pub fn register(&mut self, ident: u16) {
+        self.idents.insert(ident);
+    }
+    /// Stop receiving replies for `ident`.
+    pub fn unregister(&mut self, ident: u16) {
+        self.idents.remove(&ident);
+    }
+    fn deliver(&mut self, from: core::net::IpAddr, ttl: u8, ident: u16, seq: u16, data: &[u8]) -> bool {
+        if !self.idents.contains(&ident) {
+            return false;
+        }
+        if self.replies.len() >= ECHO_QUEUE {
+            self.overflow += 1;
+            return true;
+        }
+        let mut head = [0u8; ECHO_HEAD];
+        let n = data.len().min(ECHO_HEAD);
+        head[..n].copy_from_slice(&data[..n]);
+        self.replies.push_back(EchoReply { from, ttl, ident, seq, len: data.len(), head });
+        true
+    }
+    /// The oldest reply not yet taken.
+    pub fn take(&mut self) -> Option<EchoReply> {
+        self.replies.pop_front()
+    }
+    /// Replies waiting.
+    pub fn pending(&self) -> usize {
+        self.replies.len()
     }
 }
 

@@ -166,6 +166,7 @@ pub struct Interface {
     arp: ArpCache,
     tcp: Tcp,
     udp: Udp,
+    echo: icmp::EchoSockets,
     stats: IfaceStats,
     ident: u16,
     icmp_limit: RateLimit,
@@ -186,6 +187,7 @@ impl Interface {
             arp: ArpCache::new(cfg.arp_capacity),
             tcp: Tcp::new(cfg.tcp),
             udp: Udp::new(cfg.udp),
+            echo: icmp::EchoSockets::default(),
             stats: IfaceStats::default(),
             ident: 1,
             icmp_limit: RateLimit::new(ICMP_ERRORS_PER_SEC, ICMP_ERROR_BURST),
@@ -276,7 +278,7 @@ impl Interface {
 
     /// TCP and the IPv4 output path (borrowing the rest of the interface) at once.
     fn split<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Tcp, Ipv4Out<'a>) {
-        let out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, icmp_limit: &mut self.icmp_limit, tx, now };
+        let out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, icmp_limit: &mut self.icmp_limit, echo: &mut self.echo, tx, now };
         (&mut self.tcp, out)
     }
 
@@ -438,6 +440,35 @@ impl Interface {
         }
     }
 
+    /// ICMP echo: register identifiers, take replies (ping).
+    pub fn echo_mut(&mut self) -> &mut icmp::EchoSockets {
+        &mut self.echo
+    }
+
+    /// Send an ICMP echo request (RFC 792) with `data` to `dst`, from the source
+    /// selected for it; one frame (at most 1472 bytes of data: fragmentation on
+    /// send is not done yet). Replies carrying `ident` reach
+    /// [`Interface::echo_mut`] once it is registered.
+    pub fn send_echo(&mut self, now: Instant, dst: IpAddr, ident: u16, seq: u16, data: &[u8], tx: &mut dyn FrameSink) -> Result<(), UdpError> {
+        let IpAddr::V4(d) = dst else { return Err(UdpError::NoRoute) };
+        let Some(IpAddr::V4(src)) = self.select_source(dst) else { return Err(UdpError::NoRoute) };
+        let req = wire::icmpv4::Icmpv4Repr::EchoRequest { ident, seq_no: seq, data };
+        let len = req.buffer_len();
+        if len > 1500 - 20 {
+            return Err(UdpError::MessageTooLong);
+        }
+        let misses = self.stats.drops_of(DropReason::TxNeighbourMiss);
+        let (_, mut out) = self.split(tx, now);
+        let sent = out.send(src, d, protocol::ICMP, len, None, &mut |buf| {
+            req.emit(&mut wire::icmpv4::Packet::new_unchecked(&mut buf[..len]), ChecksumMode::Full);
+        });
+        match sent {
+            true => Ok(()),
+            false if self.stats.drops_of(DropReason::TxNeighbourMiss) != misses => Err(UdpError::NeighbourUnresolved),
+            false => Err(UdpError::NoBuffer),
+        }
+    }
+
     /// The UDP sockets (bind, recv_from, events).
     pub fn udp(&self) -> &Udp {
         &self.udp
@@ -548,6 +579,7 @@ pub(crate) struct Ipv4Out<'a> {
     pub(crate) stats: &'a mut IfaceStats,
     ident: &'a mut u16,
     pub(crate) icmp_limit: &'a mut RateLimit,
+    pub(crate) echo: &'a mut icmp::EchoSockets,
     tx: &'a mut dyn FrameSink,
     now: Instant,
 }
@@ -1058,6 +1090,33 @@ mod tests {
         }
         assert_eq!(i.udp().queued(9), 1);
         assert_eq!(i.stats().drops_of(DropReason::UdpRxQueueFull), 2);
+    }
+
+    /// ping: an echo request goes out with our identifier; the peer's reply (RFC
+    /// 792: same identifier, sequence number and data) is queued for a registered
+    /// identifier only.
+    #[test]
+    fn echo_request_out_and_reply_back_for_registered_ident() {
+        let mut i = iface();
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        tx.0.clear();
+        i.echo_mut().register(0x4242);
+        i.send_echo(Instant::ZERO, IpAddr::V4(PEER), 0x4242, 3, b"ping data", &mut tx).unwrap();
+        let (_, ip, body) = sent_ipv4(&tx.0[0]);
+        assert_eq!((ip.src, ip.dst, ip.protocol), (US, PEER, protocol::ICMP));
+        let r = Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap();
+        assert_eq!(r, Icmpv4Repr::EchoRequest { ident: 0x4242, seq_no: 3, data: b"ping data" });
+        let reply = icmp(&Icmpv4Repr::EchoReply { ident: 0x4242, seq_no: 3, data: b"ping data" });
+        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::ICMP, &reply, false), &mut tx);
+        let other = icmp(&Icmpv4Repr::EchoReply { ident: 0x1111, seq_no: 3, data: b"x" });
+        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::ICMP, &other, false), &mut tx);
+        let got = i.echo_mut().take().unwrap();
+        assert_eq!((got.from, got.ident, got.seq, got.len, got.ttl), (IpAddr::V4(PEER), 0x4242, 3, 9, 64));
+        assert_eq!(&got.head[..9], b"ping data");
+        assert_eq!(i.echo_mut().take(), None, "the reply for an unregistered identifier is not kept");
+        assert_eq!(i.stats().drops_of(DropReason::IcmpIgnored), 1);
+        assert_eq!(i.send_echo(Instant::ZERO, IpAddr::V4(PEER), 1, 1, &[0; 1473], &mut tx), Err(UdpError::MessageTooLong));
     }
 
     fn arp_reply_from(ip: Ipv4Addr, mac: [u8; 6]) -> Vec<u8> {
