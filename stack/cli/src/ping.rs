@@ -217,7 +217,7 @@ impl App for Ping {
             self.next_at = now + self.interval_us;
             work = true;
         }
-        let all_sent = u64::from(self.next_seq) - 1 >= self.count;
+        let all_sent = u64::from(self.next_seq) > self.count;
         let all_back = self.sent_at.iter().all(|t| *t == 0);
         if all_sent && (all_back || now >= self.last_sent + LINGER_US) {
             self.finish(io, now);
