@@ -41,8 +41,8 @@ pub fn run(a: PingArgs) -> Result<(), Failure> {
     if a.size > MAX_SIZE {
         return Err(Failure::usage(format!("-s {}: at most {MAX_SIZE} bytes (fragmentation on send is not done yet)", a.size)));
     }
-    if a.count == 0 {
-        return Err(Failure::usage("-c 0: at least one request"));
+    if a.count == 0 || a.count > 65535 {
+        return Err(Failure::usage(format!("-c {}: 1 to 65535 requests (one sequence-number space)", a.count)));
     }
     let interval_us = (a.interval * 1e6) as u64;
     if interval_us < 1000 {
