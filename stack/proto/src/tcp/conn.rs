@@ -2,7 +2,7 @@
 //! processing, step by step as in RFC 9293 §3.10.7.3 (SYN-SENT) and §3.10.7.4
 //! (everything else). Output (segments, timers) is in `output.rs`.
 
-use super::buffer::{Assembler, RingBuffer};
+use super::buffer::{ooo_range_limit, AddOutcome, Assembler, RingBuffer};
 use super::congestion::{CongestionControl, NewReno};
 use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
 use super::retransmit::Rtt;
@@ -192,7 +192,7 @@ impl Conn {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rx,
-            ooo: Assembler::default(),
+            ooo: Assembler::new(ooo_range_limit(cfg.rx_buffer, cfg.mss)),
             peer_fin: None,
             fin_received: false,
             rwin: RecvWindow::new(SeqNum(0), 0),
@@ -665,7 +665,7 @@ impl Conn {
     }
 
     /// RFC 9293 §3.10.7.4 seventh step: queue in-order data, keep out-of-order data
-    /// in the bounded assembler, decide between an immediate and a delayed ACK
+    /// in the assembler, decide between an immediate and a delayed ACK
     /// (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
     fn receive_data(&mut self, now: Instant, env: &mut Env<'_>, data_seq: SeqNum, payload: &[u8]) {
         let off = data_seq.since(self.rcv_nxt) as usize;
@@ -678,10 +678,16 @@ impl Conn {
             self.ack_now = true;
             return;
         }
-        if !self.ooo.add(off as u32, (off + n) as u32) {
-            env.stats.ooo_dropped += 1;
-            self.ack_now = true;
-            return;
+        // Data at RCV.NXT is always taken; out-of-order data is held up to the
+        // window (the ring reserves its bytes), in at most `ooo_range_limit` ranges.
+        match self.ooo.add(off as u32, (off + n) as u32) {
+            AddOutcome::Held => {}
+            AddOutcome::Evicted => env.stats.ooo_dropped += 1,
+            AddOutcome::Refused => {
+                env.stats.ooo_dropped += 1;
+                self.ack_now = true;
+                return;
+            }
         }
         if off > 0 {
             // RFC 5681 §4.2: an out-of-order segment triggers an immediate duplicate ACK.

@@ -32,8 +32,11 @@
 //!   slot lingers internally until the timer ends (an application that never reads
 //!   the `Eof` gets `Closed` when TIME-WAIT ends).
 //! * The minimum RTO is 200 ms (RFC 6298 asks for 1 s); see [`retransmit`].
-//! * SACK is neither offered nor processed. Out-of-order data is kept in a bounded
-//!   assembler of [`buffer::MAX_OOO_RANGES`] ranges; more gaps drop the segment.
+//! * SACK is neither offered nor processed. Out-of-order data is held up to the
+//!   advertised window (the receive ring reserves its bytes) in at most
+//!   [`buffer::ooo_range_limit`] ranges (one per full-sized segment of the
+//!   buffer); data at RCV.NXT is always taken, evicting the farthest range if all
+//!   are in use.
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.

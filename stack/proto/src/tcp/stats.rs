@@ -60,7 +60,9 @@ pub struct TcpStats {
     pub dup_acks: u64,
     /// Segments received out of order (kept in the assembler).
     pub ooo_segments: u64,
-    /// Out-of-order segments dropped because the assembler was full.
+    /// Out-of-order segments refused, or out-of-order ranges forgotten to make room
+    /// for nearer data, because the assembler held its most ranges
+    /// ([`super::buffer::ooo_range_limit`]).
     pub ooo_dropped: u64,
     /// Data bytes dropped because they did not fit in the receive buffer.
     pub rx_overflow: u64,
