@@ -1052,3 +1052,35 @@ fn two_megabytes_at_5_percent_loss_100_seeds() {
     eprintln!("slowest seed took {worst:?} of simulated time");
 }
 
+
+/// Issue 13: a connection in LAST-ACK was freed when our FIN was acknowledged,
+/// with the peer's data still unread. It stays (state Closed) until the
+/// application has read everything; `Closed{Normal}` comes after the last byte.
+#[test]
+fn last_ack_keeps_unread_data() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    let data = pattern(30_000, 0x4a);
+    assert_eq!(s.a.send(c, &data), Ok(data.len()));
+    s.a.close(c).unwrap();
+    // The server reads nothing, sees the FIN arrive, and closes its side.
+    assert!(s.run(Duration::from_secs(5), |s| s.b.peer_closed(sc)));
+    assert_eq!(s.b.state(sc), Some(State::CloseWait));
+    s.b.close(sc).unwrap();
+    assert_eq!(s.b.state(sc), Some(State::LastAck));
+    assert!(s.run(Duration::from_secs(5), |s| s.b.state(sc) != Some(State::LastAck)));
+    assert_eq!(s.b.state(sc), Some(State::Closed), "freed with unread data");
+    assert_eq!(Sim::closed(&s.b_events, sc), None);
+    assert_eq!(s.b.recv_queue(sc), data.len());
+    // The client is in TIME-WAIT; the server's data is all there.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 7000];
+    while let Ok(n) = s.b.recv(sc, &mut buf) {
+        got.extend_from_slice(&buf[..n]);
+    }
+    check_same(1, "unread data after LAST-ACK", &got, &data);
+    s.round();
+    assert_eq!(Sim::closed(&s.b_events, sc), Some(CloseReason::Normal));
+    assert_eq!(s.b.connection_count(), 0);
+    assert_eq!(s.b.recv(sc, &mut buf), Err(RecvError::InvalidConn));
+}

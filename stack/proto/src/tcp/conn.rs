@@ -633,8 +633,15 @@ impl Conn {
                         self.enter_time_wait(now, env);
                     }
                     if next == State::Closed {
-                        self.update_send_window(now, repr);
-                        return Some(Outcome::Free(CloseReason::Normal));
+                        // LAST-ACK is over (RFC 9293 §3.10.7.4: "delete the TCB"),
+                        // but the peer's data the application has not read yet must
+                        // stay readable: the connection lingers in CLOSED until
+                        // the receive buffer is empty (`Tcp::after` frees it then,
+                        // with Closed{Normal}).
+                        self.rto_at = None;
+                        self.persist_at = None;
+                        self.delack_at = None;
+                        return Some(if self.rx.is_empty() { Outcome::Free(CloseReason::Normal) } else { Outcome::Keep });
                     }
                 }
             }

@@ -31,6 +31,9 @@
 //!   application has read up to `Eof`: the handle is invalid from then on while the
 //!   slot lingers internally until the timer ends (an application that never reads
 //!   the `Eof` gets `Closed` when TIME-WAIT ends).
+//! * When LAST-ACK ends (our FIN acknowledged) RFC 9293 deletes the TCB; ours stays
+//!   in `Closed` while received data is unread, and `Closed{Normal}` follows the
+//!   read that empties the receive buffer (data the peer sent is never discarded).
 //! * The minimum RTO is 200 ms (RFC 6298 asks for 1 s); see [`retransmit`].
 //! * SACK is neither offered nor processed. Out-of-order data is held up to the
 //!   advertised window (the receive ring reserves its bytes) in at most
