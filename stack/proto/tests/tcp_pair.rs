@@ -1,7 +1,7 @@
 //! Deterministic simulation of two `Tcp` endpoints over an in-memory link with a
 //! virtual clock and seeded loss, reordering and duplication. Failures print the seed.
 
-use proto::tcp::{CloseReason, ConnId, RecvError, SegmentSink, State, Tcp, TcpConfig, TcpEvent};
+use proto::tcp::{CloseReason, ConnId, Keepalive, RecvError, SegmentSink, State, Tcp, TcpConfig, TcpEvent};
 use proto::time::{Duration, Instant};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
@@ -222,6 +222,24 @@ impl Sim {
             }
             if !self.advance() || self.now > end {
                 return app(self);
+            }
+        }
+    }
+
+    /// Run rounds for `d` of simulated time, never jumping past its end (an
+    /// application that wakes up then).
+    fn sleep(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            self.round();
+            let next = [self.wire.iter().map(|(t, _, _)| *t).min(), self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
+            match next {
+                Some(t) if t <= end => self.now = self.now.max(t),
+                _ => {
+                    self.now = end;
+                    self.round();
+                    return;
+                }
             }
         }
     }
@@ -1083,4 +1101,127 @@ fn last_ack_keeps_unread_data() {
     assert_eq!(Sim::closed(&s.b_events, sc), Some(CloseReason::Normal));
     assert_eq!(s.b.connection_count(), 0);
     assert_eq!(s.b.recv(sc, &mut buf), Err(RecvError::InvalidConn));
+}
+
+/// Issue 13: FIN-WAIT-2 had no timer. The client closes, the server's TCP
+/// acknowledges the FIN but its application never closes: after
+/// `fin_timeout` (default 60 s, as Linux's `tcp_fin_timeout`) without new data
+/// the client ends with `Closed{Timeout}`.
+#[test]
+fn fin_wait2_orphan_timeout() {
+    let mut s = Sim::pair();
+    assert_eq!(s.a.config().fin_timeout, Duration::from_secs(60));
+    let (c, sc) = s.handshake(80);
+    s.a.close(c).unwrap();
+    assert!(s.run(Duration::from_secs(5), |s| s.a.state(c) == Some(State::FinWait2)));
+    let t0 = s.now;
+    let ok = s.run(Duration::from_secs(600), |s| Sim::closed(&s.a_events, c).is_some());
+    assert!(ok, "FIN-WAIT-2 lived on: {:?}", s.a.state(c));
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Timeout));
+    let took = s.now - t0;
+    assert!(took >= Duration::from_secs(60) && took < Duration::from_millis(60_100), "after {took:?}");
+    assert_eq!(s.a.connection_count(), 0);
+    assert_eq!(s.a.stats().fin_wait2_timeouts, 1);
+    assert_eq!(s.b.state(sc), Some(State::CloseWait), "the peer is not told");
+}
+
+/// The orphan timeout counts from the last new data: a half-closed connection
+/// whose peer keeps sending (more slowly than the timeout, for longer than it)
+/// is not cut, and ends normally.
+#[test]
+fn fin_wait2_timeout_restarts_on_data() {
+    let cfg = TcpConfig { fin_timeout: Duration::from_secs(5), ..TcpConfig::default() };
+    let mut s = Sim::new(1, cfg.clone(), cfg);
+    let (c, sc) = s.handshake(80);
+    s.a.close(c).unwrap();
+    assert!(s.run(Duration::from_secs(5), |s| s.a.state(c) == Some(State::FinWait2)));
+    let t0 = s.now;
+    // One byte every 3 s for 30 s, then close.
+    for i in 0..10u8 {
+        s.sleep(Duration::from_secs(3));
+        assert_eq!(s.a.state(c), Some(State::FinWait2), "cut after {:?}", s.now - t0);
+        s.b.send_nodelay(sc, &[i]).unwrap();
+    }
+    s.b.close(sc).unwrap();
+    let mut got = Vec::new();
+    let ok = s.run(Duration::from_secs(10), |s| {
+        let mut buf = [0u8; 16];
+        loop {
+            match s.a.recv(c, &mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(RecvError::Eof) => return true,
+                Err(_) => return false,
+            }
+        }
+    });
+    assert!(ok, "no Eof: {:?}, {:?}", s.a.state(c), Sim::closed(&s.a_events, c));
+    assert_eq!(got, (0..10u8).collect::<Vec<_>>());
+    assert!(s.now - t0 >= Duration::from_secs(30));
+    assert_eq!(s.a.stats().fin_wait2_timeouts, 0);
+}
+
+/// Keepalive (RFC 1122 §4.2.3.6) is off by default: an idle connection to a
+/// peer that vanished sends nothing and stays ESTABLISHED.
+#[test]
+fn keepalive_off_by_default() {
+    let mut s = Sim::pair();
+    assert_eq!(s.a.config().keepalive, None);
+    let (c, _sc) = s.handshake(80);
+    s.drop_if = Some(Box::new(|_| true));
+    let n = s.log.len();
+    s.run(Duration::from_secs(3 * 3600), |_| false);
+    assert_eq!(s.log.len(), n, "segments sent on an idle connection");
+    assert_eq!(s.a.state(c), Some(State::Established));
+}
+
+/// Keepalive on (per connection): after `idle` without traffic the client
+/// probes every `interval`; `probes` unanswered probes end the connection with
+/// `Closed{Timeout}` at idle + probes * interval.
+#[test]
+fn keepalive_ends_connection_to_dead_peer() {
+    let mut s = Sim::pair();
+    let (c, _sc) = s.handshake(80);
+    let ka = Keepalive { idle: Duration::from_secs(10), interval: Duration::from_secs(2), probes: 3 };
+    assert!(s.a.set_keepalive(c, Some(ka)));
+    s.drop_if = Some(Box::new(|_| true));
+    let t0 = s.now;
+    let n = s.log.len();
+    let ok = s.run(Duration::from_secs(100), |s| Sim::closed(&s.a_events, c).is_some());
+    assert!(ok, "no keepalive timeout: {:?}", s.a.state(c));
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Timeout));
+    // Idle counts from the last segment received (the SYN-ACK, just before t0).
+    let took = s.now - t0;
+    assert!(took >= Duration::from_millis(15_990) && took < Duration::from_millis(16_010), "after {took:?}");
+    assert_eq!(s.a.stats().keepalive_probes, 3);
+    let probes: Vec<_> = s.log[n..].iter().filter(|(_, g)| g.src == A_IP).collect();
+    assert_eq!(probes.len(), 3);
+    let first = probes[0].0 - t0;
+    assert!(first >= Duration::from_millis(9_990) && first <= Duration::from_secs(10), "first probe after {first:?}");
+    let gaps: Vec<Duration> = probes.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    assert_eq!(gaps, [Duration::from_secs(2), Duration::from_secs(2)]);
+    assert!(probes.iter().all(|(_, g)| g.payload.is_empty() && g.flags == TcpFlags::ACK));
+    assert_eq!(s.a.stats().keepalive_timeouts, 1);
+}
+
+/// Keepalive from the configuration, with a live peer: each probe is answered
+/// (the probe's sequence number is old, so the peer acknowledges it), the
+/// connection stays up and idles again.
+#[test]
+fn keepalive_probes_answered_by_live_peer() {
+    let ka = Keepalive { idle: Duration::from_secs(10), interval: Duration::from_secs(2), probes: 2 };
+    let cfg = TcpConfig { keepalive: Some(ka), ..TcpConfig::default() };
+    let mut s = Sim::new(1, cfg, TcpConfig::default());
+    let (c, sc) = s.handshake(80);
+    let (_, snd_nxt, ..) = s.a.seq_state(c).unwrap();
+    let n = s.log.len();
+    s.run(Duration::from_secs(65), |_| false);
+    assert_eq!(s.a.state(c), Some(State::Established));
+    let probes: Vec<_> = s.log[n..].iter().filter(|(_, g)| g.src == A_IP).collect();
+    assert_eq!(probes.len(), 6, "one probe per idle period of 10 s");
+    assert!(probes.iter().all(|(_, g)| g.seq == snd_nxt.get().wrapping_sub(1)));
+    assert_eq!(s.b.state(sc), Some(State::Established));
+    // Data still flows.
+    let mut up = Flow::new(pattern(5000, 1), false);
+    let mut down = Flow::new(Vec::new(), false);
+    assert!(transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(5)));
 }

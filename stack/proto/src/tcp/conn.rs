@@ -10,7 +10,7 @@ use super::seq::SeqNum;
 use super::state::State;
 use super::stats::TcpStats;
 use super::window::{scaled_send_window, should_update_send_window, RecvWindow};
-use super::{CloseReason, ConnId, SegmentSink, TcpConfig, TcpEvent};
+use super::{CloseReason, ConnId, Keepalive, SegmentSink, TcpConfig, TcpEvent};
 use crate::time::{Duration, Instant};
 use core::net::SocketAddr;
 use wire::tcp::{TcpFlags, TcpRepr};
@@ -147,6 +147,21 @@ pub(crate) struct Conn {
     pub eof_seen: bool,
     /// Last answer to an unacceptable zero-length segment.
     pub last_oow_ack: Option<Instant>,
+
+    // Keepalive and the FIN-WAIT-2 orphan timeout (`timers.rs`).
+    pub keepalive: Option<Keepalive>,
+    pub keepalive_at: Option<Instant>,
+    /// Keepalive probes sent since the peer was last heard.
+    pub keepalive_sent: u32,
+    /// When a segment was last accepted from the peer.
+    pub last_rx: Instant,
+    /// The FIN-WAIT-2 orphan timeout counts from here: entering FIN-WAIT-2, or
+    /// the last data received in it.
+    pub fin_wait2_from: Instant,
+    pub fin_wait2_at: Option<Instant>,
+    /// The reason `Closed` reports when a connection lingering in CLOSED (unread
+    /// data) is finally freed.
+    pub close_reason: CloseReason,
 }
 
 /// Parameters of a new connection.
@@ -217,6 +232,13 @@ impl Conn {
             tx_blocked: false,
             eof_seen: false,
             last_oow_ack: None,
+            keepalive: cfg.keepalive,
+            keepalive_at: None,
+            keepalive_sent: 0,
+            last_rx: Instant::ZERO,
+            fin_wait2_from: Instant::ZERO,
+            fin_wait2_at: None,
+            close_reason: CloseReason::Normal,
         }
     }
 
@@ -261,7 +283,8 @@ impl Conn {
             (x, None) => x,
             (None, y) => y,
         };
-        min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at))
+        let t = min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at));
+        min(t, min(self.keepalive_at, self.fin_wait2_at))
     }
 
     pub(crate) fn push_event(&self, env: &mut Env<'_>, ev: TcpEvent) {
@@ -321,8 +344,10 @@ impl Conn {
     }
 
     /// Enter ESTABLISHED (from SYN-SENT or SYN-RECEIVED) and tell the application.
-    fn establish(&mut self, env: &mut Env<'_>) {
+    fn establish(&mut self, now: Instant, env: &mut Env<'_>) {
         self.state = if self.app_closed { State::FinWait1 } else { State::Established };
+        self.last_rx = now;
+        self.arm_keepalive();
         self.retries = 0;
         env.stats.established += 1;
         self.announced = true;
@@ -370,7 +395,7 @@ impl Conn {
             self.rto_at = None;
             self.snd_wl1 = SeqNum(repr.seq).sub_one();
             self.update_send_window(now, repr);
-            self.establish(env);
+            self.establish(now, env);
             self.ack_now = true;
             // Data or FIN carried on the SYN-ACK is not queued; the peer retransmits it.
         } else {
@@ -478,6 +503,9 @@ impl Conn {
             payload = &[];
             fin = false;
         }
+        // The peer is alive (keepalive, RFC 1122 §4.2.3.6).
+        self.last_rx = now;
+        self.keepalive_sent = 0;
         // Trim to the window: data before RCV.NXT and beyond the right edge.
         let mut data_seq = seq + u32::from(syn);
         if data_seq < self.rcv_nxt {
@@ -542,7 +570,7 @@ impl Conn {
                 // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
                 self.snd_wl1 = seq.sub_one();
                 self.snd_wl2 = ack;
-                self.establish(env);
+                self.establish(now, env);
             } else {
                 // <SEQ=SEG.ACK><CTL=RST>
                 env.stats.bad_ack += 1;
@@ -632,16 +660,16 @@ impl Conn {
                     if next == State::TimeWait {
                         self.enter_time_wait(now, env);
                     }
+                    if next == State::FinWait2 {
+                        self.enter_fin_wait2(now, env);
+                    }
                     if next == State::Closed {
                         // LAST-ACK is over (RFC 9293 §3.10.7.4: "delete the TCB"),
                         // but the peer's data the application has not read yet must
                         // stay readable: the connection lingers in CLOSED until
                         // the receive buffer is empty (`Tcp::after` frees it then,
                         // with Closed{Normal}).
-                        self.rto_at = None;
-                        self.persist_at = None;
-                        self.delack_at = None;
-                        return Some(if self.rx.is_empty() { Outcome::Free(CloseReason::Normal) } else { Outcome::Keep });
+                        return Some(self.linger_or_free(CloseReason::Normal));
                     }
                 }
             }
@@ -668,6 +696,8 @@ impl Conn {
         self.rto_at = None;
         self.persist_at = None;
         self.delack_at = None;
+        self.keepalive_at = None;
+        self.fin_wait2_at = None;
         self.timewait_at = Some(now + env.cfg.time_wait);
     }
 
@@ -684,6 +714,10 @@ impl Conn {
         if n == 0 {
             self.ack_now = true;
             return;
+        }
+        if self.state == State::FinWait2 {
+            // New data: the peer is still at work (the orphan timeout restarts).
+            self.fin_wait2_from = now;
         }
         // Data at RCV.NXT is always taken; out-of-order data is held up to the
         // window (the ring reserves its bytes), in at most `ooo_range_limit` ranges.

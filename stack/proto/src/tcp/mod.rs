@@ -19,8 +19,8 @@
 //! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (rings and the
 //! out-of-order assembler), `window` (windows, SWS, Nagle), `retransmit` (RFC 6298),
 //! `congestion` (NewReno), `options` (MSS, window scale, timestamps), `isn`
-//! (RFC 6528), `conn` (segment arrival, RFC 9293 §3.10.7) and `output` (segment
-//! generation and timers).
+//! (RFC 6528), `conn` (segment arrival, RFC 9293 §3.10.7), `output` (segment
+//! generation and timers) and `timers` (keepalive, FIN-WAIT-2 orphan timeout).
 //!
 //! # Limits and choices (documented deviations)
 //!
@@ -34,6 +34,14 @@
 //! * When LAST-ACK ends (our FIN acknowledged) RFC 9293 deletes the TCB; ours stays
 //!   in `Closed` while received data is unread, and `Closed{Normal}` follows the
 //!   read that empties the receive buffer (data the peer sent is never discarded).
+//! * FIN-WAIT-2 ends with `Closed{Timeout}` after [`TcpConfig::fin_timeout`]
+//!   (default 60 s, Linux's `tcp_fin_timeout`) without new data from the peer;
+//!   RFC 9293 waits forever. Since `close()` is a half-close here (reading goes
+//!   on), the timeout restarts with each data segment received, so a peer still
+//!   sending is not cut; one that only acknowledges or sends keepalives is.
+//!   Keepalive (RFC 1122 §4.2.3.6) is off unless configured ([`Keepalive`]).
+//!   A connection ended by either timer with unread data lingers in `Closed`
+//!   until the application has read it.
 //! * The minimum RTO is 200 ms (RFC 6298 asks for 1 s); see [`retransmit`].
 //! * SACK is neither offered nor processed. Out-of-order data is held up to the
 //!   advertised window (the receive ring reserves its bytes) in at most
@@ -50,6 +58,7 @@ pub mod congestion;
 pub mod isn;
 pub mod options;
 mod output;
+mod timers;
 pub mod retransmit;
 pub mod seq;
 pub mod state;
@@ -119,6 +128,40 @@ pub struct TcpConfig {
     pub nodelay: bool,
     /// Challenge ACKs per second at most (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// How long a connection stays in FIN-WAIT-2 (the application closed its side,
+    /// the peer has not) without receiving new data before it ends with
+    /// `Closed{Timeout}`: the orphan timeout of Linux's `tcp_fin_timeout`
+    /// (default 60 s). RFC 9293 sets no limit; without one a peer that never
+    /// closes holds the connection forever.
+    pub fin_timeout: Duration,
+    /// Keepalive (RFC 1122 §4.2.3.6) for new connections: `None` (the default, as
+    /// the RFC requires) sends no probes. Per connection with
+    /// [`Tcp::set_keepalive`].
+    pub keepalive: Option<Keepalive>,
+}
+
+/// TCP keepalive parameters (RFC 1122 §4.2.3.6; Linux's `tcp_keepalive_time`,
+/// `tcp_keepalive_intvl`, `tcp_keepalive_probes`). An ESTABLISHED or CLOSE-WAIT
+/// connection that received nothing for `idle` and has nothing in flight sends a
+/// probe (`<SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>`, which the peer must answer
+/// with an ACK), then one every `interval`; after `probes` unanswered probes it
+/// ends with `Closed{Timeout}`. Anything received resets the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe (RFC 1122: at least two hours by default,
+    /// configurable).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is declared dead.
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    /// Linux's defaults: 7200 s idle, 75 s between probes, 9 probes.
+    fn default() -> Self {
+        Keepalive { idle: Duration::from_secs(7200), interval: Duration::from_secs(75), probes: 9 }
+    }
 }
 
 impl Default for TcpConfig {
@@ -140,6 +183,8 @@ impl Default for TcpConfig {
             timestamps: true,
             nodelay: false,
             challenge_ack_limit: 1000,
+            fin_timeout: Duration::from_secs(60),
+            keepalive: None,
         }
     }
 }
@@ -468,7 +513,8 @@ impl Tcp {
         }
         if conn.protocol_done() && conn.rx.is_empty() {
             if conn.state == State::Closed {
-                self.release(idx, CloseReason::Normal);
+                let reason = conn.close_reason;
+                self.release(idx, reason);
                 return;
             }
             if conn.announced && conn.eof_seen {
@@ -998,6 +1044,21 @@ impl Tcp {
         match self.get_mut(conn) {
             Some(c) => {
                 c.nodelay = nodelay;
+                self.after(idx, Outcome::Keep);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Turn keepalive (RFC 1122 §4.2.3.6) on with these parameters, or off with
+    /// `None`, for `conn` (new connections take [`TcpConfig::keepalive`]).
+    /// Returns `false` for a stale handle.
+    pub fn set_keepalive(&mut self, conn: ConnId, keepalive: Option<Keepalive>) -> bool {
+        let idx = conn.index;
+        match self.get_mut(conn) {
+            Some(c) => {
+                c.set_keepalive(keepalive);
                 self.after(idx, Outcome::Keep);
                 true
             }

@@ -74,11 +74,17 @@ pub struct TcpStats {
     pub window_probes: u64,
     /// TIME-WAIT connections replaced by a new SYN.
     pub time_wait_recycled: u64,
+    /// Connections ended by the FIN-WAIT-2 orphan timeout (`TcpConfig::fin_timeout`).
+    pub fin_wait2_timeouts: u64,
+    /// Keepalive probes sent (RFC 1122 §4.2.3.6).
+    pub keepalive_probes: u64,
+    /// Connections ended because keepalive probes went unanswered.
+    pub keepalive_timeouts: u64,
 }
 
 impl TcpStats {
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 34;
+    pub const COUNT: usize = 37;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -117,6 +123,9 @@ impl TcpStats {
             ("delayed_acks", self.delayed_acks),
             ("window_probes", self.window_probes),
             ("time_wait_recycled", self.time_wait_recycled),
+            ("fin_wait2_timeouts", self.fin_wait2_timeouts),
+            ("keepalive_probes", self.keepalive_probes),
+            ("keepalive_timeouts", self.keepalive_timeouts),
         ]
     }
 }
