@@ -1225,3 +1225,56 @@ fn keepalive_probes_answered_by_live_peer() {
     let mut down = Flow::new(Vec::new(), false);
     assert!(transfer(&mut s, c, sc, &mut up, &mut down, Duration::from_secs(5)));
 }
+
+/// Issue 13: close() in SYN-SENT deleted the connection and the data send() had
+/// accepted. With data queued the close is now queued (RFC 9293 §3.10.4, as for
+/// SYN-RECEIVED): the handshake completes, the data and then the FIN go out.
+/// Without data the connection is deleted at once (`Closed{Aborted}`), as the
+/// RFC says for SYN-SENT.
+#[test]
+fn close_in_syn_sent_delivers_accepted_data() {
+    let mut s = Sim::pair();
+    s.b.listen(80).unwrap();
+    let c = s.connect(80);
+    assert_eq!(s.a.state(c), Some(State::SynSent));
+    let data = pattern(50_000, 0x21);
+    let n = s.a.send(c, &data).unwrap();
+    assert!(n > 0);
+    s.a.close(c).unwrap();
+    assert_eq!(s.a.state(c), Some(State::SynSent), "connection deleted by close() in SYN-SENT");
+    assert_eq!(s.a.send(c, b"more"), Err(proto::tcp::SendError::Closed));
+    let mut got = Vec::new();
+    let mut eof = false;
+    let mut server_closed = false;
+    let ok = s.run(Duration::from_secs(10), |s| {
+        let Some(sc) = s.accepted() else { return false };
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.b.recv(sc, &mut buf) {
+                Ok(k) => got.extend_from_slice(&buf[..k]),
+                Err(RecvError::Eof) => {
+                    eof = true;
+                    if !server_closed {
+                        s.b.close(sc).unwrap();
+                        server_closed = true;
+                    }
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        eof && Sim::closed(&s.a_events, c).is_some()
+    });
+    assert!(ok, "got {} of {} bytes, eof {eof}, client events {:?}", got.len(), n, s.a_events);
+    check_same(1, "data queued in SYN-SENT", &got, &data[..n]);
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Normal));
+    assert!(s.a_events.contains(&TcpEvent::Connected(c)));
+
+    // Nothing queued: close() in SYN-SENT deletes the connection.
+    let mut s = Sim::pair();
+    s.b.listen(80).unwrap();
+    let c = s.connect(80);
+    s.a.close(c).unwrap();
+    assert_eq!(s.a.poll_event(), Some(TcpEvent::Closed { conn: c, reason: CloseReason::Aborted }));
+    assert_eq!(s.a.connection_count(), 0);
+}

@@ -48,6 +48,13 @@
 //!   [`buffer::ooo_range_limit`] ranges (one per full-sized segment of the
 //!   buffer); data at RCV.NXT is always taken, evicting the farthest range if all
 //!   are in use.
+//! * `close()` in SYN-SENT deletes the connection only when nothing was queued
+//!   (RFC 9293 §3.10.4 SYN-SENT: "delete the TCB"). With data `send()` accepted,
+//!   it is queued as the RFC says for SYN-RECEIVED ("queue for processing after
+//!   entering ESTABLISHED", as Linux does): the data and then the FIN go once the
+//!   handshake completes, because accepted data is never dropped while the
+//!   connection lives (the RFC would fail the queued SENDs instead, which our
+//!   `send` has already reported as accepted).
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.
@@ -989,8 +996,10 @@ impl Tcp {
     }
 
     /// Half-close: FIN after all queued data (RFC 9293 §3.10.4). Reading goes on until
-    /// Eof. Idempotent. In SYN-SENT the connection is simply deleted
-    /// (`Closed{Aborted}`).
+    /// Eof. Idempotent. In SYN-SENT with nothing queued the connection is deleted
+    /// (`Closed{Aborted}`); with data queued the close waits for the handshake
+    /// (the data, then the FIN, go once ESTABLISHED), since accepted data is never
+    /// dropped while the connection lives.
     pub fn close(&mut self, conn: ConnId) -> Result<(), CloseError> {
         let idx = conn.index;
         let c = self.get_mut(conn).ok_or(CloseError::InvalidConn)?;
@@ -998,7 +1007,9 @@ impl Tcp {
             return Ok(());
         }
         c.app_closed = true;
-        if c.state == State::SynSent {
+        if c.state == State::SynSent && c.tx.is_empty() {
+            // RFC 9293 §3.10.4 SYN-SENT: delete the TCB. (With data queued, the
+            // close is queued as in SYN-RECEIVED: `establish` enters FIN-WAIT-1.)
             self.release(idx, CloseReason::Aborted);
             return Ok(());
         }
