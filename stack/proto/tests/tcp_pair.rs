@@ -1278,3 +1278,45 @@ fn close_in_syn_sent_delivers_accepted_data() {
     assert_eq!(s.a.poll_event(), Some(TcpEvent::Closed { conn: c, reason: CloseReason::Aborted }));
     assert_eq!(s.a.connection_count(), 0);
 }
+
+/// Issue 13: an RST ended TIME-WAIT (the "TIME-WAIT assassination" of RFC 1337).
+/// RFC 1337 §3 fix F1: RSTs in TIME-WAIT are ignored (and counted); TIME-WAIT
+/// still ends by its timer.
+#[test]
+fn rst_does_not_end_time_wait() {
+    let cfg = TcpConfig { time_wait: Duration::from_secs(2), ..TcpConfig::default() };
+    let mut s = Sim::new(1, cfg.clone(), cfg);
+    let (c, sc) = s.handshake(80);
+    s.a.close(c).unwrap();
+    assert!(s.run(Duration::from_secs(2), |s| s.b.peer_closed(sc)));
+    s.b.close(sc).unwrap();
+    // The client does not read its Eof, so its handle stays valid in TIME-WAIT.
+    assert!(s.run(Duration::from_secs(2), |s| s.a.state(c) == Some(State::TimeWait)));
+    let t0 = s.now;
+    let (_, snd_nxt, rcv_nxt, _) = s.a.seq_state(c).unwrap();
+    let mut out = Out::default();
+    for (seq, flags) in [(rcv_nxt.get(), TcpFlags::RST), (rcv_nxt.get(), TcpFlags::RST | TcpFlags::ACK), (rcv_nxt.get().wrapping_add(10), TcpFlags::RST)] {
+        let rst = Seg {
+            src: B_IP,
+            dst: A_IP,
+            src_port: 80,
+            dst_port: 40000,
+            seq,
+            ack: snd_nxt.get(),
+            flags,
+            window: 0,
+            options: TcpOptions::default(),
+            payload: Vec::new(),
+        };
+        s.a.handle_segment(s.now, B_IP, A_IP, &rst.repr(), &mut out);
+        assert_eq!(s.a.state(c), Some(State::TimeWait), "RST {flags:?} at {seq} ended TIME-WAIT");
+    }
+    s.a.poll_transmit(s.now, &mut out);
+    assert!(out.0.is_empty(), "RSTs in TIME-WAIT are not answered: {:?}", out.0);
+    assert_eq!(s.a.stats().time_wait_rst_ignored, 3);
+    assert_eq!(s.a.stats().rst_received, 0);
+    assert_eq!(Sim::closed(&s.a_events, c), None);
+    assert!(s.run(Duration::from_secs(5), |s| s.a.connection_count() == 0));
+    assert!(s.now - t0 >= Duration::from_millis(1900), "TIME-WAIT cut short: {:?}", s.now - t0);
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Normal));
+}

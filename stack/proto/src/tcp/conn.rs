@@ -536,6 +536,13 @@ impl Conn {
 
         // Second: the RST bit (RFC 5961 §3.2).
         if rst {
+            if self.state == State::TimeWait {
+                // RFC 1337 §3 fix F1: ignore RST in TIME-WAIT, so that an old
+                // duplicate or forged RST cannot end it early ("TIME-WAIT
+                // assassination"); RFC 9293 §3.10.7.4 would delete the TCB.
+                env.stats.time_wait_rst_ignored += 1;
+                return Outcome::Keep;
+            }
             if seq != self.rcv_nxt {
                 // In window but not exact: challenge ACK.
                 self.challenge_ack(now, env);
@@ -546,7 +553,6 @@ impl Conn {
                 // Passive open: back to LISTEN, i.e. forget this embryonic connection.
                 State::SynReceived if self.listener_port.is_some() => Outcome::Free(CloseReason::Reset),
                 State::SynReceived => Outcome::Free(CloseReason::Refused),
-                State::TimeWait => Outcome::Free(CloseReason::Normal),
                 _ => Outcome::Free(CloseReason::Reset),
             };
         }

@@ -30,7 +30,8 @@
 //!   `Closed{Normal}` is emitted as soon as the connection is in TIME-WAIT and the
 //!   application has read up to `Eof`: the handle is invalid from then on while the
 //!   slot lingers internally until the timer ends (an application that never reads
-//!   the `Eof` gets `Closed` when TIME-WAIT ends).
+//!   the `Eof` gets `Closed` when TIME-WAIT ends). RSTs in TIME-WAIT are ignored
+//!   and counted (RFC 1337 §3 fix F1) where RFC 9293 §3.10.7.4 would close.
 //! * When LAST-ACK ends (our FIN acknowledged) RFC 9293 deletes the TCB; ours stays
 //!   in `Closed` while received data is unread, and `Closed{Normal}` follows the
 //!   read that empties the receive buffer (data the peer sent is never discarded).

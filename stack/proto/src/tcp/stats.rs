@@ -80,11 +80,13 @@ pub struct TcpStats {
     pub keepalive_probes: u64,
     /// Connections ended because keepalive probes went unanswered.
     pub keepalive_timeouts: u64,
+    /// RSTs ignored in TIME-WAIT (RFC 1337 §3 fix F1).
+    pub time_wait_rst_ignored: u64,
 }
 
 impl TcpStats {
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 37;
+    pub const COUNT: usize = 38;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -126,6 +128,7 @@ impl TcpStats {
             ("fin_wait2_timeouts", self.fin_wait2_timeouts),
             ("keepalive_probes", self.keepalive_probes),
             ("keepalive_timeouts", self.keepalive_timeouts),
+            ("time_wait_rst_ignored", self.time_wait_rst_ignored),
         ]
     }
 }
