@@ -114,7 +114,23 @@ const A_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
 const B_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
 
 impl Sim {
-    fn new(seed: u64, a_cfg: TcpConfig, b_cfg: TcpConfig) -> Sim {
+    /// Two endpoints with `a_cfg` and `b_cfg`, their ISN secrets derived from
+    /// `seed` (the default secret is random per configuration: a run must be
+    /// reproducible from its seed).
+    fn new(seed: u64, mut a_cfg: TcpConfig, mut b_cfg: TcpConfig) -> Sim {
+        let secret = |side: u64| {
+            let mut k = [0u8; 16];
+            k[..8].copy_from_slice(&seed.to_le_bytes());
+            k[8..].copy_from_slice(&side.to_le_bytes());
+            k
+        };
+        a_cfg.isn_secret = secret(1);
+        b_cfg.isn_secret = secret(2);
+        Sim::with_secrets(seed, a_cfg, b_cfg)
+    }
+
+    /// As [`Sim::new`], keeping the configurations' ISN secrets.
+    fn with_secrets(seed: u64, a_cfg: TcpConfig, b_cfg: TcpConfig) -> Sim {
         Sim {
             now: Instant::from_millis(1000),
             a: Tcp::new(a_cfg),
@@ -694,7 +710,7 @@ fn sequence_wraparound() {
     let a_cfg = TcpConfig { isn_secret: secret_for_wrap(a_addr, b_addr, now, 300_000), ..TcpConfig::default() };
     // The server's ISN is taken when the SYN arrives, one link delay later.
     let b_cfg = TcpConfig { isn_secret: secret_for_wrap(b_addr, a_addr, now + Duration::from_millis(1), 300_000), ..TcpConfig::default() };
-    let mut s = Sim::new(3, a_cfg, b_cfg);
+    let mut s = Sim::with_secrets(3, a_cfg, b_cfg);
     let (c, sc) = s.handshake(80);
     let (a_una, ..) = s.a.seq_state(c).unwrap();
     let (b_una, ..) = s.b.seq_state(sc).unwrap();

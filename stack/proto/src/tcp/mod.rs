@@ -108,7 +108,10 @@ pub struct TcpConfig {
     pub tx_buffer: usize,
     /// Most connections this endpoint holds at once (preallocated).
     pub max_connections: usize,
-    /// Secret for initial sequence numbers (RFC 6528).
+    /// Secret for initial sequence numbers and timestamp offsets (RFC 6528 §3).
+    /// The default is a fresh random secret per `TcpConfig::default()` call
+    /// ([`isn::random_secret`]); set it explicitly for reproducible simulations,
+    /// or to share one secret between the cores of a stack.
     pub isn_secret: [u8; 16],
     /// TIME-WAIT duration. RFC 9293 asks for 2 MSL (4 minutes); we default to 4 s,
     /// enough for a lost final ACK to be retransmitted a few times on a LAN, and
@@ -179,7 +182,7 @@ impl Default for TcpConfig {
             rx_buffer: 256 * 1024,
             tx_buffer: 256 * 1024,
             max_connections: 1024,
-            isn_secret: [0x5a; 16],
+            isn_secret: isn::random_secret(),
             time_wait: Duration::from_secs(4),
             syn_backlog: 128,
             max_retries: 10,
