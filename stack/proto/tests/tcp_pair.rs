@@ -1336,3 +1336,62 @@ fn rst_does_not_end_time_wait() {
     assert!(s.now - t0 >= Duration::from_millis(1900), "TIME-WAIT cut short: {:?}", s.now - t0);
     assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::Normal));
 }
+
+/// An in-window RST that is not exact (RFC 5961 §3.2: answered by a challenge
+/// ACK) from A to B on the connection of `a_port`.
+fn inexact_rst(s: &Sim, sc: ConnId, a_port: u16) -> Seg {
+    let (_, _, rcv_nxt, _) = s.b.seq_state(sc).unwrap();
+    Seg {
+        src: A_IP,
+        dst: B_IP,
+        src_port: a_port,
+        dst_port: 80,
+        seq: rcv_nxt.get().wrapping_add(100),
+        ack: 0,
+        flags: TcpFlags::RST,
+        window: 0,
+        options: TcpOptions::default(),
+        payload: Vec::new(),
+    }
+}
+
+/// Issue 13: one challenge-ACK counter per `Tcp` is the side channel of
+/// CVE-2016-5696: an off-path attacker spends the shared budget with its own
+/// connection and learns from the missing challenge ACKs whether its guesses hit
+/// another connection. The budget is now per connection: exhausting one leaves
+/// another's intact.
+#[test]
+fn challenge_ack_budget_is_per_connection() {
+    let cfg = TcpConfig { challenge_ack_limit: 3, ..TcpConfig::default() };
+    let mut s = Sim::new(1, TcpConfig::default(), cfg);
+    s.b.listen(80).unwrap();
+    let mut out = Out::default();
+    let c1 = s.a.connect(s.now, SocketAddr::new(A_IP, 1111), SocketAddr::new(B_IP, 80), &mut out).unwrap();
+    let c2 = s.a.connect(s.now, SocketAddr::new(A_IP, 2222), SocketAddr::new(B_IP, 80), &mut out).unwrap();
+    s.put(out);
+    let accepted = |s: &Sim| s.b_events.iter().filter(|e| matches!(e, TcpEvent::Accepted { .. })).count();
+    assert!(s.run(Duration::from_secs(2), |s| s.a_events.contains(&TcpEvent::Connected(c1)) && s.a_events.contains(&TcpEvent::Connected(c2)) && accepted(s) == 2));
+    let accepted: Vec<ConnId> = s.b_events.iter().filter_map(|e| if let TcpEvent::Accepted { conn, .. } = e { Some(*conn) } else { None }).collect();
+    let port_of = |s: &Sim, sc: ConnId| s.b.remote(sc).unwrap().port();
+    let sc1 = *accepted.iter().find(|&&sc| port_of(&s, sc) == 1111).unwrap();
+    let sc2 = *accepted.iter().find(|&&sc| port_of(&s, sc) == 2222).unwrap();
+    // Each challenge goes out before the next RST arrives (one ACK per round).
+    let challenge = |s: &mut Sim, sc: ConnId, port: u16| -> bool {
+        let rst = inexact_rst(s, sc, port);
+        let mut out = Out::default();
+        s.b.handle_segment(s.now, A_IP, B_IP, &rst.repr(), &mut out);
+        s.b.poll_transmit(s.now, &mut out);
+        out.0.iter().any(|g| g.dst_port == port && g.has(TcpFlags::ACK) && !g.has(TcpFlags::RST))
+    };
+    for i in 0..3 {
+        assert!(challenge(&mut s, sc1, 1111), "challenge ACK {i} on the first connection");
+    }
+    assert!(!challenge(&mut s, sc1, 1111), "the fourth in one second is suppressed");
+    assert!(challenge(&mut s, sc2, 2222), "the other connection's budget was spent by the first");
+    assert_eq!(s.b.stats().challenge_acks, 4);
+    assert_eq!(s.b.stats().challenge_acks_limited, 1);
+    // A second later the budget is back.
+    s.now += Duration::from_secs(1);
+    assert!(challenge(&mut s, sc1, 1111));
+    assert_eq!(s.b.state(sc1), Some(State::Established));
+}

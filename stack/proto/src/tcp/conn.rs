@@ -18,8 +18,13 @@ use wire::tcp::{TcpFlags, TcpRepr};
 /// The event queue (preallocated; grows only if the application stops polling).
 pub(crate) type EventQueue = std::collections::VecDeque<TcpEvent>;
 
-/// RFC 5961 §7 rate limit of challenge ACKs, per [`super::Tcp`].
-#[derive(Debug, Default)]
+/// RFC 5961 §7 rate limit of challenge ACKs, per connection: at most `limit` in
+/// any one-second window. A budget shared by all connections is the side channel
+/// of CVE-2016-5696 (an off-path attacker exhausts it with its own connection and
+/// counts the challenge ACKs it still gets to learn whether spoofed segments hit
+/// another one); per connection, one connection's challenges say nothing about
+/// another's (Linux limits per socket first, `tcp_invalid_ratelimit`).
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct ChallengeLimiter {
     window_start: Instant,
     count: u32,
@@ -28,7 +33,7 @@ pub(crate) struct ChallengeLimiter {
 impl ChallengeLimiter {
     /// May one more challenge ACK go out at `now` (at most `limit` per second)?
     pub fn allow(&mut self, now: Instant, limit: u32) -> bool {
-        if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
+        if self.count == 0 || now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
             self.window_start = now;
             self.count = 0;
         }
@@ -41,12 +46,45 @@ impl ChallengeLimiter {
     }
 }
 
+/// The optional cap on challenge ACKs of a whole [`super::Tcp`]
+/// ([`TcpConfig::challenge_ack_global_limit`]), randomised as Linux does since
+/// 4.7 (the CVE-2016-5696 fix, `tcp_send_challenge_ack`): each second's budget is
+/// `ceil(limit/2) + rand(limit)`, so an attacker cannot count it down exactly.
+/// The random value is SipHash of the endpoint's secret and the window number:
+/// unpredictable without the secret, reproducible with it.
+#[derive(Debug, Default)]
+pub(crate) struct GlobalChallengeCap {
+    window_start: Instant,
+    window: u64,
+    left: u32,
+}
+
+impl GlobalChallengeCap {
+    /// May one more challenge ACK go out at `now`?
+    pub fn allow(&mut self, now: Instant, limit: u32, secret: &[u8; 16]) -> bool {
+        if self.window == 0 || now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.window += 1;
+            let mut data = *b"challenge-ack\0\0\0\0\0\0\0\0";
+            data[13..21].copy_from_slice(&self.window.to_le_bytes());
+            let r = super::isn::siphash24(secret, &data);
+            self.left = limit.div_ceil(2) + (r % u64::from(limit.max(1))) as u32;
+        }
+        if self.left > 0 {
+            self.left -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// What a connection's processing needs from its [`super::Tcp`].
 pub(crate) struct Env<'a> {
     pub cfg: &'a TcpConfig,
     pub stats: &'a mut TcpStats,
     pub events: &'a mut EventQueue,
-    pub challenge: &'a mut ChallengeLimiter,
+    pub challenge: &'a mut GlobalChallengeCap,
 }
 
 /// A RST to send later (a deferred abort).
@@ -147,6 +185,8 @@ pub(crate) struct Conn {
     pub eof_seen: bool,
     /// Last answer to an unacceptable zero-length segment.
     pub last_oow_ack: Option<Instant>,
+    /// Challenge ACKs of this connection (RFC 5961 §7).
+    pub challenge: ChallengeLimiter,
 
     // Keepalive and the FIN-WAIT-2 orphan timeout (`timers.rs`).
     pub keepalive: Option<Keepalive>,
@@ -232,6 +272,7 @@ impl Conn {
             tx_blocked: false,
             eof_seen: false,
             last_oow_ack: None,
+            challenge: ChallengeLimiter::default(),
             keepalive: cfg.keepalive,
             keepalive_at: None,
             keepalive_sent: 0,
@@ -420,9 +461,14 @@ impl Conn {
         }
     }
 
-    /// Queue a challenge ACK, rate-limited (RFC 5961 §7).
+    /// Queue a challenge ACK, rate-limited (RFC 5961 §7): per connection, then by
+    /// the endpoint's optional global cap.
     fn challenge_ack(&mut self, now: Instant, env: &mut Env<'_>) {
-        if env.challenge.allow(now, env.cfg.challenge_ack_limit) {
+        let global = |env: &mut Env<'_>| match env.cfg.challenge_ack_global_limit {
+            Some(limit) => env.challenge.allow(now, limit, &env.cfg.isn_secret),
+            None => true,
+        };
+        if self.challenge.allow(now, env.cfg.challenge_ack_limit) && global(env) {
             env.stats.challenge_acks += 1;
             self.ack_now = true;
         } else {
@@ -792,5 +838,39 @@ impl SeqNum {
     #[inline]
     pub(crate) fn sub_one(self) -> SeqNum {
         self - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The optional global cap: each one-second window allows between
+    /// ceil(limit/2) and ceil(limit/2) + limit - 1 challenge ACKs, a different
+    /// number from window to window, depending on the secret.
+    #[test]
+    fn global_challenge_cap_is_randomised() {
+        let budgets = |secret: [u8; 16]| -> Vec<u32> {
+            let mut cap = GlobalChallengeCap::default();
+            (0..20u64)
+                .map(|w| {
+                    let now = Instant::from_millis(1000 + 1000 * w);
+                    let mut n = 0;
+                    while cap.allow(now, 100, &secret) {
+                        n += 1;
+                    }
+                    n
+                })
+                .collect()
+        };
+        let a = budgets([1; 16]);
+        assert!(a.iter().all(|&n| (50..150).contains(&n)), "{a:?}");
+        assert!(a.windows(2).any(|w| w[0] != w[1]), "not randomised: {a:?}");
+        assert_ne!(a, budgets([2; 16]));
+        assert_eq!(a, budgets([1; 16]));
+        let mut per_conn = ChallengeLimiter::default();
+        let t = Instant::from_millis(5000);
+        assert!(per_conn.allow(t, 2) && per_conn.allow(t, 2) && !per_conn.allow(t, 2));
+        assert!(per_conn.allow(t + Duration::from_secs(1), 2));
     }
 }

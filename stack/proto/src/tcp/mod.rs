@@ -79,7 +79,7 @@ pub use stats::TcpStats;
 
 use crate::time::{Duration, Instant};
 use buffer::RingBuffer;
-use conn::{ChallengeLimiter, Conn, Env, EventQueue, NewConn, Outcome};
+use conn::{Conn, Env, EventQueue, GlobalChallengeCap, NewConn, Outcome};
 use core::cmp::Reverse;
 use core::net::{IpAddr, SocketAddr};
 use hashbrown::HashMap;
@@ -137,8 +137,15 @@ pub struct TcpConfig {
     pub timestamps: bool,
     /// Initial value of the per-connection nodelay flag (disables Nagle).
     pub nodelay: bool,
-    /// Challenge ACKs per second at most (RFC 5961 §7).
+    /// Challenge ACKs per second at most, per connection (RFC 5961 §7; default 2,
+    /// Linux's per-socket `tcp_invalid_ratelimit` of 500 ms). Per connection, so
+    /// that the budget is no side channel (CVE-2016-5696).
     pub challenge_ack_limit: u32,
+    /// An optional cap on the challenge ACKs of the whole endpoint per second,
+    /// randomised each second to `ceil(limit/2) + rand(limit)` as Linux does
+    /// since 4.7. `None` (the default, as Linux since 6.0 where the host-wide
+    /// limit is off by default): the per-connection limit alone applies.
+    pub challenge_ack_global_limit: Option<u32>,
     /// How long a connection stays in FIN-WAIT-2 (the application closed its side,
     /// the peer has not) without receiving new data before it ends with
     /// `Closed{Timeout}`: the orphan timeout of Linux's `tcp_fin_timeout`
@@ -193,7 +200,8 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             nodelay: false,
-            challenge_ack_limit: 1000,
+            challenge_ack_limit: 2,
+            challenge_ack_global_limit: None,
             fin_timeout: Duration::from_secs(60),
             keepalive: None,
         }
@@ -383,7 +391,7 @@ pub struct Tcp {
     /// RSTs of deferred aborts, sent at the next poll_transmit.
     pending_resets: VecDeque<conn::PendingReset>,
     stats: TcpStats,
-    challenge: ChallengeLimiter,
+    challenge: GlobalChallengeCap,
     count: usize,
 }
 
@@ -426,7 +434,7 @@ impl Tcp {
             events: VecDeque::with_capacity(4 * n + 16),
             pending_resets: VecDeque::with_capacity(16),
             stats: TcpStats::default(),
-            challenge: ChallengeLimiter::default(),
+            challenge: GlobalChallengeCap::default(),
             count: 0,
             cfg: config,
         }
