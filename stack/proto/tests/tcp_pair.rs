@@ -1395,3 +1395,53 @@ fn challenge_ack_budget_is_per_connection() {
     assert!(challenge(&mut s, sc1, 1111));
     assert_eq!(s.b.state(sc1), Some(State::Established));
 }
+
+/// Issue 13: RSTs to closed ports were not rate-limited, so a scan or a flood
+/// with a spoofed source made us send one RST per segment. A token bucket
+/// (`reset_rate` per second, `reset_burst` at once) bounds them; the rest are
+/// counted.
+#[test]
+fn rsts_to_closed_ports_are_rate_limited() {
+    let cfg = TcpConfig::default();
+    let (rate, burst) = (cfg.reset_rate, cfg.reset_burst);
+    assert_eq!((rate, burst), (1000, 50));
+    let mut b = Tcp::new(cfg);
+    let mut out = Out::default();
+    let syn = |port: u16| Seg {
+        src: A_IP,
+        dst: B_IP,
+        src_port: port,
+        dst_port: 9,
+        seq: 1,
+        ack: 0,
+        flags: TcpFlags::SYN,
+        window: 1000,
+        options: TcpOptions::default(),
+        payload: Vec::new(),
+    };
+    let t0 = Instant::from_millis(1000);
+    for port in 1000..1500u16 {
+        b.handle_segment(t0, A_IP, B_IP, &syn(port).repr(), &mut out);
+    }
+    let rsts = out.0.iter().filter(|g| g.has(TcpFlags::RST)).count();
+    assert_eq!(rsts, burst as usize, "500 SYNs to a closed port at once");
+    assert_eq!(b.stats().no_listener_rst, u64::from(burst));
+    assert_eq!(b.stats().rst_rate_limited, 500 - u64::from(burst));
+    // 100 ms later, 100 more tokens (up to the burst).
+    out.0.clear();
+    for port in 2000..2200u16 {
+        b.handle_segment(t0 + Duration::from_millis(100), A_IP, B_IP, &syn(port).repr(), &mut out);
+    }
+    assert_eq!(out.0.len(), burst as usize);
+    // An ACK to a listener is answered by RST too, from the same budget.
+    b.listen(80).unwrap();
+    out.0.clear();
+    let mut ack = syn(3000);
+    ack.dst_port = 80;
+    ack.flags = TcpFlags::ACK;
+    b.handle_segment(t0 + Duration::from_millis(100), A_IP, B_IP, &ack.repr(), &mut out);
+    assert!(out.0.is_empty());
+    b.handle_segment(t0 + Duration::from_millis(110), A_IP, B_IP, &ack.repr(), &mut out);
+    assert_eq!(out.0.len(), 1);
+    assert!(out.0[0].has(TcpFlags::RST));
+}

@@ -77,6 +77,7 @@ pub use seq::SeqNum;
 pub use state::State;
 pub use stats::TcpStats;
 
+use crate::iface::RateLimit;
 use crate::time::{Duration, Instant};
 use buffer::RingBuffer;
 use conn::{Conn, Env, EventQueue, GlobalChallengeCap, NewConn, Outcome};
@@ -152,6 +153,15 @@ pub struct TcpConfig {
     /// (default 60 s). RFC 9293 sets no limit; without one a peer that never
     /// closes holds the connection forever.
     pub fin_timeout: Duration,
+    /// RSTs per second at most that answer segments for no connection (a closed
+    /// port, or an ACK to a listener: RFC 9293 §3.10.7.1, §3.10.7.2); the others
+    /// are dropped and counted in [`TcpStats::rst_rate_limited`]. A token bucket as
+    /// for ICMP errors (RFC 1122 §3.2.2; FreeBSD limits closed-port RSTs the same
+    /// way, `net.inet.icmp.icmplim`): a scan or a spoofed flood cannot turn us into
+    /// a reflector at line rate. Default 1000 per second.
+    pub reset_rate: u32,
+    /// RSTs allowed in a burst above [`TcpConfig::reset_rate`] (default 50).
+    pub reset_burst: u32,
     /// Keepalive (RFC 1122 §4.2.3.6) for new connections: `None` (the default, as
     /// the RFC requires) sends no probes. Per connection with
     /// [`Tcp::set_keepalive`].
@@ -203,6 +213,8 @@ impl Default for TcpConfig {
             challenge_ack_limit: 2,
             challenge_ack_global_limit: None,
             fin_timeout: Duration::from_secs(60),
+            reset_rate: 1000,
+            reset_burst: 50,
             keepalive: None,
         }
     }
@@ -392,6 +404,8 @@ pub struct Tcp {
     pending_resets: VecDeque<conn::PendingReset>,
     stats: TcpStats,
     challenge: GlobalChallengeCap,
+    /// Rate limit of RSTs answering segments for no connection.
+    reset_limit: RateLimit,
     count: usize,
 }
 
@@ -435,6 +449,7 @@ impl Tcp {
             pending_resets: VecDeque::with_capacity(16),
             stats: TcpStats::default(),
             challenge: GlobalChallengeCap::default(),
+            reset_limit: RateLimit::new(config.reset_rate, config.reset_burst),
             count: 0,
             cfg: config,
         }
@@ -657,24 +672,31 @@ impl Tcp {
         if self.listeners.contains_key(&repr.dst_port) {
             self.listen_input(now, local, remote, repr, out);
         } else {
-            self.closed_input(local, remote, repr, out);
+            self.closed_input(now, local, remote, repr, out);
         }
     }
 
     /// RFC 9293 §3.10.7.1: a segment for no connection and no listener gets a RST
-    /// (unless it is one).
-    fn closed_input(&mut self, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+    /// (unless it is one), within the rate limit.
+    fn closed_input(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
         if repr.flags.contains(TcpFlags::RST) {
             self.stats.ignored += 1;
             return;
         }
-        self.stats.no_listener_rst += 1;
-        self.reset_reply(local, remote, repr, out);
+        if self.reset_reply(now, local, remote, repr, out) {
+            self.stats.no_listener_rst += 1;
+        }
     }
 
     /// The RST answering `repr`: `<SEQ=SEG.ACK><CTL=RST>` if it has ACK, else
-    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` (RFC 9293 §3.10.7.1).
-    fn reset_reply(&mut self, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` (RFC 9293 §3.10.7.1), unless
+    /// the rate limit ([`TcpConfig::reset_rate`]) holds it back. Returns whether it
+    /// was sent.
+    fn reset_reply(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) -> bool {
+        if !self.reset_limit.allow(now) {
+            self.stats.rst_rate_limited += 1;
+            return false;
+        }
         let (seq, ack) = if repr.flags.contains(TcpFlags::ACK) {
             (repr.ack, None)
         } else {
@@ -682,6 +704,7 @@ impl Tcp {
             (0, Some(repr.seq.wrapping_add(len)))
         };
         output::emit_reset(&mut self.stats, out, local, remote, seq, ack);
+        true
     }
 
     /// RFC 9293 §3.10.7.2: a segment to a listener.
@@ -694,7 +717,7 @@ impl Tcp {
         if f.contains(TcpFlags::ACK) {
             // An ACK to a listener: <SEQ=SEG.ACK><CTL=RST>.
             self.stats.bad_ack += 1;
-            self.reset_reply(local, remote, repr, out);
+            self.reset_reply(now, local, remote, repr, out);
             return;
         }
         if !f.contains(TcpFlags::SYN) {

@@ -23,7 +23,8 @@ pub struct TcpStats {
     pub rst_sent: u64,
     /// RSTs received that reset a connection.
     pub rst_received: u64,
-    /// RSTs sent because no listener or connection matched (RFC 9293 §3.10.7.1).
+    /// RSTs sent because no listener or connection matched (RFC 9293 §3.10.7.1);
+    /// those suppressed by the rate limit are in `rst_rate_limited`.
     pub no_listener_rst: u64,
     /// Segments dropped as not acceptable (RFC 9293 §3.10.7.4 first check).
     pub out_of_window: u64,
@@ -82,11 +83,14 @@ pub struct TcpStats {
     pub keepalive_timeouts: u64,
     /// RSTs ignored in TIME-WAIT (RFC 1337 §3 fix F1).
     pub time_wait_rst_ignored: u64,
+    /// RSTs not sent to segments for no connection (closed port, ACK to a
+    /// listener) because of the rate limit (`TcpConfig::reset_rate`).
+    pub rst_rate_limited: u64,
 }
 
 impl TcpStats {
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 38;
+    pub const COUNT: usize = 39;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -129,6 +133,7 @@ impl TcpStats {
             ("keepalive_probes", self.keepalive_probes),
             ("keepalive_timeouts", self.keepalive_timeouts),
             ("time_wait_rst_ignored", self.time_wait_rst_ignored),
+            ("rst_rate_limited", self.rst_rate_limited),
         ]
     }
 }
