@@ -1445,3 +1445,42 @@ fn rsts_to_closed_ports_are_rate_limited() {
     assert_eq!(out.0.len(), 1);
     assert!(out.0[0].has(TcpFlags::RST));
 }
+
+/// Issue 13: with every slot taken (1,024 per core by default), the 1,025th
+/// connection's SYN is dropped unanswered and counted in `conn_table_full` (a
+/// drop by reason in `xdpstack stats`, see the engine's
+/// `tcp_drops_are_listed_by_reason`); the client's SYN retransmission gets in
+/// once a slot frees.
+#[test]
+fn syn_to_full_table_is_counted_then_served_when_a_slot_frees() {
+    let small = |n| TcpConfig { max_connections: n, rx_buffer: 4096, tx_buffer: 4096, syn_backlog: 2048, ..TcpConfig::default() };
+    let mut s = Sim::new(1, small(2048), small(1024));
+    s.b.listen(80).unwrap();
+    let mut out = Out::default();
+    let mut conns = Vec::new();
+    for i in 0..1025u16 {
+        let c = s.a.connect(s.now, SocketAddr::new(A_IP, 10_000 + i), SocketAddr::new(B_IP, 80), &mut out).unwrap();
+        conns.push(c);
+    }
+    s.put(out);
+    let accepted = |s: &Sim| s.b_events.iter().filter(|e| matches!(e, TcpEvent::Accepted { .. })).count();
+    s.run(Duration::from_millis(500), |s| accepted(s) == 1024 && s.b.stats().conn_table_full > 0);
+    assert_eq!(accepted(&s), 1024);
+    assert_eq!(s.b.connection_count(), 1024);
+    assert_eq!(s.b.stats().conn_table_full, 1, "the 1,025th SYN was not counted");
+    let name = proto::tcp::TcpStats::default().fields().iter().any(|(n, _)| *n == "conn_table_full");
+    assert!(name, "conn_table_full is among the counters stats prints");
+    let last = *conns.last().unwrap();
+    assert_eq!(s.a.state(last), Some(State::SynSent));
+    assert!(!s.log.iter().any(|(_, g)| g.src == B_IP && g.dst_port == 10_000 + 1024), "the SYN was answered");
+    // One connection ends: the retransmitted SYN is served.
+    s.a.abort(conns[0], &mut Out::default());
+    let sc0 = s.b_events.iter().find_map(|e| match e {
+        TcpEvent::Accepted { conn, .. } if s.b.remote(*conn) == Some(SocketAddr::new(A_IP, 10_000)) => Some(*conn),
+        _ => None,
+    });
+    let sc0 = sc0.unwrap();
+    s.b.abort(sc0, &mut Out::default());
+    assert!(s.run(Duration::from_secs(5), |s| s.a_events.contains(&TcpEvent::Connected(last))));
+    assert_eq!(s.b.connection_count(), 1024);
+}

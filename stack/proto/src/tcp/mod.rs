@@ -56,6 +56,11 @@
 //!   handshake completes, because accepted data is never dropped while the
 //!   connection lives (the RFC would fail the queued SENDs instead, which our
 //!   `send` has already reported as accepted).
+//! * A SYN that finds every connection slot taken ([`TcpConfig::max_connections`])
+//!   or the listener's SYN backlog full is dropped unanswered and counted
+//!   (`conn_table_full`, `syn_queue_full`): no RST, which would make a passing
+//!   shortage final for the client and answer spoofed floods; its retransmitted
+//!   SYN gets in once a slot frees. (SYN cookies, RFC 4987, are not implemented.)
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.

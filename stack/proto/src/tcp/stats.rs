@@ -37,7 +37,8 @@ pub struct TcpStats {
     pub no_ack: u64,
     /// SYNs dropped because the listener's SYN backlog was full.
     pub syn_queue_full: u64,
-    /// SYNs or connects refused because every connection slot was taken.
+    /// SYNs dropped (not answered: the client's retransmission may find a free
+    /// slot) or connects refused because every connection slot was taken.
     pub conn_table_full: u64,
     /// Segments dropped by PAWS (RFC 7323 §5).
     pub paws_rejected: u64,
@@ -89,6 +90,24 @@ pub struct TcpStats {
 }
 
 impl TcpStats {
+    /// The counters (names as in [`TcpStats::fields`]) that count segments dropped,
+    /// or answers not sent, by reason: `xdpstack stats` lists them among the drops
+    /// (prefixed `tcp_`).
+    pub const DROPS: &'static [&'static str] = &[
+        "bad_address",
+        "out_of_window",
+        "bad_ack",
+        "ack_unsent",
+        "no_ack",
+        "syn_queue_full",
+        "conn_table_full",
+        "paws_rejected",
+        "ignored",
+        "ooo_dropped",
+        "rst_rate_limited",
+        "time_wait_rst_ignored",
+    ];
+
     /// Number of counters in [`TcpStats::fields`].
     pub const COUNT: usize = 39;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
@@ -135,5 +154,18 @@ impl TcpStats {
             ("time_wait_rst_ignored", self.time_wait_rst_ignored),
             ("rst_rate_limited", self.rst_rate_limited),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_names_are_counters() {
+        let names = TcpStats::default().fields().map(|(n, _)| n);
+        for d in TcpStats::DROPS {
+            assert!(names.contains(d), "{d}");
+        }
     }
 }
