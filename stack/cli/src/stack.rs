@@ -112,11 +112,7 @@ pub fn say(line: &str) {
 /// the per-core objects under `cores`).
 pub fn print_summary(snaps: &[CoreSnapshot], json_out: bool) {
     let t = CoreSnapshot::total(snaps);
-    let drops: Map<String, Value> = proto::stats::DropReason::ALL
-        .iter()
-        .filter(|r| t.drops_of(**r) != 0)
-        .map(|r| (r.name().to_string(), t.drops_of(*r).into()))
-        .collect();
+    let drops: Map<String, Value> = t.drops_json();
     if json_out {
         let mut m = Map::new();
         m.insert("event".into(), "stopped".into());

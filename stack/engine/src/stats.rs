@@ -148,9 +148,31 @@ impl CoreSnapshot {
         TcpStats::default().fields().iter().position(|(n, _)| *n == name).map(|i| self.tcp[i])
     }
 
-    /// Total drops.
+    /// Total drops: the interface's by reason and TCP's ([`TcpStats::DROPS`]).
     pub fn total_drops(&self) -> u64 {
-        self.drops.iter().sum()
+        self.drops.iter().sum::<u64>() + self.tcp_drops().map(|(_, v)| v).sum::<u64>()
+    }
+
+    /// The TCP counters that count drops, as (name prefixed `tcp_`, value).
+    fn tcp_drops(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        TcpStats::default()
+            .fields()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (n, _))| TcpStats::DROPS.contains(n))
+            .map(|(i, (n, _))| (format!("tcp_{n}"), self.tcp[i]))
+    }
+
+    /// The non-zero drops by reason: the interface's ([`DropReason::name`]) and
+    /// TCP's ([`TcpStats::DROPS`], prefixed `tcp_`), as `xdpstack stats` and the
+    /// `stopped` line print them.
+    pub fn drops_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m: serde_json::Map<String, serde_json::Value> =
+            DropReason::ALL.iter().filter(|r| self.drops[**r as usize] != 0).map(|r| (r.name().to_string(), self.drops[*r as usize].into())).collect();
+        for (n, v) in self.tcp_drops().filter(|(_, v)| *v != 0) {
+            m.insert(n, v.into());
+        }
+        m
     }
 
     /// Add `other` into `self` (for the total over cores).
@@ -177,7 +199,8 @@ impl CoreSnapshot {
 
     /// The JSON object `xdpstack stats --json` prints for this core: `core` and
     /// `queue` (or `"core":"total"` when `total`), every named counter, the TCP
-    /// counters prefixed `tcp_`, and `drops` with the non-zero reasons.
+    /// counters prefixed `tcp_`, and `drops` with the non-zero reasons
+    /// ([`CoreSnapshot::drops_json`]).
     pub fn to_json(&self, total: bool) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         if total {
@@ -193,12 +216,7 @@ impl CoreSnapshot {
         for (i, (n, _)) in names.iter().enumerate() {
             m.insert(format!("tcp_{n}"), self.tcp[i].into());
         }
-        let drops: serde_json::Map<String, serde_json::Value> = DropReason::ALL
-            .iter()
-            .filter(|r| self.drops[**r as usize] != 0)
-            .map(|r| (r.name().to_string(), self.drops[*r as usize].into()))
-            .collect();
-        m.insert("drops".into(), serde_json::Value::Object(drops));
+        m.insert("drops".into(), serde_json::Value::Object(self.drops_json()));
         serde_json::Value::Object(m)
     }
 }
@@ -302,5 +320,24 @@ mod tests {
         let j1 = snap[1].to_json(false);
         assert_eq!((j1["core"].as_u64(), j1["queue"].as_u64()), (Some(1), Some(1)));
         assert!(j1["drops"].as_object().unwrap().is_empty(), "only non-zero reasons");
+    }
+
+    /// Issue 13: the SYN of a connection beyond the table was counted only in
+    /// `tcp_conn_table_full` among the plain counters, so the drops that
+    /// `xdpstack stats` and the `stopped` line print showed nothing. The TCP
+    /// counters that count dropped segments are listed among the drops by reason.
+    #[test]
+    fn tcp_drops_are_listed_by_reason() {
+        let mut a = CoreSnapshot::new(0, 0);
+        let idx = |name: &str| TcpStats::default().fields().iter().position(|(n, _)| *n == name).unwrap();
+        a.tcp[idx("conn_table_full")] = 2;
+        a.tcp[idx("segments_in")] = 9;
+        a.drops[DropReason::TcpBadChecksum as usize] = 1;
+        let j = a.to_json(false);
+        assert_eq!(j["drops"]["tcp_conn_table_full"], 2, "{j}");
+        assert_eq!(j["drops"]["tcp_bad_checksum"], 1);
+        assert!(j["drops"].get("tcp_segments_in").is_none(), "not a drop");
+        assert!(j["drops"].get("tcp_syn_queue_full").is_none(), "only non-zero reasons");
+        assert_eq!(a.total_drops(), 3);
     }
 }

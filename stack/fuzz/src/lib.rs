@@ -138,7 +138,8 @@ pub const LISTEN_PORT: u16 = 80;
 pub fn interface(now: proto::time::Instant, sink: &mut CheckSink) -> proto::iface::Interface {
     use proto::iface::{Interface, InterfaceConfig};
     use proto::tcp::TcpConfig;
-    let tcp = TcpConfig { max_connections: 4, rx_buffer: 8192, tx_buffer: 8192, syn_backlog: 2, ..TcpConfig::default() };
+    // A fixed ISN secret: a crash must reproduce from its input.
+    let tcp = TcpConfig { max_connections: 4, rx_buffer: 8192, tx_buffer: 8192, syn_backlog: 2, isn_secret: [0x5a; 16], ..TcpConfig::default() };
     let mut ifc = Interface::new(InterfaceConfig { mac: IFACE_MAC, ipv4: vec![(IFACE_IP, 15)], tcp, ..InterfaceConfig::default() });
     ifc.tcp_mut().listen(LISTEN_PORT).expect("listen");
     let req = ArpRepr {

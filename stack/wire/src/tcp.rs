@@ -603,19 +603,8 @@ impl TcpOptions {
     }
 }
 
-/// How many SACK blocks [`emit_options`] writes for `opts`: those present, as many
-/// as fit in 40 option bytes beside the other options (3 with timestamps).
-fn sack_blocks_emitted(opts: &TcpOptions, syn: bool) -> usize {
-    let n = opts.sack.as_slice().len();
-    if n == 0 {
-        return 0;
-    }
-    let other = options_len_without_sack(opts, syn);
-    let room = MAX_OPTIONS_LEN.saturating_sub(other + 4) / 8;
-    n.min(room)
-}
-
-fn options_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
+/// Option bytes of `opts` without SACK blocks in Linux's NOP-aligned layout.
+fn aligned_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
     let mut n = 0;
     if syn {
         if opts.mss.is_some() {
@@ -636,16 +625,72 @@ fn options_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
     n
 }
 
-/// Length of the options [`TcpRepr::emit`] writes for `opts` on a segment with
-/// (`syn`) or without SYN, padded to a multiple of 4 (Linux's layout is always
-/// 4-aligned, so no padding is added in practice). MSS, window scale and
-/// SACK-permitted are written only on SYN segments.
-pub fn options_len(opts: &TcpOptions, syn: bool) -> usize {
-    let mut n = options_len_without_sack(opts, syn);
-    let s = sack_blocks_emitted(opts, syn);
-    if s > 0 {
-        n += 4 + 8 * s;
+/// Option bytes of `opts` without SACK blocks packed back to back (no NOPs).
+fn packed_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
+    let mut n = if opts.timestamps.is_some() { 10 } else { 0 };
+    if syn {
+        n += if opts.mss.is_some() { 4 } else { 0 };
+        n += if opts.sack_permitted { 2 } else { 0 };
+        n += if opts.window_scale.is_some() { 3 } else { 0 };
     }
+    n
+}
+
+/// How [`emit_options`] lays out `opts`: `(packed, SACK blocks written, bytes before
+/// padding)`.
+///
+/// The promise: every option of `opts` that the segment kind carries is written,
+/// in Linux's NOP-aligned layout when it fits in 40 bytes, else packed without
+/// NOPs. Whatever [`TcpOptions::parse`] returned fits one of the two (each option
+/// it kept took at least its packed size on the wire, in at most 40 bytes), so
+/// parse, emit and parse again give the same options. Only a hand-built set can
+/// exceed 40 bytes even packed; then SACK blocks are dropped from the end (RFC 2018
+/// §4: the first block is the most recent, the others repeat older news) until it
+/// fits. [`TcpOptions::as_emitted`] tells what is written.
+fn layout(opts: &TcpOptions, syn: bool) -> (bool, usize, usize) {
+    let n = opts.sack.as_slice().len();
+    let sack_len = |k: usize| if k == 0 { 0 } else { 2 + 8 * k };
+    let packed = packed_len_without_sack(opts, syn);
+    // Most blocks that fit at all (packed); 0 blocks always fit (at most 19 bytes).
+    let k = (0..=n).rev().find(|&k| packed + sack_len(k) <= MAX_OPTIONS_LEN).unwrap_or(0);
+    // Linux's layout puts NOP NOP before the SACK option.
+    let aligned = aligned_len_without_sack(opts, syn) + if k == 0 { 0 } else { 2 + sack_len(k) };
+    if aligned <= MAX_OPTIONS_LEN {
+        (false, k, aligned)
+    } else {
+        (true, k, packed + sack_len(k))
+    }
+}
+
+impl TcpOptions {
+    /// The options as [`emit_options`] writes them on a segment with (`syn`) or
+    /// without SYN, i.e. what the receiver parses back: MSS, window scale and
+    /// SACK-permitted only with SYN, and SACK blocks as many as fit (see
+    /// [`options_len`]). Equal to `self` for options [`TcpOptions::parse`] returned.
+    pub fn as_emitted(&self, syn: bool) -> TcpOptions {
+        let mut o = *self;
+        if !syn {
+            o.mss = None;
+            o.window_scale = None;
+            o.sack_permitted = false;
+        }
+        let (_, n, _) = layout(self, syn);
+        o.sack = SackBlocks::default();
+        for &(l, r) in &self.sack.as_slice()[..n] {
+            o.sack.push(l, r);
+        }
+        o
+    }
+}
+
+/// Length of the options [`TcpRepr::emit`] writes for `opts` on a segment with
+/// (`syn`) or without SYN, padded to a multiple of 4 (at most 40). MSS, window
+/// scale and SACK-permitted are written only on SYN segments. Every option is
+/// written, in Linux's NOP-aligned layout when it fits in 40 bytes and packed
+/// otherwise; only options that fit in no layout lose trailing SACK blocks
+/// ([`TcpOptions::as_emitted`]).
+pub fn options_len(opts: &TcpOptions, syn: bool) -> usize {
+    let (_, _, n) = layout(opts, syn);
     (n + 3) & !3
 }
 
@@ -656,9 +701,13 @@ pub fn options_len(opts: &TcpOptions, syn: bool) -> usize {
 ///   `NOP NOP SACK_PERM` (SACK only), then `NOP WS`;
 /// * every segment: `NOP NOP TS` (non-SYN), then `NOP NOP SACK(blocks)`.
 ///
-/// Returns the number of bytes written (a multiple of 4; any padding is NOP).
+/// When that layout exceeds 40 bytes (a SYN with MSS, SACK-permitted and 4 SACK
+/// blocks, say) the same options are packed without NOPs: `MSS SACK_PERM TS WS
+/// SACK`. Returns the number of bytes written (a multiple of 4; any padding is
+/// NOP), always [`options_len`].
 pub fn emit_options(opts: &TcpOptions, syn: bool, buf: &mut [u8]) -> usize {
     use option_kind::*;
+    let (packed, s, _) = layout(opts, syn);
     let mut i = 0;
     let mut put = |bytes: &[u8], i: &mut usize| {
         buf[*i..*i + bytes.len()].copy_from_slice(bytes);
@@ -672,7 +721,25 @@ pub fn emit_options(opts: &TcpOptions, syn: bool, buf: &mut [u8]) -> usize {
         t[6..10].copy_from_slice(&e.to_be_bytes());
         t
     };
-    if syn {
+    if packed {
+        if syn {
+            if let Some(m) = opts.mss {
+                let m = m.to_be_bytes();
+                put(&[MSS, 4, m[0], m[1]], &mut i);
+            }
+            if opts.sack_permitted {
+                put(&[SACK_PERMITTED, 2], &mut i);
+            }
+        }
+        if let Some((v, e)) = opts.timestamps {
+            put(&ts(v, e), &mut i);
+        }
+        if syn {
+            if let Some(w) = opts.window_scale {
+                put(&[WINDOW_SCALE, 3, w], &mut i);
+            }
+        }
+    } else if syn {
         if let Some(m) = opts.mss {
             let m = m.to_be_bytes();
             put(&[MSS, 4, m[0], m[1]], &mut i);
@@ -696,9 +763,11 @@ pub fn emit_options(opts: &TcpOptions, syn: bool, buf: &mut [u8]) -> usize {
         put(&[NOP, NOP], &mut i);
         put(&ts(v, e), &mut i);
     }
-    let s = sack_blocks_emitted(opts, syn);
     if s > 0 {
-        put(&[NOP, NOP, SACK, (2 + 8 * s) as u8], &mut i);
+        if !packed {
+            put(&[NOP, NOP], &mut i);
+        }
+        put(&[SACK, (2 + 8 * s) as u8], &mut i);
         for &(l, r) in &opts.sack.as_slice()[..s] {
             put(&l.to_be_bytes(), &mut i);
             put(&r.to_be_bytes(), &mut i);
@@ -1140,6 +1209,56 @@ mod tests {
         assert_eq!((options_len(&m, true), options_len(&m, false)), (4, 0));
     }
 
+    /// The fuzz input of issue 13 (`fuzz_targets/tcp.rs` format: an even first byte,
+    /// then two IPv4 addresses, then the segment): a SYN whose 40 option bytes are
+    /// MSS, SACK-permitted and 4 SACK blocks, packed without NOPs. It parses with 4
+    /// blocks; emit must write all 4 back (not 3 in Linux's NOP-aligned layout).
+    #[test]
+    fn packed_syn_options_round_trip() {
+        let hex = "0000000002d000fa00a9f041f60108040200021a00fafffff041f601080402052200d04100460108200000c6\
+                   120012faf0de3312230000050204b4010101020000020405b4010109180403030a000000a002fa05121208d0\
+                   41de320101d4";
+        let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let src = IpAddr::V4(Ipv4Addr::new(bytes[1], bytes[2], bytes[3], bytes[4]));
+        let dst = IpAddr::V4(Ipv4Addr::new(bytes[5], bytes[6], bytes[7], bytes[8]));
+        let p = TcpPacket::new_checked(&bytes[9..]).unwrap();
+        let r = TcpRepr::parse(&p, &src, &dst, ChecksumMode::Ignore).unwrap();
+        assert!(r.flags.syn() && r.options.mss.is_some() && r.options.sack_permitted);
+        assert_eq!(r.options.sack.as_slice().len(), 4);
+        assert_eq!(r.options.as_emitted(true), r.options, "a parsed option set is emitted whole");
+        let mut buf = vec![0u8; r.buffer_len()];
+        r.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), &src, &dst, ChecksumMode::Full);
+        let p2 = TcpPacket::new_checked(&buf[..]).unwrap();
+        assert_eq!(p2.header_len() as usize, r.header_len());
+        assert_eq!(r.header_len(), 60);
+        assert_eq!(TcpRepr::parse(&p2, &src, &dst, ChecksumMode::Full), Ok(r));
+    }
+
+    /// When the options cannot fit in 40 bytes in any layout (only a hand-built set
+    /// can be that large: MSS, window scale, timestamps, SACK-permitted and 4 SACK
+    /// blocks need 53), emit drops SACK blocks from the end, `header_len` says what
+    /// it writes and `as_emitted` says what the receiver parses.
+    #[test]
+    fn oversized_options_drop_trailing_sack_blocks() {
+        let mut o = TcpOptions { mss: Some(1460), window_scale: Some(7), sack_permitted: true, timestamps: Some((5, 6)), ..Default::default() };
+        for i in 0..4 {
+            o.sack.push(100 * i, 100 * i + 50);
+        }
+        let e = o.as_emitted(true);
+        assert_eq!(e.sack.as_slice(), &[(0, 50), (100, 150)]);
+        assert_eq!((e.mss, e.window_scale, e.sack_permitted, e.timestamps), (o.mss, o.window_scale, true, o.timestamps));
+        let r = TcpRepr { src_port: 1, dst_port: 2, seq: 3, ack: 4, flags: TcpFlags::SYN, window: 5, urgent: 0, options: o, payload: b"xy" };
+        let mut buf = vec![0u8; r.buffer_len()];
+        r.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), &v4(1), &v4(2), ChecksumMode::Full);
+        let back = parse(&buf).unwrap();
+        assert_eq!(back.options, e);
+        assert_eq!(r.header_len(), 60);
+        // Without SYN, MSS / window scale / SACK-permitted are not written: TS and
+        // 3 blocks fit in Linux's layout, the fourth does not fit in any.
+        let e = o.as_emitted(false);
+        assert_eq!((e.mss, e.window_scale, e.sack_permitted, e.sack.as_slice().len()), (None, None, false, 3));
+    }
+
     fn arb_options(syn: bool) -> impl Strategy<Value = TcpOptions> {
         (
             proptest::option::of(any::<u16>()),
@@ -1159,12 +1278,7 @@ mod tests {
                     o.sack.push(l, r);
                 }
                 // Keep only the blocks emit can fit, so parse sees the same set.
-                let fit = sack_blocks_emitted(&o, syn);
-                o.sack.len = fit as u8;
-                for b in &mut o.sack.blocks[fit..] {
-                    *b = (0, 0);
-                }
-                o
+                o.as_emitted(syn)
             })
     }
 
@@ -1205,6 +1319,51 @@ mod tests {
             let p = TcpPacket::new_checked(&buf[..]).unwrap();
             prop_assert_eq!(p.header_len() as usize, r.header_len());
             prop_assert_eq!(TcpRepr::parse(&p, &s, &d, ChecksumMode::Full), Ok(r));
+        }
+
+        /// The fuzz target's property: whatever parses (valid options in any order
+        /// and any layout that fits 40 bytes) is emitted so that it parses the same.
+        #[test]
+        fn parsed_options_round_trip(
+            syn in any::<bool>(),
+            items in proptest::collection::vec((0u8..7, any::<u32>(), any::<u32>(), 1usize..5), 0..12),
+            (s, d) in arb_addrs(),
+        ) {
+            let mut opts: Vec<u8> = Vec::new();
+            for (kind, a, b, n) in items {
+                let o: Vec<u8> = match kind {
+                    0 => vec![2, 4, a as u8, b as u8],
+                    1 => vec![3, 3, a as u8],
+                    2 => vec![4, 2],
+                    3 => { let mut t = vec![8, 10]; t.extend(a.to_be_bytes()); t.extend(b.to_be_bytes()); t }
+                    4 => {
+                        let mut t = vec![5, (2 + 8 * n) as u8];
+                        for i in 0..n as u32 { t.extend(a.wrapping_add(i).to_be_bytes()); t.extend(b.wrapping_add(i).to_be_bytes()); }
+                        t
+                    }
+                    5 => vec![1],
+                    _ => vec![99, 3, a as u8],
+                };
+                if opts.len() + o.len() <= MAX_OPTIONS_LEN {
+                    opts.extend(o);
+                }
+            }
+            while !opts.len().is_multiple_of(4) {
+                opts.push(0);
+            }
+            let mut b = vec![0u8; HEADER_LEN + opts.len()];
+            b[20..].copy_from_slice(&opts);
+            let mut p = TcpPacket::new_unchecked(&mut b[..]);
+            p.set_src_port(1);
+            p.set_dst_port(2);
+            p.set_header_len((HEADER_LEN + opts.len()) as u8);
+            p.set_flags(if syn { TcpFlags::SYN } else { TcpFlags::ACK });
+            p.fill_checksum(&s, &d);
+            let r = TcpRepr::parse(&TcpPacket::new_unchecked(&b[..]), &s, &d, ChecksumMode::Full).unwrap();
+            prop_assert_eq!(r.options.as_emitted(syn), r.options);
+            let mut out = vec![0u8; r.buffer_len()];
+            r.emit(&mut TcpPacket::new_unchecked(&mut out[..]), &s, &d, ChecksumMode::Full);
+            prop_assert_eq!(TcpRepr::parse(&TcpPacket::new_unchecked(&out[..]), &s, &d, ChecksumMode::Full), Ok(r));
         }
 
         #[test]

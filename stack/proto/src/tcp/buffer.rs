@@ -1,6 +1,7 @@
 //! Byte ring buffers for the send and receive queues, allocated once when a
 //! connection is set up (and kept in the slot for the next connection), plus a small
-//! bounded out-of-order assembler for the receive side.
+//! out-of-order assembler for the receive side (bounded by the window, see
+//! [`ooo_range_limit`]).
 
 /// A fixed-capacity byte ring. Offsets are relative to the oldest byte.
 #[derive(Debug)]
@@ -124,97 +125,120 @@ impl RingBuffer {
     }
 }
 
-/// Most out-of-order ranges kept per connection; a segment that would need more is
-/// dropped (and counted), to be retransmitted by the peer.
-pub const MAX_OOO_RANGES: usize = 4;
+/// How many out-of-order ranges a connection may hold: one per full-sized segment
+/// the receive buffer can hold beyond RCV.NXT, plus one (at least 4). A sender of
+/// full-sized segments can never leave more disjoint ranges in the window than
+/// that, so a legitimate flow is never refused for want of a range; a peer
+/// cutting the window into tiny pieces is bounded to 8 bytes per range (about
+/// 1.4 KiB for a 256 KiB buffer and a 1460-byte MSS).
+pub fn ooo_range_limit(rx_buffer: usize, mss: u16) -> usize {
+    (rx_buffer / usize::from(mss.max(1)) + 1).max(4)
+}
+
+/// What [`Assembler::add`] did with a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// Recorded (possibly merged with neighbours).
+    Held,
+    /// Recorded, and the farthest range was forgotten to make room for it (its
+    /// bytes will be sent again by the peer).
+    Evicted,
+    /// Not recorded: every range is taken and this one lies beyond all of them.
+    Refused,
+}
 
 /// Out-of-order ranges received beyond `RCV.NXT`, as byte offsets `[start, end)`
-/// relative to `RCV.NXT`, sorted, disjoint and non-adjacent.
-#[derive(Debug, Default, Clone)]
+/// relative to `RCV.NXT`, sorted, disjoint and non-adjacent. The bytes themselves
+/// sit in the receive ring's free space (the window the ring reserves); this only
+/// remembers which are there. At most `limit` ranges ([`ooo_range_limit`]): when
+/// they are all taken, a range nearer to RCV.NXT evicts the farthest, so data at
+/// RCV.NXT is always taken.
+#[derive(Debug, Clone)]
 pub struct Assembler {
-    ranges: [(u32, u32); MAX_OOO_RANGES],
-    len: usize,
+    ranges: Vec<(u32, u32)>,
+    limit: usize,
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Assembler::new(4)
+    }
 }
 
 impl Assembler {
+    /// An empty assembler holding at most `limit` ranges (at least 1). Allocates
+    /// nothing until a range arrives.
+    pub fn new(limit: usize) -> Assembler {
+        Assembler { ranges: Vec::new(), limit: limit.max(1) }
+    }
     /// True when no out-of-order data is held.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ranges.is_empty()
     }
     /// Forget everything.
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.ranges.clear();
     }
     /// The held ranges.
     pub fn ranges(&self) -> &[(u32, u32)] {
-        &self.ranges[..self.len]
+        &self.ranges
+    }
+    /// Most ranges held at once.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
-    /// Record `[start, end)` (end > start). Returns `false` (recording nothing) if it
-    /// would need more than [`MAX_OOO_RANGES`] ranges.
-    pub fn add(&mut self, start: u32, end: u32) -> bool {
+    /// Record `[start, end)` (nothing for `end <= start`).
+    pub fn add(&mut self, start: u32, end: u32) -> AddOutcome {
         if end <= start {
-            return true;
+            return AddOutcome::Held;
         }
-        let mut tmp = [(0u32, 0u32); MAX_OOO_RANGES + 1];
-        let mut n = 0;
-        let (mut s, mut e) = (start, end);
-        let mut placed = false;
-        for &(rs, re) in self.ranges() {
-            if re < s {
-                tmp[n] = (rs, re);
-                n += 1;
-            } else if rs > e {
-                if !placed {
-                    tmp[n] = (s, e);
-                    n += 1;
-                    placed = true;
-                }
-                tmp[n] = (rs, re);
-                n += 1;
-            } else {
-                s = s.min(rs);
-                e = e.max(re);
+        // Ranges i..j overlap or touch [start, end].
+        let i = self.ranges.partition_point(|r| r.1 < start);
+        let j = self.ranges.partition_point(|r| r.0 <= end);
+        if i < j {
+            let s = start.min(self.ranges[i].0);
+            let e = end.max(self.ranges[j - 1].1);
+            self.ranges[i] = (s, e);
+            self.ranges.drain(i + 1..j);
+            return AddOutcome::Held;
+        }
+        let mut outcome = AddOutcome::Held;
+        if self.ranges.len() >= self.limit {
+            if i == self.ranges.len() {
+                return AddOutcome::Refused;
             }
+            self.ranges.pop();
+            outcome = AddOutcome::Evicted;
         }
-        if !placed {
-            tmp[n] = (s, e);
-            n += 1;
-        }
-        if n > MAX_OOO_RANGES {
-            return false;
-        }
-        self.ranges[..n].copy_from_slice(&tmp[..n]);
-        self.len = n;
-        true
+        self.ranges.insert(i, (start, end));
+        outcome
     }
 
     /// If a range starts at offset 0, remove it and return its length; then shift all
     /// other ranges down by that amount (RCV.NXT moved forward by it).
     pub fn take_front(&mut self) -> u32 {
-        if self.len == 0 || self.ranges[0].0 != 0 {
-            return 0;
+        match self.ranges.first() {
+            Some(&(0, adv)) => {
+                self.ranges.remove(0);
+                self.shift(adv);
+                adv
+            }
+            _ => 0,
         }
-        let adv = self.ranges[0].1;
-        self.ranges.copy_within(1..self.len, 0);
-        self.len -= 1;
-        self.shift(adv);
-        adv
     }
 
     /// RCV.NXT moved forward by `by` bytes: shift ranges, dropping what is now below 0.
     pub fn shift(&mut self, by: u32) {
-        let mut n = 0;
-        for i in 0..self.len {
-            let (s, e) = self.ranges[i];
-            if e <= by {
-                continue;
+        self.ranges.retain_mut(|(s, e)| {
+            if *e <= by {
+                return false;
             }
-            self.ranges[n] = (s.saturating_sub(by), e - by);
-            n += 1;
-        }
-        self.len = n;
+            *s = s.saturating_sub(by);
+            *e -= by;
+            true
+        });
     }
 }
 
@@ -257,29 +281,49 @@ mod tests {
     #[test]
     fn assembler_merges() {
         let mut a = Assembler::default();
-        assert!(a.add(10, 20));
-        assert!(a.add(30, 40));
-        assert!(a.add(20, 30));
+        assert_eq!(a.add(10, 20), AddOutcome::Held);
+        assert_eq!(a.add(30, 40), AddOutcome::Held);
+        assert_eq!(a.add(20, 30), AddOutcome::Held);
         assert_eq!(a.ranges(), &[(10, 40)]);
         assert_eq!(a.take_front(), 0);
-        assert!(a.add(0, 5));
+        assert_eq!(a.add(0, 5), AddOutcome::Held);
         assert_eq!(a.take_front(), 5);
         assert_eq!(a.ranges(), &[(5, 35)]);
         a.shift(5);
         assert_eq!(a.take_front(), 30);
         assert!(a.is_empty());
+        // Overlaps on both sides, and one range swallowing several.
+        for (s, e) in [(10, 12), (20, 22), (30, 32), (40, 42)] {
+            a.add(s, e);
+        }
+        assert_eq!(a.add(11, 31), AddOutcome::Held);
+        assert_eq!(a.ranges(), &[(10, 32), (40, 42)]);
+    }
+
+    /// Issue 13: with every range taken, data at offset 0 (RCV.NXT) was refused, so
+    /// a flow with more holes than ranges never advanced. Now it evicts the
+    /// farthest range; only a range beyond all others is refused.
+    #[test]
+    fn assembler_full_still_takes_in_order_data() {
+        let mut a = Assembler::new(4);
+        for i in 0..4u32 {
+            assert_eq!(a.add(10 * i + 5, 10 * i + 8), AddOutcome::Held);
+        }
+        assert_eq!(a.add(100, 110), AddOutcome::Refused);
+        assert_eq!(a.add(0, 2), AddOutcome::Evicted);
+        assert_eq!(a.ranges(), &[(0, 2), (5, 8), (15, 18), (25, 28)]);
+        assert_eq!(a.take_front(), 2);
+        assert_eq!(a.ranges(), &[(3, 6), (13, 16), (23, 26)]);
+        assert_eq!(a.add(7, 14), AddOutcome::Held); // merges two
+        assert_eq!(a.ranges(), &[(3, 6), (7, 16), (23, 26)]);
+        a.shift(20);
+        assert_eq!(a.ranges(), &[(3, 6)]);
     }
 
     #[test]
-    fn assembler_bounded() {
-        let mut a = Assembler::default();
-        for i in 0..MAX_OOO_RANGES as u32 {
-            assert!(a.add(10 * i + 5, 10 * i + 8));
-        }
-        assert!(!a.add(100, 110));
-        assert!(a.add(7, 16)); // merges two
-        assert!(a.add(100, 110));
-        a.shift(20);
-        assert_eq!(a.ranges()[0], (5, 8));
+    fn range_limit_follows_the_window() {
+        assert_eq!(ooo_range_limit(256 * 1024, 1460), 180);
+        assert_eq!(ooo_range_limit(1024, 1460), 4);
+        assert_eq!(ooo_range_limit(1 << 20, 0), (1 << 20) + 1);
     }
 }

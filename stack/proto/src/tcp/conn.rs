@@ -2,7 +2,7 @@
 //! processing, step by step as in RFC 9293 §3.10.7.3 (SYN-SENT) and §3.10.7.4
 //! (everything else). Output (segments, timers) is in `output.rs`.
 
-use super::buffer::{Assembler, RingBuffer};
+use super::buffer::{ooo_range_limit, AddOutcome, Assembler, RingBuffer};
 use super::congestion::{CongestionControl, NewReno};
 use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
 use super::retransmit::Rtt;
@@ -10,7 +10,7 @@ use super::seq::SeqNum;
 use super::state::State;
 use super::stats::TcpStats;
 use super::window::{scaled_send_window, should_update_send_window, RecvWindow};
-use super::{CloseReason, ConnId, SegmentSink, TcpConfig, TcpEvent};
+use super::{CloseReason, ConnId, Keepalive, SegmentSink, TcpConfig, TcpEvent};
 use crate::time::{Duration, Instant};
 use core::net::SocketAddr;
 use wire::tcp::{TcpFlags, TcpRepr};
@@ -18,8 +18,13 @@ use wire::tcp::{TcpFlags, TcpRepr};
 /// The event queue (preallocated; grows only if the application stops polling).
 pub(crate) type EventQueue = std::collections::VecDeque<TcpEvent>;
 
-/// RFC 5961 §7 rate limit of challenge ACKs, per [`super::Tcp`].
-#[derive(Debug, Default)]
+/// RFC 5961 §7 rate limit of challenge ACKs, per connection: at most `limit` in
+/// any one-second window. A budget shared by all connections is the side channel
+/// of CVE-2016-5696 (an off-path attacker exhausts it with its own connection and
+/// counts the challenge ACKs it still gets to learn whether spoofed segments hit
+/// another one); per connection, one connection's challenges say nothing about
+/// another's (Linux limits per socket first, `tcp_invalid_ratelimit`).
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct ChallengeLimiter {
     window_start: Instant,
     count: u32,
@@ -28,7 +33,7 @@ pub(crate) struct ChallengeLimiter {
 impl ChallengeLimiter {
     /// May one more challenge ACK go out at `now` (at most `limit` per second)?
     pub fn allow(&mut self, now: Instant, limit: u32) -> bool {
-        if now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
+        if self.count == 0 || now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
             self.window_start = now;
             self.count = 0;
         }
@@ -41,12 +46,45 @@ impl ChallengeLimiter {
     }
 }
 
+/// The optional cap on challenge ACKs of a whole [`super::Tcp`]
+/// ([`TcpConfig::challenge_ack_global_limit`]), randomised as Linux does since
+/// 4.7 (the CVE-2016-5696 fix, `tcp_send_challenge_ack`): each second's budget is
+/// `ceil(limit/2) + rand(limit)`, so an attacker cannot count it down exactly.
+/// The random value is SipHash of the endpoint's secret and the window number:
+/// unpredictable without the secret, reproducible with it.
+#[derive(Debug, Default)]
+pub(crate) struct GlobalChallengeCap {
+    window_start: Instant,
+    window: u64,
+    left: u32,
+}
+
+impl GlobalChallengeCap {
+    /// May one more challenge ACK go out at `now`?
+    pub fn allow(&mut self, now: Instant, limit: u32, secret: &[u8; 16]) -> bool {
+        if self.window == 0 || now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.window += 1;
+            let mut data = *b"challenge-ack\0\0\0\0\0\0\0\0";
+            data[13..21].copy_from_slice(&self.window.to_le_bytes());
+            let r = super::isn::siphash24(secret, &data);
+            self.left = limit.div_ceil(2) + (r % u64::from(limit.max(1))) as u32;
+        }
+        if self.left > 0 {
+            self.left -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// What a connection's processing needs from its [`super::Tcp`].
 pub(crate) struct Env<'a> {
     pub cfg: &'a TcpConfig,
     pub stats: &'a mut TcpStats,
     pub events: &'a mut EventQueue,
-    pub challenge: &'a mut ChallengeLimiter,
+    pub challenge: &'a mut GlobalChallengeCap,
 }
 
 /// A RST to send later (a deferred abort).
@@ -147,6 +185,23 @@ pub(crate) struct Conn {
     pub eof_seen: bool,
     /// Last answer to an unacceptable zero-length segment.
     pub last_oow_ack: Option<Instant>,
+    /// Challenge ACKs of this connection (RFC 5961 §7).
+    pub challenge: ChallengeLimiter,
+
+    // Keepalive and the FIN-WAIT-2 orphan timeout (`timers.rs`).
+    pub keepalive: Option<Keepalive>,
+    pub keepalive_at: Option<Instant>,
+    /// Keepalive probes sent since the peer was last heard.
+    pub keepalive_sent: u32,
+    /// When a segment was last accepted from the peer.
+    pub last_rx: Instant,
+    /// The FIN-WAIT-2 orphan timeout counts from here: entering FIN-WAIT-2, or
+    /// the last data received in it.
+    pub fin_wait2_from: Instant,
+    pub fin_wait2_at: Option<Instant>,
+    /// The reason `Closed` reports when a connection lingering in CLOSED (unread
+    /// data) is finally freed.
+    pub close_reason: CloseReason,
 }
 
 /// Parameters of a new connection.
@@ -192,7 +247,7 @@ impl Conn {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rx,
-            ooo: Assembler::default(),
+            ooo: Assembler::new(ooo_range_limit(cfg.rx_buffer, cfg.mss)),
             peer_fin: None,
             fin_received: false,
             rwin: RecvWindow::new(SeqNum(0), 0),
@@ -217,6 +272,14 @@ impl Conn {
             tx_blocked: false,
             eof_seen: false,
             last_oow_ack: None,
+            challenge: ChallengeLimiter::default(),
+            keepalive: cfg.keepalive,
+            keepalive_at: None,
+            keepalive_sent: 0,
+            last_rx: Instant::ZERO,
+            fin_wait2_from: Instant::ZERO,
+            fin_wait2_at: None,
+            close_reason: CloseReason::Normal,
         }
     }
 
@@ -261,7 +324,8 @@ impl Conn {
             (x, None) => x,
             (None, y) => y,
         };
-        min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at))
+        let t = min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at));
+        min(t, min(self.keepalive_at, self.fin_wait2_at))
     }
 
     pub(crate) fn push_event(&self, env: &mut Env<'_>, ev: TcpEvent) {
@@ -321,8 +385,10 @@ impl Conn {
     }
 
     /// Enter ESTABLISHED (from SYN-SENT or SYN-RECEIVED) and tell the application.
-    fn establish(&mut self, env: &mut Env<'_>) {
+    fn establish(&mut self, now: Instant, env: &mut Env<'_>) {
         self.state = if self.app_closed { State::FinWait1 } else { State::Established };
+        self.last_rx = now;
+        self.arm_keepalive();
         self.retries = 0;
         env.stats.established += 1;
         self.announced = true;
@@ -370,7 +436,7 @@ impl Conn {
             self.rto_at = None;
             self.snd_wl1 = SeqNum(repr.seq).sub_one();
             self.update_send_window(now, repr);
-            self.establish(env);
+            self.establish(now, env);
             self.ack_now = true;
             // Data or FIN carried on the SYN-ACK is not queued; the peer retransmits it.
         } else {
@@ -395,9 +461,14 @@ impl Conn {
         }
     }
 
-    /// Queue a challenge ACK, rate-limited (RFC 5961 §7).
+    /// Queue a challenge ACK, rate-limited (RFC 5961 §7): per connection, then by
+    /// the endpoint's optional global cap.
     fn challenge_ack(&mut self, now: Instant, env: &mut Env<'_>) {
-        if env.challenge.allow(now, env.cfg.challenge_ack_limit) {
+        let global = |env: &mut Env<'_>| match env.cfg.challenge_ack_global_limit {
+            Some(limit) => env.challenge.allow(now, limit, &env.cfg.isn_secret),
+            None => true,
+        };
+        if self.challenge.allow(now, env.cfg.challenge_ack_limit) && global(env) {
             env.stats.challenge_acks += 1;
             self.ack_now = true;
         } else {
@@ -478,6 +549,9 @@ impl Conn {
             payload = &[];
             fin = false;
         }
+        // The peer is alive (keepalive, RFC 1122 §4.2.3.6).
+        self.last_rx = now;
+        self.keepalive_sent = 0;
         // Trim to the window: data before RCV.NXT and beyond the right edge.
         let mut data_seq = seq + u32::from(syn);
         if data_seq < self.rcv_nxt {
@@ -508,6 +582,13 @@ impl Conn {
 
         // Second: the RST bit (RFC 5961 §3.2).
         if rst {
+            if self.state == State::TimeWait {
+                // RFC 1337 §3 fix F1: ignore RST in TIME-WAIT, so that an old
+                // duplicate or forged RST cannot end it early ("TIME-WAIT
+                // assassination"); RFC 9293 §3.10.7.4 would delete the TCB.
+                env.stats.time_wait_rst_ignored += 1;
+                return Outcome::Keep;
+            }
             if seq != self.rcv_nxt {
                 // In window but not exact: challenge ACK.
                 self.challenge_ack(now, env);
@@ -518,7 +599,6 @@ impl Conn {
                 // Passive open: back to LISTEN, i.e. forget this embryonic connection.
                 State::SynReceived if self.listener_port.is_some() => Outcome::Free(CloseReason::Reset),
                 State::SynReceived => Outcome::Free(CloseReason::Refused),
-                State::TimeWait => Outcome::Free(CloseReason::Normal),
                 _ => Outcome::Free(CloseReason::Reset),
             };
         }
@@ -542,7 +622,7 @@ impl Conn {
                 // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
                 self.snd_wl1 = seq.sub_one();
                 self.snd_wl2 = ack;
-                self.establish(env);
+                self.establish(now, env);
             } else {
                 // <SEQ=SEG.ACK><CTL=RST>
                 env.stats.bad_ack += 1;
@@ -632,9 +712,16 @@ impl Conn {
                     if next == State::TimeWait {
                         self.enter_time_wait(now, env);
                     }
+                    if next == State::FinWait2 {
+                        self.enter_fin_wait2(now, env);
+                    }
                     if next == State::Closed {
-                        self.update_send_window(now, repr);
-                        return Some(Outcome::Free(CloseReason::Normal));
+                        // LAST-ACK is over (RFC 9293 §3.10.7.4: "delete the TCB"),
+                        // but the peer's data the application has not read yet must
+                        // stay readable: the connection lingers in CLOSED until
+                        // the receive buffer is empty (`Tcp::after` frees it then,
+                        // with Closed{Normal}).
+                        return Some(self.linger_or_free(CloseReason::Normal));
                     }
                 }
             }
@@ -661,11 +748,13 @@ impl Conn {
         self.rto_at = None;
         self.persist_at = None;
         self.delack_at = None;
+        self.keepalive_at = None;
+        self.fin_wait2_at = None;
         self.timewait_at = Some(now + env.cfg.time_wait);
     }
 
     /// RFC 9293 §3.10.7.4 seventh step: queue in-order data, keep out-of-order data
-    /// in the bounded assembler, decide between an immediate and a delayed ACK
+    /// in the assembler, decide between an immediate and a delayed ACK
     /// (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
     fn receive_data(&mut self, now: Instant, env: &mut Env<'_>, data_seq: SeqNum, payload: &[u8]) {
         let off = data_seq.since(self.rcv_nxt) as usize;
@@ -678,18 +767,33 @@ impl Conn {
             self.ack_now = true;
             return;
         }
-        if !self.ooo.add(off as u32, (off + n) as u32) {
-            env.stats.ooo_dropped += 1;
-            self.ack_now = true;
-            return;
+        if self.state == State::FinWait2 {
+            // New data: the peer is still at work (the orphan timeout restarts).
+            self.fin_wait2_from = now;
         }
-        if off > 0 {
-            // RFC 5681 §4.2: an out-of-order segment triggers an immediate duplicate ACK.
-            env.stats.ooo_segments += 1;
-            self.ack_now = true;
-            return;
-        }
-        let adv = self.ooo.take_front();
+        // Data at RCV.NXT is always taken; out-of-order data is held up to the
+        // window (the ring reserves its bytes), in at most `ooo_range_limit` ranges.
+        let adv = if off == 0 && !had_gap {
+            // In order with no gap (the common case): the assembler is not involved.
+            n as u32
+        } else {
+            match self.ooo.add(off as u32, (off + n) as u32) {
+                AddOutcome::Held => {}
+                AddOutcome::Evicted => env.stats.ooo_dropped += 1,
+                AddOutcome::Refused => {
+                    env.stats.ooo_dropped += 1;
+                    self.ack_now = true;
+                    return;
+                }
+            }
+            if off > 0 {
+                // RFC 5681 §4.2: an out-of-order segment triggers an immediate duplicate ACK.
+                env.stats.ooo_segments += 1;
+                self.ack_now = true;
+                return;
+            }
+            self.ooo.take_front()
+        };
         self.rx.enqueue_unqueued(adv as usize);
         self.rcv_nxt += adv;
         env.stats.bytes_in += u64::from(adv);
@@ -739,5 +843,39 @@ impl SeqNum {
     #[inline]
     pub(crate) fn sub_one(self) -> SeqNum {
         self - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The optional global cap: each one-second window allows between
+    /// ceil(limit/2) and ceil(limit/2) + limit - 1 challenge ACKs, a different
+    /// number from window to window, depending on the secret.
+    #[test]
+    fn global_challenge_cap_is_randomised() {
+        let budgets = |secret: [u8; 16]| -> Vec<u32> {
+            let mut cap = GlobalChallengeCap::default();
+            (0..20u64)
+                .map(|w| {
+                    let now = Instant::from_millis(1000 + 1000 * w);
+                    let mut n = 0;
+                    while cap.allow(now, 100, &secret) {
+                        n += 1;
+                    }
+                    n
+                })
+                .collect()
+        };
+        let a = budgets([1; 16]);
+        assert!(a.iter().all(|&n| (50..150).contains(&n)), "{a:?}");
+        assert!(a.windows(2).any(|w| w[0] != w[1]), "not randomised: {a:?}");
+        assert_ne!(a, budgets([2; 16]));
+        assert_eq!(a, budgets([1; 16]));
+        let mut per_conn = ChallengeLimiter::default();
+        let t = Instant::from_millis(5000);
+        assert!(per_conn.allow(t, 2) && per_conn.allow(t, 2) && !per_conn.allow(t, 2));
+        assert!(per_conn.allow(t + Duration::from_secs(1), 2));
     }
 }

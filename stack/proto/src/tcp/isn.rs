@@ -57,6 +57,26 @@ pub fn siphash24(key: &[u8; 16], data: &[u8]) -> u64 {
     v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
+/// A fresh secret for [`initial_seq`] (RFC 6528 §3: the secret must not be
+/// guessable). It comes from std's `RandomState`, whose keys the standard library
+/// draws from the operating system's random source (once per thread, then
+/// stepped for every new `RandomState`): each call hashes a process-wide call
+/// counter under a new `RandomState`, so no two calls return the same secret and
+/// none can be predicted without those keys. This keeps the crate free of I/O of
+/// its own; simulations that need reproducible ISNs set
+/// [`super::TcpConfig::isn_secret`] explicitly.
+pub fn random_secret() -> [u8; 16] {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use std::hash::BuildHasher;
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let state = std::collections::hash_map::RandomState::new();
+    let mut secret = [0u8; 16];
+    secret[..8].copy_from_slice(&state.hash_one((n, 0u8)).to_le_bytes());
+    secret[8..].copy_from_slice(&state.hash_one((n, 1u8)).to_le_bytes());
+    secret
+}
+
 fn put_addr(buf: &mut [u8; 36], at: usize, a: &SocketAddr) -> usize {
     let ip = match a.ip() {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
@@ -92,6 +112,23 @@ mod tests {
         assert_eq!(siphash24(&key, &[]), 0x726f_db47_dd0e_0e31);
         let msg: [u8; 15] = core::array::from_fn(|i| i as u8);
         assert_eq!(siphash24(&key, &msg), 0xa129_ca61_49be_45e5);
+    }
+
+    /// Issue 13: `TcpConfig::default().isn_secret` was the constant `[0x5a; 16]`,
+    /// so anyone could compute our ISNs (RFC 6528 §3 requires a secret). Each
+    /// default configuration now draws its own.
+    #[test]
+    fn default_secret_is_unpredictable() {
+        let (a, b) = (crate::tcp::TcpConfig::default().isn_secret, crate::tcp::TcpConfig::default().isn_secret);
+        assert_ne!(a, [0x5a; 16], "the old constant");
+        assert_ne!(a, b, "two default configurations share a secret");
+        assert_ne!(a, [0; 16]);
+        // The same tuple at the same instant gets unrelated ISNs under each.
+        let l: SocketAddr = "198.18.0.1:1000".parse().unwrap();
+        let r: SocketAddr = "198.18.0.2:80".parse().unwrap();
+        let t = Instant::from_micros(400);
+        assert_ne!(initial_seq(&a, &l, &r, t), initial_seq(&b, &l, &r, t));
+        assert_ne!(tuple_hash(&a, &l, &r), tuple_hash(&b, &l, &r));
     }
 
     #[test]

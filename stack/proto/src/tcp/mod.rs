@@ -19,8 +19,8 @@
 //! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (rings and the
 //! out-of-order assembler), `window` (windows, SWS, Nagle), `retransmit` (RFC 6298),
 //! `congestion` (NewReno), `options` (MSS, window scale, timestamps), `isn`
-//! (RFC 6528), `conn` (segment arrival, RFC 9293 §3.10.7) and `output` (segment
-//! generation and timers).
+//! (RFC 6528), `conn` (segment arrival, RFC 9293 §3.10.7), `output` (segment
+//! generation and timers) and `timers` (keepalive, FIN-WAIT-2 orphan timeout).
 //!
 //! # Limits and choices (documented deviations)
 //!
@@ -30,10 +30,37 @@
 //!   `Closed{Normal}` is emitted as soon as the connection is in TIME-WAIT and the
 //!   application has read up to `Eof`: the handle is invalid from then on while the
 //!   slot lingers internally until the timer ends (an application that never reads
-//!   the `Eof` gets `Closed` when TIME-WAIT ends).
+//!   the `Eof` gets `Closed` when TIME-WAIT ends). RSTs in TIME-WAIT are ignored
+//!   and counted (RFC 1337 §3 fix F1) where RFC 9293 §3.10.7.4 would close.
+//! * When LAST-ACK ends (our FIN acknowledged) RFC 9293 deletes the TCB; ours stays
+//!   in `Closed` while received data is unread, and `Closed{Normal}` follows the
+//!   read that empties the receive buffer (data the peer sent is never discarded).
+//! * FIN-WAIT-2 ends with `Closed{Timeout}` after [`TcpConfig::fin_timeout`]
+//!   (default 60 s, Linux's `tcp_fin_timeout`) without new data from the peer;
+//!   RFC 9293 waits forever. Since `close()` is a half-close here (reading goes
+//!   on), the timeout restarts with each data segment received, so a peer still
+//!   sending is not cut; one that only acknowledges or sends keepalives is.
+//!   Keepalive (RFC 1122 §4.2.3.6) is off unless configured ([`Keepalive`]).
+//!   A connection ended by either timer with unread data lingers in `Closed`
+//!   until the application has read it.
 //! * The minimum RTO is 200 ms (RFC 6298 asks for 1 s); see [`retransmit`].
-//! * SACK is neither offered nor processed. Out-of-order data is kept in a bounded
-//!   assembler of [`buffer::MAX_OOO_RANGES`] ranges; more gaps drop the segment.
+//! * SACK is neither offered nor processed. Out-of-order data is held up to the
+//!   advertised window (the receive ring reserves its bytes) in at most
+//!   [`buffer::ooo_range_limit`] ranges (one per full-sized segment of the
+//!   buffer); data at RCV.NXT is always taken, evicting the farthest range if all
+//!   are in use.
+//! * `close()` in SYN-SENT deletes the connection only when nothing was queued
+//!   (RFC 9293 §3.10.4 SYN-SENT: "delete the TCB"). With data `send()` accepted,
+//!   it is queued as the RFC says for SYN-RECEIVED ("queue for processing after
+//!   entering ESTABLISHED", as Linux does): the data and then the FIN go once the
+//!   handshake completes, because accepted data is never dropped while the
+//!   connection lives (the RFC would fail the queued SENDs instead, which our
+//!   `send` has already reported as accepted).
+//! * A SYN that finds every connection slot taken ([`TcpConfig::max_connections`])
+//!   or the listener's SYN backlog full is dropped unanswered and counted
+//!   (`conn_table_full`, `syn_queue_full`): no RST, which would make a passing
+//!   shortage final for the client and answer spoofed floods; its retransmitted
+//!   SYN gets in once a slot frees. (SYN cookies, RFC 4987, are not implemented.)
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.
@@ -44,6 +71,7 @@ pub mod congestion;
 pub mod isn;
 pub mod options;
 mod output;
+mod timers;
 pub mod retransmit;
 pub mod seq;
 pub mod state;
@@ -54,9 +82,10 @@ pub use seq::SeqNum;
 pub use state::State;
 pub use stats::TcpStats;
 
+use crate::iface::RateLimit;
 use crate::time::{Duration, Instant};
 use buffer::RingBuffer;
-use conn::{ChallengeLimiter, Conn, Env, EventQueue, NewConn, Outcome};
+use conn::{Conn, Env, EventQueue, GlobalChallengeCap, NewConn, Outcome};
 use core::cmp::Reverse;
 use core::net::{IpAddr, SocketAddr};
 use hashbrown::HashMap;
@@ -85,7 +114,10 @@ pub struct TcpConfig {
     pub tx_buffer: usize,
     /// Most connections this endpoint holds at once (preallocated).
     pub max_connections: usize,
-    /// Secret for initial sequence numbers (RFC 6528).
+    /// Secret for initial sequence numbers and timestamp offsets (RFC 6528 §3).
+    /// The default is a fresh random secret per `TcpConfig::default()` call
+    /// ([`isn::random_secret`]); set it explicitly for reproducible simulations,
+    /// or to share one secret between the cores of a stack.
     pub isn_secret: [u8; 16],
     /// TIME-WAIT duration. RFC 9293 asks for 2 MSL (4 minutes); we default to 4 s,
     /// enough for a lost final ACK to be retransmitted a few times on a LAN, and
@@ -111,8 +143,58 @@ pub struct TcpConfig {
     pub timestamps: bool,
     /// Initial value of the per-connection nodelay flag (disables Nagle).
     pub nodelay: bool,
-    /// Challenge ACKs per second at most (RFC 5961 §7).
+    /// Challenge ACKs per second at most, per connection (RFC 5961 §7; default 2,
+    /// Linux's per-socket `tcp_invalid_ratelimit` of 500 ms). Per connection, so
+    /// that the budget is no side channel (CVE-2016-5696).
     pub challenge_ack_limit: u32,
+    /// An optional cap on the challenge ACKs of the whole endpoint per second,
+    /// randomised each second to `ceil(limit/2) + rand(limit)` as Linux does
+    /// since 4.7. `None` (the default, as Linux since 6.0 where the host-wide
+    /// limit is off by default): the per-connection limit alone applies.
+    pub challenge_ack_global_limit: Option<u32>,
+    /// How long a connection stays in FIN-WAIT-2 (the application closed its side,
+    /// the peer has not) without receiving new data before it ends with
+    /// `Closed{Timeout}`: the orphan timeout of Linux's `tcp_fin_timeout`
+    /// (default 60 s). RFC 9293 sets no limit; without one a peer that never
+    /// closes holds the connection forever.
+    pub fin_timeout: Duration,
+    /// RSTs per second at most that answer segments for no connection (a closed
+    /// port, or an ACK to a listener: RFC 9293 §3.10.7.1, §3.10.7.2); the others
+    /// are dropped and counted in [`TcpStats::rst_rate_limited`]. A token bucket as
+    /// for ICMP errors (RFC 1122 §3.2.2; FreeBSD limits closed-port RSTs the same
+    /// way, `net.inet.icmp.icmplim`): a scan or a spoofed flood cannot turn us into
+    /// a reflector at line rate. Default 1000 per second.
+    pub reset_rate: u32,
+    /// RSTs allowed in a burst above [`TcpConfig::reset_rate`] (default 50).
+    pub reset_burst: u32,
+    /// Keepalive (RFC 1122 §4.2.3.6) for new connections: `None` (the default, as
+    /// the RFC requires) sends no probes. Per connection with
+    /// [`Tcp::set_keepalive`].
+    pub keepalive: Option<Keepalive>,
+}
+
+/// TCP keepalive parameters (RFC 1122 §4.2.3.6; Linux's `tcp_keepalive_time`,
+/// `tcp_keepalive_intvl`, `tcp_keepalive_probes`). An ESTABLISHED or CLOSE-WAIT
+/// connection that received nothing for `idle` and has nothing in flight sends a
+/// probe (`<SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>`, which the peer must answer
+/// with an ACK), then one every `interval`; after `probes` unanswered probes it
+/// ends with `Closed{Timeout}`. Anything received resets the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe (RFC 1122: at least two hours by default,
+    /// configurable).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is declared dead.
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    /// Linux's defaults: 7200 s idle, 75 s between probes, 9 probes.
+    fn default() -> Self {
+        Keepalive { idle: Duration::from_secs(7200), interval: Duration::from_secs(75), probes: 9 }
+    }
 }
 
 impl Default for TcpConfig {
@@ -122,7 +204,7 @@ impl Default for TcpConfig {
             rx_buffer: 256 * 1024,
             tx_buffer: 256 * 1024,
             max_connections: 1024,
-            isn_secret: [0x5a; 16],
+            isn_secret: isn::random_secret(),
             time_wait: Duration::from_secs(4),
             syn_backlog: 128,
             max_retries: 10,
@@ -133,7 +215,12 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             nodelay: false,
-            challenge_ack_limit: 1000,
+            challenge_ack_limit: 2,
+            challenge_ack_global_limit: None,
+            fin_timeout: Duration::from_secs(60),
+            reset_rate: 1000,
+            reset_burst: 50,
+            keepalive: None,
         }
     }
 }
@@ -321,7 +408,9 @@ pub struct Tcp {
     /// RSTs of deferred aborts, sent at the next poll_transmit.
     pending_resets: VecDeque<conn::PendingReset>,
     stats: TcpStats,
-    challenge: ChallengeLimiter,
+    challenge: GlobalChallengeCap,
+    /// Rate limit of RSTs answering segments for no connection.
+    reset_limit: RateLimit,
     count: usize,
 }
 
@@ -364,7 +453,8 @@ impl Tcp {
             events: VecDeque::with_capacity(4 * n + 16),
             pending_resets: VecDeque::with_capacity(16),
             stats: TcpStats::default(),
-            challenge: ChallengeLimiter::default(),
+            challenge: GlobalChallengeCap::default(),
+            reset_limit: RateLimit::new(config.reset_rate, config.reset_burst),
             count: 0,
             cfg: config,
         }
@@ -462,7 +552,8 @@ impl Tcp {
         }
         if conn.protocol_done() && conn.rx.is_empty() {
             if conn.state == State::Closed {
-                self.release(idx, CloseReason::Normal);
+                let reason = conn.close_reason;
+                self.release(idx, reason);
                 return;
             }
             if conn.announced && conn.eof_seen {
@@ -586,24 +677,31 @@ impl Tcp {
         if self.listeners.contains_key(&repr.dst_port) {
             self.listen_input(now, local, remote, repr, out);
         } else {
-            self.closed_input(local, remote, repr, out);
+            self.closed_input(now, local, remote, repr, out);
         }
     }
 
     /// RFC 9293 §3.10.7.1: a segment for no connection and no listener gets a RST
-    /// (unless it is one).
-    fn closed_input(&mut self, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+    /// (unless it is one), within the rate limit.
+    fn closed_input(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
         if repr.flags.contains(TcpFlags::RST) {
             self.stats.ignored += 1;
             return;
         }
-        self.stats.no_listener_rst += 1;
-        self.reset_reply(local, remote, repr, out);
+        if self.reset_reply(now, local, remote, repr, out) {
+            self.stats.no_listener_rst += 1;
+        }
     }
 
     /// The RST answering `repr`: `<SEQ=SEG.ACK><CTL=RST>` if it has ACK, else
-    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` (RFC 9293 §3.10.7.1).
-    fn reset_reply(&mut self, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+    /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` (RFC 9293 §3.10.7.1), unless
+    /// the rate limit ([`TcpConfig::reset_rate`]) holds it back. Returns whether it
+    /// was sent.
+    fn reset_reply(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) -> bool {
+        if !self.reset_limit.allow(now) {
+            self.stats.rst_rate_limited += 1;
+            return false;
+        }
         let (seq, ack) = if repr.flags.contains(TcpFlags::ACK) {
             (repr.ack, None)
         } else {
@@ -611,6 +709,7 @@ impl Tcp {
             (0, Some(repr.seq.wrapping_add(len)))
         };
         output::emit_reset(&mut self.stats, out, local, remote, seq, ack);
+        true
     }
 
     /// RFC 9293 §3.10.7.2: a segment to a listener.
@@ -623,7 +722,7 @@ impl Tcp {
         if f.contains(TcpFlags::ACK) {
             // An ACK to a listener: <SEQ=SEG.ACK><CTL=RST>.
             self.stats.bad_ack += 1;
-            self.reset_reply(local, remote, repr, out);
+            self.reset_reply(now, local, remote, repr, out);
             return;
         }
         if !f.contains(TcpFlags::SYN) {
@@ -937,8 +1036,10 @@ impl Tcp {
     }
 
     /// Half-close: FIN after all queued data (RFC 9293 §3.10.4). Reading goes on until
-    /// Eof. Idempotent. In SYN-SENT the connection is simply deleted
-    /// (`Closed{Aborted}`).
+    /// Eof. Idempotent. In SYN-SENT with nothing queued the connection is deleted
+    /// (`Closed{Aborted}`); with data queued the close waits for the handshake
+    /// (the data, then the FIN, go once ESTABLISHED), since accepted data is never
+    /// dropped while the connection lives.
     pub fn close(&mut self, conn: ConnId) -> Result<(), CloseError> {
         let idx = conn.index;
         let c = self.get_mut(conn).ok_or(CloseError::InvalidConn)?;
@@ -946,7 +1047,9 @@ impl Tcp {
             return Ok(());
         }
         c.app_closed = true;
-        if c.state == State::SynSent {
+        if c.state == State::SynSent && c.tx.is_empty() {
+            // RFC 9293 §3.10.4 SYN-SENT: delete the TCB. (With data queued, the
+            // close is queued as in SYN-RECEIVED: `establish` enters FIN-WAIT-1.)
             self.release(idx, CloseReason::Aborted);
             return Ok(());
         }
@@ -992,6 +1095,21 @@ impl Tcp {
         match self.get_mut(conn) {
             Some(c) => {
                 c.nodelay = nodelay;
+                self.after(idx, Outcome::Keep);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Turn keepalive (RFC 1122 §4.2.3.6) on with these parameters, or off with
+    /// `None`, for `conn` (new connections take [`TcpConfig::keepalive`]).
+    /// Returns `false` for a stale handle.
+    pub fn set_keepalive(&mut self, conn: ConnId, keepalive: Option<Keepalive>) -> bool {
+        let idx = conn.index;
+        match self.get_mut(conn) {
+            Some(c) => {
+                c.set_keepalive(keepalive);
                 self.after(idx, Outcome::Keep);
                 true
             }

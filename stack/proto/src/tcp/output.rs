@@ -19,7 +19,7 @@ impl Conn {
     /// Build one segment carrying `len` bytes of `tx` from offset `off` and send it.
     /// Every segment with ACK carries RCV.NXT and our (scaled) window.
     #[allow(clippy::too_many_arguments)]
-    fn send_segment(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, flags: TcpFlags) -> bool {
+    pub(crate) fn send_segment(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, flags: TcpFlags) -> bool {
         let syn = flags.contains(TcpFlags::SYN);
         let has_ack = flags.contains(TcpFlags::ACK);
         let window = self.rwin.advertise(self.rcv_nxt, self.rx.free() as u32, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
@@ -322,6 +322,16 @@ impl Conn {
         }
         if matches!(self.persist_at, Some(t) if t <= now) {
             if let Outcome::Free(r) = self.on_persist(now, env, out) {
+                return Outcome::Free(r);
+            }
+        }
+        if matches!(self.fin_wait2_at, Some(t) if t <= now) {
+            if let Outcome::Free(r) = self.on_fin_wait2(now, env) {
+                return Outcome::Free(r);
+            }
+        }
+        if matches!(self.keepalive_at, Some(t) if t <= now) {
+            if let Outcome::Free(r) = self.on_keepalive(now, env, out) {
                 return Outcome::Free(r);
             }
         }

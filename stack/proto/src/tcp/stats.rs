@@ -23,7 +23,8 @@ pub struct TcpStats {
     pub rst_sent: u64,
     /// RSTs received that reset a connection.
     pub rst_received: u64,
-    /// RSTs sent because no listener or connection matched (RFC 9293 §3.10.7.1).
+    /// RSTs sent because no listener or connection matched (RFC 9293 §3.10.7.1);
+    /// those suppressed by the rate limit are in `rst_rate_limited`.
     pub no_listener_rst: u64,
     /// Segments dropped as not acceptable (RFC 9293 §3.10.7.4 first check).
     pub out_of_window: u64,
@@ -36,7 +37,8 @@ pub struct TcpStats {
     pub no_ack: u64,
     /// SYNs dropped because the listener's SYN backlog was full.
     pub syn_queue_full: u64,
-    /// SYNs or connects refused because every connection slot was taken.
+    /// SYNs dropped (not answered: the client's retransmission may find a free
+    /// slot) or connects refused because every connection slot was taken.
     pub conn_table_full: u64,
     /// Segments dropped by PAWS (RFC 7323 §5).
     pub paws_rejected: u64,
@@ -60,7 +62,9 @@ pub struct TcpStats {
     pub dup_acks: u64,
     /// Segments received out of order (kept in the assembler).
     pub ooo_segments: u64,
-    /// Out-of-order segments dropped because the assembler was full.
+    /// Out-of-order segments refused, or out-of-order ranges forgotten to make room
+    /// for nearer data, because the assembler held its most ranges
+    /// ([`super::buffer::ooo_range_limit`]).
     pub ooo_dropped: u64,
     /// Data bytes dropped because they did not fit in the receive buffer.
     pub rx_overflow: u64,
@@ -72,11 +76,40 @@ pub struct TcpStats {
     pub window_probes: u64,
     /// TIME-WAIT connections replaced by a new SYN.
     pub time_wait_recycled: u64,
+    /// Connections ended by the FIN-WAIT-2 orphan timeout (`TcpConfig::fin_timeout`).
+    pub fin_wait2_timeouts: u64,
+    /// Keepalive probes sent (RFC 1122 §4.2.3.6).
+    pub keepalive_probes: u64,
+    /// Connections ended because keepalive probes went unanswered.
+    pub keepalive_timeouts: u64,
+    /// RSTs ignored in TIME-WAIT (RFC 1337 §3 fix F1).
+    pub time_wait_rst_ignored: u64,
+    /// RSTs not sent to segments for no connection (closed port, ACK to a
+    /// listener) because of the rate limit (`TcpConfig::reset_rate`).
+    pub rst_rate_limited: u64,
 }
 
 impl TcpStats {
+    /// The counters (names as in [`TcpStats::fields`]) that count segments dropped,
+    /// or answers not sent, by reason: `xdpstack stats` lists them among the drops
+    /// (prefixed `tcp_`).
+    pub const DROPS: &'static [&'static str] = &[
+        "bad_address",
+        "out_of_window",
+        "bad_ack",
+        "ack_unsent",
+        "no_ack",
+        "syn_queue_full",
+        "conn_table_full",
+        "paws_rejected",
+        "ignored",
+        "ooo_dropped",
+        "rst_rate_limited",
+        "time_wait_rst_ignored",
+    ];
+
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 34;
+    pub const COUNT: usize = 39;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -115,6 +148,24 @@ impl TcpStats {
             ("delayed_acks", self.delayed_acks),
             ("window_probes", self.window_probes),
             ("time_wait_recycled", self.time_wait_recycled),
+            ("fin_wait2_timeouts", self.fin_wait2_timeouts),
+            ("keepalive_probes", self.keepalive_probes),
+            ("keepalive_timeouts", self.keepalive_timeouts),
+            ("time_wait_rst_ignored", self.time_wait_rst_ignored),
+            ("rst_rate_limited", self.rst_rate_limited),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_names_are_counters() {
+        let names = TcpStats::default().fields().map(|(n, _)| n);
+        for d in TcpStats::DROPS {
+            assert!(names.contains(d), "{d}");
+        }
     }
 }
