@@ -764,3 +764,46 @@ fn too_big_overlapping_and_duplicate_fragments_are_counted() {
     assert_eq!(i.reassembler().in_progress(), 0);
     assert!(tx.0.is_empty());
 }
+
+proptest::proptest! {
+    /// Arbitrary fragment frames (any identification, offset, length, flags,
+    /// protocol, bytes, time) through the whole interface never panic, and the
+    /// reassembly memory and datagram count stay within their bounds.
+    #[test]
+    fn arbitrary_fragment_frames_never_panic_and_stay_bounded(
+        seq in proptest::collection::vec(
+            (0u16..4, 0u16..8190, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1480), proptest::prelude::any::<bool>(), 0u8..3, 0u64..2000),
+            1..120,
+        )
+    ) {
+        let frag = FragConfig { timeout: Duration::from_millis(1500), max_bytes: 8 * crate::frag::CHUNK, max_datagrams: 3 };
+        let mut i = Interface::new(InterfaceConfig { mac: OUR_MAC, ipv4: vec![(US, 24)], frag, ..Default::default() });
+        let mut tx = Frames::default();
+        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
+        i.udp_mut().bind(7).unwrap();
+        let mut now = Instant::ZERO;
+        for (ident, units, bytes, more, proto, dt) in seq {
+            now += Duration::from_millis(dt);
+            let proto = [protocol::UDP, protocol::ICMP, protocol::TCP][usize::from(proto)];
+            let off = usize::from(units) * 8;
+            let n = bytes.len().min(65515usize.saturating_sub(off));
+            let r = Ipv4Repr { src: PEER, dst: US, protocol: proto, payload_len: n, ttl: 64, ident, dont_frag: false, more_frags: more, frag_offset: off as u16, dscp_ecn: 0 };
+            let mut b = vec![0u8; r.buffer_len()];
+            let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+            r.emit(&mut p, ChecksumMode::Full);
+            p.payload_mut().copy_from_slice(&bytes[..n]);
+            i.handle_frame(now, &eth(OUR_MAC, ethertype::IPV4, &b), &mut tx);
+            if i.poll_timeout().is_some_and(|t| t <= now) {
+                i.poll_transmit(now, &mut tx);
+            }
+            let ra = i.reassembler();
+            proptest::prop_assert!(ra.bytes_held() <= ra.capacity_bytes() && ra.capacity_bytes() <= frag.max_bytes);
+            proptest::prop_assert!(ra.in_progress() <= frag.max_datagrams);
+        }
+        i.poll_transmit(now + Duration::from_secs(2), &mut tx);
+        proptest::prop_assert_eq!((i.reassembler().in_progress(), i.reassembler().bytes_held()), (0, 0));
+        for f in &tx.0 {
+            proptest::prop_assert!(f.len() <= 1514, "no frame above the MTU");
+        }
+    }
+}
