@@ -396,3 +396,74 @@ fn two_cores_fragmented_udp_datagrams_reassembled_on_one_core() {
         assert_eq!(s.net().iface().reassembler().in_progress(), 0);
     }
 }
+
+/// The frames of a TCP SYN carrying 2000 bytes from the client to the server's
+/// port 7, cut into IPv4 fragments.
+fn fragmented_syn(sport: u16, ident: u16) -> Vec<Vec<u8>> {
+    use std::net::IpAddr;
+    use wire::ethernet::{EthernetAddress, EthernetRepr, Frame};
+    use wire::ipv4::{Ipv4Repr, Packet};
+    use wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+    let data = payload(2000, u64::from(sport));
+    let syn = TcpRepr { src_port: sport, dst_port: 7, seq: 1, ack: 0, flags: TcpFlags::SYN, window: 64240, urgent: 0, options: Default::default(), payload: &data };
+    let mut seg = vec![0u8; syn.buffer_len()];
+    syn.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), &IpAddr::V4(CLIENT_IP), &IpAddr::V4(SERVER_IP), wire::ChecksumMode::Full);
+    let eth = EthernetRepr { src: EthernetAddress(CLIENT_MAC), dst: EthernetAddress(SERVER_MAC), vlan: None, ethertype: wire::ethernet::ethertype::IPV4 };
+    seg.chunks(1480)
+        .enumerate()
+        .map(|(k, piece)| {
+            let ip = Ipv4Repr {
+                src: CLIENT_IP,
+                dst: SERVER_IP,
+                protocol: wire::ip::protocol::TCP,
+                payload_len: piece.len(),
+                ttl: 64,
+                ident,
+                dont_frag: false,
+                more_frags: (k + 1) * 1480 < seg.len(),
+                frag_offset: (k * 1480) as u16,
+                dscp_ecn: 0,
+            };
+            let mut b = vec![0u8; eth.buffer_len(ip.buffer_len())];
+            let mut f = Frame::new_unchecked(&mut b[..]);
+            eth.emit(&mut f);
+            let mut p = Packet::new_unchecked(f.payload_mut());
+            ip.emit(&mut p, wire::ChecksumMode::Full);
+            p.payload_mut().copy_from_slice(piece);
+            b
+        })
+        .collect()
+}
+
+/// A fragmented TCP segment is reassembled by the core that owns the pair of
+/// addresses; if the connection's 4-tuple belongs to the other core, that core
+/// drops it and counts it (`ipv4_frag_tcp_other_core`) instead of opening a
+/// connection it does not own; if it is its own, the listener takes it.
+#[test]
+fn reassembled_tcp_of_another_cores_flow_is_dropped_and_counted() {
+    let client = Services::new(&[]);
+    let mut w = World::new(3, 0, client, echo_servers(2));
+    let (c, s) = (CLIENT_IP.into(), SERVER_IP.into());
+    let addr_owner = w.steering.owner_addrs(c, s);
+    let theirs = (40000..41000).find(|p| w.steering.owner(c, s, *p, 7) != addr_owner).unwrap();
+    let ours = (40000..41000).find(|p| w.steering.owner(c, s, *p, 7) == addr_owner).unwrap();
+    for (k, sport) in [theirs, ours].into_iter().enumerate() {
+        // Each fragment on a different queue than the one before.
+        for (j, f) in fragmented_syn(sport, 100 + k as u16).iter().enumerate() {
+            let q = (j + k) % 2;
+            assert!(w.server_wires[q].tx().send(f.len(), &mut |b| b.copy_from_slice(f)));
+            w.server_wires[q].flush().unwrap();
+        }
+        for _ in 0..20 {
+            w.step(Duration::from_micros(50));
+        }
+    }
+    let snaps: Vec<_> = w.servers.iter().map(|s| s.snapshot()).collect();
+    let owner = &snaps[addr_owner];
+    assert_eq!(owner.get(Counter::ipv4_reassembled), 2, "both segments reassembled on the owner of the addresses");
+    assert_eq!(owner.drops[proto::stats::DropReason::Ipv4FragTcpOtherCore as usize], 1, "the other core's segment dropped and counted");
+    let total = engine::stats::CoreSnapshot::total(&snaps);
+    assert_eq!(total.tcp("passive_opens"), Some(1), "only the segment of the core's own flow opened a connection");
+    assert_eq!(owner.tcp("passive_opens"), Some(1));
+    assert_eq!(total.tcp("rst_sent"), Some(0), "no RST for the other core's flow");
+}
