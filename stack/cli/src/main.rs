@@ -132,7 +132,8 @@ pub struct PingArgs {
     /// Requests to send.
     #[arg(short = 'c', long = "count", default_value_t = 4)]
     pub count: u64,
-    /// Bytes of data per request (at most 1472: no fragmentation on send yet).
+    /// Bytes of data per request (at most 65507; above 1472 the requests leave as
+    /// IPv4 fragments).
     #[arg(short = 's', long = "size", default_value_t = 56)]
     pub size: usize,
     /// Seconds between requests.

@@ -1,7 +1,9 @@
 //! `xdpstack ping [common] [-c COUNT] [-s SIZE] [-i INTERVAL] ADDR`: ICMP echo from
 //! the stack (RFC 792), with iputils-style lines and an RTT summary. An ordinary
-//! application of the engine: it runs on core 0 with an identifier whose replies
-//! the engine steers to core 0.
+//! application of the engine: it runs on the core that receives the fragments
+//! from ADDR (replies larger than one frame come back fragmented, and fragments
+//! are steered by addresses), with an identifier whose unfragmented replies the
+//! engine steers to that core too.
 
 use crate::config::{load_file, resolve};
 use crate::stack::{ready_fields, require_root, say, start};
@@ -11,8 +13,9 @@ use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-/// Longest data one frame carries (fragmentation on send is not done yet).
-const MAX_SIZE: usize = 1472;
+/// Longest echo data: 65535 bytes of IPv4 less the IPv4 and ICMP headers (larger
+/// than 1472 bytes, requests leave as fragments).
+const MAX_SIZE: usize = 65507;
 /// How long to wait for the last replies after the last request.
 const LINGER_US: u64 = 2_000_000;
 /// How long to wait for the next hop's ARP reply before giving up.
@@ -39,7 +42,7 @@ pub fn run(a: PingArgs) -> Result<(), Failure> {
         return Err(Failure::usage(format!("{dst}: only IPv4 is served on this path yet")));
     }
     if a.size > MAX_SIZE {
-        return Err(Failure::usage(format!("-s {}: at most {MAX_SIZE} bytes (fragmentation on send is not done yet)", a.size)));
+        return Err(Failure::usage(format!("-s {}: at most {MAX_SIZE} bytes (an IPv4 datagram's limit)", a.size)));
     }
     if a.count == 0 || a.count > 65535 {
         return Err(Failure::usage(format!("-c {}: 1 to 65535 requests (one sequence-number space)", a.count)));
@@ -52,7 +55,7 @@ pub fn run(a: PingArgs) -> Result<(), Failure> {
     let summary = Arc::new(Mutex::new(Summary::default()));
     let (s2, count, size, json_out) = (Arc::clone(&summary), a.count, a.size, settings.json);
     let seed = (std::process::id() & 0xffff) as u16;
-    let stack = start(&settings, move |info| Ping::new(info.core == 0, dst, count, size, interval_us, seed, json_out, Arc::clone(&s2)))?;
+    let stack = start(&settings, move |_| Ping::new(dst, count, size, interval_us, seed, json_out, Arc::clone(&s2)))?;
     let (text, mut ready) = ready_fields(&stack, &settings);
     if settings.json {
         ready.insert("to".into(), dst.to_string().into());
@@ -93,7 +96,8 @@ fn pattern(seq: u16, i: usize) -> u8 {
     (i as u8).wrapping_mul(31).wrapping_add(seq as u8)
 }
 
-/// The ping application of one core (active on core 0 only).
+/// The ping application of one core (active on the core that receives the
+/// fragments from the destination only).
 struct Ping {
     active: bool,
     dst: IpAddr,
@@ -115,9 +119,9 @@ struct Ping {
 
 impl Ping {
     #[allow(clippy::too_many_arguments)]
-    fn new(active: bool, dst: IpAddr, count: u64, size: usize, interval_us: u64, seed: u16, json: bool, summary: Arc<Mutex<Summary>>) -> Ping {
+    fn new(dst: IpAddr, count: u64, size: usize, interval_us: u64, seed: u16, json: bool, summary: Arc<Mutex<Summary>>) -> Ping {
         Ping {
-            active,
+            active: false,
             dst,
             count,
             size,
@@ -145,6 +149,9 @@ impl Ping {
 
 impl App for Ping {
     fn start(&mut self, io: &mut Io<'_>) {
+        // Fragmented replies reach the core that owns the pair of addresses; the
+        // identifier steers the others there too.
+        self.active = io.core() == io.fragment_core(self.dst);
         if !self.active {
             return;
         }

@@ -106,7 +106,13 @@ pub struct Net {
     /// Datagrams sent from outside an event handler (async tasks), sent with the
     /// turn's output; allocated on first use.
     pub(crate) udp_out: Option<proto::tcp::buffer::RingBuffer>,
+    /// One staged datagram on its way out (allocated with `udp_out`).
+    udp_buf: Vec<u8>,
 }
+
+/// Most UDP data in one datagram over IPv4 (65535 less the IPv4 and UDP
+/// headers); larger ones leave as fragments.
+pub const MAX_UDP_PAYLOAD: usize = 65507;
 
 /// Bytes of datagrams (and 23-byte records) that can wait for the turn's output.
 pub const UDP_STAGING: usize = 256 * 1024;
@@ -115,10 +121,10 @@ const UDP_REC: usize = 23;
 impl Net {
     /// Stage one datagram (copied) for the turn's output.
     fn stage_udp(&mut self, sport: u16, dst: SocketAddr, data: &[u8]) -> Result<(), UdpError> {
-        let ring = self.udp_out.get_or_insert_with(|| proto::tcp::buffer::RingBuffer::new(UDP_STAGING));
-        if data.len() > usize::from(u16::MAX) {
+        if data.len() > MAX_UDP_PAYLOAD {
             return Err(UdpError::MessageTooLong);
         }
+        let ring = self.udp_out.get_or_insert_with(|| proto::tcp::buffer::RingBuffer::new(UDP_STAGING));
         if ring.free() < UDP_REC + data.len() {
             return Err(UdpError::WouldBlock);
         }
@@ -147,13 +153,15 @@ impl Net {
             return;
         }
         let Some(mut ring) = self.udp_out.take() else { return };
-        // `send_to` stages at most one frame's worth per datagram.
-        let mut buf = [0u8; 1500];
+        // `send_to` stages at most MAX_UDP_PAYLOAD bytes per datagram; the buffer
+        // is allocated once.
+        let mut buf = core::mem::take(&mut self.udp_buf);
+        buf.resize(MAX_UDP_PAYLOAD, 0);
         while ring.len() >= UDP_REC {
             let mut rec = [0u8; UDP_REC];
             ring.pop(&mut rec);
             let len = usize::from(u16::from_be_bytes([rec[0], rec[1]]));
-            let n = ring.pop(&mut buf[..len.min(1500)]);
+            let n = ring.pop(&mut buf[..len.min(MAX_UDP_PAYLOAD)]);
             ring.consume(len - n);
             let ip = if rec[2] == 4 {
                 std::net::IpAddr::from([rec[3], rec[4], rec[5], rec[6]])
@@ -166,6 +174,7 @@ impl Net {
             let local = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), u16::from_be_bytes([rec[21], rec[22]]));
             let _ = self.iface.send_udp(now, local, dst, &buf[..n], tx);
         }
+        self.udp_buf = buf;
         self.udp_out = Some(ring);
     }
 }
@@ -177,10 +186,17 @@ impl std::fmt::Debug for Net {
 }
 
 impl Net {
-    /// The state of core `core`.
-    pub fn new(iface: Interface, core: usize, steering: Arc<Steering>, stop: Arc<AtomicBool>, port_seed: u16) -> Net {
+    /// The state of core `core`. On a stack with several cores the interface
+    /// learns which TCP flows are this core's: fragments are steered by their
+    /// addresses only, so a TCP segment reassembled here may belong to another
+    /// core, and is then dropped (`ipv4_frag_tcp_other_core`).
+    pub fn new(mut iface: Interface, core: usize, steering: Arc<Steering>, stop: Arc<AtomicBool>, port_seed: u16) -> Net {
         let connecting = hashbrown::HashSet::with_capacity(iface.tcp().config().max_connections.min(4096));
-        Net { iface, core, steering, now: Instant::ZERO, next_port: port_seed, stop, wake_at: None, connecting, udp_out: None }
+        if steering.cores() > 1 {
+            let s = Arc::clone(&steering);
+            iface.set_tcp_owner(Box::new(move |src, dst, sport, dport| s.owner(src, dst, sport, dport) == core));
+        }
+        Net { iface, core, steering, now: Instant::ZERO, next_port: port_seed, stop, wake_at: None, connecting, udp_out: None, udp_buf: Vec::new() }
     }
 
     /// The interface (counters, neighbour cache, TCP).
@@ -390,13 +406,13 @@ impl<'a> Io<'a> {
         Ok(self.net.borrow_mut().iface.udp_mut().recv_from(port, buf)?)
     }
 
-    /// Send `data` from UDP port `port` (bound or not) to `dst`, one frame (no
-    /// fragmentation yet: at most 1472 bytes over IPv4). From an event handler it
-    /// goes into a transmit frame at once; elsewhere (async tasks) it is copied and
-    /// sent with the turn's output.
+    /// Send `data` from UDP port `port` (bound or not) to `dst`: at most 65507
+    /// bytes, in IPv4 fragments when it does not fit one frame (MTU 1500: above
+    /// 1472 bytes). From an event handler it goes into transmit frames at once;
+    /// elsewhere (async tasks) it is copied and sent with the turn's output.
     pub fn send_to(&mut self, port: u16, dst: SocketAddr, data: &[u8]) -> Result<(), UdpError> {
         let mut net = self.net.borrow_mut();
-        if data.len() > 1472 {
+        if data.len() > MAX_UDP_PAYLOAD {
             return Err(UdpError::MessageTooLong);
         }
         match self.tx.as_deref_mut() {
@@ -417,6 +433,17 @@ impl<'a> Io<'a> {
         self.net.borrow_mut().iface.echo_mut().register(ident);
     }
 
+    /// The core that receives the fragments from `remote` to this stack (they are
+    /// steered by addresses only): a ping whose replies may come back fragmented
+    /// runs there, with an identifier for that core ([`Io::echo_ident`]).
+    pub fn fragment_core(&self, remote: std::net::IpAddr) -> usize {
+        let n = self.net.borrow();
+        match n.iface.select_source(remote) {
+            Some(local) => n.steering.owner_addrs(remote, local),
+            None => 0,
+        }
+    }
+
     /// An echo identifier near `seed` whose replies come to this core.
     pub fn echo_ident(&self, seed: u16) -> u16 {
         let n = self.net.borrow();
@@ -425,9 +452,9 @@ impl<'a> Io<'a> {
         base.wrapping_add(n.core as u16)
     }
 
-    /// Send an ICMP echo request (ping) to `dst`: one frame, at most 1472 bytes of
-    /// data. Only from `start`, `event` or `poll` (it goes straight into a transmit
-    /// frame): elsewhere `Err(NoBuffer)`.
+    /// Send an ICMP echo request (ping) to `dst`: at most 65507 bytes of data, in
+    /// IPv4 fragments above 1472. Only from `start`, `event` or `poll` (it goes
+    /// straight into transmit frames): elsewhere `Err(NoBuffer)`.
     pub fn send_echo(&mut self, dst: std::net::IpAddr, ident: u16, seq: u16, data: &[u8]) -> Result<(), UdpError> {
         let mut net = self.net.borrow_mut();
         let now = net.now;

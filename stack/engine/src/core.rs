@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::mesh::{CoreLinks, NeighbourUpdate};
 use crate::sink::TxSink;
 use crate::stats::{CoreSnapshot, Counter, StatsBoard, PUBLISH_INTERVAL};
-use crate::steer::{echo_reply_ident, flow_of};
+use crate::steer::owner_of;
 use proto::time::Instant;
 use std::cell::RefCell;
 use std::net::IpAddr;
@@ -187,6 +187,11 @@ impl<D: Device, A: App> Core<D, A> {
             (Counter::icmp_echo_replies, i.icmp_echo_replies),
             (Counter::icmp_errors_sent, i.icmp_errors_sent),
             (Counter::rx_csum_partial, i.rx_csum_partial),
+            (Counter::ipv4_frags_in, i.ipv4_frags_in),
+            (Counter::ipv4_reassembled, i.ipv4_reassembled),
+            (Counter::ipv4_frags_out, i.ipv4_frags_out),
+            (Counter::udp_datagrams_in, net.iface.udp().stats().datagrams_in),
+            (Counter::udp_datagrams_out, net.iface.udp().stats().datagrams_out),
             (Counter::flows, net.iface.tcp().connection_count() as u64),
             (Counter::turns, self.stats.turns),
             (Counter::idle_turns, self.stats.idle_turns),
@@ -324,12 +329,10 @@ impl<D: Device, A: App> Core<D, A> {
                     let _ = p.lock().unwrap_or_else(|e| e.into_inner()).write(std::time::SystemTime::now(), frame);
                 }
                 if multi {
-                    let owner = match flow_of(frame) {
-                        Some(fl) => Some(steering.owner(fl.src, fl.dst, fl.sport, fl.dport)),
-                        // An echo reply goes to the core whose ping sent the request.
-                        None => echo_reply_ident(frame).map(|id| usize::from(id) % steering.cores()),
-                    };
-                    if let Some(owner) = owner.filter(|o| *o != me) {
+                    // The flow's owner; for an IPv4 fragment the owner of its
+                    // addresses (all fragments of a datagram to one core); for an
+                    // echo reply the core whose ping sent the request.
+                    if let Some(owner) = owner_of(frame, steering).filter(|o| *o != me) {
                         // Never answered here (no RST from a core that does not
                         // hold the connection): the owner gets a copy.
                         links.forward(owner, frame);

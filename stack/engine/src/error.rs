@@ -160,8 +160,8 @@ pub enum UdpError {
     /// Nothing queued (receive), or no room to stage the datagram (send).
     #[error("would block")]
     WouldBlock,
-    /// Larger than one frame (fragmentation on send is not done yet).
-    #[error("datagram too long for one frame")]
+    /// Larger than an IPv4 datagram can carry (65507 bytes of UDP data).
+    #[error("datagram too long (at most 65507 bytes)")]
     MessageTooLong,
     /// No route or no local address of the destination's family.
     #[error("no route to the destination")]

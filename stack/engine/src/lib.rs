@@ -29,7 +29,7 @@ mod stack;
 pub mod stats;
 pub mod steer;
 
-pub use crate::app::{App, Datagram, Event, Io, Net};
+pub use crate::app::{App, Datagram, Event, Io, Net, MAX_UDP_PAYLOAD};
 pub use crate::clock::Clock;
 pub use crate::core::{Core, LoopStats, SharedPcap, DEFAULT_BUSY_POLL, RX_BURST};
 pub use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError, StackError, UdpError};

@@ -77,6 +77,9 @@ pub struct StackConfig {
     /// unfinished CHECKSUM_PARTIAL fields from a Linux peer: accept that form
     /// there, verify fully everywhere else).
     pub rx_checksum: Option<RxChecksum>,
+    /// IPv4 reassembly bounds of every core: time limit (30 s), memory (4 MiB)
+    /// and datagrams in progress (256), each per core.
+    pub frag: proto::frag::FragConfig,
 }
 
 impl StackConfig {
@@ -100,6 +103,7 @@ impl StackConfig {
             frame_count: 4096,
             control_socket: true,
             rx_checksum: None,
+            frag: proto::frag::FragConfig::default(),
         }
     }
 }
@@ -278,7 +282,7 @@ impl Stack {
             let ctx = CoreCtx {
                 info: CoreInfo { core: i, queue: queues[i], cores: queues.len() },
                 cpu: cpus[i],
-                iface_cfg: InterfaceConfig { mac, ipv4: cfg.ipv4.clone(), gateway: cfg.gateway, tcp: tcp.clone(), rx_checksum, ..InterfaceConfig::default() },
+                iface_cfg: InterfaceConfig { mac, ipv4: cfg.ipv4.clone(), gateway: cfg.gateway, tcp: tcp.clone(), rx_checksum, frag: cfg.frag, ..InterfaceConfig::default() },
                 steering: Arc::clone(&steering),
                 stop: Arc::clone(&stop),
                 board: Arc::clone(&board),

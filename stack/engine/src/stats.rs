@@ -70,6 +70,16 @@ counters! {
     /// TCP/UDP received with an unfinished (CHECKSUM_PARTIAL) checksum, accepted
     /// by the receive-checksum policy.
     rx_csum_partial,
+    /// IPv4 fragments received.
+    ipv4_frags_in,
+    /// IPv4 datagrams reassembled from fragments.
+    ipv4_reassembled,
+    /// IPv4 fragments sent.
+    ipv4_frags_out,
+    /// UDP datagrams queued for a bound port.
+    udp_datagrams_in,
+    /// UDP datagrams sent.
+    udp_datagrams_out,
     /// TCP connections held now (a gauge, not a counter).
     flows,
     /// Turns of the loop.

@@ -7,9 +7,18 @@
 //! packet *we* sent, which it quotes: its flow is the quoted packet's, reversed
 //! (RFC 5927 §4.1 / RFC 792: the quote holds the IP header and at least 8 bytes
 //! of the transport header, the ports). Everything else (ARP, ICMP echo,
-//! fragments, anything malformed) has no flow and is handled by the core that
-//! received it; the interface then checks it fully and counts any drop.
+//! anything malformed) has no flow and is handled by the core that received it;
+//! the interface then checks it fully and counts any drop.
+//!
+//! IPv4 fragments are the exception: only the first carries the ports, so no
+//! 4-tuple can send all the fragments of a datagram to one core. They go by a
+//! hash of (source, destination) alone, as NICs hash fragments
+//! ([`fragment_addrs`], [`owner_of`]); the core that reassembles a datagram
+//! serves it if it is UDP or ICMP (every core binds the same UDP ports) and
+//! drops a reassembled TCP segment whose connection another core owns (TCP sets
+//! DF and sizes its segments by the path MTU: fragments are rare).
 
+use crate::rss::Steering;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const ETH_HDR: usize = 14;
@@ -67,6 +76,39 @@ pub fn flow_of(frame: &[u8]) -> Option<Flow> {
         ETHERTYPE_IPV6 => flow_v6(ip),
         _ => None,
     }
+}
+
+/// The (source, destination) of an IPv4 fragment (MF set or a non-zero offset,
+/// RFC 791 §3.1), if `frame` is one: fragments are steered by these alone.
+#[inline]
+pub fn fragment_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    let mut ethertype = be16(frame, 12)?;
+    let mut l3 = ETH_HDR;
+    if ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
+        ethertype = be16(frame, 16)?;
+        l3 += 4;
+    }
+    let ip = frame.get(l3..)?;
+    if ethertype != ETHERTYPE_IPV4 || *ip.first()? >> 4 != 4 || be16(ip, 6)? & 0x3fff == 0 {
+        return None;
+    }
+    Some((v4(ip, 12)?.into(), v4(ip, 16)?.into()))
+}
+
+/// The core that must handle `frame` on a stack with `steering`: the owner of
+/// its flow (4-tuple, or the flow an ICMP error quotes), the owner of its
+/// addresses for an IPv4 fragment, the core whose ping sent the request for an
+/// echo reply (`ident % cores`); `None` for frames any core may handle (ARP,
+/// echo requests, malformed frames).
+#[inline]
+pub fn owner_of(frame: &[u8], steering: &Steering) -> Option<usize> {
+    if let Some(fl) = flow_of(frame) {
+        return Some(steering.owner(fl.src, fl.dst, fl.sport, fl.dport));
+    }
+    if let Some((src, dst)) = fragment_addrs(frame) {
+        return Some(steering.owner_addrs(src, dst));
+    }
+    echo_reply_ident(frame).map(|id| usize::from(id) % steering.cores())
 }
 
 /// The identifier of an ICMPv4 echo reply (RFC 792), which names the core that
@@ -229,6 +271,54 @@ mod tests {
         }
     }
 
+    /// Every fragment of a datagram goes to the owner of its addresses: the first
+    /// (which carries the ports) as well as the rest (whose leading bytes are
+    /// data), whatever those bytes are; an unfragmented packet of the same
+    /// addresses still goes by its 4-tuple.
+    #[test]
+    fn fragments_go_by_addresses_to_one_core() {
+        use crate::rss::RssTable;
+        let steering = Steering::new(&RssTable::default_for(2), &[0, 1]).unwrap();
+        let mut owners = [0usize; 2];
+        for k in 0..64u8 {
+            let src = [198, 18, 1, k];
+            let want = steering.owner_addrs(Ipv4Addr::from(src).into(), Ipv4Addr::from(US).into());
+            owners[want] += 1;
+            for (frag, sport) in [(0x2000u16, 40000u16), (0x2000 | 185, 0x1234), (185 * 2, 0xffff)] {
+                let mut udp = vec![0u8; 16];
+                udp[..2].copy_from_slice(&sport.to_be_bytes());
+                udp[2..4].copy_from_slice(&7u16.to_be_bytes());
+                let mut ip = ipv4(PROTO_UDP, src, US, &udp);
+                ip[6..8].copy_from_slice(&frag.to_be_bytes());
+                let f = eth(ETHERTYPE_IPV4, &ip);
+                assert_eq!(flow_of(&f), None, "no 4-tuple for a fragment");
+                assert_eq!(fragment_addrs(&f), Some((Ipv4Addr::from(src).into(), Ipv4Addr::from(US).into())));
+                assert_eq!(owner_of(&f, &steering), Some(want), "fragment {frag:#x} of {src:?}");
+            }
+            // Not a fragment (DF only): by the 4-tuple.
+            let mut udp = vec![0u8; 8];
+            udp[..2].copy_from_slice(&40000u16.to_be_bytes());
+            udp[2..4].copy_from_slice(&7u16.to_be_bytes());
+            let whole = eth(ETHERTYPE_IPV4, &ipv4(PROTO_UDP, src, US, &udp));
+            assert_eq!(fragment_addrs(&whole), None);
+            let tuple = steering.owner(Ipv4Addr::from(src).into(), Ipv4Addr::from(US).into(), 40000, 7);
+            assert_eq!(owner_of(&whole, &steering), Some(tuple));
+        }
+        assert!(owners[0] > 0 && owners[1] > 0, "the addresses spread over both cores: {owners:?}");
+        // ARP and echo requests have no owner.
+        assert_eq!(owner_of(&eth(0x0806, &[0; 28]), &steering), None);
+        let echo = [8u8, 0, 0, 0, 0, 1, 0, 1];
+        assert_eq!(owner_of(&eth(ETHERTYPE_IPV4, &ipv4(PROTO_ICMP, PEER, US, &echo)), &steering), None);
+        // Truncations never name an owner they cannot read.
+        let mut frag = ipv4(PROTO_UDP, PEER, US, &[0; 8]);
+        frag[6] = 0x20;
+        let full = eth(ETHERTYPE_IPV4, &frag);
+        for n in 0..34 {
+            assert_eq!(fragment_addrs(&full[..n]), None, "truncated to {n}");
+        }
+        assert!(fragment_addrs(&full).is_some());
+    }
+
     #[test]
     fn ipv6_tcp_flow() {
         let mut ip = vec![0x60, 0, 0, 0, 0, 20, PROTO_TCP, 64];
@@ -249,6 +339,7 @@ mod tests {
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = flow_of(&bytes);
             let _ = echo_reply_ident(&bytes);
+            let _ = fragment_addrs(&bytes);
         }
     }
 }

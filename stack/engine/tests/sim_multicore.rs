@@ -305,3 +305,165 @@ fn arp_learned_on_one_core_releases_a_syn_waiting_on_another() {
     let local = w.servers[1].with_io(|_, io| io.local(c)).unwrap();
     assert_eq!(w.steering.owner(to.ip(), local.ip(), to.port(), local.port()), 1, "the engine's port maps replies to core 1");
 }
+
+/// A client that sends UDP datagrams (several of them larger than one frame,
+/// so fragmented) from several ports to `to`, one per turn once the neighbour is
+/// resolved, and keeps what comes back.
+struct UdpClient {
+    to: SocketAddr,
+    /// (source port, bytes) of every datagram.
+    datagrams: Vec<(u16, Vec<u8>)>,
+    sent: usize,
+    /// Every datagram received: (port it came to, bytes).
+    got: Vec<(u16, Vec<u8>)>,
+    buf: Vec<u8>,
+}
+
+const UDP_PORTS: [u16; 4] = [5000, 5001, 5002, 5003];
+
+impl App for UdpClient {
+    fn start(&mut self, io: &mut Io<'_>) {
+        for p in UDP_PORTS {
+            io.udp_bind(p).unwrap();
+        }
+    }
+    fn event(&mut self, io: &mut Io<'_>, ev: Event) {
+        if let Event::Datagram { port } = ev {
+            while let Ok(d) = io.recv_from(port, &mut self.buf) {
+                assert!(!d.truncated);
+                self.got.push((port, self.buf[..d.len].to_vec()));
+            }
+        }
+    }
+    fn poll(&mut self, io: &mut Io<'_>) -> bool {
+        if self.sent == self.datagrams.len() {
+            return false;
+        }
+        let (port, data) = &self.datagrams[self.sent];
+        match io.send_to(*port, self.to, data) {
+            Ok(()) => self.sent += 1,
+            Err(engine::UdpError::NeighbourUnresolved) => {}
+            Err(e) => panic!("send_to: {e}"),
+        }
+        true
+    }
+}
+
+/// Fragmented UDP datagrams arriving on both cores of the server stack (the
+/// simulated NIC puts every fragment on a random queue, as veth may): all the
+/// fragments of a datagram are handed to the core that owns the pair of
+/// addresses, which reassembles it and whose udp-echo answers (fragmented in
+/// turn). Every datagram comes back exactly once, byte-exact; nothing is left
+/// in reassembly or dropped.
+#[test]
+fn two_cores_fragmented_udp_datagrams_reassembled_on_one_core() {
+    let to = SocketAddr::from((SERVER_IP, 7));
+    let sizes = [8000usize, 1473, 100, 3000, 8000, 20_000, 1472, 65_507, 4441, 8000, 12_345, 2960];
+    let datagrams: Vec<(u16, Vec<u8>)> = sizes.iter().enumerate().map(|(k, n)| (UDP_PORTS[k % UDP_PORTS.len()], payload(*n, 1000 + k as u64))).collect();
+    let client = UdpClient { to, datagrams: datagrams.clone(), sent: 0, got: Vec::new(), buf: vec![0; 65536] };
+    let servers = (0..2).map(|_| Services::new(&[Service { kind: ServiceKind::UdpEcho, port: 7 }])).collect();
+    let mut w = World::new(11, 500, client, servers);
+    for _ in 0..20_000 {
+        w.step(Duration::from_micros(50));
+        if w.client.app().got.len() == datagrams.len() {
+            break;
+        }
+    }
+    for _ in 0..10 {
+        w.step(Duration::from_micros(50));
+    }
+    let got = &w.client.app().got;
+    for (k, (port, data)) in datagrams.iter().enumerate() {
+        let n = got.iter().filter(|(p, g)| p == port && g == data).count();
+        assert_eq!(n, 1, "datagram {k} ({} bytes) came back {n} times", data.len());
+    }
+    assert_eq!(got.len(), datagrams.len(), "nothing else came back");
+    let snaps: Vec<_> = w.servers.iter().map(|s| s.snapshot()).collect();
+    let total = engine::stats::CoreSnapshot::total(&snaps);
+    let fragmented = sizes.iter().filter(|n| **n > 1472).count() as u64;
+    let owner = w.steering.owner_addrs(CLIENT_IP.into(), SERVER_IP.into());
+    assert_eq!(snaps[owner].get(Counter::ipv4_reassembled), fragmented, "the owner of the addresses reassembled every datagram");
+    assert_eq!(snaps[1 - owner].get(Counter::ipv4_frags_in), 0, "the other core handed every fragment over");
+    assert_eq!(total.get(Counter::udp_datagrams_in), datagrams.len() as u64, "each delivered once");
+    assert!(snaps.iter().all(|s| s.get(Counter::rx_packets) > 0), "frames landed on both cores");
+    assert!(total.get(Counter::handoff_in) > 0, "misplaced fragments were handed over");
+    assert_eq!(total.get(Counter::handoff_in), total.get(Counter::handoff_out));
+    assert_eq!(total.get(Counter::handoff_overflow), 0);
+    assert!(total.get(Counter::ipv4_frags_out) > 0, "the echoes left fragmented");
+    let drops: u64 = total.drops.iter().sum();
+    assert_eq!(drops, 0, "no drop: {:?}", total.drops);
+    for s in &w.servers {
+        assert_eq!(s.net().iface().reassembler().in_progress(), 0);
+    }
+}
+
+/// The frames of a TCP SYN carrying 2000 bytes from the client to the server's
+/// port 7, cut into IPv4 fragments.
+fn fragmented_syn(sport: u16, ident: u16) -> Vec<Vec<u8>> {
+    use std::net::IpAddr;
+    use wire::ethernet::{EthernetAddress, EthernetRepr, Frame};
+    use wire::ipv4::{Ipv4Repr, Packet};
+    use wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+    let data = payload(2000, u64::from(sport));
+    let syn = TcpRepr { src_port: sport, dst_port: 7, seq: 1, ack: 0, flags: TcpFlags::SYN, window: 64240, urgent: 0, options: Default::default(), payload: &data };
+    let mut seg = vec![0u8; syn.buffer_len()];
+    syn.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), &IpAddr::V4(CLIENT_IP), &IpAddr::V4(SERVER_IP), wire::ChecksumMode::Full);
+    let eth = EthernetRepr { src: EthernetAddress(CLIENT_MAC), dst: EthernetAddress(SERVER_MAC), vlan: None, ethertype: wire::ethernet::ethertype::IPV4 };
+    seg.chunks(1480)
+        .enumerate()
+        .map(|(k, piece)| {
+            let ip = Ipv4Repr {
+                src: CLIENT_IP,
+                dst: SERVER_IP,
+                protocol: wire::ip::protocol::TCP,
+                payload_len: piece.len(),
+                ttl: 64,
+                ident,
+                dont_frag: false,
+                more_frags: (k + 1) * 1480 < seg.len(),
+                frag_offset: (k * 1480) as u16,
+                dscp_ecn: 0,
+            };
+            let mut b = vec![0u8; eth.buffer_len(ip.buffer_len())];
+            let mut f = Frame::new_unchecked(&mut b[..]);
+            eth.emit(&mut f);
+            let mut p = Packet::new_unchecked(f.payload_mut());
+            ip.emit(&mut p, wire::ChecksumMode::Full);
+            p.payload_mut().copy_from_slice(piece);
+            b
+        })
+        .collect()
+}
+
+/// A fragmented TCP segment is reassembled by the core that owns the pair of
+/// addresses; if the connection's 4-tuple belongs to the other core, that core
+/// drops it and counts it (`ipv4_frag_tcp_other_core`) instead of opening a
+/// connection it does not own; if it is its own, the listener takes it.
+#[test]
+fn reassembled_tcp_of_another_cores_flow_is_dropped_and_counted() {
+    let client = Services::new(&[]);
+    let mut w = World::new(3, 0, client, echo_servers(2));
+    let (c, s) = (CLIENT_IP.into(), SERVER_IP.into());
+    let addr_owner = w.steering.owner_addrs(c, s);
+    let theirs = (40000..41000).find(|p| w.steering.owner(c, s, *p, 7) != addr_owner).unwrap();
+    let ours = (40000..41000).find(|p| w.steering.owner(c, s, *p, 7) == addr_owner).unwrap();
+    for (k, sport) in [theirs, ours].into_iter().enumerate() {
+        // Each fragment on a different queue than the one before.
+        for (j, f) in fragmented_syn(sport, 100 + k as u16).iter().enumerate() {
+            let q = (j + k) % 2;
+            assert!(w.server_wires[q].tx().send(f.len(), &mut |b| b.copy_from_slice(f)));
+            w.server_wires[q].flush().unwrap();
+        }
+        for _ in 0..20 {
+            w.step(Duration::from_micros(50));
+        }
+    }
+    let snaps: Vec<_> = w.servers.iter().map(|s| s.snapshot()).collect();
+    let owner = &snaps[addr_owner];
+    assert_eq!(owner.get(Counter::ipv4_reassembled), 2, "both segments reassembled on the owner of the addresses");
+    assert_eq!(owner.drops[proto::stats::DropReason::Ipv4FragTcpOtherCore as usize], 1, "the other core's segment dropped and counted");
+    let total = engine::stats::CoreSnapshot::total(&snaps);
+    assert_eq!(total.tcp("passive_opens"), Some(1), "only the segment of the core's own flow opened a connection");
+    assert_eq!(owner.tcp("passive_opens"), Some(1));
+    assert_eq!(total.tcp("rst_sent"), Some(0), "no RST for the other core's flow");
+}

@@ -1,5 +1,6 @@
-//! ICMPv4 answers (RFC 792, RFC 1122 §3.2.2): echo replies, and destination
-//! unreachable for UDP ports and IP protocols nobody serves (sent by the interface).
+//! ICMPv4 answers (RFC 792, RFC 1122 §3.2.2): echo replies, destination
+//! unreachable for UDP ports and IP protocols nobody serves, and time exceeded
+//! for datagrams whose reassembly timed out (sent by the interface).
 
 use crate::iface::Ipv4Out;
 use crate::stats::DropReason;
@@ -28,7 +29,9 @@ pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress
             let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
             let len = reply.buffer_len();
             // Answer the link-layer sender directly: the request proves it on-link.
-            if out.send(ip.dst, ip.src, protocol::ICMP, len, Some(src_mac), &mut |buf| {
+            // A reply larger than the MTU (to a fragmented request) leaves in
+            // fragments (RFC 791 §3.2).
+            if out.send_datagram(ip.dst, ip.src, protocol::ICMP, len, Some(src_mac), &mut |buf| {
                 reply.emit(&mut IcmpPacket::new_unchecked(&mut buf[..len]), ChecksumMode::Full);
             }) {
                 out.stats.icmp_echo_replies += 1;
@@ -121,6 +124,29 @@ pub(crate) fn send_unreachable(ip: &Ipv4Repr, ip_packet: &[u8], code: u8, out: &
     let quoted_len = (header_len + 8).min(ip_packet.len());
     let quoted = &ip_packet[..quoted_len];
     let repr = Icmpv4Repr::DstUnreachable { code, next_hop_mtu: 0, quote: wire::icmpv4::Quote::new(quoted) };
+    let len = repr.buffer_len();
+    if out.send(ip.dst, ip.src, protocol::ICMP, len, None, &mut |buf| {
+        repr.emit(&mut IcmpPacket::new_unchecked(&mut buf[..len]), ChecksumMode::Full);
+    }) {
+        out.stats.icmp_errors_sent += 1;
+    }
+}
+
+/// Send time exceeded, code 1 "fragment reassembly time exceeded" (RFC 792), to
+/// the source of a datagram whose reassembly timed out (RFC 1122 §3.2.1.4: only
+/// when its first fragment arrived). `quote` is that fragment's header and the
+/// first 8 bytes of its data. Rate-limited like every ICMP error (RFC 1812
+/// §4.3.2.8).
+pub(crate) fn send_reassembly_timeout(quote: &[u8], out: &mut Ipv4Out<'_>) {
+    let Ok((ip, _)) = Ipv4Repr::parse_quoted(quote) else { return };
+    // RFC 1122 §3.2.2: never about a datagram from a broadcast or multicast source.
+    if ip.src.is_broadcast() || ip.src.is_multicast() || ip.src.is_unspecified() {
+        return;
+    }
+    if !out.icmp_limit.allow(out.now()) {
+        return out.stats.drop(DropReason::IcmpErrorRateLimited);
+    }
+    let repr = Icmpv4Repr::TimeExceeded { code: wire::icmpv4::time_exceeded::REASSEMBLY, quote: wire::icmpv4::Quote::new(quote) };
     let len = repr.buffer_len();
     if out.send(ip.dst, ip.src, protocol::ICMP, len, None, &mut |buf| {
         repr.emit(&mut IcmpPacket::new_unchecked(&mut buf[..len]), ChecksumMode::Full);

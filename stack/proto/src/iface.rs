@@ -6,6 +6,7 @@
 //! frame via [`FrameSink`]. Every frame it refuses is counted by [`DropReason`].
 
 use crate::arp::{ArpCache, Lookup};
+use crate::frag::{FragConfig, FragInput, FragKey, Reassembler};
 use crate::icmp;
 use crate::stats::{DropReason, IfaceStats};
 use crate::tcp::{SegmentSink, Tcp, TcpConfig};
@@ -113,6 +114,11 @@ pub struct InterfaceConfig {
     pub rx_checksum: RxChecksum,
     /// UDP settings.
     pub udp: UdpConfig,
+    /// IPv4 reassembly bounds (time limit, memory, datagrams in progress).
+    pub frag: FragConfig,
+    /// Largest IPv4 packet sent in one frame (the link MTU); larger UDP datagrams
+    /// and ICMP echo messages leave as fragments.
+    pub mtu: usize,
 }
 
 impl Default for InterfaceConfig {
@@ -126,7 +132,26 @@ impl Default for InterfaceConfig {
             ttl: DEFAULT_TTL,
             rx_checksum: RxChecksum::Full,
             udp: UdpConfig::default(),
+            frag: FragConfig::default(),
+            mtu: DEFAULT_MTU,
         }
+    }
+}
+
+/// The Ethernet MTU (RFC 894).
+pub const DEFAULT_MTU: usize = 1500;
+
+/// Whether this core owns the TCP flow of a received segment (remote address,
+/// local address, remote port, local port). The engine installs one on stacks
+/// with several cores: a TCP segment reassembled here from fragments (which are
+/// steered by addresses only) is dropped if another core owns its connection.
+pub type TcpOwnerFn = Box<dyn Fn(IpAddr, IpAddr, u16, u16) -> bool + Send>;
+
+struct TcpOwner(TcpOwnerFn);
+
+impl core::fmt::Debug for TcpOwner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("TcpOwner")
     }
 }
 
@@ -173,6 +198,13 @@ pub struct Interface {
     /// Neighbours learned from ARP since the last [`Interface::drain_learned`].
     learned: Vec<(Ipv4Addr, [u8; 6])>,
     rx_checksum: RxChecksum,
+    frag: Reassembler,
+    /// A reassembled datagram, between the reassembler and its delivery.
+    reasm_out: Vec<u8>,
+    /// A datagram larger than the MTU, before it is cut into fragments.
+    tx_scratch: Vec<u8>,
+    mtu: usize,
+    tcp_owner: Option<TcpOwner>,
 }
 
 /// Most neighbour updates [`Interface`] keeps for [`Interface::drain_learned`]
@@ -193,7 +225,23 @@ impl Interface {
             icmp_limit: RateLimit::new(ICMP_ERRORS_PER_SEC, ICMP_ERROR_BURST),
             rx_checksum: cfg.rx_checksum,
             learned: Vec::with_capacity(MAX_LEARNED),
+            frag: Reassembler::new(cfg.frag),
+            reasm_out: Vec::with_capacity(crate::frag::MAX_DATAGRAM),
+            tx_scratch: Vec::new(),
+            mtu: cfg.mtu.clamp(68, 65535),
+            tcp_owner: None,
         }
+    }
+
+    /// Install the test of TCP flow ownership for reassembled segments (see
+    /// [`TcpOwnerFn`]).
+    pub fn set_tcp_owner(&mut self, owns: TcpOwnerFn) {
+        self.tcp_owner = Some(TcpOwner(owns));
+    }
+
+    /// The IPv4 reassembler (datagrams in progress, memory held).
+    pub fn reassembler(&self) -> &Reassembler {
+        &self.frag
     }
 
     /// Hand every neighbour learned from ARP since the last call to `f` (the engine
@@ -278,8 +326,36 @@ impl Interface {
 
     /// TCP and the IPv4 output path (borrowing the rest of the interface) at once.
     fn split<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Tcp, Ipv4Out<'a>) {
-        let out = Ipv4Out { addr: &self.addr, arp: &mut self.arp, stats: &mut self.stats, ident: &mut self.ident, icmp_limit: &mut self.icmp_limit, echo: &mut self.echo, tx, now };
+        let out = Ipv4Out {
+            addr: &self.addr,
+            arp: &mut self.arp,
+            stats: &mut self.stats,
+            ident: &mut self.ident,
+            icmp_limit: &mut self.icmp_limit,
+            echo: &mut self.echo,
+            scratch: &mut self.tx_scratch,
+            mtu: self.mtu,
+            tx,
+            now,
+        };
         (&mut self.tcp, out)
+    }
+
+    /// The reassembler and the IPv4 output path at once.
+    fn split_frag<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Reassembler, Ipv4Out<'a>) {
+        let out = Ipv4Out {
+            addr: &self.addr,
+            arp: &mut self.arp,
+            stats: &mut self.stats,
+            ident: &mut self.ident,
+            icmp_limit: &mut self.icmp_limit,
+            echo: &mut self.echo,
+            scratch: &mut self.tx_scratch,
+            mtu: self.mtu,
+            tx,
+            now,
+        };
+        (&mut self.frag, out)
     }
 
     /// Handle one received frame; answers go to `tx`.
@@ -363,6 +439,9 @@ impl Interface {
         let ip = match Ipv4Repr::parse(&view, ChecksumMode::Full) {
             Ok(r) => r,
             Err(Error::BadChecksum) => return self.stats.drop(DropReason::Ipv4BadChecksum),
+            Err(_) if self.addr.is_ours(view.dst_addr()) && crate::frag::reaches_past_65535(&view) => {
+                return self.fragment_too_big(&view);
+            }
             Err(_) => return self.stats.drop(DropReason::Ipv4Malformed),
         };
         if !self.addr.is_ours(ip.dst) {
@@ -374,11 +453,62 @@ impl Interface {
             return self.stats.drop(DropReason::Ipv4BadSource);
         }
         if ip.more_frags || ip.frag_offset != 0 {
-            return self.stats.drop(DropReason::Ipv4Fragment);
+            return self.handle_fragment(now, eth, &view, &ip, tx);
         }
-        let body = view.payload();
         // The datagram without Ethernet padding, for quoting in ICMP errors.
-        let datagram = &payload[..(usize::from(view.header_len()) + body.len()).min(payload.len())];
+        let datagram = &payload[..(usize::from(view.header_len()) + view.payload().len()).min(payload.len())];
+        self.deliver_ipv4(now, eth, &ip, datagram, false, tx);
+    }
+
+    /// A fragment for us (RFC 791 §3.2): expire what is due, then reassemble; a
+    /// complete datagram is delivered like an unfragmented one.
+    fn handle_fragment(&mut self, now: Instant, eth: &EthernetRepr, view: &Ipv4Packet<&[u8]>, ip: &Ipv4Repr, tx: &mut dyn FrameSink) {
+        self.stats.ipv4_frags_in += 1;
+        self.expire_fragments(now, tx);
+        let header = &view.as_ref()[..usize::from(view.header_len())];
+        let mut out = core::mem::take(&mut self.reasm_out);
+        match self.frag.input(now, header, ip, view.payload(), &mut out) {
+            FragInput::Held => {}
+            FragInput::Dropped(reason) => self.stats.drop(reason),
+            FragInput::Complete => {
+                self.stats.ipv4_reassembled += 1;
+                match Ipv4Repr::parse(&Ipv4Packet::new_unchecked(&out[..]), ChecksumMode::Full) {
+                    Ok(whole) => self.deliver_ipv4(now, eth, &whole, &out, true, tx),
+                    Err(_) => self.stats.drop(DropReason::Ipv4FragTooBig),
+                }
+            }
+        }
+        self.reasm_out = out;
+    }
+
+    /// A fragment that would make its datagram longer than 65535 bytes (RFC 791
+    /// §3.1): counted, and its datagram dropped if in reassembly.
+    fn fragment_too_big(&mut self, view: &Ipv4Packet<&[u8]>) {
+        let key = FragKey { src: view.src_addr(), dst: view.dst_addr(), protocol: view.protocol(), ident: view.ident() };
+        self.frag.discard(&key);
+        self.stats.drop(DropReason::Ipv4FragTooBig);
+    }
+
+    /// Drop the datagrams in reassembly whose time is up; ICMP time exceeded,
+    /// code 1 (RFC 792), for those whose first fragment had arrived (RFC 1122
+    /// §3.2.1.4), rate-limited like every ICMP error.
+    fn expire_fragments(&mut self, now: Instant, tx: &mut dyn FrameSink) {
+        if self.frag.poll_timeout().is_none_or(|t| t > now) {
+            return;
+        }
+        let (frag, mut out) = self.split_frag(tx, now);
+        frag.expire(now, |quote| {
+            out.stats.drop(DropReason::Ipv4FragTimeout);
+            if let Some(q) = quote {
+                icmp::send_reassembly_timeout(q, &mut out);
+            }
+        });
+    }
+
+    /// An IPv4 datagram for us, whole (received so, or `reassembled`): to ICMP,
+    /// UDP or TCP. `datagram` is the header and payload.
+    fn deliver_ipv4(&mut self, now: Instant, eth: &EthernetRepr, ip: &Ipv4Repr, datagram: &[u8], reassembled: bool, tx: &mut dyn FrameSink) {
+        let body = &datagram[datagram.len() - ip.payload_len..];
         match ip.protocol {
             protocol::TCP => {
                 let seg = match TcpPacket::new_checked(body) {
@@ -397,19 +527,24 @@ impl Interface {
                 if mode == ChecksumMode::FullOrPartial && seg.checksum_is_partial(&src, &dst) {
                     self.stats.rx_csum_partial += 1;
                 }
+                // Fragments are steered by addresses only: a reassembled segment of
+                // a connection another core owns is not ours to answer.
+                if reassembled && self.tcp_owner.as_ref().is_some_and(|o| !(o.0)(src, dst, repr.src_port, repr.dst_port)) {
+                    return self.stats.drop(DropReason::Ipv4FragTcpOtherCore);
+                }
                 let (tcp, mut out) = self.split(tx, now);
                 tcp.handle_segment(now, src, dst, &repr, &mut out);
             }
             protocol::ICMP => {
                 let (_, mut out) = self.split(tx, now);
-                icmp::handle_icmpv4(&ip, body, eth.src, &mut out);
+                icmp::handle_icmpv4(ip, body, eth.src, &mut out);
             }
-            protocol::UDP => self.handle_udp(now, &ip, datagram, body, tx),
+            protocol::UDP => self.handle_udp(now, ip, datagram, body, tx),
             _ => {
                 let (_, mut out) = self.split(tx, now);
                 out.stats.drop(DropReason::IpProtoUnsupported);
                 // RFC 1122 §3.2.2.1: protocol unreachable (code 2).
-                icmp::send_unreachable(&ip, datagram, wire::icmpv4::unreachable::PROTOCOL, &mut out);
+                icmp::send_unreachable(ip, datagram, wire::icmpv4::unreachable::PROTOCOL, &mut out);
             }
         }
     }
@@ -446,20 +581,20 @@ impl Interface {
     }
 
     /// Send an ICMP echo request (RFC 792) with `data` to `dst`, from the source
-    /// selected for it; one frame (at most 1472 bytes of data: fragmentation on
-    /// send is not done yet). Replies carrying `ident` reach
+    /// selected for it: at most 65507 bytes of data, in fragments when the
+    /// message does not fit the MTU. Replies carrying `ident` reach
     /// [`Interface::echo_mut`] once it is registered.
     pub fn send_echo(&mut self, now: Instant, dst: IpAddr, ident: u16, seq: u16, data: &[u8], tx: &mut dyn FrameSink) -> Result<(), UdpError> {
         let IpAddr::V4(d) = dst else { return Err(UdpError::NoRoute) };
         let Some(IpAddr::V4(src)) = self.select_source(dst) else { return Err(UdpError::NoRoute) };
         let req = wire::icmpv4::Icmpv4Repr::EchoRequest { ident, seq_no: seq, data };
         let len = req.buffer_len();
-        if len > 1500 - 20 {
+        if len > MAX_IPV4_PAYLOAD {
             return Err(UdpError::MessageTooLong);
         }
         let misses = self.stats.drops_of(DropReason::TxNeighbourMiss);
         let (_, mut out) = self.split(tx, now);
-        let sent = out.send(src, d, protocol::ICMP, len, None, &mut |buf| {
+        let sent = out.send_datagram(src, d, protocol::ICMP, len, None, &mut |buf| {
             req.emit(&mut wire::icmpv4::Packet::new_unchecked(&mut buf[..len]), ChecksumMode::Full);
         });
         match sent {
@@ -480,10 +615,10 @@ impl Interface {
     }
 
     /// Send one UDP datagram from `local` (one of our addresses; an unspecified
-    /// address picks the source for `remote`) to `remote`: one frame, DF set
-    /// (fragmentation on send is not done yet: larger payloads are
-    /// `MessageTooLong`). The checksum is always computed (RFC 768; mandatory over
-    /// IPv6, RFC 8200 §8.1).
+    /// address picks the source for `remote`) to `remote`: at most 65507 bytes of
+    /// payload; one frame with DF set when it fits the MTU, else fragments (RFC
+    /// 791 §3.2, DF clear). The checksum is always computed (RFC 768; mandatory
+    /// over IPv6, RFC 8200 §8.1).
     pub fn send_udp(
         &mut self,
         now: Instant,
@@ -501,15 +636,15 @@ impl Interface {
         }
         let repr = wire::udp::UdpRepr { src_port: local.port(), dst_port: remote.port(), payload };
         let len = repr.buffer_len();
-        // One Ethernet frame: 1500-byte MTU less the IPv4 header.
-        if len > 1500 - 20 {
+        // RFC 791 §3.1: the whole datagram fits the 16-bit total length.
+        if len > MAX_IPV4_PAYLOAD {
             return Err(UdpError::MessageTooLong);
         }
         let misses = self.stats.drops_of(DropReason::TxNeighbourMiss);
         let no_route = self.stats.drops_of(DropReason::TxNoRoute);
         let (_, mut out) = self.split(tx, now);
         let (s, d) = (src_ip, remote.ip());
-        let sent = out.send(src, dst, protocol::UDP, len, None, &mut |buf| {
+        let sent = out.send_datagram(src, dst, protocol::UDP, len, None, &mut |buf| {
             repr.emit(&mut wire::udp::Packet::new_unchecked(&mut buf[..len]), &s, &d, ChecksumMode::Full);
         });
         if sent {
@@ -550,15 +685,21 @@ impl Interface {
         self.tcp.connect_deferred(now, local, remote)
     }
 
-    /// Let TCP send what is due (data, ACKs, retransmissions, FIN).
+    /// Let TCP send what is due (data, ACKs, retransmissions, FIN), and drop the
+    /// datagrams in reassembly whose time is up.
     pub fn poll_transmit(&mut self, now: Instant, tx: &mut dyn FrameSink) {
+        self.expire_fragments(now, tx);
         let (tcp, mut out) = self.split(tx, now);
         tcp.poll_transmit(now, &mut out);
     }
 
-    /// The earliest instant at which `poll_transmit` has timer work.
+    /// The earliest instant at which `poll_transmit` has timer work (TCP, or a
+    /// reassembly deadline).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tcp.poll_timeout()
+        match (self.tcp.poll_timeout(), self.frag.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -580,9 +721,16 @@ pub(crate) struct Ipv4Out<'a> {
     ident: &'a mut u16,
     pub(crate) icmp_limit: &'a mut RateLimit,
     pub(crate) echo: &'a mut icmp::EchoSockets,
+    /// A datagram larger than the MTU is written here, then cut into fragments.
+    scratch: &'a mut Vec<u8>,
+    mtu: usize,
     tx: &'a mut dyn FrameSink,
     now: Instant,
 }
+
+/// Largest IPv4 payload: 65535 bytes less a 20-byte header (RFC 791 §3.1); so
+/// 65507 bytes of UDP data or ICMP echo data.
+pub const MAX_IPV4_PAYLOAD: usize = 65535 - 20;
 
 impl Ipv4Out<'_> {
     /// The instant this output path was lent at.
@@ -664,6 +812,78 @@ impl Ipv4Out<'_> {
             frag_offset: 0,
             dscp_ecn: 0,
         };
+        self.emit(mac, &ip, fill)
+    }
+
+    /// Send an IPv4 datagram like [`Ipv4Out::send`], cut into fragments when it
+    /// does not fit the MTU (RFC 791 §3.2 "Fragmentation": the same
+    /// identification in every fragment, offsets in 8-octet units, MF on all but
+    /// the last, DF clear). `fill` writes the whole payload once, into the
+    /// scratch buffer; every fragment is a copy of a slice of it. Returns whether
+    /// every fragment was queued.
+    pub(crate) fn send_datagram(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        proto: u8,
+        payload_len: usize,
+        dst_mac: Option<EthernetAddress>,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> bool {
+        if wire::ipv4::HEADER_LEN + payload_len <= self.mtu {
+            return self.send(src, dst, proto, payload_len, dst_mac, fill);
+        }
+        if payload_len > MAX_IPV4_PAYLOAD {
+            // The callers refuse these (`MessageTooLong`) before they get here.
+            self.stats.drop(DropReason::TxNoRoute);
+            return false;
+        }
+        let mac = match dst_mac {
+            Some(m) => m,
+            None => match self.resolve(src, dst) {
+                Some(m) => m,
+                None => return false,
+            },
+        };
+        let ident = *self.ident;
+        *self.ident = self.ident.wrapping_add(1);
+        // One allocation for the life of the interface (the scratch keeps its
+        // capacity); nothing per fragment.
+        self.scratch.clear();
+        self.scratch.resize(payload_len, 0);
+        let mut scratch = core::mem::take(self.scratch);
+        fill(&mut scratch[..payload_len]);
+        // Every fragment but the last carries a multiple of 8 bytes.
+        let per = (self.mtu - wire::ipv4::HEADER_LEN) & !7;
+        let mut off = 0;
+        let mut ok = true;
+        while off < payload_len && ok {
+            let n = per.min(payload_len - off);
+            let ip = Ipv4Repr {
+                src,
+                dst,
+                protocol: proto,
+                payload_len: n,
+                ttl: self.addr.ttl,
+                ident,
+                dont_frag: false,
+                more_frags: off + n < payload_len,
+                frag_offset: off as u16,
+                dscp_ecn: 0,
+            };
+            let piece = &scratch[off..off + n];
+            ok = self.emit(mac, &ip, &mut |buf| buf[..n].copy_from_slice(piece));
+            if ok {
+                self.stats.ipv4_frags_out += 1;
+            }
+            off += n;
+        }
+        *self.scratch = scratch;
+        ok
+    }
+
+    /// One frame: Ethernet to `mac`, the IPv4 header `ip`, the payload by `fill`.
+    fn emit(&mut self, mac: EthernetAddress, ip: &Ipv4Repr, fill: &mut dyn FnMut(&mut [u8])) -> bool {
         let eth = EthernetRepr { src: self.addr.mac, dst: mac, vlan: None, ethertype: ethertype::IPV4 };
         let len = eth.buffer_len(ip.buffer_len());
         let ok = self.tx.send_frame(len, &mut |buf| {
@@ -697,500 +917,5 @@ impl SegmentSink for Ipv4Out<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use wire::icmpv4::{unreachable, Icmpv4Repr};
-    use wire::udp::UdpRepr;
-
-    const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
-    const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-    const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-    const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-
-    /// Collects the frames the interface sends.
-    #[derive(Default)]
-    struct Frames(Vec<Vec<u8>>);
-    impl FrameSink for Frames {
-        fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-            let mut b = vec![0u8; len];
-            fill(&mut b);
-            self.0.push(b);
-            true
-        }
-    }
-
-    fn iface() -> Interface {
-        Interface::new(InterfaceConfig { mac: OUR_MAC, ipv4: vec![(US, 24)], ..Default::default() })
-    }
-
-    fn eth(dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-        let e = EthernetRepr { src: EthernetAddress(PEER_MAC), dst: EthernetAddress(dst), vlan: None, ethertype };
-        let mut b = vec![0u8; e.buffer_len(payload.len())];
-        let mut f = Frame::new_unchecked(&mut b[..]);
-        e.emit(&mut f);
-        f.payload_mut().copy_from_slice(payload);
-        b
-    }
-
-    fn ipv4(dst: Ipv4Addr, proto: u8, payload: &[u8], more_frags: bool) -> Vec<u8> {
-        let r = Ipv4Repr {
-            src: PEER,
-            dst,
-            protocol: proto,
-            payload_len: payload.len(),
-            ttl: 64,
-            ident: 7,
-            dont_frag: false,
-            more_frags,
-            frag_offset: 0,
-            dscp_ecn: 0,
-        };
-        let mut b = vec![0u8; r.buffer_len()];
-        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
-        r.emit(&mut p, ChecksumMode::Full);
-        p.payload_mut().copy_from_slice(payload);
-        eth(OUR_MAC, ethertype::IPV4, &b)
-    }
-
-    fn arp_request(target: Ipv4Addr) -> Vec<u8> {
-        let a = ArpRepr {
-            operation: ArpOperation::Request,
-            source_hw: EthernetAddress(PEER_MAC),
-            source_ip: PEER,
-            target_hw: EthernetAddress([0; 6]),
-            target_ip: target,
-        };
-        let mut b = vec![0u8; a.buffer_len()];
-        a.emit(&mut wire::arp::Packet::new_unchecked(&mut b[..]));
-        eth([0xff; 6], ethertype::ARP, &b)
-    }
-
-    fn icmp(repr: &Icmpv4Repr<'_>) -> Vec<u8> {
-        let mut b = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut wire::icmpv4::Packet::new_unchecked(&mut b[..]), ChecksumMode::Full);
-        b
-    }
-
-    /// Parse a frame we sent down to its IPv4 payload, checking every checksum.
-    fn sent_ipv4(frame: &[u8]) -> (EthernetRepr, Ipv4Repr, Vec<u8>) {
-        let f = Frame::new_checked(frame).unwrap();
-        let e = EthernetRepr::parse(&f).unwrap();
-        let p = Ipv4Packet::new_checked(f.payload()).unwrap();
-        let r = Ipv4Repr::parse(&p, ChecksumMode::Full).unwrap();
-        (e, r, p.payload().to_vec())
-    }
-
-    #[test]
-    fn arp_request_for_us_is_answered_and_learned() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-        assert_eq!(tx.0.len(), 1);
-        let f = Frame::new_checked(&tx.0[0][..]).unwrap();
-        assert_eq!(f.dst_addr(), EthernetAddress(PEER_MAC));
-        let a = ArpRepr::parse(&wire::arp::Packet::new_checked(f.payload()).unwrap()).unwrap();
-        assert_eq!(a.operation, ArpOperation::Reply);
-        assert_eq!((a.source_hw, a.source_ip, a.target_ip), (EthernetAddress(OUR_MAC), US, PEER));
-        assert_eq!(i.arp().get(Instant::ZERO, PEER), Some(PEER_MAC), "RFC 826: sender learned");
-        // For another address: not answered, counted, nothing learned anew.
-        let mut i2 = iface();
-        i2.handle_frame(Instant::ZERO, &arp_request(Ipv4Addr::new(198, 18, 0, 3)), &mut tx);
-        assert_eq!(tx.0.len(), 1);
-        assert_eq!(i2.stats().drops_of(DropReason::ArpNotForUs), 1);
-        assert!(i2.arp().is_empty());
-    }
-
-    #[test]
-    fn echo_request_gets_echo_reply_with_same_data() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        let req = icmp(&Icmpv4Repr::EchoRequest { ident: 0x1234, seq_no: 9, data: b"xdpstack ping data" });
-        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::ICMP, &req, false), &mut tx);
-        assert_eq!(tx.0.len(), 1);
-        let (e, ip, body) = sent_ipv4(&tx.0[0]);
-        assert_eq!(e.dst, EthernetAddress(PEER_MAC));
-        assert_eq!((ip.src, ip.dst, ip.protocol), (US, PEER, protocol::ICMP));
-        let r = Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap();
-        assert_eq!(r, Icmpv4Repr::EchoReply { ident: 0x1234, seq_no: 9, data: b"xdpstack ping data" });
-        assert_eq!(i.stats().icmp_echo_replies, 1);
-    }
-
-    #[test]
-    fn udp_and_unknown_protocols_get_unreachable_after_arp() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-        tx.0.clear();
-        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: b"hello" };
-        let mut ub = vec![0u8; u.buffer_len()];
-        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
-        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::UDP, &ub, false), &mut tx);
-        i.handle_frame(Instant::ZERO, &ipv4(US, 132 /* SCTP */, b"whatever", false), &mut tx);
-        assert_eq!(i.stats().drops_of(DropReason::UdpNoListener), 1);
-        assert_eq!(i.stats().drops_of(DropReason::IpProtoUnsupported), 1);
-        assert_eq!(tx.0.len(), 2);
-        for (frame, code) in tx.0.iter().zip([unreachable::PORT, unreachable::PROTOCOL]) {
-            let (_, ip, body) = sent_ipv4(frame);
-            assert_eq!(ip.dst, PEER);
-            match Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap() {
-                Icmpv4Repr::DstUnreachable { code: c, quote, .. } => {
-                    assert_eq!(c, code);
-                    // RFC 792: the quoted header plus the first 8 bytes of payload.
-                    assert_eq!(quote.data.len(), 28);
-                }
-                other => panic!("expected unreachable, got {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn udp_flood_gets_rate_limited_errors() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-        tx.0.clear();
-        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: b"flood" };
-        let mut ub = vec![0u8; u.buffer_len()];
-        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
-        let frame = ipv4(US, protocol::UDP, &ub, false);
-        for _ in 0..200 {
-            i.handle_frame(Instant::from_millis(1), &frame, &mut tx);
-        }
-        assert_eq!(tx.0.len(), ICMP_ERROR_BURST as usize);
-        assert_eq!(i.stats().drops_of(DropReason::UdpNoListener), 200);
-        assert_eq!(i.stats().drops_of(DropReason::IcmpErrorRateLimited), 200 - u64::from(ICMP_ERROR_BURST));
-    }
-
-    #[test]
-    fn bad_frames_are_dropped_and_counted_by_reason() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        let now = Instant::ZERO;
-        // Truncated Ethernet.
-        i.handle_frame(now, &[0u8; 10], &mut tx);
-        // Unicast for another MAC.
-        i.handle_frame(now, &eth([0x02, 9, 9, 9, 9, 9], ethertype::IPV4, &[0; 40]), &mut tx);
-        // Unknown EtherType.
-        i.handle_frame(now, &eth(OUR_MAC, 0x88b5, &[0; 40]), &mut tx);
-        // IPv4 not for us.
-        i.handle_frame(now, &ipv4(Ipv4Addr::new(198, 18, 0, 9), protocol::TCP, &[0; 20], false), &mut tx);
-        // IPv4 with a corrupted header checksum.
-        let mut bad = ipv4(US, protocol::TCP, &[0; 20], false);
-        bad[14 + 10] ^= 0xff;
-        i.handle_frame(now, &bad, &mut tx);
-        // IPv4 with total length beyond the frame.
-        let mut long = ipv4(US, protocol::TCP, &[0; 20], false);
-        long[14 + 2] = 0x05;
-        i.handle_frame(now, &long, &mut tx);
-        // A fragment.
-        i.handle_frame(now, &ipv4(US, protocol::UDP, &[0; 16], true), &mut tx);
-        // TCP shorter than its header, and TCP with a bad checksum.
-        i.handle_frame(now, &ipv4(US, protocol::TCP, &[0; 12], false), &mut tx);
-        let mut seg = [0u8; 20];
-        seg[0..2].copy_from_slice(&1234u16.to_be_bytes());
-        seg[2..4].copy_from_slice(&7u16.to_be_bytes());
-        seg[12] = 5 << 4;
-        i.handle_frame(now, &ipv4(US, protocol::TCP, &seg, false), &mut tx);
-        // ICMP with a bad checksum.
-        let mut req = icmp(&Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: b"abcd" });
-        req[2] ^= 0x55;
-        i.handle_frame(now, &ipv4(US, protocol::ICMP, &req, false), &mut tx);
-        // IPv6 (not on this path yet).
-        i.handle_frame(now, &eth(OUR_MAC, ethertype::IPV6, &[0x60; 40]), &mut tx);
-        let s = i.stats();
-        for (reason, n) in [
-            (DropReason::EthMalformed, 1),
-            (DropReason::EthNotForUs, 1),
-            (DropReason::EthUnsupported, 1),
-            (DropReason::Ipv4NotForUs, 1),
-            (DropReason::Ipv4BadChecksum, 1),
-            (DropReason::Ipv4Malformed, 1),
-            (DropReason::Ipv4Fragment, 1),
-            (DropReason::TcpMalformed, 1),
-            (DropReason::TcpBadChecksum, 1),
-            (DropReason::IcmpBadChecksum, 1),
-            (DropReason::Ipv6Unsupported, 1),
-        ] {
-            assert_eq!(s.drops_of(reason), n, "{}", reason.name());
-        }
-        assert_eq!(s.total_drops(), 11);
-        assert!(tx.0.is_empty(), "nothing answered to bad input");
-    }
-
-    /// IPv4 packets Linux sent with its default offloads over veth, from
-    /// testdata/v4-partial.pcap (frames 2 and 7; `bash testdata/capture-partial.sh`):
-    /// 198.18.0.1 → 198.18.0.2, TCP and UDP checksum fields holding only the
-    /// pseudo-header sum (0x8c56, 0x8c55), as `__tcp_v4_send_check` / `udp4_hwcsum`
-    /// leave them for a device that veth never has.
-    const PARTIAL_SYN: &str = "4500003c995e400040061536c6120001c6120002bc64138d3b76ed1d00000000a002faf08c560000020405b40402080a35c78da2000000000103030a";
-    const PARTIAL_UDP: &str = "4500003067c84000401146cdc6120001c61200029c42138e001c8c557061727469616c20636865636b73756d20756470";
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
-
-    fn iface_with(rx_checksum: RxChecksum) -> Interface {
-        Interface::new(InterfaceConfig { mac: OUR_MAC, ipv4: vec![(US, 24)], rx_checksum, ..Default::default() })
-    }
-
-    #[test]
-    fn partial_checksum_syn_dropped_under_full_answered_under_accept_partial() {
-        for policy in [RxChecksum::Full, RxChecksum::AcceptPartial] {
-            let mut i = iface_with(policy);
-            i.tcp_mut().listen(5005).unwrap();
-            let mut tx = Frames::default();
-            i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-            tx.0.clear();
-            let syn = unhex(PARTIAL_SYN);
-            i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &syn), &mut tx);
-            let s = i.stats();
-            match policy {
-                RxChecksum::Full => {
-                    assert!(tx.0.is_empty(), "a partial checksum is a bad one under Full");
-                    assert_eq!(s.drops_of(DropReason::TcpBadChecksum), 1);
-                    assert_eq!(s.rx_csum_partial, 0);
-                }
-                RxChecksum::AcceptPartial => {
-                    assert_eq!(s.total_drops(), 0, "{:?}", s.nonzero_drops().collect::<Vec<_>>());
-                    assert_eq!(s.rx_csum_partial, 1);
-                    assert_eq!(tx.0.len(), 1, "SYN-ACK");
-                    let (_, ip, body) = sent_ipv4(&tx.0[0]);
-                    // Our answer carries a full checksum (Full parse of it succeeds).
-                    let t = TcpPacket::new_checked(&body[..]).unwrap();
-                    let r = TcpRepr::parse(&t, &IpAddr::V4(ip.src), &IpAddr::V4(ip.dst), ChecksumMode::Full).unwrap();
-                    assert_eq!(r.flags, wire::tcp::TcpFlags::SYN | wire::tcp::TcpFlags::ACK);
-                    assert_eq!((r.src_port, r.dst_port, ip.dst), (5005, 48228, PEER));
-                    assert_eq!(r.ack, 0x3b76_ed1d + 1, "acknowledges the captured SYN's ISN");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn partial_checksum_udp_refused_only_under_accept_partial() {
-        for policy in [RxChecksum::Full, RxChecksum::AcceptPartial] {
-            let mut i = iface_with(policy);
-            let mut tx = Frames::default();
-            i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-            tx.0.clear();
-            i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &unhex(PARTIAL_UDP)), &mut tx);
-            let s = i.stats();
-            if policy == RxChecksum::Full {
-                assert_eq!(s.drops_of(DropReason::UdpBadChecksum), 1);
-                assert!(tx.0.is_empty());
-            } else {
-                assert_eq!((s.drops_of(DropReason::UdpNoListener), s.rx_csum_partial), (1, 1));
-                let (_, ip, body) = sent_ipv4(&tx.0[0]);
-                assert_eq!(ip.dst, PEER);
-                let m = Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap();
-                assert!(matches!(m, Icmpv4Repr::DstUnreachable { code: unreachable::PORT, .. }), "{m:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn accept_partial_still_verifies_full_checksums() {
-        // A full checksum is accepted (not counted as partial); a corrupted field is
-        // neither form and is dropped.
-        let mut i = iface_with(RxChecksum::AcceptPartial);
-        let mut tx = Frames::default();
-        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-        tx.0.clear();
-        let mut syn = unhex(PARTIAL_SYN);
-        let seg = &mut syn[20..];
-        TcpPacket::new_unchecked(&mut seg[..]).fill_checksum(&IpAddr::V4(PEER), &IpAddr::V4(US));
-        i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &syn), &mut tx);
-        assert_eq!(tx.0.len(), 1, "RST for the closed port");
-        assert_eq!(i.stats().rx_csum_partial, 0);
-        let mut bad = unhex(PARTIAL_SYN);
-        bad[20 + 17] ^= 0x01;
-        i.handle_frame(Instant::ZERO, &eth(OUR_MAC, ethertype::IPV4, &bad), &mut tx);
-        assert_eq!(tx.0.len(), 1);
-        assert_eq!(i.stats().drops_of(DropReason::TcpBadChecksum), 1);
-        assert_eq!(i.rx_checksum(), RxChecksum::AcceptPartial);
-        assert_eq!((RxChecksum::default(), RxChecksum::Full.name(), RxChecksum::AcceptPartial.name()), (RxChecksum::Full, "full", "partial"));
-    }
-
-    #[test]
-    fn syn_to_closed_port_gets_rst_once_peer_is_resolved() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-        tx.0.clear();
-        let syn = TcpRepr {
-            src_port: 40000,
-            dst_port: 7,
-            seq: 1000,
-            ack: 0,
-            flags: wire::tcp::TcpFlags::SYN,
-            window: 64240,
-            urgent: 0,
-            options: Default::default(),
-            payload: &[],
-        };
-        let mut b = vec![0u8; syn.buffer_len()];
-        syn.emit(&mut TcpPacket::new_unchecked(&mut b[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
-        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::TCP, &b, false), &mut tx);
-        assert_eq!(tx.0.len(), 1);
-        let (_, ip, body) = sent_ipv4(&tx.0[0]);
-        let t = TcpPacket::new_checked(&body[..]).unwrap();
-        let r = TcpRepr::parse(&t, &IpAddr::V4(ip.src), &IpAddr::V4(ip.dst), ChecksumMode::Full).unwrap();
-        // RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-        assert!(r.flags.contains(wire::tcp::TcpFlags::RST) && r.flags.contains(wire::tcp::TcpFlags::ACK));
-        assert_eq!((r.seq, r.ack, r.src_port, r.dst_port), (0, 1001, 7, 40000));
-    }
-
-    /// RFC 768: a datagram to a bound port is queued (no ICMP), read back with its
-    /// addresses; `send_udp` answers with a valid datagram to the sender.
-    #[test]
-    fn udp_to_a_bound_port_is_queued_and_answered() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-        tx.0.clear();
-        i.udp_mut().bind(9).unwrap();
-        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: b"datagram" };
-        let mut ub = vec![0u8; u.buffer_len()];
-        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
-        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::UDP, &ub, false), &mut tx);
-        assert!(tx.0.is_empty(), "no port unreachable for a bound port");
-        assert_eq!(i.udp_mut().poll_event(), Some(crate::udp::UdpEvent::Readable(9)));
-        let mut b = [0u8; 64];
-        let d = i.udp_mut().recv_from(9, &mut b).unwrap();
-        assert_eq!(&b[..d.len], b"datagram");
-        assert_eq!((d.src, d.dst), (core::net::SocketAddr::from((PEER, 5000)), core::net::SocketAddr::from((US, 9))));
-        i.send_udp(Instant::ZERO, d.dst, d.src, &b[..d.len], &mut tx).unwrap();
-        assert_eq!(tx.0.len(), 1);
-        let (e, ip, body) = sent_ipv4(&tx.0[0]);
-        assert_eq!((e.dst, ip.src, ip.dst, ip.protocol), (EthernetAddress(PEER_MAC), US, PEER, protocol::UDP));
-        let r = UdpRepr::parse(&wire::udp::Packet::new_checked(&body[..]).unwrap(), &IpAddr::V4(US), &IpAddr::V4(PEER), ChecksumMode::Full).unwrap();
-        assert_eq!((r.src_port, r.dst_port, r.payload), (9, 5000, &b"datagram"[..]));
-        assert_eq!(i.udp().stats().datagrams_out, 1);
-        // Too large for one frame, and to an unresolved neighbour.
-        assert_eq!(i.send_udp(Instant::ZERO, d.dst, d.src, &[0; 1473], &mut tx), Err(UdpError::MessageTooLong));
-        let other = core::net::SocketAddr::from((Ipv4Addr::new(198, 18, 0, 99), 1));
-        assert_eq!(i.send_udp(Instant::ZERO, d.dst, other, b"x", &mut tx), Err(UdpError::NeighbourUnresolved));
-    }
-
-    #[test]
-    fn udp_queue_full_is_counted() {
-        let mut i = Interface::new(InterfaceConfig {
-            mac: OUR_MAC,
-            ipv4: vec![(US, 24)],
-            udp: crate::udp::UdpConfig { rx_queue: 200, max_sockets: 4 },
-            ..Default::default()
-        });
-        let mut tx = Frames::default();
-        i.udp_mut().bind(9).unwrap();
-        let u = UdpRepr { src_port: 5000, dst_port: 9, payload: &[7; 100] };
-        let mut ub = vec![0u8; u.buffer_len()];
-        u.emit(&mut wire::udp::Packet::new_unchecked(&mut ub[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
-        for _ in 0..3 {
-            i.handle_frame(Instant::ZERO, &ipv4(US, protocol::UDP, &ub, false), &mut tx);
-        }
-        assert_eq!(i.udp().queued(9), 1);
-        assert_eq!(i.stats().drops_of(DropReason::UdpRxQueueFull), 2);
-    }
-
-    /// ping: an echo request goes out with our identifier; the peer's reply (RFC
-    /// 792: same identifier, sequence number and data) is queued for a registered
-    /// identifier only.
-    #[test]
-    fn echo_request_out_and_reply_back_for_registered_ident() {
-        let mut i = iface();
-        let mut tx = Frames::default();
-        i.handle_frame(Instant::ZERO, &arp_request(US), &mut tx);
-        tx.0.clear();
-        i.echo_mut().register(0x4242);
-        i.send_echo(Instant::ZERO, IpAddr::V4(PEER), 0x4242, 3, b"ping data", &mut tx).unwrap();
-        let (_, ip, body) = sent_ipv4(&tx.0[0]);
-        assert_eq!((ip.src, ip.dst, ip.protocol), (US, PEER, protocol::ICMP));
-        let r = Icmpv4Repr::parse(&wire::icmpv4::Packet::new_checked(&body[..]).unwrap(), ChecksumMode::Full).unwrap();
-        assert_eq!(r, Icmpv4Repr::EchoRequest { ident: 0x4242, seq_no: 3, data: b"ping data" });
-        let reply = icmp(&Icmpv4Repr::EchoReply { ident: 0x4242, seq_no: 3, data: b"ping data" });
-        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::ICMP, &reply, false), &mut tx);
-        let other = icmp(&Icmpv4Repr::EchoReply { ident: 0x1111, seq_no: 3, data: b"x" });
-        i.handle_frame(Instant::ZERO, &ipv4(US, protocol::ICMP, &other, false), &mut tx);
-        let got = i.echo_mut().take().unwrap();
-        assert_eq!((got.from, got.ident, got.seq, got.len, got.ttl), (IpAddr::V4(PEER), 0x4242, 3, 9, 64));
-        assert_eq!(&got.head[..9], b"ping data");
-        assert_eq!(i.echo_mut().take(), None, "the reply for an unregistered identifier is not kept");
-        assert_eq!(i.stats().drops_of(DropReason::IcmpIgnored), 1);
-        assert_eq!(i.send_echo(Instant::ZERO, IpAddr::V4(PEER), 1, 1, &[0; 1473], &mut tx), Err(UdpError::MessageTooLong));
-    }
-
-    fn arp_reply_from(ip: Ipv4Addr, mac: [u8; 6]) -> Vec<u8> {
-        let a = ArpRepr {
-            operation: ArpOperation::Reply,
-            source_hw: EthernetAddress(mac),
-            source_ip: ip,
-            target_hw: EthernetAddress(OUR_MAC),
-            target_ip: US,
-        };
-        let mut b = vec![0u8; a.buffer_len()];
-        a.emit(&mut wire::arp::Packet::new_unchecked(&mut b[..]));
-        eth(OUR_MAC, ethertype::ARP, &b)
-    }
-
-    /// The SYN-ACK of a passive open whose peer is not in the ARP cache is lost to
-    /// the miss; the ARP reply must release it at once (it waited for the 1 s RTO),
-    /// and an ARP reply from another host must not make it go again.
-    #[test]
-    fn syn_ack_lost_to_an_arp_miss_goes_when_the_reply_arrives() {
-        let mut i = iface();
-        i.tcp_mut().listen(7).unwrap();
-        let mut tx = Frames::default();
-        let syn = TcpRepr {
-            src_port: 40000,
-            dst_port: 7,
-            seq: 1000,
-            ack: 0,
-            flags: wire::tcp::TcpFlags::SYN,
-            window: 64240,
-            urgent: 0,
-            options: Default::default(),
-            payload: &[],
-        };
-        let mut b = vec![0u8; syn.buffer_len()];
-        syn.emit(&mut TcpPacket::new_unchecked(&mut b[..]), &IpAddr::V4(PEER), &IpAddr::V4(US), ChecksumMode::Full);
-        let t = Instant::from_millis(10);
-        i.handle_frame(t, &ipv4(US, protocol::TCP, &b, false), &mut tx);
-        // Only an ARP request went out; the SYN-ACK was dropped for the miss.
-        assert_eq!(tx.0.len(), 1);
-        assert_eq!(u16::from_be_bytes([tx.0[0][12], tx.0[0][13]]), ethertype::ARP);
-        assert_eq!(i.stats().drops_of(DropReason::TxNeighbourMiss), 1);
-        tx.0.clear();
-        // Another host's reply changes nothing.
-        i.handle_frame(t, &arp_reply_from(Ipv4Addr::new(198, 18, 0, 77), [2, 0, 0, 0, 0, 0x77]), &mut tx);
-        i.poll_transmit(t, &mut tx);
-        assert!(tx.0.is_empty(), "no SYN-ACK for a reply from another neighbour");
-        // The peer's reply: the SYN-ACK goes at the next transmit, same instant.
-        i.handle_frame(t, &arp_reply_from(PEER, PEER_MAC), &mut tx);
-        i.poll_transmit(t, &mut tx);
-        assert_eq!(tx.0.len(), 1, "the SYN-ACK left with the ARP reply, not after the RTO");
-        let (e, ip, body) = sent_ipv4(&tx.0[0]);
-        assert_eq!((e.dst, ip.dst), (EthernetAddress(PEER_MAC), PEER));
-        let seg = TcpPacket::new_checked(&body[..]).unwrap();
-        let r = TcpRepr::parse(&seg, &IpAddr::V4(ip.src), &IpAddr::V4(ip.dst), ChecksumMode::Full).unwrap();
-        assert!(r.flags.contains(wire::tcp::TcpFlags::SYN) && r.flags.contains(wire::tcp::TcpFlags::ACK));
-        assert_eq!(r.ack, 1001);
-    }
-}
-
-#[cfg(test)]
-mod rate_tests {
-    use super::*;
-
-    #[test]
-    fn token_bucket_allows_burst_then_rate() {
-        let mut r = RateLimit::new(1000, 50);
-        let t = Instant::from_millis(10);
-        assert_eq!((0..100).filter(|_| r.allow(t)).count(), 50, "burst");
-        // 10 ms later: 10 more tokens at 1000/s.
-        let t2 = Instant::from_millis(20);
-        assert_eq!((0..100).filter(|_| r.allow(t2)).count(), 10);
-        // A long pause refills only up to the burst.
-        let t3 = Instant::from_millis(60_000);
-        assert_eq!((0..100).filter(|_| r.allow(t3)).count(), 50);
-    }
-}
+#[path = "iface_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ pub mod time;
 pub mod tcp;
 pub mod arp;
 pub mod icmp;
+pub mod frag;
 pub mod iface;
 pub mod stats;
 pub mod udp;

@@ -42,8 +42,29 @@ drop_reasons! {
     Ipv4BadChecksum => "ipv4_bad_checksum",
     /// IPv4 destination is not ours.
     Ipv4NotForUs => "ipv4_not_for_us",
-    /// IPv4 fragment (reassembly not yet supported on this path).
-    Ipv4Fragment => "ipv4_fragment",
+    /// A datagram in reassembly dropped: one of its fragments overlapped bytes
+    /// already received without being a duplicate of them (RFC 5722 §4's rule,
+    /// applied to IPv4 as Linux does since v4.19).
+    Ipv4FragOverlap => "ipv4_frag_overlap",
+    /// A fragment all of whose bytes were received already (dropped alone).
+    Ipv4FragDuplicate => "ipv4_frag_duplicate",
+    /// A datagram in reassembly not complete within the time limit (RFC 791 §3.2).
+    Ipv4FragTimeout => "ipv4_frag_timeout",
+    /// A fragment refused, or a datagram in reassembly dropped, for the
+    /// reassembly memory or datagram-count bound.
+    Ipv4FragMemory => "ipv4_frag_memory",
+    /// A datagram in reassembly longer than 65535 bytes (RFC 791 §3.1).
+    Ipv4FragTooBig => "ipv4_frag_too_big",
+    /// A datagram in reassembly dropped for an invalid fragment: empty, MF set
+    /// with a length not a multiple of 8 (RFC 791 §3.2), beyond the end or with
+    /// another end than the last fragment's.
+    Ipv4FragInvalid => "ipv4_frag_invalid",
+    /// A datagram in reassembly dropped: more holes than the bound (fragment
+    /// floods).
+    Ipv4FragHoles => "ipv4_frag_holes",
+    /// A reassembled TCP segment whose connection another core owns (TCP sets DF
+    /// and sizes its segments by path MTU: fragments are rare).
+    Ipv4FragTcpOtherCore => "ipv4_frag_tcp_other_core",
     /// IPv4 source address that must not appear as a source (RFC 1122 §3.2.1.3).
     Ipv4BadSource => "ipv4_bad_source",
     /// IP protocol with no handler (answered with ICMP protocol unreachable).
@@ -97,6 +118,12 @@ pub struct IfaceStats {
     /// pseudo-header sum (unfinished CHECKSUM_PARTIAL, accepted under
     /// [`crate::iface::RxChecksum::AcceptPartial`]).
     pub rx_csum_partial: u64,
+    /// IPv4 fragments received (each then reassembled or dropped by reason).
+    pub ipv4_frags_in: u64,
+    /// IPv4 datagrams reassembled from fragments.
+    pub ipv4_reassembled: u64,
+    /// IPv4 fragments sent (datagrams larger than the MTU).
+    pub ipv4_frags_out: u64,
     /// Drops by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }

@@ -63,7 +63,8 @@ pub enum UdpError {
     TooManySockets,
     /// Nothing queued.
     WouldBlock,
-    /// The datagram does not fit one frame (fragmentation on send is not done yet).
+    /// The datagram does not fit an IPv4 datagram (more than 65507 bytes of UDP
+    /// data or ICMP echo data).
     MessageTooLong,
     /// No route to the destination, or no address of its family.
     NoRoute,
