@@ -88,6 +88,9 @@ pub(crate) struct Env<'a> {
     /// The listener of a passive open in SYN-RECEIVED has no room in its accept
     /// queue: the handshake must not complete now.
     pub accept_full: bool,
+    /// The listener of a passive open in SYN-RECEIVED has its SYN queue under
+    /// pressure (timers only): fewer SYN-ACK retransmissions.
+    pub syn_pressure: bool,
 }
 
 /// Where a passive open stands in its listener's accept queue.

@@ -36,7 +36,11 @@
 //! values per family, rounded down) and the cookie SYN-ACK offers no window
 //! scaling. An ACK that fails validation is answered as any ACK to a listener
 //! (RST, rate-limited) and counted (`cookies_failed`); ACKs are checked as
-//! cookies only within two minutes of the listener's last cookie.
+//! cookies only within two minutes of the listener's last cookie. While the
+//! SYN queue is more than half full, its entries give up after
+//! [`SYN_RETRIES_UNDER_PRESSURE`] SYN-ACK retransmissions (7 s) instead of
+//! [`TcpConfig::syn_retries`] (about a minute), as Linux prunes old requests,
+//! so a flood's entries do not outlive it by long.
 //!
 //! A passive open that reaches ESTABLISHED emits `Accepted` and sits in the
 //! listener's accept queue until the application takes it: when
@@ -102,7 +106,7 @@
 /// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
 macro_rules! env {
     ($self:ident) => {
-        $crate::tcp::conn::Env { cfg: &$self.cfg, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge, accept_full: false }
+        $crate::tcp::conn::Env { cfg: &$self.cfg, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge, accept_full: false, syn_pressure: false }
     };
 }
 
@@ -226,6 +230,22 @@ pub struct TcpConfig {
     /// [`Tcp::set_keepalive`].
     pub keepalive: Option<Keepalive>,
 }
+
+impl TcpConfig {
+    /// Is a SYN queue holding `pending` handshakes under pressure (more than half
+    /// of [`TcpConfig::syn_backlog`], at least 8, as Linux's `reqsk_timer_handler`
+    /// judges)? Its entries then send at most [`SYN_RETRIES_UNDER_PRESSURE`]
+    /// SYN-ACK retransmissions.
+    fn under_pressure(&self, pending: usize) -> bool {
+        pending * 2 > self.syn_backlog.max(8)
+    }
+}
+
+/// SYN-ACK retransmissions of a half-open connection whose listener's SYN queue
+/// is more than half full (Linux prunes such "old embryos" down to 2): a flood's
+/// entries give up after 1 + 2 + 4 s instead of about a minute, so that the
+/// queue empties soon after the flood (cookies serve clients meanwhile).
+pub const SYN_RETRIES_UNDER_PRESSURE: u32 = 2;
 
 /// TCP keepalive parameters (RFC 1122 §4.2.3.6; Linux's `tcp_keepalive_time`,
 /// `tcp_keepalive_intvl`, `tcp_keepalive_probes`). An ESTABLISHED or CLOSE-WAIT
@@ -620,7 +640,17 @@ impl Tcp {
     /// Stop accepting on `port`. Existing connections (and handshakes in progress)
     /// are not affected.
     pub fn unlisten(&mut self, port: u16) {
-        self.listeners.remove(&port);
+        if self.listeners.remove(&port).is_none() {
+            return;
+        }
+        // Its connections no longer count in any queue (a later listener on the
+        // port starts empty). Walks the slots: unlisten is rare.
+        for slot in &mut self.slots {
+            if let Some(c) = slot.conn.as_mut().filter(|c| c.listener_port == Some(port)) {
+                c.in_backlog = false;
+                c.accept = AcceptMark::Out;
+            }
+        }
     }
 
     /// Is there a listener on `port`?
@@ -704,11 +734,14 @@ impl Tcp {
         }
         if conn.accept == AcceptMark::Entering {
             // Just established (its Accepted event is queued): in the accept
-            // queue until the application takes it.
-            conn.accept = AcceptMark::In;
-            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
-                l.queued += 1;
-            }
+            // queue until the application takes it (if the listener still exists).
+            conn.accept = match conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+                Some(l) => {
+                    l.queued += 1;
+                    AcceptMark::In
+                }
+                None => AcceptMark::Out,
+            };
         }
         if conn.protocol_done() && conn.rx.is_empty() {
             if conn.state == State::Closed {
@@ -964,7 +997,10 @@ impl Tcp {
                 continue; // stale entry (lazy deletion)
             }
             slot.timer_at = None;
+            let syn_pressure = slot.conn.as_ref().is_some_and(|c| c.in_backlog)
+                && slot.conn.as_ref().and_then(|c| c.listener_port).and_then(|p| self.listeners.get(&p)).is_some_and(|l| self.cfg.under_pressure(l.pending));
             let mut env = env!(self);
+            env.syn_pressure = syn_pressure;
             let conn = self.slots[idx as usize].conn.as_mut().expect("checked");
             let outcome = conn.on_timer(now, &mut env, out);
             self.after(idx, outcome);
