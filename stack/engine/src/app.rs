@@ -247,12 +247,46 @@ impl<'a> Io<'a> {
     }
 
     /// Accept connections on `port` (on every address of the stack). Every core
-    /// listens on its own: call it from each core's `start`.
+    /// listens on its own: call it from each core's `start`. The accept backlog
+    /// is `TcpConfig::accept_backlog` (see [`Io::listen_backlog`]).
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
-        self.net.borrow_mut().iface.tcp_mut().listen(port).map_err(|e| match e {
+        let backlog = self.net.borrow().iface.tcp().config().accept_backlog;
+        self.listen_backlog(port, backlog)
+    }
+
+    /// As [`Io::listen`], with an accept backlog of `backlog` (at least 1) on this
+    /// core: at most that many connections established on `port` and not yet
+    /// taken by the application. A connection is taken when its `Accepted` event
+    /// is delivered, unless the application puts it back with
+    /// [`Io::hold_accepted`] (the async `TcpListener` does, until `accept()`).
+    /// While the queue is full new handshakes are not completed (SYNs and the
+    /// handshake's last ACK are dropped, as Linux does; the client retries) and
+    /// the drops are counted in `tcp_accept_queue_full`.
+    pub fn listen_backlog(&mut self, port: u16, backlog: usize) -> Result<(), ListenError> {
+        self.net.borrow_mut().iface.tcp_mut().listen_backlog(port, backlog).map_err(|e| match e {
             proto::tcp::ListenError::AlreadyListening => ListenError::AlreadyListening(port),
             proto::tcp::ListenError::InvalidPort => ListenError::InvalidPort,
         })
+    }
+
+    /// Keep counting `conn` (just delivered by `Accepted`) against its listener's
+    /// accept backlog, for an application that queues accepted connections
+    /// before serving them; [`Io::take_accepted`] ends it (so does the
+    /// connection's end). Returns `false` for a stale handle, an active open or a
+    /// connection already held.
+    pub fn hold_accepted(&mut self, conn: ConnId) -> bool {
+        self.net.borrow_mut().iface.tcp_mut().hold_accepted(conn)
+    }
+
+    /// The application now serves `conn` (held with [`Io::hold_accepted`]): it
+    /// leaves the accept queue. Returns whether it was held.
+    pub fn take_accepted(&mut self, conn: ConnId) -> bool {
+        self.net.borrow_mut().iface.tcp_mut().take_accepted(conn)
+    }
+
+    /// The SYN and accept queues of this core's listener on `port`.
+    pub fn listener_queues(&self, port: u16) -> Option<proto::tcp::ListenerQueues> {
+        self.net.borrow().iface.tcp().listener_queues(port)
     }
 
     /// Stop accepting on `port` (established connections stay).

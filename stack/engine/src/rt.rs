@@ -141,10 +141,22 @@ impl Handle {
         self.shared.net().borrow().now
     }
 
-    /// Listen on `port` on this core (each core listens on its own).
+    /// Listen on `port` on this core (each core listens on its own), with the
+    /// accept backlog of `TcpConfig::accept_backlog`.
     pub fn bind(&self, port: u16) -> Result<TcpListener, ListenError> {
         let net = self.shared.net();
-        Io::new(&net).listen(port)?;
+        let backlog = net.borrow().iface().tcp().config().accept_backlog;
+        drop(net);
+        self.bind_backlog(port, backlog)
+    }
+
+    /// Listen on `port` with an accept backlog of `backlog`: at most that many
+    /// established connections wait for [`TcpListener::accept`]; while they do,
+    /// new handshakes are not completed (clients retry), as with a kernel
+    /// socket's `listen(fd, backlog)`.
+    pub fn bind_backlog(&self, port: u16, backlog: usize) -> Result<TcpListener, ListenError> {
+        let net = self.shared.net();
+        Io::new(&net).listen_backlog(port, backlog)?;
         self.shared.reactor.borrow_mut().listeners.insert(port, (VecDeque::new(), None));
         Ok(TcpListener { port, shared: Rc::clone(&self.shared) })
     }
@@ -352,6 +364,8 @@ impl Future for Accept<'_> {
         match backlog.pop_front() {
             Some(c) => {
                 drop(r);
+                // Out of the accept queue: its place is free for a new handshake.
+                Io::new(&self.l.shared.net()).take_accepted(c);
                 Poll::Ready(Ok(TcpStream::new(c, Rc::clone(&self.l.shared))))
             }
             None => {
@@ -672,8 +686,12 @@ impl App for Runtime {
         match ev {
             Event::Accepted { conn, port } => match r.listeners.get_mut(&port) {
                 Some((backlog, waker)) => {
+                    // Waits for accept(): it still counts against the listener's
+                    // accept backlog.
                     backlog.push_back(conn);
                     Self::wake(waker.take());
+                    drop(r);
+                    io.hold_accepted(conn);
                 }
                 None => {
                     drop(r);

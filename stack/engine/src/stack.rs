@@ -51,7 +51,8 @@ pub struct StackConfig {
     pub ipv6: Vec<(Ipv6Addr, u8)>,
     /// IPv4 default gateway.
     pub gateway: Option<Ipv4Addr>,
-    /// TCP settings (per core). A zero `isn_secret` is replaced by random bytes.
+    /// TCP settings (per core; every core gets the same secrets). A zero
+    /// `isn_secret` or `cookie_secret` is replaced by random bytes.
     pub tcp: TcpConfig,
     /// XDP attach mode.
     pub xdp_mode: XdpMode,
@@ -92,7 +93,7 @@ impl StackConfig {
             ipv4: Vec::new(),
             ipv6: Vec::new(),
             gateway: None,
-            tcp: TcpConfig { isn_secret: [0; 16], ..TcpConfig::default() },
+            tcp: TcpConfig { isn_secret: [0; 16], cookie_secret: [0; 16], ..TcpConfig::default() },
             xdp_mode: XdpMode::Auto,
             zero_copy: ZeroCopy::Auto,
             busy_poll: DEFAULT_BUSY_POLL,
@@ -272,6 +273,10 @@ impl Stack {
         if tcp.isn_secret == [0; 16] {
             // RFC 6528 §3: the secret must be unpredictable.
             tcp.isn_secret = random_bytes();
+        }
+        if tcp.cookie_secret == [0; 16] {
+            // RFC 4987 §3.6: cookies must not be computable from outside.
+            tcp.cookie_secret = random_bytes();
         }
         let rx_checksum = rx_checksum_policy(cfg.rx_checksum, &cfg.iface);
         let factory = Arc::new(factory);

@@ -444,33 +444,49 @@ fn errors_and_listen() {
     assert_eq!(small.connect(s.now, SocketAddr::new(A_IP, 1235), remote, &mut out), Err(proto::tcp::ConnectError::TooManyConnections));
 }
 
+/// The SYN queue holds `syn_backlog` handshakes; with SYN cookies off
+/// (`syn_cookies: false`) further SYNs are dropped and counted, with cookies on
+/// (the default) they are answered statelessly (see `tcp_robust.rs` for the
+/// cookie handshake).
 #[test]
 fn syn_backlog_bounded() {
-    let cfg = TcpConfig { syn_backlog: 2, ..TcpConfig::default() };
-    let mut b = Tcp::new(cfg);
-    b.listen(80).unwrap();
-    let mut out = Out::default();
-    for port in 1000..1005u16 {
-        let syn = Seg {
-            src: A_IP,
-            dst: B_IP,
-            src_port: port,
-            dst_port: 80,
-            seq: 1,
-            ack: 0,
-            flags: TcpFlags::SYN,
-            window: 1000,
-            options: TcpOptions::default(),
-            payload: Vec::new(),
-        };
-        b.handle_segment(Instant::ZERO, A_IP, B_IP, &syn.repr(), &mut out);
+    for cookies in [false, true] {
+        let cfg = TcpConfig { syn_backlog: 2, syn_cookies: cookies, ..TcpConfig::default() };
+        let mut b = Tcp::new(cfg);
+        b.listen(80).unwrap();
+        let mut out = Out::default();
+        for port in 1000..1005u16 {
+            let syn = Seg {
+                src: A_IP,
+                dst: B_IP,
+                src_port: port,
+                dst_port: 80,
+                seq: 1,
+                ack: 0,
+                flags: TcpFlags::SYN,
+                window: 1000,
+                options: TcpOptions::default(),
+                payload: Vec::new(),
+            };
+            b.handle_segment(Instant::ZERO, A_IP, B_IP, &syn.repr(), &mut out);
+        }
+        assert_eq!(b.connection_count(), 2);
+        assert_eq!(b.listener_queues(80).unwrap().syn_received, 2);
+        if cookies {
+            assert_eq!(b.stats().syn_queue_full, 0);
+            assert_eq!(b.stats().cookies_sent, 3);
+            assert_eq!(out.0.len(), 5);
+        } else {
+            assert_eq!(b.stats().syn_queue_full, 3);
+            assert_eq!(b.stats().cookies_sent, 0);
+            assert_eq!(out.0.len(), 2);
+        }
+        // No window scaling or timestamps offered by the peer: none in the SYN-ACKs.
+        for g in &out.0 {
+            assert!(g.options.window_scale.is_none() && g.options.timestamps.is_none());
+            assert_eq!(g.options.mss, Some(1460));
+        }
     }
-    assert_eq!(b.connection_count(), 2);
-    assert_eq!(b.stats().syn_queue_full, 3);
-    assert_eq!(out.0.len(), 2);
-    // No window scaling or timestamps offered by the peer: none in the SYN-ACK.
-    assert!(out.0[0].options.window_scale.is_none() && out.0[0].options.timestamps.is_none());
-    assert_eq!(out.0[0].options.mss, Some(1460));
 }
 
 #[test]

@@ -85,6 +85,23 @@ pub(crate) struct Env<'a> {
     pub stats: &'a mut TcpStats,
     pub events: &'a mut EventQueue,
     pub challenge: &'a mut GlobalChallengeCap,
+    /// The listener of a passive open in SYN-RECEIVED has no room in its accept
+    /// queue: the handshake must not complete now.
+    pub accept_full: bool,
+    /// The listener of a passive open in SYN-RECEIVED has its SYN queue under
+    /// pressure (timers only): fewer SYN-ACK retransmissions.
+    pub syn_pressure: bool,
+}
+
+/// Where a passive open stands in its listener's accept queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AcceptMark {
+    /// Not counted (an active open, not yet established, or taken).
+    Out,
+    /// Just established; `Tcp::after` counts it.
+    Entering,
+    /// Counted in the listener's accept queue.
+    In,
 }
 
 /// A RST to send later (a deferred abort).
@@ -116,6 +133,8 @@ pub(crate) struct Conn {
     pub listener_port: Option<u16>,
     /// Counted in the listener's SYN backlog (SYN-RECEIVED of a passive open).
     pub in_backlog: bool,
+    /// Place in the listener's accept queue.
+    pub accept: AcceptMark,
     /// The application knows this handle (Accepted/Connected sent, or connect()).
     pub announced: bool,
     /// The application called close().
@@ -230,6 +249,7 @@ impl Conn {
             remote,
             listener_port: None,
             in_backlog: false,
+            accept: AcceptMark::Out,
             announced: false,
             app_closed: false,
             nodelay: cfg.nodelay,
@@ -253,7 +273,7 @@ impl Conn {
             rwin: RecvWindow::new(SeqNum(0), 0),
             last_ack_sent: SeqNum(0),
             offer,
-            neg: Negotiated { send_mss: cfg.mss.min(super::options::DEFAULT_MSS_V4), snd_wscale: 0, rcv_wscale: 0, timestamps: false },
+            neg: Negotiated { send_mss: cfg.mss.min(super::options::DEFAULT_MSS_V4), snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false },
             ts: if offer.timestamps { Some(Timestamps { recent: 0, recent_at: Instant::ZERO, offset: ts_offset }) } else { None },
             ack_now: false,
             unacked_bytes: 0,
@@ -393,7 +413,10 @@ impl Conn {
         env.stats.established += 1;
         self.announced = true;
         match self.listener_port {
-            Some(port) => env.events.push_back(TcpEvent::Accepted { conn: self.id, port }),
+            Some(port) => {
+                self.accept = AcceptMark::Entering;
+                env.events.push_back(TcpEvent::Accepted { conn: self.id, port });
+            }
             None => env.events.push_back(TcpEvent::Connected(self.id)),
         }
     }
@@ -618,6 +641,13 @@ impl Conn {
         let ack = SeqNum(repr.ack);
         if self.state == State::SynReceived {
             if self.snd_una < ack && ack <= self.snd_max {
+                if env.accept_full {
+                    // The listener's accept queue is full: drop the segment and
+                    // stay in SYN-RECEIVED (Linux, tcp_abort_on_overflow = 0); the
+                    // SYN-ACK retransmission draws the ACK again.
+                    env.stats.accept_queue_full += 1;
+                    return Outcome::Keep;
+                }
                 // RFC 9293 §3.10.7.4: enter ESTABLISHED and continue processing, with
                 // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
                 self.snd_wl1 = seq.sub_one();

@@ -19,8 +19,37 @@
 //! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (rings and the
 //! out-of-order assembler), `window` (windows, SWS, Nagle), `retransmit` (RFC 6298),
 //! `congestion` (NewReno), `options` (MSS, window scale, timestamps), `isn`
-//! (RFC 6528), `conn` (segment arrival, RFC 9293 §3.10.7), `output` (segment
-//! generation and timers) and `timers` (keepalive, FIN-WAIT-2 orphan timeout).
+//! (RFC 6528), `cookie` (SYN cookies, RFC 4987 §3.6), `conn` (segment arrival,
+//! RFC 9293 §3.10.7), `output` (segment generation and timers) and `timers`
+//! (keepalive, FIN-WAIT-2 orphan timeout).
+//!
+//! # Listeners: the SYN queue, SYN cookies and the accept queue
+//!
+//! A SYN to a listener creates a connection in SYN-RECEIVED, counted in the
+//! listener's SYN queue (at most [`TcpConfig::syn_backlog`]); RFC 9293's
+//! handshake rules apply unchanged. When that queue is full, SYNs are answered
+//! with SYN cookies ([`cookie`], RFC 4987 §3.6, Linux's encoding): no state,
+//! no retransmission; the returning ACK is validated (SEG.ACK − 1 within two
+//! 60 s periods) and the connection created ESTABLISHED. With timestamps the
+//! cookie keeps window scale and the peer's SACK-permitted in the low 6 bits
+//! of our TSval; **without timestamps only the MSS survives** (one of four
+//! values per family, rounded down) and the cookie SYN-ACK offers no window
+//! scaling. An ACK that fails validation is answered as any ACK to a listener
+//! (RST, rate-limited) and counted (`cookies_failed`); ACKs are checked as
+//! cookies only within two minutes of the listener's last cookie. While the
+//! SYN queue is more than half full, its entries give up after
+//! [`SYN_RETRIES_UNDER_PRESSURE`] SYN-ACK retransmissions (7 s) instead of
+//! [`TcpConfig::syn_retries`] (about a minute), as Linux prunes old requests,
+//! so a flood's entries do not outlive it by long.
+//!
+//! A passive open that reaches ESTABLISHED emits `Accepted` and sits in the
+//! listener's accept queue until the application takes it: when
+//! [`Tcp::poll_event`] hands out the event, or, for a connection put back with
+//! [`Tcp::hold_accepted`], at [`Tcp::take_accepted`]. With the accept queue at
+//! its backlog ([`Tcp::listen_backlog`], default [`TcpConfig::accept_backlog`])
+//! new handshakes are not completed, as in Linux: SYNs (and cookie ACKs) are
+//! dropped, and the final ACK of a handshake in SYN-RECEIVED is dropped (the
+//! SYN-ACK retransmission draws it again), all counted (`accept_queue_full`).
 //!
 //! # Limits and choices (documented deviations)
 //!
@@ -57,17 +86,34 @@
 //!   connection lives (the RFC would fail the queued SENDs instead, which our
 //!   `send` has already reported as accepted).
 //! * A SYN that finds every connection slot taken ([`TcpConfig::max_connections`])
-//!   or the listener's SYN backlog full is dropped unanswered and counted
-//!   (`conn_table_full`, `syn_queue_full`): no RST, which would make a passing
-//!   shortage final for the client and answer spoofed floods; its retransmitted
-//!   SYN gets in once a slot frees. (SYN cookies, RFC 4987, are not implemented.)
+//!   is dropped unanswered and counted (`conn_table_full`): no RST, which would
+//!   make a passing shortage final for the client and answer spoofed floods;
+//!   its retransmitted SYN gets in once a slot frees. (No cookie then: a cookie
+//!   connection would find no slot either.) A full SYN queue with
+//!   [`TcpConfig::syn_cookies`] off drops the SYN the same way (`syn_queue_full`).
+//! * SYN cookies (RFC 4987 §3.6) as Linux's: the MSS is one of four values;
+//!   without timestamps there is no window scaling on a cookie connection; a
+//!   cookie carries the client's ISN, so an ACK whose SEG.SEQ is not ISN + 1
+//!   (the first ACK lost, later data) decodes to another MSS index or fails; the
+//!   first RTT sample of a cookie connection comes after the handshake (the
+//!   echoed TSval was rounded to carry the options). The peer's SACK-permitted
+//!   is kept ([`options::Negotiated::peer_sack_permitted`]) but unused: no SACK
+//!   blocks are sent yet.
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.
 
+/// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
+macro_rules! env {
+    ($self:ident) => {
+        $crate::tcp::conn::Env { cfg: &$self.cfg, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge, accept_full: false, syn_pressure: false }
+    };
+}
+
 pub mod buffer;
 mod conn;
 pub mod congestion;
+pub mod cookie;
 pub mod isn;
 pub mod options;
 mod output;
@@ -85,11 +131,11 @@ pub use stats::TcpStats;
 use crate::iface::RateLimit;
 use crate::time::{Duration, Instant};
 use buffer::RingBuffer;
-use conn::{Conn, Env, EventQueue, GlobalChallengeCap, NewConn, Outcome};
+use conn::{AcceptMark, Conn, EventQueue, GlobalChallengeCap, NewConn, Outcome};
 use core::cmp::Reverse;
 use core::net::{IpAddr, SocketAddr};
 use hashbrown::HashMap;
-use options::{wscale_for, Offer};
+use options::{wscale_for, Negotiated, Offer};
 use std::collections::{BinaryHeap, VecDeque};
 use wire::tcp::{TcpFlags, TcpRepr};
 
@@ -124,8 +170,20 @@ pub struct TcpConfig {
     /// short enough for connection-rate benchmarks. ISNs (RFC 6528) and the recycling
     /// rule protect a new incarnation.
     pub time_wait: Duration,
-    /// Most connections in SYN-RECEIVED per listener (the SYN backlog).
+    /// Most connections in SYN-RECEIVED per listener (the SYN queue). When it is
+    /// full, SYNs are answered with SYN cookies ([`TcpConfig::syn_cookies`]).
     pub syn_backlog: usize,
+    /// Answer SYNs with SYN cookies (RFC 4987 §3.6, [`cookie`]) when the
+    /// listener's SYN queue is full, instead of dropping them (default on, as
+    /// Linux's `tcp_syncookies = 1`).
+    pub syn_cookies: bool,
+    /// Secret keying the SYN cookies, apart from [`TcpConfig::isn_secret`]: a
+    /// fresh random one per `TcpConfig::default()` ([`isn::random_secret`]).
+    pub cookie_secret: [u8; 16],
+    /// Accept backlog of a listener opened with [`Tcp::listen`]: most connections
+    /// established on it and not yet taken by the application (see
+    /// [`Tcp::listen_backlog`]). Default 4096, Linux's `SOMAXCONN`.
+    pub accept_backlog: usize,
     /// Retransmission timeouts (or unanswered window probes) in a row before a
     /// synchronized connection gives up with `Closed{Timeout}`.
     pub max_retries: u32,
@@ -173,6 +231,22 @@ pub struct TcpConfig {
     pub keepalive: Option<Keepalive>,
 }
 
+impl TcpConfig {
+    /// Is a SYN queue holding `pending` handshakes under pressure (more than half
+    /// of [`TcpConfig::syn_backlog`], at least 8, as Linux's `reqsk_timer_handler`
+    /// judges)? Its entries then send at most [`SYN_RETRIES_UNDER_PRESSURE`]
+    /// SYN-ACK retransmissions.
+    fn under_pressure(&self, pending: usize) -> bool {
+        pending * 2 > self.syn_backlog.max(8)
+    }
+}
+
+/// SYN-ACK retransmissions of a half-open connection whose listener's SYN queue
+/// is more than half full (Linux prunes such "old embryos" down to 2): a flood's
+/// entries give up after 1 + 2 + 4 s instead of about a minute, so that the
+/// queue empties soon after the flood (cookies serve clients meanwhile).
+pub const SYN_RETRIES_UNDER_PRESSURE: u32 = 2;
+
 /// TCP keepalive parameters (RFC 1122 §4.2.3.6; Linux's `tcp_keepalive_time`,
 /// `tcp_keepalive_intvl`, `tcp_keepalive_probes`). An ESTABLISHED or CLOSE-WAIT
 /// connection that received nothing for `idle` and has nothing in flight sends a
@@ -207,6 +281,9 @@ impl Default for TcpConfig {
             isn_secret: isn::random_secret(),
             time_wait: Duration::from_secs(4),
             syn_backlog: 128,
+            syn_cookies: true,
+            cookie_secret: isn::random_secret(),
+            accept_backlog: 4096,
             max_retries: 10,
             syn_retries: 5,
             delayed_ack: Duration::from_millis(40),
@@ -375,10 +452,40 @@ impl core::hash::Hash for FourTuple {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Listener {
-    /// Connections in SYN-RECEIVED.
+    /// Connections in SYN-RECEIVED (the SYN queue).
     pending: usize,
+    /// Connections established and not yet taken by the application (the
+    /// accept queue).
+    queued: usize,
+    /// Most connections in the accept queue.
+    backlog: usize,
+    /// Until when ACKs to this listener are checked as SYN cookies (it sent one
+    /// less than [`cookie::VALIDITY`] ago).
+    cookies_until: Option<Instant>,
+}
+
+impl Listener {
+    fn new(backlog: usize) -> Listener {
+        Listener { pending: 0, queued: 0, backlog, cookies_until: None }
+    }
+
+    /// No room in the accept queue: new handshakes are not completed.
+    fn accept_full(&self) -> bool {
+        self.queued >= self.backlog
+    }
+}
+
+/// The queues of a listener, from [`Tcp::listener_queues`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerQueues {
+    /// Handshakes in SYN-RECEIVED (at most [`TcpConfig::syn_backlog`]).
+    pub syn_received: usize,
+    /// Connections established and not yet taken by the application.
+    pub accept_queue: usize,
+    /// Most connections the accept queue holds.
+    pub backlog: usize,
 }
 
 #[derive(Debug, Default)]
@@ -427,13 +534,6 @@ fn is_unicast(ip: IpAddr) -> bool {
     }
 }
 
-/// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
-macro_rules! env {
-    ($self:ident) => {
-        Env { cfg: &$self.cfg, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge }
-    };
-}
-
 impl Tcp {
     /// A TCP endpoint with `config`; preallocates the connection table, timer heap,
     /// ready queue and event queue (buffers are allocated per slot on first use and
@@ -465,22 +565,92 @@ impl Tcp {
         &self.cfg
     }
 
-    /// Accept connections on `port` (on every local address).
+    /// Accept connections on `port` (on every local address), with the accept
+    /// backlog of [`TcpConfig::accept_backlog`].
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        self.listen_backlog(port, self.cfg.accept_backlog)
+    }
+
+    /// Accept connections on `port` with an accept backlog of `backlog` (at
+    /// least 1): at most that many connections established on it and not yet
+    /// taken by the application. A connection is taken when
+    /// [`Tcp::poll_event`] hands out its `Accepted` event (unless the
+    /// application puts it back with [`Tcp::hold_accepted`]). While the queue is
+    /// full, new handshakes are not completed, as Linux does: SYNs are dropped
+    /// and the final ACK of a handshake in SYN-RECEIVED is dropped (the
+    /// connection stays in SYN-RECEIVED and retransmits its SYN-ACK; the client's
+    /// next ACK completes it once there is room), each counted in
+    /// [`TcpStats::accept_queue_full`].
+    pub fn listen_backlog(&mut self, port: u16, backlog: usize) -> Result<(), ListenError> {
         if port == 0 {
             return Err(ListenError::InvalidPort);
         }
         if self.listeners.contains_key(&port) {
             return Err(ListenError::AlreadyListening);
         }
-        self.listeners.insert(port, Listener::default());
+        self.listeners.insert(port, Listener::new(backlog.max(1)));
         Ok(())
+    }
+
+    /// The SYN and accept queues of the listener on `port`.
+    pub fn listener_queues(&self, port: u16) -> Option<ListenerQueues> {
+        self.listeners.get(&port).map(|l| ListenerQueues { syn_received: l.pending, accept_queue: l.queued, backlog: l.backlog })
+    }
+
+    /// The application received `Accepted` for `conn` but keeps the connection
+    /// waiting in a queue of its own (an async listener's, until `accept()`):
+    /// it counts against its listener's accept backlog again until
+    /// [`Tcp::take_accepted`] or its end. Returns `false` for a stale handle, an
+    /// active open, or a connection already counted.
+    pub fn hold_accepted(&mut self, conn: ConnId) -> bool {
+        let Some(slot) = self.slots.get_mut(conn.index as usize) else { return false };
+        if slot.generation != conn.generation {
+            return false;
+        }
+        let Some(c) = slot.conn.as_mut().filter(|c| c.announced) else { return false };
+        let Some(port) = c.listener_port else { return false };
+        if c.accept != AcceptMark::Out {
+            return false;
+        }
+        c.accept = AcceptMark::In;
+        if let Some(l) = self.listeners.get_mut(&port) {
+            l.queued += 1;
+        }
+        true
+    }
+
+    /// The application took `conn` (held with [`Tcp::hold_accepted`]): it no
+    /// longer counts against the accept backlog. Returns whether it did.
+    pub fn take_accepted(&mut self, conn: ConnId) -> bool {
+        let Some(slot) = self.slots.get_mut(conn.index as usize) else { return false };
+        if slot.generation != conn.generation {
+            return false;
+        }
+        let Some(c) = slot.conn.as_mut() else { return false };
+        if c.accept != AcceptMark::In {
+            return false;
+        }
+        c.accept = AcceptMark::Out;
+        if let Some(l) = c.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+            l.queued = l.queued.saturating_sub(1);
+        }
+        true
     }
 
     /// Stop accepting on `port`. Existing connections (and handshakes in progress)
     /// are not affected.
     pub fn unlisten(&mut self, port: u16) {
-        self.listeners.remove(&port);
+        if self.listeners.remove(&port).is_none() {
+            return;
+        }
+        // Its connections no longer count in any queue (a later listener on the
+        // port starts empty). Walks the slots: unlisten is rare.
+        for slot in &mut self.slots {
+            if let Some(c) = slot.conn.as_mut().filter(|c| c.listener_port == Some(port)) {
+                c.in_backlog = false;
+                c.accept = AcceptMark::Out;
+            }
+        }
     }
 
     /// Is there a listener on `port`?
@@ -496,13 +666,22 @@ impl Tcp {
         }
     }
 
-    /// Take a free slot and build a connection in it.
-    fn alloc(&mut self, local: SocketAddr, remote: SocketAddr, now: Instant, state: State, offer: Offer) -> Option<u32> {
+    /// Our initial sequence number for a connection opened at `now` (RFC 6528 §3).
+    fn isn(&self, local: &SocketAddr, remote: &SocketAddr, now: Instant) -> SeqNum {
+        SeqNum(isn::initial_seq(&self.cfg.isn_secret, local, remote, now))
+    }
+
+    /// The offset of our timestamp clock on this 4-tuple (RFC 7323 §5.4).
+    fn ts_offset(&self, local: &SocketAddr, remote: &SocketAddr) -> u32 {
+        (isn::tuple_hash(&self.cfg.isn_secret, remote, local) >> 32) as u32
+    }
+
+    /// Take a free slot and build a connection in it, with `iss` as our ISS.
+    fn alloc(&mut self, local: SocketAddr, remote: SocketAddr, iss: SeqNum, state: State, offer: Offer) -> Option<u32> {
+        let ts_offset = self.ts_offset(&local, &remote);
         let idx = self.free.pop()?;
         let slot = &mut self.slots[idx as usize];
         let (tx, rx) = slot.spare.take().unwrap_or_else(|| (RingBuffer::new(self.cfg.tx_buffer), RingBuffer::new(self.cfg.rx_buffer)));
-        let iss = SeqNum(isn::initial_seq(&self.cfg.isn_secret, &local, &remote, now));
-        let ts_offset = (isn::tuple_hash(&self.cfg.isn_secret, &remote, &local) >> 32) as u32;
         let id = ConnId { index: idx, generation: slot.generation };
         slot.conn = Some(Conn::new(NewConn { id, local, remote, iss, tx, rx, offer, ts_offset }, state, &self.cfg));
         slot.queued = false;
@@ -519,9 +698,12 @@ impl Tcp {
         if conn.announced {
             self.events.push_back(TcpEvent::Closed { conn: conn.id, reason });
         }
-        if conn.in_backlog {
-            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+        if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+            if conn.in_backlog {
                 l.pending = l.pending.saturating_sub(1);
+            }
+            if conn.accept == AcceptMark::In {
+                l.queued = l.queued.saturating_sub(1);
             }
         }
         self.map.remove(&FourTuple { local: conn.local, remote: conn.remote });
@@ -549,6 +731,17 @@ impl Tcp {
             if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
                 l.pending = l.pending.saturating_sub(1);
             }
+        }
+        if conn.accept == AcceptMark::Entering {
+            // Just established (its Accepted event is queued): in the accept
+            // queue until the application takes it (if the listener still exists).
+            conn.accept = match conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+                Some(l) => {
+                    l.queued += 1;
+                    AcceptMark::In
+                }
+                None => AcceptMark::Out,
+            };
         }
         if conn.protocol_done() && conn.rx.is_empty() {
             if conn.state == State::Closed {
@@ -636,7 +829,8 @@ impl Tcp {
             return Err(ConnectError::AddrInUse);
         }
         let offer = self.offer();
-        let Some(idx) = self.alloc(local, remote, now, State::SynSent, offer) else {
+        let iss = self.isn(&local, &remote, now);
+        let Some(idx) = self.alloc(local, remote, iss, State::SynSent, offer) else {
             self.stats.conn_table_full += 1;
             return Err(ConnectError::TooManyConnections);
         };
@@ -660,6 +854,7 @@ impl Tcp {
         let local = SocketAddr::new(dst, repr.dst_port);
         let remote = SocketAddr::new(src, repr.src_port);
         if let Some(&idx) = self.map.get(&FourTuple { local, remote }) {
+            let listeners = &self.listeners;
             let conn = self.slots[idx as usize].conn.as_mut().expect("mapped slot holds a connection");
             let syn_only = repr.flags.contains(TcpFlags::SYN) && !repr.flags.contains(TcpFlags::ACK) && !repr.flags.contains(TcpFlags::RST);
             if conn.state == State::TimeWait && syn_only && SeqNum(repr.seq) > conn.rcv_nxt && self.listeners.contains_key(&repr.dst_port) {
@@ -668,7 +863,11 @@ impl Tcp {
                 self.stats.time_wait_recycled += 1;
                 self.release(idx, CloseReason::Normal);
             } else {
+                // A passive open in SYN-RECEIVED completes only if its listener's
+                // accept queue has room.
+                let accept_full = conn.state == State::SynReceived && conn.listener_port.and_then(|p| listeners.get(&p)).is_some_and(Listener::accept_full);
                 let mut env = env!(self);
+                env.accept_full = accept_full;
                 let outcome = conn.process(now, &mut env, repr, out);
                 self.after(idx, outcome);
                 return;
@@ -719,8 +918,23 @@ impl Tcp {
             self.stats.ignored += 1;
             return;
         }
+        let port = repr.dst_port;
         if f.contains(TcpFlags::ACK) {
-            // An ACK to a listener: <SEQ=SEG.ACK><CTL=RST>.
+            if !f.contains(TcpFlags::SYN) && self.cookies_recent(port, now) {
+                // RFC 4987 §3.6: the third segment of a handshake answered by a
+                // SYN cookie.
+                match self.cookie_ack(now, local, remote, repr, out) {
+                    cookie::CookieAck::Established | cookie::CookieAck::Dropped => return,
+                    cookie::CookieAck::Invalid => {
+                        // Not ours (forged, or older than the cookie's lifetime):
+                        // an ACK to a listener, answered below.
+                        self.stats.cookies_failed += 1;
+                        self.reset_reply(now, local, remote, repr, out);
+                        return;
+                    }
+                }
+            }
+            // An ACK to a listener (RFC 9293 §3.10.7.2): <SEQ=SEG.ACK><CTL=RST>.
             self.stats.bad_ack += 1;
             self.reset_reply(now, local, remote, repr, out);
             return;
@@ -729,14 +943,23 @@ impl Tcp {
             self.stats.ignored += 1;
             return;
         }
-        let port = repr.dst_port;
-        let backlog = self.listeners.get(&port).map_or(0, |l| l.pending);
-        if backlog >= self.cfg.syn_backlog {
-            self.stats.syn_queue_full += 1;
+        let Some(l) = self.listeners.get(&port) else { return };
+        if l.accept_full() {
+            // No room to complete handshakes: leave the SYN unanswered (Linux).
+            self.stats.accept_queue_full += 1;
+            return;
+        }
+        if l.pending >= self.cfg.syn_backlog {
+            if self.cfg.syn_cookies {
+                self.send_cookie(now, local, remote, repr, out);
+            } else {
+                self.stats.syn_queue_full += 1;
+            }
             return;
         }
         let offer = self.offer().answer(&repr.options);
-        let Some(idx) = self.alloc(local, remote, now, State::SynReceived, offer) else {
+        let iss = self.isn(&local, &remote, now);
+        let Some(idx) = self.alloc(local, remote, iss, State::SynReceived, offer) else {
             self.stats.conn_table_full += 1;
             return;
         };
@@ -774,7 +997,10 @@ impl Tcp {
                 continue; // stale entry (lazy deletion)
             }
             slot.timer_at = None;
+            let syn_pressure = slot.conn.as_ref().is_some_and(|c| c.in_backlog)
+                && slot.conn.as_ref().and_then(|c| c.listener_port).and_then(|p| self.listeners.get(&p)).is_some_and(|l| self.cfg.under_pressure(l.pending));
             let mut env = env!(self);
+            env.syn_pressure = syn_pressure;
             let conn = self.slots[idx as usize].conn.as_mut().expect("checked");
             let outcome = conn.on_timer(now, &mut env, out);
             self.after(idx, outcome);
@@ -783,7 +1009,7 @@ impl Tcp {
             let slot = &mut self.slots[idx as usize];
             slot.queued = false;
             let Some(conn) = slot.conn.as_mut() else { continue };
-            let mut env = Env { cfg: &self.cfg, stats: &mut self.stats, events: &mut self.events, challenge: &mut self.challenge };
+            let mut env = env!(self);
             conn.transmit(now, &mut env, out);
             if conn.tx_blocked {
                 // Output waits for room below (a transmit frame, an ARP answer):
@@ -826,9 +1052,14 @@ impl Tcp {
         self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
-    /// The next event for the application.
+    /// The next event for the application. Handing out an `Accepted` event takes
+    /// its connection out of the listener's accept queue.
     pub fn poll_event(&mut self) -> Option<TcpEvent> {
-        self.events.pop_front()
+        let ev = self.events.pop_front()?;
+        if let TcpEvent::Accepted { conn, .. } = ev {
+            self.take_accepted(conn);
+        }
+        Some(ev)
     }
 
     /// Copy received bytes into `buf`. `Ok(n>0)` bytes copied (`Ok(0)` only for an
@@ -1140,6 +1371,12 @@ impl Tcp {
     /// Counters.
     pub fn stats(&self) -> &TcpStats {
         &self.stats
+    }
+
+    /// What the handshake of `conn` negotiated (MSS, window scale, timestamps,
+    /// the peer's SACK-permitted), for tests and diagnostics.
+    pub fn negotiated(&self, conn: ConnId) -> Option<Negotiated> {
+        self.get(conn).map(|c| c.neg)
     }
 
     /// Sequence state of a connection, for tests and diagnostics:

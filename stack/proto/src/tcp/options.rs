@@ -35,6 +35,10 @@ pub struct Negotiated {
     pub rcv_wscale: u8,
     /// Timestamps in use on every segment.
     pub timestamps: bool,
+    /// The peer's SYN carried SACK-permitted (RFC 2018 §2: we may send it SACK
+    /// blocks). Kept, also through a SYN cookie; this stack sends no SACK
+    /// blocks yet, so nothing uses it.
+    pub peer_sack_permitted: bool,
 }
 
 /// What we offer in our SYN (or in a SYN-ACK, restricted to what the peer offered).
@@ -88,7 +92,7 @@ impl Offer {
         if timestamps {
             send_mss = send_mss.saturating_sub(TS_OPTION_LEN).max(32);
         }
-        Negotiated { send_mss, snd_wscale, rcv_wscale, timestamps }
+        Negotiated { send_mss, snd_wscale, rcv_wscale, timestamps, peer_sack_permitted: peer.sack_permitted }
     }
 }
 
@@ -141,10 +145,10 @@ mod tests {
         let offer = Offer { mss: 1460, wscale: Some(7), timestamps: true };
         let peer = TcpOptions { mss: Some(1400), window_scale: Some(9), timestamps: Some((5, 0)), ..Default::default() };
         let n = offer.negotiate(&peer, false);
-        assert_eq!(n, Negotiated { send_mss: 1388, snd_wscale: 9, rcv_wscale: 7, timestamps: true });
+        assert_eq!(n, Negotiated { send_mss: 1388, snd_wscale: 9, rcv_wscale: 7, timestamps: true, peer_sack_permitted: false });
         let bare = TcpOptions::default();
         let n = offer.negotiate(&bare, false);
-        assert_eq!(n, Negotiated { send_mss: 536, snd_wscale: 0, rcv_wscale: 0, timestamps: false });
+        assert_eq!(n, Negotiated { send_mss: 536, snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false });
         assert_eq!(offer.negotiate(&bare, true).send_mss, 1220);
         let ans = offer.answer(&bare);
         assert_eq!(ans.wscale, None);

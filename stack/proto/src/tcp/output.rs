@@ -250,7 +250,13 @@ impl Conn {
         }
         env.stats.rto_expired += 1;
         self.retries += 1;
-        let limit = if self.state.is_synchronized() { env.cfg.max_retries } else { env.cfg.syn_retries };
+        let limit = match self.state.is_synchronized() {
+            true => env.cfg.max_retries,
+            // A half-open entry of a listener whose SYN queue is more than half
+            // full gives up sooner (Linux's pruning in reqsk_timer_handler).
+            false if env.syn_pressure => env.cfg.syn_retries.min(super::SYN_RETRIES_UNDER_PRESSURE),
+            false => env.cfg.syn_retries,
+        };
         if self.retries > limit {
             env.stats.timeouts += 1;
             return Outcome::Free(CloseReason::Timeout);

@@ -35,7 +35,8 @@ pub struct TcpStats {
     pub ack_unsent: u64,
     /// Segments dropped because they lack the ACK bit in a synchronized state.
     pub no_ack: u64,
-    /// SYNs dropped because the listener's SYN backlog was full.
+    /// SYNs dropped because the listener's SYN backlog was full and SYN cookies
+    /// are off ([`super::TcpConfig::syn_cookies`]).
     pub syn_queue_full: u64,
     /// SYNs dropped (not answered: the client's retransmission may find a free
     /// slot) or connects refused because every connection slot was taken.
@@ -87,6 +88,17 @@ pub struct TcpStats {
     /// RSTs not sent to segments for no connection (closed port, ACK to a
     /// listener) because of the rate limit (`TcpConfig::reset_rate`).
     pub rst_rate_limited: u64,
+    /// SYN-ACKs sent with a SYN cookie (RFC 4987 §3.6) because the listener's SYN
+    /// queue was full.
+    pub cookies_sent: u64,
+    /// ACKs whose cookie was valid: connections created from a cookie.
+    pub cookies_validated: u64,
+    /// ACKs to a listener that had sent cookies whose cookie was not valid
+    /// (forged, or older than its lifetime), answered by a (rate-limited) RST.
+    pub cookies_failed: u64,
+    /// SYNs and handshake-completing ACKs dropped because the listener's accept
+    /// queue was full (Linux's `ListenOverflows`).
+    pub accept_queue_full: u64,
 }
 
 impl TcpStats {
@@ -106,10 +118,12 @@ impl TcpStats {
         "ooo_dropped",
         "rst_rate_limited",
         "time_wait_rst_ignored",
+        "cookies_failed",
+        "accept_queue_full",
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 39;
+    pub const COUNT: usize = 43;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -153,6 +167,10 @@ impl TcpStats {
             ("keepalive_timeouts", self.keepalive_timeouts),
             ("time_wait_rst_ignored", self.time_wait_rst_ignored),
             ("rst_rate_limited", self.rst_rate_limited),
+            ("cookies_sent", self.cookies_sent),
+            ("cookies_validated", self.cookies_validated),
+            ("cookies_failed", self.cookies_failed),
+            ("accept_queue_full", self.accept_queue_full),
         ]
     }
 }

@@ -86,6 +86,7 @@ impl Rng {
 }
 
 pub type Filter = Box<dyn FnMut(&Seg) -> bool>;
+pub type Editor = Box<dyn FnMut(&mut Seg)>;
 
 pub struct Sim {
     pub now: Instant,
@@ -106,6 +107,11 @@ pub struct Sim {
     pub tx_room: Option<usize>,
     /// Drop a segment when this returns true (targeted loss).
     pub drop_if: Option<Filter>,
+    /// Rewrite segments on the wire (a middlebox), before `drop_if`.
+    pub edit: Option<Editor>,
+    /// Take B's events each round (`false`: B's application does not look, so
+    /// its `Accepted` connections stay in the listener's accept queue).
+    pub poll_b: bool,
     /// Every segment put on the wire (before loss), with its send time.
     pub log: Vec<(Instant, Seg)>,
     pub a_events: Vec<TcpEvent>,
@@ -128,10 +134,12 @@ impl Sim {
         };
         a_cfg.isn_secret = secret(1);
         b_cfg.isn_secret = secret(2);
+        a_cfg.cookie_secret = secret(3);
+        b_cfg.cookie_secret = secret(4);
         Sim::with_secrets(seed, a_cfg, b_cfg)
     }
 
-    /// As [`Sim::new`], keeping the configurations' ISN secrets.
+    /// As [`Sim::new`], keeping the configurations' ISN and cookie secrets.
     pub fn with_secrets(seed: u64, a_cfg: TcpConfig, b_cfg: TcpConfig) -> Sim {
         Sim {
             now: Instant::from_millis(1000),
@@ -148,6 +156,8 @@ impl Sim {
             dup: 0,
             reorder: 0,
             drop_if: None,
+            edit: None,
+            poll_b: true,
             tx_room: None,
             log: Vec::new(),
             a_events: Vec::new(),
@@ -160,8 +170,15 @@ impl Sim {
     }
 
     pub fn put(&mut self, out: Out) {
-        for seg in out.0 {
+        for mut seg in out.0 {
+            if let Some(f) = self.edit.as_mut() {
+                f(&mut seg);
+            }
             self.log.push((self.now, seg.clone()));
+            if seg.dst != self.a_ip && seg.dst != self.b_ip {
+                // Nobody at that address (a spoofed source): a black hole.
+                continue;
+            }
             if let Some(f) = self.drop_if.as_mut() {
                 if f(&seg) {
                     continue;
@@ -205,7 +222,8 @@ impl Sim {
         while let Some(e) = self.a.poll_event() {
             self.a_events.push(e);
         }
-        while let Some(e) = self.b.poll_event() {
+        while self.poll_b {
+            let Some(e) = self.b.poll_event() else { break };
             self.b_events.push(e);
         }
     }
