@@ -434,6 +434,21 @@ impl<'a> Io<'a> {
         self.net.borrow_mut().iface.udp_mut().unbind(port);
     }
 
+    /// Bind an ephemeral UDP port (49152–65535) whose datagrams from `remote` the
+    /// NIC's RSS hash sends to this core, as [`Io::connect`] picks TCP ports: the
+    /// port to send to `remote` from and receive its answers on, on this core
+    /// only. Release it with [`Io::udp_unbind`].
+    pub fn udp_bind_ephemeral(&mut self, remote: SocketAddr) -> Result<u16, UdpError> {
+        let mut net = self.net.borrow_mut();
+        let n = &mut *net;
+        let local_ip = n.iface.select_source(remote.ip()).ok_or(UdpError::NoRoute)?;
+        let udp = n.iface.udp();
+        let port = n.steering.pick_local_port(n.core, remote, local_ip, n.next_port, |p| udp.is_bound(p)).ok_or(UdpError::NoPortAvailable)?;
+        n.next_port = port.wrapping_add(1).max(crate::rss::EPHEMERAL_FIRST);
+        n.iface.udp_mut().bind(port)?;
+        Ok(port)
+    }
+
     /// Take the oldest datagram queued on `port` into `buf` (truncated if `buf` is
     /// smaller): its length, sender and destination. `Err(WouldBlock)` when none.
     pub fn recv_from(&mut self, port: u16, buf: &mut [u8]) -> Result<Datagram, UdpError> {

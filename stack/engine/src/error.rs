@@ -172,6 +172,9 @@ pub enum UdpError {
     /// No transmit frame was free.
     #[error("no transmit buffer")]
     NoBuffer,
+    /// No free ephemeral port maps to this core ([`crate::Io::udp_bind_ephemeral`]).
+    #[error("no free ephemeral UDP port for this core")]
+    NoPortAvailable,
 }
 
 impl From<proto::udp::UdpError> for UdpError {

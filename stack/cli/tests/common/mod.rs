@@ -140,8 +140,32 @@ impl Bed {
     /// Start `xdpstack ARGS...` in the stack namespace; waits for its `ready` line.
     pub fn start_stack(&self, args: &[&str]) -> Stack {
         let bin = env!("CARGO_BIN_EXE_xdpstack");
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.stack_ns, bin]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        Stack::spawn_ready(Command::new("ip").args(["netns", "exec", &self.stack_ns, bin]).args(args))
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        for ns in [&self.peer_ns, &self.stack_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A running `xdpstack` process; killed on drop if still running.
+pub struct Stack {
+    /// The process (`ip netns exec` execs into xdpstack, so this is its PID).
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Lines seen so far (stdout and `stderr: ` prefixed stderr).
+    pub seen: Vec<String>,
+}
+
+impl Stack {
+    /// Spawn `cmd` (an `xdpstack` command line, e.g. under `ip netns exec`) and
+    /// wait up to 30 s for its `ready` line.
+    pub fn spawn_ready(cmd: &mut Command) -> Stack {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn xdpstack");
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
@@ -177,26 +201,7 @@ impl Bed {
             }
         }
     }
-}
 
-impl Drop for Bed {
-    fn drop(&mut self) {
-        for ns in [&self.peer_ns, &self.stack_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// A running `xdpstack` process; killed on drop if still running.
-pub struct Stack {
-    /// The process (`ip netns exec` execs into xdpstack, so this is its PID).
-    pub child: Child,
-    lines: mpsc::Receiver<String>,
-    /// Lines seen so far (stdout and `stderr: ` prefixed stderr).
-    pub seen: Vec<String>,
-}
-
-impl Stack {
     /// Send `sig` and wait (bounded) for exit; returns the exit code and all output.
     pub fn signal_and_wait(&mut self, sig: i32) -> (Option<i32>, Vec<String>) {
         // SAFETY: kill(2) on the PID of our own child process.
