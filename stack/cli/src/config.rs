@@ -34,6 +34,8 @@ pub struct FileConfig {
     /// Services (serve only).
     #[serde(default)]
     pub service: Vec<String>,
+    /// Directory of the http service (serve only).
+    pub www: Option<String>,
 }
 
 /// Validated settings of a stack instance.

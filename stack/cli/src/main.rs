@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the stack and serve services (echo, discard, udp-echo) on every bound queue.
+    /// Run the stack and serve services (echo, discard, chargen, http, udp-echo) on every bound queue.
     Serve(Box<ServeArgs>),
     /// Netcat-like client over the stack: send FILE or stdin, half-close, receive.
     Connect(Box<ConnectArgs>),
@@ -103,10 +103,13 @@ pub struct CommonArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Service to run, KIND:PORT (KIND: echo, discard on TCP; udp-echo on UDP),
-    /// repeatable.
+    /// Service to run, KIND:PORT (KIND: echo, discard, chargen, http on TCP;
+    /// udp-echo on UDP), repeatable.
     #[arg(long = "service", value_name = "KIND:PORT")]
     pub service: Vec<String>,
+    /// Directory whose files the http service serves (loaded into memory at start).
+    #[arg(long, value_name = "DIR")]
+    pub www: Option<String>,
 }
 
 /// `xdpstack connect`.
