@@ -17,6 +17,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+
+/// The tests of this file run one at a time: each runs busy-polling stacks and
+/// load on a machine that may have only 2 CPUs, and latency figures measured
+/// while another test's loops spin would be meaningless.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const PEER: &str = "198.18.0.1";
 
 /// Run `f` on a new thread inside network namespace `ns` (not joined).
@@ -111,6 +121,7 @@ fn common_args<'a>(bed: &'a Bed, ip: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn rr_and_crr_against_a_kernel_echo_server() {
+    let _serial = serial();
     let bed = Bed::new(2);
     let echo = KernelEcho::start(&bed, 7);
     let to = format!("{PEER}:7");
@@ -145,6 +156,7 @@ fn rr_and_crr_against_a_kernel_echo_server() {
 
 #[test]
 fn rr_between_two_stacks() {
+    let _serial = serial();
     let bed = Bed::new(2);
     // The other end of the veth runs xdpstack's echo service (its own address;
     // the peer kernel keeps 198.18.0.1).
@@ -165,6 +177,7 @@ fn rr_between_two_stacks() {
 
 #[test]
 fn bulk_both_ways_against_socat() {
+    let _serial = serial();
     let bed = Bed::new(2);
     let dir = std::env::temp_dir().join(format!("xdpstack-bulk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -206,6 +219,7 @@ fn bulk_both_ways_against_socat() {
 
 #[test]
 fn udp_against_a_kernel_echo_socket() {
+    let _serial = serial();
     let bed = Bed::new(2);
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -241,6 +255,7 @@ fn udp_against_a_kernel_echo_socket() {
 
 #[test]
 fn refused_and_bad_flags() {
+    let _serial = serial();
     let bed = Bed::new(1);
     let mut args = common_args(&bed, "198.18.0.2/24");
     args.extend(["--to", "198.18.0.1:9", "--flows", "2", "--duration", "1"]);
