@@ -89,7 +89,7 @@ fuzz: setup
 	cd stack/fuzz && bash seed.sh && for t in $$(cargo +nightly fuzz list --fuzz-dir .); do \
 	  cargo +nightly fuzz run --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
-demo: build
+demo: build bench-tools
 	bash bench/demo.sh
 
 fmt:
