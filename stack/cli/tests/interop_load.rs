@@ -171,6 +171,12 @@ fn rr_between_two_stacks() {
     let done = s["completed"].as_u64().unwrap();
     assert!(done >= 1000, "{s}");
     assert_eq!(s["bytes"].as_u64().unwrap(), done * 64);
+    // crr stack to stack: exactly --count connections, each closed cleanly.
+    let mut args = common_args(&bed, "198.18.0.2/24");
+    args.extend(["--to", "198.18.0.3:7", "--flows", "4", "--count", "200", "--verify"]);
+    let (s, _) = summary(&load(&bed, &[&["crr"], &args[..]].concat()));
+    assert_eq!(s["completed"], 200, "{s}");
+    assert_eq!(s["errors"], 0, "{s}");
     let (code, _) = server.signal_and_wait(libc::SIGTERM);
     assert_eq!(code, Some(0));
 }
