@@ -40,7 +40,7 @@ enum Command {
     Stats(StatsArgs),
 }
 
-/// Flags shared by every subcommand that runs the stack (CLI.md "Common flags").
+/// Flags shared by every subcommand that runs the stack (docs/cli.md, "Common flags").
 #[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
     /// Interface to attach to (AF_XDP).

@@ -68,7 +68,7 @@ impl Bed {
     }
 
     /// Like [`Bed::new`], but the kernel peer runs with `tx off tso off gso off`:
-    /// real checksums and MTU-sized frames whatever the XDP mode (TESTBED.md
+    /// real checksums and MTU-sized frames whatever the XDP mode (docs/testing.md
     /// pitfalls). For the tests that want full checksums on the wire.
     pub fn new_offloads_off(queues: u32) -> Bed {
         Bed::build(queues, false)
@@ -100,7 +100,7 @@ impl Bed {
         // The kernel and the stack share the stack's MAC: keep the kernel's IPv6 off it.
         sh(&format!("ip netns exec {} sysctl -qw net.ipv6.conf.{}.disable_ipv6=1", bed.stack_ns, bed.stack_if));
         if !default_offloads {
-            // Real checksums and MTU-sized frames from the kernel peer (TESTBED.md pitfalls).
+            // Real checksums and MTU-sized frames from the kernel peer (docs/testing.md).
             sh(&format!("ip netns exec {} ethtool -K {} tx off tso off gso off >/dev/null", bed.peer_ns, bed.peer_if));
         }
         sh(&format!("ip -n {} link set {} up", bed.peer_ns, bed.peer_if));
