@@ -28,11 +28,14 @@ pub struct Rtt {
     srtt: Option<u64>,
     /// RTT variation, µs.
     rttvar: u64,
-    rto: Duration,
+    /// The current RTO, µs.
+    rto: u64,
     /// Consecutive expirations without progress (backoff exponent).
     backoffs: u32,
-    min_rto: u64,
-    max_rto: u64,
+    /// Bounds, µs (u32: up to 71 minutes; kept small for the per-connection
+    /// state size).
+    min_rto: u32,
+    max_rto: u32,
     /// Karn: the segment being timed, `(end seq, sent at)`.
     timed: Option<(u32, Instant)>,
 }
@@ -50,7 +53,8 @@ fn micros(d: Duration) -> u64 {
 impl Rtt {
     /// A fresh estimator with the given bounds.
     pub fn new(min_rto: Duration, max_rto: Duration) -> Rtt {
-        Rtt { srtt: None, rttvar: 0, rto: INITIAL_RTO.clamp(min_rto, max_rto), backoffs: 0, min_rto: micros(min_rto), max_rto: micros(max_rto), timed: None }
+        let us32 = |d: Duration| micros(d).min(u64::from(u32::MAX)) as u32;
+        Rtt { srtt: None, rttvar: 0, rto: micros(INITIAL_RTO.clamp(min_rto, max_rto)), backoffs: 0, min_rto: us32(min_rto), max_rto: us32(max_rto), timed: None }
     }
     /// The smoothed RTT, if measured.
     pub fn srtt(&self) -> Option<Duration> {
@@ -58,11 +62,11 @@ impl Rtt {
     }
     /// The current (backed-off) RTO.
     pub fn rto(&self) -> Duration {
-        self.rto
+        Duration::from_micros(self.rto)
     }
     /// The configured upper bound of the RTO.
     pub fn max_rto(&self) -> Duration {
-        Duration::from_micros(self.max_rto)
+        Duration::from_micros(u64::from(self.max_rto))
     }
     /// Consecutive timeouts since the last progress.
     pub fn backoffs(&self) -> u32 {
@@ -95,9 +99,9 @@ impl Rtt {
             None => micros(INITIAL_RTO),
         };
         // RFC 6298 §2.4 bound first, then §5.5 doubling per expiration, capped (§2.5).
-        let bounded = base.clamp(self.min_rto, self.max_rto.max(self.min_rto));
-        let rto = bounded.saturating_mul(1u64 << self.backoffs.min(16)).min(self.max_rto);
-        self.rto = Duration::from_micros(rto);
+        let (min, max) = (u64::from(self.min_rto), u64::from(self.max_rto));
+        let bounded = base.clamp(min, max.max(min));
+        self.rto = bounded.saturating_mul(1u64 << self.backoffs.min(16)).min(max);
     }
 
     /// Start timing the segment ending at `end_seq` if none is being timed (RFC 6298
