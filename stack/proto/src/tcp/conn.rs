@@ -199,6 +199,11 @@ pub(crate) struct Conn {
     pub rcv_nxt: SeqNum,
     pub rx: ChunkBuf,
     pub ooo: Assembler,
+    /// Receive-buffer auto-tuning (`rcv_space_adjust`): the first byte the
+    /// application had not read, and when (ms, modulo 2^32), at the start of
+    /// the current measurement.
+    pub rcv_space_seq: SeqNum,
+    pub rcv_space_ms: u32,
     /// Sequence number of the peer's FIN, once seen (possibly out of order).
     pub peer_fin: Option<SeqNum>,
     /// The peer's FIN was taken in sequence.
@@ -302,6 +307,8 @@ impl Conn {
             rcv_nxt: SeqNum(0),
             rx,
             ooo: Assembler::new(),
+            rcv_space_seq: SeqNum(0),
+            rcv_space_ms: 0,
             peer_fin: None,
             fin_received: false,
             rwin: RecvWindow::new(SeqNum(0), 0),
@@ -404,6 +411,8 @@ impl Conn {
         }
         self.rwin = RecvWindow::new(self.rcv_nxt, self.neg.rcv_wscale);
         self.last_ack_sent = self.rcv_nxt;
+        self.rcv_space_seq = self.rcv_nxt;
+        self.rcv_space_ms = now.millis() as u32;
         self.cc.set_mss(u32::from(self.neg.send_mss));
     }
 
@@ -862,6 +871,7 @@ impl Conn {
         self.rx.enqueue_unqueued(adv as usize);
         self.rcv_nxt += adv;
         env.stats.bytes_in += u64::from(adv);
+        self.rcv_space_adjust(now, env.cfg);
         self.notify_readable(env);
         if had_gap {
             // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once.
@@ -876,6 +886,36 @@ impl Conn {
         } else if self.delack_at.is_none() {
             self.delack_at = Some(now + env.cfg.delayed_ack);
         }
+    }
+
+    /// Receive-buffer auto-tuning, as Linux's `tcp_rcv_space_adjust` (DRS): once
+    /// per RTT, see how many bytes the application read during it; if that is
+    /// more than half the buffer, the flow is limited by our window while the
+    /// application keeps up, so the buffer (and the window we advertise) grows
+    /// to twice that plus 16 segments, up to [`TcpConfig::rx_buffer`]. A
+    /// connection starts at [`TcpConfig::rx_buffer_initial`]; one whose
+    /// application reads slowly, or whose peer sends little, stays small. The
+    /// buffer never shrinks (the window never retracts, RFC 9293 §3.8.6).
+    fn rcv_space_adjust(&mut self, now: Instant, cfg: &TcpConfig) {
+        let cap = self.rx.capacity();
+        if cap >= cfg.rx_buffer {
+            return;
+        }
+        let now_ms = now.millis() as u32;
+        let rtt_ms = self.rtt.srtt().map_or(100, |d| d.as_millis().clamp(1, 60_000) as u32);
+        if now_ms.wrapping_sub(self.rcv_space_ms) < rtt_ms {
+            return;
+        }
+        // Bytes the application read since the measurement began (the first
+        // unread byte is RCV.NXT minus what is queued).
+        let copied_seq = self.rcv_nxt - self.rx.len() as u32;
+        let copied = copied_seq.since(self.rcv_space_seq) as usize;
+        if copied * 2 > cap {
+            let grown = (2 * copied + 16 * usize::from(self.neg.send_mss)).max(cap).min(cfg.rx_buffer);
+            self.rx.set_capacity(grown);
+        }
+        self.rcv_space_seq = copied_seq;
+        self.rcv_space_ms = now_ms;
     }
 
     /// Consume the peer's FIN once all data before it arrived (RFC 9293 §3.10.7.4

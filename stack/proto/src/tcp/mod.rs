@@ -293,7 +293,7 @@ impl Default for TcpConfig {
         TcpConfig {
             mss: 1460,
             rx_buffer: 256 * 1024,
-            rx_buffer_initial: 256 * 1024,
+            rx_buffer_initial: 64 * 1024,
             tx_buffer: 256 * 1024,
             max_connections: 131_072,
             buffer_memory: 256 << 20,
@@ -1150,7 +1150,7 @@ impl Tcp {
             return Err(self.recv_empty(conn.index));
         }
         let n = f(run).min(run.len());
-        c.rx.consume(&mut self.pool, n);
+        c.rx.consume_front(&mut self.pool, n, !c.ooo.is_empty());
         self.after_read(conn.index, n);
         Ok(n)
     }
@@ -1207,18 +1207,18 @@ impl Tcp {
         }
         let (fi, ti) = (from.index as usize, to.index as usize);
         let pool = &mut self.pool;
-        let (rx, tx) = if fi == ti {
+        let (rx, tx, keep) = if fi == ti {
             let c = self.slots[fi].conn.as_mut().expect("checked above");
             c.readable_pending = false;
-            (&mut c.rx, &mut c.tx)
+            (&mut c.rx, &mut c.tx, !c.ooo.is_empty())
         } else {
             let (a, b) = self.slots.pair_mut(fi, ti);
             let a = a.conn.as_mut().expect("checked above");
             a.readable_pending = false;
-            (&mut a.rx, &mut b.conn.as_mut().expect("checked above").tx)
+            (&mut a.rx, &mut b.conn.as_mut().expect("checked above").tx, !a.ooo.is_empty())
         };
         let avail = rx.len().min(max);
-        let moved = rx.move_to(tx, pool, max);
+        let moved = rx.move_to(tx, pool, max, keep);
         let want_writable = moved < avail || tx.room(pool) == 0;
         if want_writable {
             if let Some(t) = self.slots[ti].conn.as_mut() {

@@ -190,9 +190,6 @@ pub struct ChunkBuf {
     cur_idx: Cell<u32>,
     /// Bytes queued.
     len: u32,
-    /// Bytes from the front to the end of the farthest byte written (queued or
-    /// not: out-of-order data beyond `len`).
-    extent: u32,
     cap: u32,
     /// Offset of the first queued byte in the head chunk.
     start: u16,
@@ -204,16 +201,16 @@ pub struct ChunkBuf {
 impl ChunkBuf {
     /// An empty queue of `capacity` bytes; holds no memory.
     pub fn new(capacity: usize) -> ChunkBuf {
-        ChunkBuf { head: NIL, tail: NIL, cur_idx: Cell::new(NIL), len: 0, extent: 0, cap: capacity.min(u32::MAX as usize / 2) as u32, start: 0, held: 0, cur_k: Cell::new(0) }
+        ChunkBuf { head: NIL, tail: NIL, cur_idx: Cell::new(NIL), len: 0, cap: capacity.min(u32::MAX as usize / 2) as u32, start: 0, held: 0, cur_k: Cell::new(0) }
     }
     /// Most bytes it may hold.
     #[inline]
     pub fn capacity(&self) -> usize {
         self.cap as usize
     }
-    /// Raise (or lower, never below what is written) the capacity.
+    /// Raise (or lower, never below what is queued) the capacity.
     pub fn set_capacity(&mut self, cap: usize) {
-        self.cap = cap.min(u32::MAX as usize / 2).max(self.extent as usize) as u32;
+        self.cap = cap.min(u32::MAX as usize / 2).max(self.len as usize) as u32;
     }
     /// Bytes queued.
     #[inline]
@@ -307,14 +304,14 @@ impl ChunkBuf {
             pool.data_mut(c)[o..o + k].copy_from_slice(&data[done..done + k]);
             done += k;
         }
-        self.extent = self.extent.max(self.len + (offset + n) as u32);
         n
     }
 
     /// Queue `n` bytes previously written with [`ChunkBuf::write_unqueued`].
     pub fn enqueue_unqueued(&mut self, n: usize) {
-        debug_assert!(self.len as usize + n <= self.extent as usize);
-        self.len = (self.len + n as u32).min(self.extent);
+        let backed = (usize::from(self.held) * CHUNK_SIZE - usize::from(self.start)) as u32;
+        debug_assert!(self.len as usize + n <= backed as usize);
+        self.len = (self.len + n as u32).min(backed).min(self.cap);
     }
 
     /// Append as much of `data` as fits; returns the count appended.
@@ -385,15 +382,21 @@ impl ChunkBuf {
     }
 
     /// Drop `n` bytes from the front; chunks wholly consumed go back to the pool,
-    /// and all of them once nothing is queued or written beyond.
+    /// and all of them once nothing is queued.
     pub fn consume(&mut self, pool: &mut Pool, n: usize) {
+        self.consume_front(pool, n, false);
+    }
+
+    /// As [`ChunkBuf::consume`], but with `keep_beyond` the chunks stay when
+    /// nothing is queued: bytes written beyond the queued ones (out-of-order
+    /// data of a receive queue) are still needed.
+    pub fn consume_front(&mut self, pool: &mut Pool, n: usize, keep_beyond: bool) {
         let n = n.min(self.len as usize);
         if n == 0 {
             return;
         }
         self.len -= n as u32;
-        self.extent -= n as u32;
-        if self.extent == 0 {
+        if self.len == 0 && !keep_beyond {
             self.free_all(pool);
             return;
         }
@@ -419,9 +422,8 @@ impl ChunkBuf {
     }
 
     /// Forget the written bytes beyond the queued ones (out-of-order data the
-    /// caller no longer needs); frees the chunks if nothing is queued.
+    /// caller no longer needs): frees the chunks if nothing is queued.
     pub fn drop_unqueued(&mut self, pool: &mut Pool) {
-        self.extent = self.len;
         if self.len == 0 {
             self.free_all(pool);
         }
@@ -440,14 +442,13 @@ impl ChunkBuf {
         self.held = 0;
         self.start = 0;
         self.len = 0;
-        self.extent = 0;
         self.cur_idx.set(NIL);
     }
 
     /// Move up to `max` queued bytes from the front of `self` to the end of `to`
     /// (one copy, chunk to chunk). Returns the count moved (limited by `to`'s
-    /// room and the pool).
-    pub fn move_to(&mut self, to: &mut ChunkBuf, pool: &mut Pool, max: usize) -> usize {
+    /// room and the pool). `keep_beyond` as for [`ChunkBuf::consume_front`].
+    pub fn move_to(&mut self, to: &mut ChunkBuf, pool: &mut Pool, max: usize, keep_beyond: bool) -> usize {
         let mut moved = 0;
         let want = max.min(self.len as usize);
         while moved < want {
@@ -474,8 +475,7 @@ impl ChunkBuf {
                 done += k;
             }
             to.len += n as u32;
-            to.extent = to.extent.max(to.len);
-            self.consume(pool, n);
+            self.consume_front(pool, n, keep_beyond);
             moved += n;
             if n < run {
                 break;
@@ -539,6 +539,18 @@ mod tests {
         assert_eq!(b2.chunks(), 3);
         b2.drop_unqueued(&mut p);
         assert_eq!(b2.chunks(), 0);
+        // A receive queue keeps its chunks while out-of-order bytes wait beyond.
+        b2.push(&mut p, b"abc");
+        assert_eq!(b2.write_unqueued(&mut p, 5000, b"ooo"), 3);
+        b2.consume_front(&mut p, 3, true);
+        assert_eq!(b2.chunks(), 2);
+        assert_eq!(b2.write_unqueued(&mut p, 0, &[1u8; 5000]), 5000);
+        b2.enqueue_unqueued(5003);
+        let mut o = [0u8; 3];
+        assert_eq!(b2.peek_at(&p, 5000, &mut o), 3);
+        assert_eq!(&o, b"ooo");
+        b2.consume_front(&mut p, 5003, false);
+        assert_eq!(b2.chunks(), 0);
         b.free_all(&mut p);
         assert_eq!(p.in_use(), 0);
     }
@@ -576,7 +588,7 @@ mod tests {
             if pushed < d.len() {
                 pushed += a.push(&mut p, &d[pushed..(pushed + 3333).min(d.len())]);
             }
-            a.move_to(&mut b, &mut p, 5000);
+            a.move_to(&mut b, &mut p, 5000, false);
             // Drain b in odd-sized pieces through the zero-copy front.
             let f = b.front(&p);
             let k = f.len().min(2500);

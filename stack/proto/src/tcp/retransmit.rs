@@ -25,7 +25,7 @@ const GRANULARITY_US: u64 = 1000;
 #[derive(Debug, Clone)]
 pub struct Rtt {
     /// Smoothed RTT, µs; `None` before the first sample.
-    srtt: Option<u64>,
+    srtt: Srtt,
     /// RTT variation, µs.
     rttvar: u64,
     /// The current RTO, µs.
@@ -46,6 +46,21 @@ impl Default for Rtt {
     }
 }
 
+/// The smoothed RTT in µs, `u64::MAX` before the first sample (8 bytes where an
+/// `Option<u64>` takes 16: the per-connection state is kept small).
+#[derive(Debug, Clone, Copy)]
+struct Srtt(u64);
+
+impl Srtt {
+    const NONE: Srtt = Srtt(u64::MAX);
+    fn new(us: u64) -> Srtt {
+        Srtt(us.min(u64::MAX - 1))
+    }
+    fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+}
+
 fn micros(d: Duration) -> u64 {
     d.as_micros().min(u128::from(u64::MAX)) as u64
 }
@@ -54,11 +69,11 @@ impl Rtt {
     /// A fresh estimator with the given bounds.
     pub fn new(min_rto: Duration, max_rto: Duration) -> Rtt {
         let us32 = |d: Duration| micros(d).min(u64::from(u32::MAX)) as u32;
-        Rtt { srtt: None, rttvar: 0, rto: micros(INITIAL_RTO.clamp(min_rto, max_rto)), backoffs: 0, min_rto: us32(min_rto), max_rto: us32(max_rto), timed: None }
+        Rtt { srtt: Srtt::NONE, rttvar: 0, rto: micros(INITIAL_RTO.clamp(min_rto, max_rto)), backoffs: 0, min_rto: us32(min_rto), max_rto: us32(max_rto), timed: None }
     }
     /// The smoothed RTT, if measured.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt.map(Duration::from_micros)
+        self.srtt.get().map(Duration::from_micros)
     }
     /// The current (backed-off) RTO.
     pub fn rto(&self) -> Duration {
@@ -76,17 +91,17 @@ impl Rtt {
     /// Feed one RTT measurement (RFC 6298 §2.2, §2.3).
     pub fn sample(&mut self, r: Duration) {
         let r = micros(r);
-        match self.srtt {
+        match self.srtt.get() {
             None => {
                 // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
-                self.srtt = Some(r);
+                self.srtt = Srtt::new(r);
                 self.rttvar = r / 2;
             }
             Some(srtt) => {
                 // RFC 6298 §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'.
                 let delta = srtt.abs_diff(r);
                 self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + r) / 8);
+                self.srtt = Srtt::new((srtt * 7 + r) / 8);
             }
         }
         self.recompute();
@@ -94,7 +109,7 @@ impl Rtt {
 
     fn recompute(&mut self) {
         // RFC 6298 §2.3: RTO <- SRTT + max(G, K*RTTVAR), K = 4; §2.4/2.5 bounds.
-        let base = match self.srtt {
+        let base = match self.srtt.get() {
             Some(srtt) => srtt.saturating_add(self.rttvar.saturating_mul(4).max(GRANULARITY_US)),
             None => micros(INITIAL_RTO),
         };
