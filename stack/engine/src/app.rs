@@ -313,6 +313,7 @@ impl<'a> Io<'a> {
         let conn = n.iface.connect_deferred(now, SocketAddr::new(local_ip, port), remote).map_err(|e| match e {
             proto::tcp::ConnectError::AddrInUse => ConnectError::NoPortAvailable(remote),
             proto::tcp::ConnectError::TooManyConnections => ConnectError::TooManyConnections,
+            proto::tcp::ConnectError::OutOfMemory => ConnectError::OutOfMemory,
             proto::tcp::ConnectError::InvalidAddress => ConnectError::InvalidAddress(remote),
         })?;
         n.connecting.insert(conn);

@@ -260,8 +260,8 @@ impl Tcp {
             ..TcpOptions::default()
         };
         let offer = self.offer().answer(&peer);
-        let Some(idx) = self.alloc(local, remote, SeqNum(iss), State::SynReceived, offer) else {
-            self.stats.conn_table_full += 1;
+        // No slot or no memory: dropped (counted in `alloc`).
+        let Ok(idx) = self.alloc(local, remote, SeqNum(iss), State::SynReceived, offer) else {
             return CookieAck::Dropped;
         };
         self.stats.cookies_validated += 1;
@@ -275,7 +275,7 @@ impl Tcp {
         // announced (unscaled).
         conn.snd_nxt = conn.iss + 1;
         conn.snd_max = conn.iss + 1;
-        let (free, cap, mss) = (conn.rx.free() as u32, conn.rx.capacity() as u32, u32::from(conn.neg.send_mss));
+        let (free, cap, mss) = (conn.rx.room(env.pool) as u32, conn.rx.capacity() as u32, u32::from(conn.neg.send_mss));
         conn.rwin.advertise(conn.rcv_nxt, free, cap, mss, true);
         // The echoed TSval was rounded down to carry the options: no RTT sample
         // from it (RFC 7323 §4 measures with exact echoes only).

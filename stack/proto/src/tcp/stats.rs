@@ -41,6 +41,12 @@ pub struct TcpStats {
     /// SYNs dropped (not answered: the client's retransmission may find a free
     /// slot) or connects refused because every connection slot was taken.
     pub conn_table_full: u64,
+    /// SYNs dropped unanswered (or connects refused) because the buffer memory
+    /// bound ([`super::TcpConfig::buffer_memory`]) was nearly reached.
+    pub conn_no_memory: u64,
+    /// In-window data bytes dropped (not acknowledged; the peer sends them
+    /// again) because the buffer memory bound was reached.
+    pub rx_no_memory: u64,
     /// Segments dropped by PAWS (RFC 7323 §5).
     pub paws_rejected: u64,
     /// Challenge ACKs sent (RFC 5961 §3, §4).
@@ -113,6 +119,7 @@ impl TcpStats {
         "no_ack",
         "syn_queue_full",
         "conn_table_full",
+        "conn_no_memory",
         "paws_rejected",
         "ignored",
         "ooo_dropped",
@@ -123,7 +130,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 43;
+    pub const COUNT: usize = 45;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -145,6 +152,8 @@ impl TcpStats {
             ("no_ack", self.no_ack),
             ("syn_queue_full", self.syn_queue_full),
             ("conn_table_full", self.conn_table_full),
+            ("conn_no_memory", self.conn_no_memory),
+            ("rx_no_memory", self.rx_no_memory),
             ("paws_rejected", self.paws_rejected),
             ("challenge_acks", self.challenge_acks),
             ("challenge_acks_limited", self.challenge_acks_limited),
