@@ -304,12 +304,12 @@ impl<'a> Io<'a> {
         let n = &mut *net;
         let local_ip = n.iface.select_source(remote.ip()).ok_or(ConnectError::NoSourceAddress(remote))?;
         let tcp = n.iface.tcp();
+        let now = n.now;
         let port = n
             .steering
-            .pick_local_port(n.core, remote, local_ip, n.next_port, |p| tcp.is_in_use(SocketAddr::new(local_ip, p), remote))
+            .pick_local_port(n.core, remote, local_ip, n.next_port, |p| !tcp.can_connect(now, SocketAddr::new(local_ip, p), remote))
             .ok_or(ConnectError::NoPortAvailable(remote))?;
         n.next_port = port.wrapping_add(1).max(49152);
-        let now = n.now;
         let conn = n.iface.connect_deferred(now, SocketAddr::new(local_ip, port), remote).map_err(|e| match e {
             proto::tcp::ConnectError::AddrInUse => ConnectError::NoPortAvailable(remote),
             proto::tcp::ConnectError::TooManyConnections => ConnectError::TooManyConnections,

@@ -187,6 +187,15 @@ pub struct TcpConfig {
     /// short enough for connection-rate benchmarks. ISNs (RFC 6528) and the recycling
     /// rule protect a new incarnation.
     pub time_wait: Duration,
+    /// Let an active open take over a 4-tuple still in TIME-WAIT when timestamps
+    /// were in use on it and it has waited at least [`TW_REUSE_AFTER`], as Linux
+    /// does with `net.ipv4.tcp_tw_reuse=1`: the new connection starts its
+    /// sequence numbers above everything the old one sent and its timestamps
+    /// above the old ones (same per-tuple clock offset), so the peer's PAWS check
+    /// (RFC 7323 §5) and sequence check tell old duplicates from it. Without it a
+    /// client opening connections to one server is bounded by its ephemeral
+    /// ports divided by [`TcpConfig::time_wait`].
+    pub time_wait_reuse: bool,
     /// Most connections in SYN-RECEIVED per listener (the SYN queue). When it is
     /// full, SYNs are answered with SYN cookies ([`TcpConfig::syn_cookies`]).
     pub syn_backlog: usize,
@@ -299,6 +308,7 @@ impl Default for TcpConfig {
             buffer_memory: 256 << 20,
             isn_secret: isn::random_secret(),
             time_wait: Duration::from_secs(4),
+            time_wait_reuse: true,
             syn_backlog: 128,
             syn_cookies: true,
             cookie_secret: isn::random_secret(),
@@ -345,6 +355,10 @@ pub struct MemoryUsage {
     /// The pool's bound ([`TcpConfig::buffer_memory`]).
     pub pool_limit_bytes: usize,
 }
+
+/// How long a TIME-WAIT connection must have waited before an active open may
+/// take its 4-tuple over ([`TcpConfig::time_wait_reuse`]; Linux uses 1 s).
+pub const TW_REUSE_AFTER: Duration = Duration::from_secs(1);
 
 /// Handle of one connection. Stale handles (of a connection since freed) are
 /// detected by a generation count and get `InvalidConn` errors.
@@ -872,11 +886,16 @@ impl Tcp {
         if local.port() == 0 || remote.port() == 0 || local.is_ipv4() != remote.is_ipv4() || !is_unicast(remote.ip()) || !is_unicast(local.ip()) {
             return Err(ConnectError::InvalidAddress);
         }
+        let mut iss = self.isn(&local, &remote, now);
         if self.map.get(&self.slots, &FourTuple { local, remote }).is_some() {
-            return Err(ConnectError::AddrInUse);
+            let Some((old, old_snd_nxt)) = self.reusable_time_wait(now, local, remote) else { return Err(ConnectError::AddrInUse) };
+            self.release(old, CloseReason::Normal);
+            self.stats.time_wait_reused += 1;
+            // As Linux (tcp_twsk_unique): start a window above anything the old
+            // incarnation sent, so none of its segments can be taken for ours.
+            iss = old_snd_nxt + 65535 + 2;
         }
         let offer = self.offer();
-        let iss = self.isn(&local, &remote, now);
         let idx = self.alloc(local, remote, iss, State::SynSent, offer)?;
         self.stats.active_opens += 1;
         self.slots[idx as usize].conn.as_mut().expect("just allocated").announced = true;
@@ -886,6 +905,25 @@ impl Tcp {
     /// Is a connection with this 4-tuple held (in any state, TIME-WAIT included)?
     pub fn is_in_use(&self, local: SocketAddr, remote: SocketAddr) -> bool {
         self.map.get(&self.slots, &FourTuple { local, remote }).is_some()
+    }
+
+    /// May [`Tcp::connect`] open this 4-tuple at `now`? Yes when it is free or
+    /// held by a TIME-WAIT that [`TcpConfig::time_wait_reuse`] lets us take over.
+    pub fn can_connect(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> bool {
+        !self.is_in_use(local, remote) || self.reusable_time_wait(now, local, remote).is_some()
+    }
+
+    /// The slot and SND.NXT of a TIME-WAIT connection on this 4-tuple that a new
+    /// active open may take over ([`TcpConfig::time_wait_reuse`]).
+    fn reusable_time_wait(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Option<(u32, SeqNum)> {
+        if !self.cfg.time_wait_reuse {
+            return None;
+        }
+        let idx = self.map.get(&self.slots, &FourTuple { local, remote })?;
+        let conn = self.slots[idx as usize].conn.as_ref()?;
+        let ends = conn.timewait_at?;
+        let waited = self.cfg.time_wait.saturating_sub(ends.saturating_duration_since(now));
+        (conn.state == State::TimeWait && conn.ts.is_some() && waited >= TW_REUSE_AFTER).then_some((idx, conn.snd_nxt))
     }
 
     /// A received, checksum-verified segment addressed to one of our addresses.

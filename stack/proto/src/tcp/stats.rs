@@ -83,6 +83,8 @@ pub struct TcpStats {
     pub window_probes: u64,
     /// TIME-WAIT connections replaced by a new SYN.
     pub time_wait_recycled: u64,
+    /// TIME-WAIT connections taken over by an active open (`TcpConfig::time_wait_reuse`).
+    pub time_wait_reused: u64,
     /// Connections ended by the FIN-WAIT-2 orphan timeout (`TcpConfig::fin_timeout`).
     pub fin_wait2_timeouts: u64,
     /// Keepalive probes sent (RFC 1122 §4.2.3.6).
@@ -130,7 +132,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 45;
+    pub const COUNT: usize = 46;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -171,6 +173,7 @@ impl TcpStats {
             ("delayed_acks", self.delayed_acks),
             ("window_probes", self.window_probes),
             ("time_wait_recycled", self.time_wait_recycled),
+            ("time_wait_reused", self.time_wait_reused),
             ("fin_wait2_timeouts", self.fin_wait2_timeouts),
             ("keepalive_probes", self.keepalive_probes),
             ("keepalive_timeouts", self.keepalive_timeouts),
