@@ -21,7 +21,7 @@
 #
 # Metrics: rr (64 B request/response, 1 and 64 flows: kernel-rr / load rr), crr
 # (connect-request-response-close, 4 flows: kernel-load crr / load crr), udp (64-B
-# datagrams answered per second, 16 flows: kernel-load udp / load udp), bulk (one
+# datagrams answered per second, 64 flows: kernel-load udp / load udp), bulk (one
 # stream, Gb/s: iperf3 kernel↔kernel with TSO / load bulk → discard), http
 # (wrk -t1 -c16 keep-alive, 1 KiB file: nginx / xdpstack http), and the raw AF_XDP
 # echo rate of a minimal C libxdp program (bench/l2echo.sh) as the test bed's limit.
@@ -186,7 +186,7 @@ EOF
     record "rr$f" kk "$Q" "$(client "$RR" --to 198.18.0.3:7007 --flows "$f" --duration "$DURATION" --warmup 0.5 --json)"
   done
   record crr kk "$Q" "$(client "$KL" crr --to 198.18.0.3:7007 --flows 4 --duration "$DURATION" --json)"
-  record udp kk "$Q" "$(client "$KL" udp --to 198.18.0.3:9009 --flows 16 --duration "$DURATION" --json)"
+  record udp kk "$Q" "$(client "$KL" udp --to 198.18.0.3:9009 --flows 64 --duration "$DURATION" --json)"
   if [ "$Q" = 1 ]; then
     record bulk kk "$Q" "$(client_all iperf3 -c 198.18.0.3 -p 5201 -t "$DURATION" -J | iperf_json)"
     record http kk "$Q" "$(client_all wrk -t1 -c16 -d"${DURATION}s" --latency http://198.18.0.3:8080/1k.bin | wrk_json)"
@@ -205,8 +205,8 @@ EOF
   done
   record crr kx "$Q" "$(client "$KL" crr --to 198.18.0.2:7 --flows 4 --duration "$DURATION" --json)"
   record crr xx "$Q" "$(xload "$Q" crr --to 198.18.0.2:7 --flows 4)"
-  record udp kx "$Q" "$(client "$KL" udp --to 198.18.0.2:9 --flows 16 --duration "$DURATION" --json)"
-  record udp xx "$Q" "$(xload "$Q" udp --to 198.18.0.2:9 --flows 16)"
+  record udp kx "$Q" "$(client "$KL" udp --to 198.18.0.2:9 --flows 64 --duration "$DURATION" --json)"
+  record udp xx "$Q" "$(xload "$Q" udp --to 198.18.0.2:9 --flows 64)"
   if [ "$Q" = 1 ]; then
     record bulk xx "$Q" "$(xload "$Q" bulk --to 198.18.0.2:9 --flows 1 --direction send)"
     record http kx "$Q" "$(client_all wrk -t1 -c16 -d"${DURATION}s" --latency http://198.18.0.2:80/1k.bin | wrk_json)"

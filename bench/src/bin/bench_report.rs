@@ -18,7 +18,7 @@ const METRICS: &[(&str, &str, &str)] = &[
     ("rr1", "64-B request/response, 1 flow", "≥ 3× kernel ↔ kernel"),
     ("rr64", "64-B request/response, 64 flows", "≥ 3× kernel ↔ kernel"),
     ("crr", "connections/s (connect, 64-B request/response, close; 4 flows)", "≥ 5× kernel ↔ kernel"),
-    ("udp", "UDP 64-B datagrams answered/s (16 flows)", "≥ 0.8× the raw AF_XDP echo"),
+    ("udp", "UDP 64-B datagrams answered/s (64 flows)", "≥ 0.8× the raw AF_XDP echo"),
     ("bulk", "bulk, one stream (kernel: iperf3 with TSO)", "≥ 0.7× kernel with TSO"),
     ("http", "HTTP keep-alive, wrk -c16, 1 KiB (kernel: nginx, 1 worker)", "≥ 2× nginx"),
 ];
