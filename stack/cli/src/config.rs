@@ -47,6 +47,8 @@ pub struct StackSettings {
     pub ipv6: Vec<(Ipv6Addr, u8)>,
     /// Gateways.
     pub gw: Vec<IpAddr>,
+    /// Stateless address autoconfiguration (`--slaac`).
+    pub slaac: bool,
     /// Queues (one loop each).
     pub queues: engine::Queues,
     /// Cores to pin to.
@@ -80,6 +82,11 @@ impl StackSettings {
             IpAddr::V4(a) => Some(*a),
             IpAddr::V6(_) => None,
         });
+        c.gateway6 = self.gw.iter().find_map(|g| match g {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        });
+        c.slaac = self.slaac;
         c.xdp_mode = self.xdp_mode;
         c.zero_copy = self.zero_copy;
         if let Some(d) = self.busy_poll {
@@ -140,11 +147,14 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
     for s in pick_vec(&flags.ip6, &file.ip6) {
         ipv6.push(parse_cidr::<Ipv6Addr>(&s, 128, "--ip6")?);
     }
-    if ipv4.is_empty() {
-        return Err(Failure::usage("--ip ADDR/LEN is required (IPv4 is the only family served on this path yet)"));
+    let slaac = flags.slaac || file.slaac;
+    if ipv4.is_empty() && ipv6.is_empty() && !slaac {
+        return Err(Failure::usage("--ip ADDR/LEN, --ip6 ADDR/LEN or --slaac is required"));
     }
-    if !ipv6.is_empty() || flags.slaac || file.slaac {
-        return Err(Failure::usage("--ip6/--slaac: IPv6 is not served on the AF_XDP path yet"));
+    for (a, _) in &ipv6 {
+        if a.is_multicast() || a.is_unspecified() || a.is_loopback() {
+            return Err(Failure::usage(format!("--ip6 {a}: not a unicast address")));
+        }
     }
     let mut gw = Vec::new();
     for s in pick_vec(&flags.gw, &file.gw) {
@@ -200,6 +210,7 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         ipv4,
         ipv6,
         gw,
+        slaac,
         queues,
         cores,
         xdp_mode,

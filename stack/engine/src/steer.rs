@@ -30,6 +30,7 @@ const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 const PROTO_ICMPV6: u8 = 58;
+const PROTO_IPV6_FRAG: u8 = 44;
 
 /// The flow of a received packet, in the NIC's hash order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,9 @@ pub fn flow_of(frame: &[u8]) -> Option<Flow> {
 }
 
 /// The (source, destination) of an IPv4 fragment (MF set or a non-zero offset,
-/// RFC 791 §3.1), if `frame` is one: fragments are steered by these alone.
+/// RFC 791 §3.1) or of an IPv6 packet with a fragment header (RFC 8200 §4.5;
+/// atomic fragments included, RFC 6946), if `frame` is one: fragments are
+/// steered by these alone.
 #[inline]
 pub fn fragment_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
     let mut ethertype = be16(frame, 12)?;
@@ -89,10 +92,33 @@ pub fn fragment_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
         l3 += 4;
     }
     let ip = frame.get(l3..)?;
+    if ethertype == ETHERTYPE_IPV6 {
+        if *ip.first()? >> 4 != 6 || v6_upper(ip)?.0 != PROTO_IPV6_FRAG {
+            return None;
+        }
+        return Some((v6(ip, 8)?.into(), v6(ip, 24)?.into()));
+    }
     if ethertype != ETHERTYPE_IPV4 || *ip.first()? >> 4 != 4 || be16(ip, 6)? & 0x3fff == 0 {
         return None;
     }
     Some((v4(ip, 12)?.into(), v4(ip, 16)?.into()))
+}
+
+/// The first header after the hop-by-hop, destination-options and routing
+/// headers of an IPv6 packet (RFC 8200 §4.1) and its offset: the fragment
+/// header, or the upper layer.
+#[inline]
+fn v6_upper(ip: &[u8]) -> Option<(u8, usize)> {
+    let mut nh = *ip.get(6)?;
+    let mut off = 40;
+    for _ in 0..4 {
+        if !matches!(nh, 0 | 43 | 60) {
+            break;
+        }
+        nh = *ip.get(off)?;
+        off += (usize::from(*ip.get(off + 1)?) + 1) * 8;
+    }
+    Some((nh, off))
 }
 
 /// The core that must handle `frame` on a stack with `steering`: the owner of
@@ -121,10 +147,18 @@ pub fn echo_reply_ident(frame: &[u8]) -> Option<u16> {
         ethertype = be16(frame, 16)?;
         l3 += 4;
     }
+    let ip = frame.get(l3..)?;
+    if ethertype == ETHERTYPE_IPV6 {
+        // RFC 4443 §4.2: an unfragmented ICMPv6 echo reply (type 129).
+        if *ip.first()? >> 4 != 6 || *ip.get(6)? != PROTO_ICMPV6 {
+            return None;
+        }
+        let icmp = ip.get(40..)?;
+        return (*icmp.first()? == 129).then(|| be16(icmp, 4)).flatten();
+    }
     if ethertype != ETHERTYPE_IPV4 {
         return None;
     }
-    let ip = frame.get(l3..)?;
     let ihl = usize::from(*ip.first()? & 0x0f) * 4;
     if *ip.get(9)? != PROTO_ICMP || be16(ip, 6)? & 0x3fff != 0 {
         return None;
