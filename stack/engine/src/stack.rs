@@ -203,8 +203,8 @@ impl Stack {
         A: App + 'static,
         F: Fn(&CoreInfo) -> A + Send + Sync + 'static,
     {
-        if cfg.ipv4.is_empty() {
-            return Err(StackError::Config("at least one IPv4 address is needed".into()));
+        if cfg.ipv4.is_empty() && cfg.ipv6.is_empty() && !cfg.slaac {
+            return Err(StackError::Config("at least one address (IPv4 or IPv6, or SLAAC) is needed".into()));
         }
         let mac = xsk::interface_mac(&cfg.iface)?;
         let nic_queues = xsk::interface_queues(&cfg.iface)?;
@@ -481,6 +481,7 @@ fn run_core<D: Device, A: App>(dev: D, links: crate::mesh::CoreLinks, ctx: CoreC
             if let Err(e) = prog.add_ipv6(a) {
                 eprintln!("warning: {e}");
             }
+            eprintln!("address {a} usable (duplicate address detection done)");
         } else {
             eprintln!("warning: duplicate address detected: {a} is used by another node and is not used (RFC 4862 §5.4.5)");
         }
