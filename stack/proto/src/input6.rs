@@ -341,3 +341,7 @@ impl Interface {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "iface6_tests.rs"]
+mod tests;
