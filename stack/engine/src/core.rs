@@ -360,7 +360,7 @@ impl<D: Device, A: App> Core<D, A> {
             // 3a. Neighbours learned here, for the other cores.
             net.iface.drain_learned(|ip, mac| links.publish_neighbour(NeighbourUpdate { ip, mac }));
             if let Some(hook) = self.addr_hook.as_mut() {
-                net.iface.take_address_events(|a, usable| hook(a, usable));
+                net.iface.take_address_events(hook);
             }
             if let Some(now) = fresh {
                 net.now = now;

@@ -354,6 +354,7 @@ impl Reassembler {
     /// already set to the fragment header's next header; `frag` the fragment
     /// header; `payload` the fragment data. As [`Reassembler::input`] otherwise;
     /// the reasons are the `ipv6_frag_*` ones.
+    #[allow(clippy::too_many_arguments)]
     pub fn input6(
         &mut self,
         now: Instant,

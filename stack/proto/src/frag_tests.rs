@@ -517,10 +517,10 @@ fn v6_reassembles_with_payload_length_and_next_header() {
     let mut r = Reassembler::new_v6(FragConfig::default());
     let mut out = Vec::with_capacity(MAX_DATAGRAM_V6);
     let d = data(3000, 9);
-    let f = |off: usize, n: usize, more: bool| wire::ipv6ext::FragmentRepr { next_header: 17, frag_offset: off as u16, more_frags: more, ident: 77 };
+    let f = |off: usize, more: bool| wire::ipv6ext::FragmentRepr { next_header: 17, frag_offset: off as u16, more_frags: more, ident: 77 };
     // Last fragment first, with 8 bytes of destination options in the first.
-    assert_eq!(r.input6(Instant::ZERO, &unfrag6(8), SRC6, DST6, &f(1448, 0, false), &d[1448..], &mut out), FragInput::Held);
-    assert_eq!(r.input6(Instant::ZERO, &unfrag6(8), SRC6, DST6, &f(0, 1448, true), &d[..1448], &mut out), FragInput::Complete);
+    assert_eq!(r.input6(Instant::ZERO, &unfrag6(8), SRC6, DST6, &f(1448, false), &d[1448..], &mut out), FragInput::Held);
+    assert_eq!(r.input6(Instant::ZERO, &unfrag6(8), SRC6, DST6, &f(0, true), &d[..1448], &mut out), FragInput::Complete);
     let p = wire::ipv6::Packet::new_checked(&out[..]).unwrap();
     assert_eq!(usize::from(p.payload_len()), 8 + 3000);
     assert_eq!((p.next_header(), p.payload()[0]), (60, 17));

@@ -244,17 +244,13 @@ impl Interface {
         }
         // Default Router List.
         let until = now + Duration::from_secs(u64::from(router_lifetime));
+        // A static gateway (no lifetime) is never changed by advertisements.
         match self.addr6.routers.iter().position(|r| r.addr == src) {
+            Some(i) if self.addr6.routers[i].until.is_none() => {}
             Some(i) if router_lifetime == 0 => {
-                if self.addr6.routers[i].until.is_some() {
-                    self.addr6.routers.remove(i);
-                }
+                self.addr6.routers.remove(i);
             }
-            Some(i) => {
-                if self.addr6.routers[i].until.is_some() {
-                    self.addr6.routers[i].until = Some(until);
-                }
-            }
+            Some(i) => self.addr6.routers[i].until = Some(until),
             None if router_lifetime != 0 && self.addr6.routers.len() < MAX_ROUTERS => self.addr6.routers.push(Router { addr: src, until: Some(until) }),
             None => {}
         }
