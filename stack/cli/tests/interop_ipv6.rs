@@ -260,3 +260,33 @@ fn duplicate_address_is_detected() {
     let (code, _) = stack.signal_and_wait(libc::SIGTERM);
     assert_eq!(code, Some(0));
 }
+
+/// On two queues: the kernel's `ping -6` of 8000 and 65000 bytes (fragments
+/// steered by addresses to one core, RFC 8200 §4.5) and of 56 bytes all
+/// answered, and UDP echo of an 8000-byte datagram; NDP answered by whichever
+/// core receives it.
+#[test]
+fn kernel_ping6_fragmented_on_two_queues() {
+    let bed = Bed::new(2);
+    bed.enable_ipv6();
+    let mut stack = bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip6", "2001:db8::2/64", "--service", "udp-echo:7", "--queues", "2"]);
+    for size in [56u32, 8000, 65000] {
+        let (ok, out) = bed.peer(&format!("ping -6 -c 3 -i 0.2 -W 3 -s {size} {STACK6}"));
+        assert!(ok && out.contains("3 received"), "2 queues: ping -6 -s {size} failed:\n{out}");
+    }
+    let echoed = in_netns(&bed.peer_ns, || {
+        let s = UdpSocket::bind("[2001:db8::1]:0").expect("bind");
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let d = payload(8000, 3);
+        let mut buf = vec![0u8; 9000];
+        (0..3).any(|_| {
+            s.send_to(&d, "[2001:db8::2]:7").unwrap();
+            matches!(s.recv_from(&mut buf), Ok((n, _)) if buf[..n] == d[..])
+        })
+    });
+    assert!(echoed, "2 queues: UDP echo of 8000 bytes over IPv6");
+    let total = stats_total(&bed);
+    assert!(total["ipv6_reassembled"].as_u64().unwrap() >= 6, "{total}");
+    let (code, _) = stack.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+}

@@ -376,4 +376,44 @@ mod tests {
             let _ = fragment_addrs(&bytes);
         }
     }
+
+    fn ipv6(next_header: u8, src: Ipv6Addr, dst: Ipv6Addr, rest: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+        p.extend_from_slice(&[next_header, 64]);
+        p.extend_from_slice(&src.octets());
+        p.extend_from_slice(&dst.octets());
+        p.extend_from_slice(rest);
+        p
+    }
+
+    #[test]
+    fn ipv6_fragments_go_by_addresses_and_echo_replies_by_ident() {
+        use crate::rss::RssTable;
+        let steering = Steering::new(&RssTable::default_for(2), &[0, 1]).unwrap();
+        let us: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        for k in 1..32u16 {
+            let peer = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 1, k);
+            // A fragment header (RFC 8200 §4.5), directly and after a hop-by-hop header.
+            let frag = [PROTO_UDP, 0, 0, 1, 0, 0, 0, 9, 0x9c, 0x40, 0, 7];
+            let f = eth(ETHERTYPE_IPV6, &ipv6(PROTO_IPV6_FRAG, peer, us, &frag));
+            assert_eq!(flow_of(&f), None);
+            assert_eq!(fragment_addrs(&f), Some((peer.into(), us.into())));
+            let want = steering.owner_addrs(peer.into(), us.into());
+            assert_eq!(owner_of(&f, &steering), Some(want));
+            let mut hbh = vec![PROTO_IPV6_FRAG, 0, 1, 4, 0, 0, 0, 0];
+            hbh.extend_from_slice(&frag);
+            assert_eq!(fragment_addrs(&eth(ETHERTYPE_IPV6, &ipv6(0, peer, us, &hbh))), Some((peer.into(), us.into())));
+            // Not a fragment: none.
+            assert_eq!(fragment_addrs(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_UDP, peer, us, &frag[4..]))), None);
+        }
+        // An ICMPv6 echo reply names the pinging core by its identifier.
+        let reply = [129u8, 0, 0, 0, 0x12, 0x35, 0, 1];
+        let f = eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, "2001:db8::1".parse().unwrap(), us, &reply));
+        assert_eq!(echo_reply_ident(&f), Some(0x1235));
+        assert_eq!(owner_of(&f, &steering), Some(0x1235 % 2));
+        let request = [128u8, 0, 0, 0, 0x12, 0x35, 0, 1];
+        assert_eq!(echo_reply_ident(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, "2001:db8::1".parse().unwrap(), us, &request))), None);
+    }
+
 }
