@@ -356,3 +356,54 @@ fn slaac_forms_an_address_from_a_router_advertisement() {
     i.take_address_events(|a, ok| ev.push((a, ok)));
     assert!(ev.contains(&(addr, true)));
 }
+
+proptest::proptest! {
+    /// Arbitrary IPv6 packets (any next header and extension-header bytes,
+    /// fragments with any offset and flags, NDP/ICMPv6 bodies with any hop
+    /// limit, from many sources) through the whole interface never panic; the
+    /// neighbour cache, its packet queue and the reassembly memory stay within
+    /// their bounds, and nothing larger than the MTU is sent.
+    #[test]
+    fn arbitrary_ipv6_frames_never_panic_and_stay_bounded(
+        seq in proptest::collection::vec(
+            (0u8..6, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1400), proptest::prelude::any::<u8>(), 0u16..64, 0u64..1500),
+            1..150,
+        )
+    ) {
+        let frag = crate::frag::FragConfig { timeout: Duration::from_millis(1500), max_bytes: 8 * crate::frag::CHUNK, max_datagrams: 3 };
+        let mut i = Interface::new(InterfaceConfig { mac: OUR_MAC, ipv6: vec![(US, 64)], slaac: true, frag, nd_capacity: 8, ..Default::default() });
+        i.udp_mut().bind(7).unwrap();
+        let mut tx = Frames::default();
+        let mut now = Instant::ZERO;
+        for (kind, bytes, hl, src, dt) in seq {
+            now += Duration::from_millis(dt);
+            let src6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 1, src);
+            let nh = [protocol::IPV6_FRAG, protocol::HOP_BY_HOP, protocol::ICMPV6, protocol::UDP, protocol::TCP, protocol::IPV6_OPTS][usize::from(kind)];
+            let dst = if hl & 1 == 0 { US } else { wire::ipv6::ALL_NODES };
+            let mut body = bytes.clone();
+            if nh == protocol::ICMPV6 && body.len() >= 4 {
+                // Valid checksums sometimes, so NDP/echo paths are reached.
+                body[0] = 128 + (body[0] % 10);
+                body[1] = 0;
+                body[2] = 0;
+                body[3] = 0;
+                let mut p = IcmpPacket::new_unchecked(&mut body[..]);
+                p.fill_checksum(&src6, &dst);
+            }
+            let mac = if dst.is_multicast() { wire::ipv6::multicast_mac(&dst) } else { OUR_MAC };
+            i.handle_frame(now, &frame6(mac, src6, dst, nh, if hl & 2 == 0 { 255 } else { hl }, &body), &mut tx);
+            // Our own traffic to many neighbours, to fill the cache and its queues.
+            let _ = i.send_udp(now, SocketAddr::new(IpAddr::V6(US), 7), SocketAddr::new(IpAddr::V6(src6), 9), &bytes, &mut tx);
+            if i.poll_timeout().is_some_and(|t| t <= now) {
+                i.poll_transmit(now, &mut tx);
+            }
+            proptest::prop_assert!(i.neighbours6().len() <= 8);
+            proptest::prop_assert!(i.neighbours6().queued_bytes() <= crate::ndp::QUEUE_BYTES);
+            proptest::prop_assert!(i.reassembler6().bytes_held() <= i.reassembler6().capacity_bytes());
+            proptest::prop_assert!(i.ipv6().addrs.len() <= crate::ipv6::MAX_ADDRS);
+            for f in tx.0.drain(..) {
+                proptest::prop_assert!(f.len() <= 1514, "sent a {}-byte frame", f.len());
+            }
+        }
+    }
+}
