@@ -242,6 +242,34 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_flags_and_gateways_of_both_families() {
+        let f = CommonArgs {
+            ip: vec![],
+            ip6: vec!["2001:db8::2/64".into()],
+            gw: vec!["198.18.0.1".into(), "fe80::1".into()],
+            ..flags()
+        };
+        let s = resolve(&f, &FileConfig::default()).unwrap();
+        assert_eq!(s.ipv6, vec![("2001:db8::2".parse().unwrap(), 64)]);
+        let c = s.stack_config();
+        assert_eq!(c.ipv6, s.ipv6);
+        assert_eq!(c.gateway, Some(Ipv4Addr::new(198, 18, 0, 1)));
+        assert_eq!(c.gateway6, Some("fe80::1".parse().unwrap()));
+        let slaac = resolve(&CommonArgs { ip: vec![], slaac: true, ..flags() }, &FileConfig::default()).unwrap();
+        assert!(slaac.slaac && slaac.stack_config().slaac, "--slaac alone is enough");
+        for (f, needle) in [
+            (CommonArgs { ip: vec![], ..flags() }, "--ip6"),
+            (CommonArgs { ip6: vec!["ff02::1/64".into()], ..flags() }, "not a unicast"),
+            (CommonArgs { ip6: vec!["2001:db8::2/129".into()], ..flags() }, "prefix length"),
+            (CommonArgs { gw: vec!["fe80::zz".into()], ..flags() }, "--gw"),
+        ] {
+            let e = resolve(&f, &FileConfig::default()).unwrap_err();
+            assert_eq!(e.code, 2);
+            assert!(e.message.contains(needle), "{} lacks {needle}", e.message);
+        }
+    }
+
+    #[test]
     fn bad_values_are_usage_errors() {
         let file = FileConfig::default();
         for (f, needle) in [
