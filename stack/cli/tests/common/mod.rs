@@ -108,6 +108,13 @@ impl Bed {
         bed
     }
 
+    /// Give the kernel peer IPv6: 2001:db8::1/64 without DAD delay (and no DAD
+    /// on its link-local address), so it answers at once.
+    pub fn enable_ipv6(&self) {
+        sh(&format!("ip netns exec {} sysctl -qw net.ipv6.conf.{}.accept_dad=0", self.peer_ns, self.peer_if));
+        sh(&format!("ip -n {} addr add 2001:db8::1/64 dev {} nodad", self.peer_ns, self.peer_if));
+    }
+
     /// MAC address of the stack's interface.
     pub fn stack_mac(&self) -> String {
         sh(&format!("ip netns exec {} cat /sys/class/net/{}/address", self.stack_ns, self.stack_if)).trim().to_string()
@@ -200,6 +207,24 @@ impl Stack {
                 }
             }
         }
+    }
+
+    /// Wait (at most `timeout`) for an output line containing `pat` (stderr
+    /// lines are prefixed `stderr: `); true if one came.
+    pub fn wait_for(&mut self, pat: &str, timeout: Duration) -> bool {
+        if self.seen.iter().any(|l| l.contains(pat)) {
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
+        while let Ok(l) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            eprintln!("[xdpstack] {l}");
+            let hit = l.contains(pat);
+            self.seen.push(l);
+            if hit {
+                return true;
+            }
+        }
+        false
     }
 
     /// Send `sig` and wait (bounded) for exit; returns the exit code and all output.
