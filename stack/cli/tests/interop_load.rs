@@ -52,11 +52,15 @@ struct KernelEcho {
 
 impl KernelEcho {
     fn start(bed: &Bed, port: u16) -> KernelEcho {
+        KernelEcho::start_on(bed, PEER, port)
+    }
+
+    fn start_on(bed: &Bed, addr: &'static str, port: u16) -> KernelEcho {
         let (stop, accepted, bytes) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let (s, a, b) = (stop.clone(), accepted.clone(), bytes.clone());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = spawn_in_netns(&bed.peer_ns, move || {
-            let l = TcpListener::bind((PEER, port)).expect("bind the kernel echo server");
+            let l = TcpListener::bind((addr, port)).expect("bind the kernel echo server");
             l.set_nonblocking(true).unwrap();
             ready_tx.send(()).unwrap();
             while !s.load(Ordering::Relaxed) {
@@ -278,4 +282,19 @@ fn refused_and_bad_flags() {
     let out = load(&bed, &["rr", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--to", "nowhere"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!bed.stack_has_xdp(), "nothing left attached");
+}
+
+#[test]
+fn rr_over_ipv6() {
+    let _serial = serial();
+    let bed = Bed::new(2);
+    bed.enable_ipv6();
+    let echo = KernelEcho::start_on(&bed, "2001:db8::1", 7);
+    let mut args = vec!["--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--ip6", "2001:db8::2/64", "--json"];
+    args.extend(["--to", "[2001:db8::1]:7", "--flows", "4", "--count", "2000", "--verify"]);
+    let (s, _) = summary(&load(&bed, &[&["rr"], &args[..]].concat()));
+    assert_eq!(s["completed"], 2000, "{s}");
+    assert_eq!(s["errors"], 0, "{s}");
+    assert_eq!(echo.accepted.load(Ordering::Relaxed), 4);
+    assert_eq!(echo.bytes.load(Ordering::Relaxed), 2000 * 64);
 }

@@ -122,8 +122,8 @@ impl App for LoadApp {
 
 fn config(args: &LoadArgs) -> Result<LoadConfig, Failure> {
     let to: SocketAddr = args.to.parse().map_err(|_| Failure::usage(format!("--to {}: expected ADDR:PORT", args.to)))?;
-    if !to.is_ipv4() || to.port() == 0 {
-        return Err(Failure::usage(format!("--to {to}: an IPv4 address and a non-zero port are needed")));
+    if to.port() == 0 {
+        return Err(Failure::usage(format!("--to {to}: a non-zero port is needed")));
     }
     if args.flows == 0 {
         return Err(Failure::usage("--flows must be at least 1"));
