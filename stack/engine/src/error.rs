@@ -176,6 +176,9 @@ pub enum UdpError {
     /// No transmit frame was free.
     #[error("no transmit buffer")]
     NoBuffer,
+    /// The next hop did not answer ARP requests: unreachable for a while.
+    #[error("host unreachable (no answer to ARP)")]
+    HostUnreachable,
     /// No free ephemeral port maps to this core ([`crate::Io::udp_bind_ephemeral`]).
     #[error("no free ephemeral UDP port for this core")]
     NoPortAvailable,
@@ -194,6 +197,7 @@ impl From<proto::udp::UdpError> for UdpError {
             P::NoRoute => UdpError::NoRoute,
             P::NeighbourUnresolved => UdpError::NeighbourUnresolved,
             P::NoBuffer => UdpError::NoBuffer,
+            P::HostUnreachable => UdpError::HostUnreachable,
         }
     }
 }

@@ -445,7 +445,10 @@ impl Interface {
         }
         let payload = eth_view.payload();
         match eth.ethertype {
-            ethertype::ARP => self.handle_arp(now, payload, tx),
+            ethertype::ARP => {
+                self.handle_arp(now, payload, tx);
+                self.flush_arp(tx);
+            }
             ethertype::IPV4 => self.handle_ipv4(now, &eth, payload, tx),
             ethertype::IPV6 if self.addr6.enabled() => self.handle_ipv6(now, &eth, payload, tx),
             ethertype::IPV6 => self.stats.drop(DropReason::Ipv6NotForUs),
@@ -668,6 +671,7 @@ impl Interface {
             return Err(UdpError::MessageTooLong);
         }
         let misses = self.stats.drops_of(DropReason::TxNeighbourMiss);
+        let failed = self.stats.drops_of(DropReason::ArpResolveFailed);
         let (_, mut out) = self.split(tx, now);
         let sent = out.send_datagram(src, d, protocol::ICMP, len, None, &mut |buf| {
             req.emit(&mut wire::icmpv4::Packet::new_unchecked(&mut buf[..len]), ChecksumMode::Full);
@@ -675,6 +679,7 @@ impl Interface {
         match sent {
             true => Ok(()),
             false if self.stats.drops_of(DropReason::TxNeighbourMiss) != misses => Err(UdpError::NeighbourUnresolved),
+            false if self.stats.drops_of(DropReason::ArpResolveFailed) != failed => Err(UdpError::HostUnreachable),
             false => Err(UdpError::NoBuffer),
         }
     }
@@ -722,6 +727,7 @@ impl Interface {
         }
         let misses = self.stats.drops_of(DropReason::TxNeighbourMiss);
         let no_route = self.stats.drops_of(DropReason::TxNoRoute);
+        let failed = self.stats.drops_of(DropReason::ArpResolveFailed);
         let (_, mut out) = self.split(tx, now);
         let (s, d) = (src_ip, remote.ip());
         let sent = out.send_datagram(src, dst, protocol::UDP, len, None, &mut |buf| {
@@ -733,6 +739,8 @@ impl Interface {
         }
         if self.stats.drops_of(DropReason::TxNeighbourMiss) != misses {
             Err(UdpError::NeighbourUnresolved)
+        } else if self.stats.drops_of(DropReason::ArpResolveFailed) != failed {
+            Err(UdpError::HostUnreachable)
         } else if self.stats.drops_of(DropReason::TxNoRoute) != no_route {
             Err(UdpError::NoRoute)
         } else {
@@ -774,6 +782,7 @@ impl Interface {
         if self.addr6.enabled() {
             self.poll_ipv6(now, tx);
         }
+        self.arp_timers(now, tx);
         let (tcp, mut out) = self.split(tx, now);
         tcp.poll_transmit(now, &mut out);
     }
@@ -781,7 +790,7 @@ impl Interface {
     /// The earliest instant at which `poll_transmit` has timer work (TCP, a
     /// reassembly deadline, an IPv6 timer or packets waiting to go).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let v4 = [self.tcp.poll_timeout(), self.frag.poll_timeout()].into_iter().flatten().min();
+        let v4 = [self.tcp.poll_timeout(), self.frag.poll_timeout(), self.arp.poll_timeout()].into_iter().flatten().min();
         if !self.addr6.enabled() {
             return v4;
         }

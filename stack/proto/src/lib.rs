@@ -14,6 +14,7 @@
 pub mod time;
 pub mod tcp;
 pub mod arp;
+mod arp_iface;
 pub mod icmp;
 pub mod frag;
 pub mod iface;

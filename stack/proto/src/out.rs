@@ -60,32 +60,47 @@ impl IpOut<'_> {
     }
 
     /// Resolve the MAC of the next hop towards `dst`; on a miss, send an ARP
-    /// request (rate-limited) and count the drop.
-    fn resolve(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<EthernetAddress> {
+    /// request (the first of a resolution; `tick` retries) and say which
+    /// neighbour to queue for. A FAILED neighbour is counted and refused.
+    fn resolve(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> Next4 {
         let Some(hop) = self.addr.next_hop(dst) else {
             self.stats.drop(DropReason::TxNoRoute);
-            return None;
+            return Next4::Fail;
         };
         match self.arp.lookup(self.now, hop) {
-            Lookup::Found(m) => Some(EthernetAddress(m)),
+            Lookup::Found(m) => Next4::Mac(EthernetAddress(m)),
             Lookup::Refresh(m) => {
                 self.send_arp_request(src, hop);
-                Some(EthernetAddress(m))
+                Next4::Mac(EthernetAddress(m))
             }
-            Lookup::Pending => {
-                self.stats.drop(DropReason::TxNeighbourMiss);
-                None
-            }
+            Lookup::Pending => Next4::Queue(hop),
             Lookup::SendRequest => {
-                self.stats.drop(DropReason::TxNeighbourMiss);
                 self.send_arp_request(src, hop);
-                None
+                Next4::Queue(hop)
+            }
+            Lookup::Failed => {
+                self.stats.drop(DropReason::ArpResolveFailed);
+                Next4::Fail
             }
         }
     }
 
+    /// Like [`IpOut::resolve`], for packets that are not queued (TCP segments,
+    /// which their retransmission timer sends again; fragments): a miss is
+    /// counted as a drop.
+    fn resolve_now(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<EthernetAddress> {
+        match self.resolve(src, dst) {
+            Next4::Mac(m) => Some(m),
+            Next4::Queue(_) => {
+                self.stats.drop(DropReason::TxNeighbourMiss);
+                None
+            }
+            Next4::Fail => None,
+        }
+    }
+
     /// Broadcast an ARP request for `target` from `src` (RFC 826).
-    fn send_arp_request(&mut self, src: Ipv4Addr, target: Ipv4Addr) {
+    pub(crate) fn send_arp_request(&mut self, src: Ipv4Addr, target: Ipv4Addr) {
         let req = ArpRepr {
             operation: ArpOperation::Request,
             source_hw: self.addr.mac,
@@ -102,6 +117,8 @@ impl IpOut<'_> {
     /// Send an IPv4 packet `src → dst` with `payload_len` bytes written by `fill`
     /// (which gets the IPv4 payload area). `dst_mac` skips the neighbour lookup
     /// (answers to the frame's own sender). Returns whether it was queued.
+    /// While the next hop is being resolved the packet waits in the ARP cache
+    /// (at most [`crate::arp::QUEUE_PER_NEIGHBOUR`] per neighbour).
     pub(crate) fn send(
         &mut self,
         src: Ipv4Addr,
@@ -111,10 +128,25 @@ impl IpOut<'_> {
         dst_mac: Option<EthernetAddress>,
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> bool {
-        let mac = match dst_mac {
-            Some(m) => m,
-            None => match self.resolve(src, dst) {
-                Some(m) => m,
+        self.send_ip(src, dst, proto, payload_len, dst_mac, true, fill)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_ip(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        proto: u8,
+        payload_len: usize,
+        dst_mac: Option<EthernetAddress>,
+        queue: bool,
+        fill: &mut dyn FnMut(&mut [u8]),
+    ) -> bool {
+        let next = match (dst_mac, queue) {
+            (Some(m), _) => Next4::Mac(m),
+            (None, true) => self.resolve(src, dst),
+            (None, false) => match self.resolve_now(src, dst) {
+                Some(m) => Next4::Mac(m),
                 None => return false,
             },
         };
@@ -133,7 +165,22 @@ impl IpOut<'_> {
             frag_offset: 0,
             dscp_ecn: 0,
         };
-        self.emit(mac, &ip, fill)
+        match next {
+            Next4::Mac(mac) => self.emit(mac, &ip, fill),
+            Next4::Fail => false,
+            Next4::Queue(hop) => {
+                // RFC 1122 §2.3.2.2: keep the packet until the reply comes.
+                let mut pkt = vec![0u8; ip.buffer_len()];
+                let mut p = Ipv4Packet::new_unchecked(&mut pkt[..]);
+                ip.emit(&mut p, ChecksumMode::Full);
+                fill(p.payload_mut());
+                let dropped = self.arp.enqueue(hop, pkt);
+                for _ in 0..dropped {
+                    self.stats.drop(DropReason::ArpQueueFull);
+                }
+                true
+            }
+        }
     }
 
     /// Send an IPv4 datagram like [`IpOut::send`], cut into fragments when it
@@ -161,7 +208,7 @@ impl IpOut<'_> {
         }
         let mac = match dst_mac {
             Some(m) => m,
-            None => match self.resolve(src, dst) {
+            None => match self.resolve_now(src, dst) {
                 Some(m) => m,
                 None => return false,
             },
@@ -231,7 +278,8 @@ impl SegmentSink for IpOut<'_> {
             repr.emit(&mut p, &local, &remote, ChecksumMode::Full);
         };
         match (local, remote) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => self.send(src, dst, protocol::TCP, len, None, &mut fill),
+            // Not queued: TCP sends again when the neighbour is resolved.
+            (IpAddr::V4(src), IpAddr::V4(dst)) => self.send_ip(src, dst, protocol::TCP, len, None, false, &mut fill),
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
                 let hl = self.addr6.hop_limit;
                 self.send6(src, dst, protocol::TCP, len, None, hl, &mut fill)
@@ -242,6 +290,16 @@ impl SegmentSink for IpOut<'_> {
             }
         }
     }
+}
+
+/// What the IPv4 output path knows about the next hop.
+enum Next4 {
+    /// Send to this MAC.
+    Mac(EthernetAddress),
+    /// Resolution in progress for this next hop: queue.
+    Queue(Ipv4Addr),
+    /// No route or a FAILED neighbour (counted).
+    Fail,
 }
 
 /// Largest IPv6 payload without a jumbogram (RFC 8200 §3: 16-bit payload length).
@@ -429,6 +487,21 @@ impl IpOut<'_> {
 /// Send a whole IPv6 packet (queued while its next hop was resolved) from `src` to `mac`.
 pub(crate) fn emit_raw6(tx: &mut dyn FrameSink, stats: &mut IfaceStats, src: EthernetAddress, mac: [u8; 6], packet: &[u8]) {
     let eth = EthernetRepr { src, dst: EthernetAddress(mac), vlan: None, ethertype: ethertype::IPV6 };
+    let ok = tx.send_frame(eth.buffer_len(packet.len()), &mut |buf| {
+        let mut f = Frame::new_unchecked(&mut buf[..]);
+        eth.emit(&mut f);
+        f.payload_mut()[..packet.len()].copy_from_slice(packet);
+    });
+    if ok {
+        stats.tx_frames += 1;
+    } else {
+        stats.drop(DropReason::TxNoFrame);
+    }
+}
+
+/// Send a whole IPv4 packet (queued while its next hop was resolved) from `src` to `mac`.
+pub(crate) fn emit_raw4(tx: &mut dyn FrameSink, stats: &mut IfaceStats, src: EthernetAddress, mac: [u8; 6], packet: &[u8]) {
+    let eth = EthernetRepr { src, dst: EthernetAddress(mac), vlan: None, ethertype: ethertype::IPV4 };
     let ok = tx.send_frame(eth.buffer_len(packet.len()), &mut |buf| {
         let mut f = Frame::new_unchecked(&mut buf[..]);
         eth.emit(&mut f);

@@ -139,6 +139,12 @@ drop_reasons! {
     UdpNoListener => "udp_no_listener",
     /// UDP to a bound port whose receive queue is full.
     UdpRxQueueFull => "udp_rx_queue_full",
+    /// A packet waiting for ARP resolution dropped: its neighbour's queue or the
+    /// per-core byte bound was full (RFC 1122 §2.3.2.2).
+    ArpQueueFull => "arp_queue_full",
+    /// A packet dropped because its next hop did not answer ARP (queued ones
+    /// when the neighbour becomes FAILED, new ones while it stays so).
+    ArpResolveFailed => "arp_resolve_failed",
     /// Outgoing packet dropped: next hop's MAC unknown (ARP request sent instead).
     TxNeighbourMiss => "tx_neighbour_miss",
     /// Outgoing packet dropped: no free transmit frame.
@@ -156,8 +162,10 @@ pub struct IfaceStats {
     pub tx_frames: u64,
     /// ARP requests answered.
     pub arp_replies: u64,
-    /// ARP requests sent.
+    /// ARP requests sent (resolution and retries; not announcements).
     pub arp_requests: u64,
+    /// Gratuitous ARP announcements sent (RFC 5227 §3).
+    pub arp_announcements: u64,
     /// ICMP echo requests answered.
     pub icmp_echo_replies: u64,
     /// ICMP errors sent (port / protocol unreachable).
@@ -195,6 +203,7 @@ impl Default for IfaceStats {
             tx_frames: 0,
             arp_replies: 0,
             arp_requests: 0,
+            arp_announcements: 0,
             icmp_echo_replies: 0,
             icmp_errors_sent: 0,
             rx_csum_partial: 0,

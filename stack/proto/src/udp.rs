@@ -73,6 +73,9 @@ pub enum UdpError {
     NeighbourUnresolved,
     /// No transmit frame was free.
     NoBuffer,
+    /// The next hop did not answer ARP (RFC 1122 §2.3.2.1): it is FAILED for a
+    /// while ([`crate::arp::FAILED_HOLD`]).
+    HostUnreachable,
 }
 
 /// What the application must learn.
