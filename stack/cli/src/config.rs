@@ -21,6 +21,8 @@ pub struct FileConfig {
     slaac: bool,
     #[serde(default)]
     gw: Vec<String>,
+    #[serde(default)]
+    arp: Vec<String>,
     queues: Option<toml::Value>,
     cores: Option<String>,
     xdp_mode: Option<String>,
@@ -49,6 +51,8 @@ pub struct StackSettings {
     pub ipv6: Vec<(Ipv6Addr, u8)>,
     /// Gateways.
     pub gw: Vec<IpAddr>,
+    /// Static ARP entries (`--arp IP=MAC`).
+    pub arp: Vec<(Ipv4Addr, [u8; 6])>,
     /// Stateless address autoconfiguration (`--slaac`).
     pub slaac: bool,
     /// Queues (one loop each).
@@ -89,6 +93,7 @@ impl StackSettings {
             IpAddr::V4(_) => None,
         });
         c.slaac = self.slaac;
+        c.static_arp = self.arp.clone();
         c.xdp_mode = self.xdp_mode;
         c.zero_copy = self.zero_copy;
         if let Some(d) = self.busy_poll {
@@ -118,6 +123,32 @@ fn pick_vec(flag: &[String], file: &[String]) -> Vec<String> {
     } else {
         flag.to_vec()
     }
+}
+
+/// `IP=MAC` of `--arp`: a unicast IPv4 address and a unicast MAC
+/// (`aa:bb:cc:dd:ee:ff`).
+fn parse_arp(s: &str) -> Result<(Ipv4Addr, [u8; 6]), Failure> {
+    let bad = |why: &str| Failure::usage(format!("--arp {s}: {why}"));
+    let (ip, mac) = s.split_once('=').ok_or_else(|| bad("expected IP=MAC"))?;
+    let ip: Ipv4Addr = ip.parse().map_err(|_| bad("bad IPv4 address"))?;
+    if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+        return Err(bad("not a unicast address"));
+    }
+    let parts: Vec<&str> = mac.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad("bad MAC address (expected aa:bb:cc:dd:ee:ff)"));
+    }
+    let mut m = [0u8; 6];
+    for (b, p) in m.iter_mut().zip(&parts) {
+        if p.len() != 2 {
+            return Err(bad("bad MAC address (expected aa:bb:cc:dd:ee:ff)"));
+        }
+        *b = u8::from_str_radix(p, 16).map_err(|_| bad("bad MAC address (expected aa:bb:cc:dd:ee:ff)"))?;
+    }
+    if m[0] & 1 != 0 || m == [0; 6] {
+        return Err(bad("not a unicast MAC address"));
+    }
+    Ok((ip, m))
 }
 
 fn parse_cidr<A: std::str::FromStr>(s: &str, max: u8, flag: &str) -> Result<(A, u8), Failure> {
@@ -161,6 +192,10 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
     let mut gw = Vec::new();
     for s in pick_vec(&flags.gw, &file.gw) {
         gw.push(s.parse::<IpAddr>().map_err(|_| Failure::usage(format!("--gw {s}: bad address")))?);
+    }
+    let mut arp = Vec::new();
+    for s in pick_vec(&flags.arp, &file.arp) {
+        arp.push(parse_arp(&s)?);
     }
     let file_queues = match &file.queues {
         None => None,
@@ -212,6 +247,7 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         ipv4,
         ipv6,
         gw,
+        arp,
         slaac,
         queues,
         cores,
@@ -324,6 +360,24 @@ mod tests {
         assert_eq!(resolve(&full, &file).unwrap().rx_checksum, Some(RxChecksum::Full), "flag over file");
         let auto = CommonArgs { rx_checksum: Some("auto".into()), ..flags() };
         assert_eq!(resolve(&auto, &file).unwrap().rx_checksum, None);
+    }
+
+    #[test]
+    fn static_arp_flag_and_file_key() {
+        let none = FileConfig::default();
+        let f = CommonArgs { arp: vec!["198.18.0.1=02:00:00:00:00:01".into(), "198.18.0.5=0a-bb-cc-dd-ee-ff".into()], ..flags() };
+        let s = resolve(&f, &none).unwrap();
+        let want = vec![(Ipv4Addr::new(198, 18, 0, 1), [2, 0, 0, 0, 0, 1]), (Ipv4Addr::new(198, 18, 0, 5), [0x0a, 0xbb, 0xcc, 0xdd, 0xee, 0xff])];
+        assert_eq!(s.arp, want);
+        assert_eq!(s.stack_config().static_arp, want);
+        let file: FileConfig = toml::from_str("arp = [\"198.18.0.9=02:00:00:00:00:09\"]\n").unwrap();
+        assert_eq!(resolve(&flags(), &file).unwrap().arp, vec![(Ipv4Addr::new(198, 18, 0, 9), [2, 0, 0, 0, 0, 9])]);
+        assert_eq!(resolve(&f, &file).unwrap().arp, want, "flag over file");
+        for bad in ["198.18.0.1", "198.18.0.x=02:00:00:00:00:01", "198.18.0.1=02:00:00:00:01", "198.18.0.1=01:00:5e:00:00:01", "255.255.255.255=02:00:00:00:00:01", "198.18.0.1=02:00:00:00:00:zz"] {
+            let e = resolve(&CommonArgs { arp: vec![bad.into()], ..flags() }, &none).unwrap_err();
+            assert_eq!(e.code, 2);
+            assert!(e.message.contains("--arp"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub struct CommonArgs {
     /// Default gateway (v4 or v6, repeatable).
     #[arg(long = "gw", value_name = "ADDR")]
     pub gw: Vec<String>,
+    /// Static ARP entry IP=MAC (repeatable): never expires, never replaced by
+    /// what ARP packets say; no ARP request is sent for IP.
+    #[arg(long = "arp", value_name = "IP=MAC")]
+    pub arp: Vec<String>,
     /// Queues to bind, one run-to-completion loop per queue: a count (queues
     /// 0..N) or `all` (the default: every RX queue of the interface).
     #[arg(long, value_name = "N|all")]

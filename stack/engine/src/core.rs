@@ -195,6 +195,7 @@ impl<D: Device, A: App> Core<D, A> {
             (Counter::if_tx_frames, i.tx_frames),
             (Counter::arp_replies, i.arp_replies),
             (Counter::arp_requests, i.arp_requests),
+            (Counter::arp_announcements, i.arp_announcements),
             (Counter::icmp_echo_replies, i.icmp_echo_replies),
             (Counter::icmp_errors_sent, i.icmp_errors_sent),
             (Counter::rx_csum_partial, i.rx_csum_partial),
@@ -249,6 +250,10 @@ impl<D: Device, A: App> Core<D, A> {
         }
         self.started = true;
         let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());
+        if self.links.me() == 0 {
+            // RFC 5227 §3: announce our IPv4 addresses once, from one core.
+            self.net.borrow_mut().iface.announce_ipv4(&mut sink);
+        }
         let mut io = Io::with_tx(&self.net, &mut sink);
         self.app.start(&mut io);
     }

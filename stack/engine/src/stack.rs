@@ -53,6 +53,8 @@ pub struct StackConfig {
     pub gateway: Option<Ipv4Addr>,
     /// IPv6 default router.
     pub gateway6: Option<Ipv6Addr>,
+    /// Static ARP entries (`--arp IP=MAC`): never expire, never changed by ARP.
+    pub static_arp: Vec<(Ipv4Addr, [u8; 6])>,
     /// Stateless address autoconfiguration (RFC 4862): a link-local address
     /// from the MAC and addresses from Router Advertisements.
     pub slaac: bool,
@@ -99,6 +101,7 @@ impl StackConfig {
             ipv6: Vec::new(),
             gateway: None,
             gateway6: None,
+            static_arp: Vec::new(),
             slaac: false,
             tcp: TcpConfig { isn_secret: [0; 16], cookie_secret: [0; 16], ..TcpConfig::default() },
             xdp_mode: XdpMode::Auto,
@@ -303,6 +306,7 @@ impl Stack {
                     gateway: cfg.gateway,
                     ipv6: cfg.ipv6.clone(),
                     gateway6: cfg.gateway6,
+                    static_arp: cfg.static_arp.clone(),
                     slaac: cfg.slaac,
                     // One core does the link's DAD, router solicitations and MLD.
                     ipv6_control: i == 0,

@@ -63,6 +63,8 @@ counters! {
     arp_replies,
     /// ARP requests sent.
     arp_requests,
+    /// Gratuitous ARP announcements sent.
+    arp_announcements,
     /// ICMP echo requests answered.
     icmp_echo_replies,
     /// ICMP errors sent.

@@ -125,6 +125,8 @@ pub struct InterfaceConfig {
     pub tcp: TcpConfig,
     /// Most ARP entries kept.
     pub arp_capacity: usize,
+    /// Static ARP entries (see [`Interface::add_static_arp`]).
+    pub static_arp: Vec<(Ipv4Addr, [u8; 6])>,
     /// TTL of packets we originate.
     pub ttl: u8,
     /// Receive checksum policy for TCP and UDP.
@@ -151,6 +153,7 @@ impl Default for InterfaceConfig {
             nd_capacity: 1024,
             tcp: TcpConfig::default(),
             arp_capacity: 1024,
+            static_arp: Vec::new(),
             ttl: DEFAULT_TTL,
             rx_checksum: RxChecksum::Full,
             udp: UdpConfig::default(),
@@ -244,9 +247,13 @@ impl Interface {
         let mut v6ctl = crate::slaac::Control::new(cfg.slaac, cfg.ipv6_control);
         let mut addr6 = Addressing6::new(&cfg.ipv6, cfg.gateway6);
         v6ctl.init(&mut addr6, cfg.mac);
+        let mut arp = ArpCache::new(cfg.arp_capacity);
+        for (ip, mac) in &cfg.static_arp {
+            arp.add_static(*ip, *mac);
+        }
         Interface {
             addr: Addressing { mac: EthernetAddress(cfg.mac), ipv4: cfg.ipv4, gateway: cfg.gateway, ttl: cfg.ttl },
-            arp: ArpCache::new(cfg.arp_capacity),
+            arp,
             addr6,
             nd: NeighbourCache::new(cfg.nd_capacity),
             ident6: 0x5a5a_0001,
