@@ -88,3 +88,7 @@ impl Interface {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "arp_tests.rs"]
+mod tests;
