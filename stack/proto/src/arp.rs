@@ -415,7 +415,7 @@ mod tests {
                     assert!(failed.replace(t).is_none(), "fails once");
                 }
             });
-            t = t + Duration::from_millis(100);
+            t += Duration::from_millis(100);
         }
         let offsets: Vec<u128> = requests.iter().map(|r| (*r - t0).as_millis()).collect();
         assert_eq!(offsets, vec![0, 1000, 3000]);

@@ -146,7 +146,7 @@ fn retries_then_failure_reaches_the_sender() {
         if i.stats().arp_requests != before {
             times.push((t - t0).as_millis());
         }
-        t = t + Duration::from_millis(50);
+        t += Duration::from_millis(50);
     }
     assert_eq!(times, vec![1000, 3000], "retries after the first request at 0");
     assert_eq!(i.stats().arp_requests, 3);
