@@ -272,8 +272,9 @@ impl ArpCache {
     /// Run the retry timers (RFC 1122 §2.3.2.1): an unresolved address gets a
     /// new request after 1 s, then 2 s, ...; after [`MAX_REQUESTS`] requests
     /// unanswered it becomes FAILED for [`FAILED_HOLD`] and its packets are
-    /// dropped.
-    pub fn tick(&mut self, now: Instant, mut act: impl FnMut(Action)) {
+    /// dropped. `act` returns false when it cannot send a request now: that
+    /// retry stays due for the next tick.
+    pub fn tick(&mut self, now: Instant, mut act: impl FnMut(Action) -> bool) {
         if self.resolving == 0 {
             return;
         }
@@ -285,10 +286,11 @@ impl ArpCache {
                 continue;
             }
             if e.tries < MAX_REQUESTS {
-                e.retry_at = Some(now + REQUEST_INTERVAL * (1u32 << e.tries));
-                e.tries += 1;
-                e.last_request = Some(now);
-                act(Action::Request(*ip));
+                if act(Action::Request(*ip)) {
+                    e.retry_at = Some(now + REQUEST_INTERVAL * (1u32 << e.tries));
+                    e.tries += 1;
+                    e.last_request = Some(now);
+                }
             } else {
                 e.retry_at = None;
                 e.failed_until = Some(now + FAILED_HOLD);
@@ -409,10 +411,12 @@ mod tests {
                 Action::Request(ip) => {
                     assert_eq!(ip, A);
                     requests.push(t);
+                    true
                 }
                 Action::Failed(ip, n) => {
                     assert_eq!((ip, n), (A, 1));
                     assert!(failed.replace(t).is_none(), "fails once");
+                    true
                 }
             });
             t += Duration::from_millis(100);

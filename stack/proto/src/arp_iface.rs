@@ -56,20 +56,24 @@ impl Interface {
     /// neighbours (their packets dropped and counted), then the packets whose
     /// neighbour was resolved.
     pub(crate) fn arp_timers(&mut self, now: Instant, tx: &mut dyn FrameSink) {
-        let mut retry = [Ipv4Addr::UNSPECIFIED; 8];
+        // At most this many requests a tick; the others stay due.
+        let mut retry = [Ipv4Addr::UNSPECIFIED; 16];
         let mut n = 0;
         let stats = &mut self.stats;
         self.arp.tick(now, |a| match a {
             Action::Request(ip) => {
-                if n < retry.len() {
-                    retry[n] = ip;
-                    n += 1;
+                if n == retry.len() {
+                    return false;
                 }
+                retry[n] = ip;
+                n += 1;
+                true
             }
             Action::Failed(_, dropped) => {
                 for _ in 0..dropped {
                     stats.drop(DropReason::ArpResolveFailed);
                 }
+                true
             }
         });
         for &hop in &retry[..n] {

@@ -209,4 +209,20 @@ fn gratuitous_arp_frame_format() {
     assert_eq!(a.len(), 1);
     assert_eq!((a[0].0, a[0].1.source_ip, a[0].1.target_ip, a[0].1.target_hw), (EthernetAddress::BROADCAST, added, added, EthernetAddress([0; 6])));
     assert!(i.ipv4_addrs().contains(&(added, 24)));
+    // Another host's announcement updates its entry, is not a drop and gets no answer.
+    let mut peer = iface();
+    let mut out = Frames::default();
+    peer.handle_frame(Instant::from_millis(1), &arp_from_peer(ArpOperation::Request, PEER_MAC, US), &mut out);
+    assert!(peer.arp().get(Instant::from_millis(1), PEER).is_some());
+    let a = ArpRepr { operation: ArpOperation::Request, source_hw: EthernetAddress([2, 0, 0, 0, 0, 0x77]), source_ip: PEER, target_hw: EthernetAddress([0; 6]), target_ip: PEER };
+    let e = EthernetRepr { src: a.source_hw, dst: EthernetAddress::BROADCAST, vlan: None, ethertype: ethertype::ARP };
+    let mut b = vec![0u8; e.buffer_len(a.buffer_len())];
+    let mut f = Frame::new_unchecked(&mut b[..]);
+    e.emit(&mut f);
+    a.emit(&mut wire::arp::Packet::new_unchecked(f.payload_mut()));
+    out.0.clear();
+    peer.handle_frame(Instant::from_millis(2), &b, &mut out);
+    assert!(out.0.is_empty());
+    assert_eq!(peer.stats().total_drops(), 0);
+    assert_eq!(peer.arp().get(Instant::from_millis(2), PEER), Some([2, 0, 0, 0, 0, 0x77]));
 }

@@ -486,6 +486,10 @@ impl Interface {
         if merged {
             self.note_learned(IpAddr::V4(arp.source_ip), arp.source_hw.0);
         }
+        if arp.source_ip == arp.target_ip && !self.addr.is_ours(arp.target_ip) {
+            // An announcement (RFC 5227 §3): merged above, nothing to answer.
+            return;
+        }
         if !self.addr.is_ours(arp.target_ip) {
             return self.stats.drop(DropReason::ArpNotForUs);
         }
