@@ -3,7 +3,8 @@
 //! (everything else). Output (segments, timers) is in `output.rs`.
 
 use super::buffer::{ooo_range_limit, AddOutcome, Assembler, RingBuffer};
-use super::congestion::{CongestionControl, NewReno};
+use super::congestion::{CongestionControl, Controller};
+use super::recovery::LossState;
 use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
 use super::retransmit::Rtt;
 use super::seq::SeqNum;
@@ -192,7 +193,10 @@ pub(crate) struct Conn {
     pub timewait_at: Option<Instant>,
     pub rtt: Rtt,
     pub retries: u32,
-    pub cc: NewReno,
+    pub cc: Controller,
+    /// Loss recovery: SACK both ways, the segments in flight, RACK-TLP
+    /// (`recovery.rs`).
+    pub loss: LossState,
 
     // Application notifications.
     pub readable_pending: bool,
@@ -273,7 +277,7 @@ impl Conn {
             rwin: RecvWindow::new(SeqNum(0), 0),
             last_ack_sent: SeqNum(0),
             offer,
-            neg: Negotiated { send_mss: cfg.mss.min(super::options::DEFAULT_MSS_V4), snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false },
+            neg: Negotiated { send_mss: cfg.mss.min(super::options::DEFAULT_MSS_V4), snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false, sack: false },
             ts: if offer.timestamps { Some(Timestamps { recent: 0, recent_at: Instant::ZERO, offset: ts_offset }) } else { None },
             ack_now: false,
             unacked_bytes: 0,
@@ -286,7 +290,8 @@ impl Conn {
             timewait_at: None,
             rtt: Rtt::new(cfg.min_rto, cfg.max_rto),
             retries: 0,
-            cc: NewReno::new(mss, iss),
+            cc: Controller::new(cfg.congestion, mss),
+            loss: LossState::new(iss),
             readable_pending: false,
             writable_wanted: false,
             tx_blocked: false,
@@ -345,6 +350,7 @@ impl Conn {
             (None, y) => y,
         };
         let t = min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at));
+        let t = min(t, min(self.loss.tlp_at, self.loss.rack_at));
         min(t, min(self.keepalive_at, self.fin_wait2_at))
     }
 
@@ -555,6 +561,10 @@ impl Conn {
                 if !rst && !limited {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                     self.ack_now = true;
+                    if !payload.is_empty() && seq + payload.len() as u32 <= self.rcv_nxt {
+                        // RFC 2883 §4: report the duplicate as a D-SACK block.
+                        self.loss.gen.duplicate(seq, seq + payload.len() as u32);
+                    }
                     if seg_len == 0 {
                         self.last_oow_ack = Some(now);
                     }
@@ -661,7 +671,7 @@ impl Conn {
             }
         }
         let pure = repr.payload.is_empty() && !flags.contains(TcpFlags::FIN);
-        if let Some(outcome) = self.process_ack(now, env, repr, pure, out) {
+        if let Some(outcome) = self.process_ack(now, env, repr, pure) {
             return outcome;
         }
 
@@ -683,7 +693,7 @@ impl Conn {
 
     /// RFC 9293 §3.10.7.4 fifth step in the synchronized states. Returns `Some` when
     /// the segment must be dropped (or the connection freed) here.
-    fn process_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, pure: bool, out: &mut impl SegmentSink) -> Option<Outcome> {
+    fn process_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, pure: bool) -> Option<Outcome> {
         let ack = SeqNum(repr.ack);
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
         if ack > self.snd_max {
@@ -723,13 +733,11 @@ impl Conn {
             self.rtt.on_progress();
             self.retries = 0;
             let cc_acked = acked_total - u32::from(syn_acked);
-            let partial = cc_acked > 0 && self.cc.on_ack(cc_acked, ack, flight);
+            self.loss_on_cumulative(now, cc_acked, flight);
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             self.rto_at = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
-            if partial {
-                env.stats.fast_retransmits += 1;
-                self.retransmit_first(now, env, out);
-            }
+            // RFC 8985 §7.2: an ACK that advances re-arms the probe timeout.
+            self.arm_tlp(now, env.cfg.tail_loss_probe);
             if data_acked > 0 && self.writable_wanted {
                 self.writable_wanted = false;
                 self.push_event(env, TcpEvent::Writable(self.id));
@@ -755,21 +763,11 @@ impl Conn {
                     }
                 }
             }
-        } else if ack == self.snd_una
-            && pure
-            && self.snd_max != self.snd_una
-            && new_wnd == self.snd_wnd
-            && self.snd_wnd != 0
-        {
-            // RFC 5681 §2: a duplicate ACK.
-            env.stats.dup_acks += 1;
-            let flight = self.snd_max.since(self.snd_una);
-            if self.cc.on_dup_ack(self.snd_una, self.snd_max, flight) {
-                // RFC 5681 §3.2 step 2: fast retransmit.
-                env.stats.fast_retransmits += 1;
-                self.retransmit_first(now, env, out);
-            }
         }
+        // RFC 5681 §2: a duplicate ACK (RFC 6675 §2 with SACK: one SACKing new
+        // data); the SACK blocks and loss detection (recovery.rs).
+        let dup = ack == self.snd_una && pure && self.snd_max != self.snd_una && new_wnd == self.snd_wnd && self.snd_wnd != 0;
+        self.loss_on_ack(now, env, repr, dup);
         self.update_send_window(now, repr);
         None
     }
@@ -817,7 +815,9 @@ impl Conn {
                 }
             }
             if off > 0 {
-                // RFC 5681 §4.2: an out-of-order segment triggers an immediate duplicate ACK.
+                // RFC 5681 §4.2: an out-of-order segment triggers an immediate
+                // duplicate ACK; RFC 2018 §4: its block goes first.
+                self.loss.gen.note(data_seq);
                 env.stats.ooo_segments += 1;
                 self.ack_now = true;
                 return;

@@ -192,7 +192,10 @@ impl Tcp {
         let isn = encode(&self.cfg.cookie_secret, &local, &remote, repr.seq, now, index);
         let mut offer = self.offer().answer(&repr.options);
         if !offer.timestamps {
+            // Without timestamps the cookie has no room for window scale or
+            // SACK-permitted: offer neither.
             offer.wscale = None;
+            offer.sack = false;
         }
         let timestamps = match (offer.timestamps, repr.options.timestamps) {
             (true, Some((peer_tsval, _))) => {
@@ -202,7 +205,7 @@ impl Tcp {
             }
             _ => None,
         };
-        let options = TcpOptions { mss: Some(self.cfg.mss), window_scale: offer.wscale, timestamps, ..TcpOptions::default() };
+        let options = TcpOptions { mss: Some(self.cfg.mss), window_scale: offer.wscale, sack_permitted: offer.sack, timestamps, ..TcpOptions::default() };
         let synack = TcpRepr {
             src_port: local.port(),
             dst_port: remote.port(),

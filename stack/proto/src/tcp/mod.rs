@@ -113,9 +113,13 @@ macro_rules! env {
 pub mod buffer;
 mod conn;
 pub mod congestion;
+pub mod cubic;
 pub mod cookie;
 pub mod isn;
 pub mod options;
+pub mod rack;
+mod recovery;
+pub mod sack;
 mod output;
 mod timers;
 pub mod retransmit;
@@ -199,6 +203,18 @@ pub struct TcpConfig {
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 §3).
     pub timestamps: bool,
+    /// Offer SACK-permitted (RFC 2018 §2, default on): when the peer offers it
+    /// too, we send SACK blocks for the out-of-order data we hold and recover
+    /// losses from the peer's blocks (RFC 6675, [`sack`]). Kept through SYN
+    /// cookies when the peer uses timestamps.
+    pub sack: bool,
+    /// Congestion control of new connections (default CUBIC, RFC 9438, as
+    /// Linux).
+    pub congestion: congestion::Algorithm,
+    /// Tail loss probes (RFC 8985 §7, default on): a connection whose last
+    /// segments went unacknowledged for about two round trips sends a probe
+    /// instead of waiting for the retransmission timeout.
+    pub tail_loss_probe: bool,
     /// Initial value of the per-connection nodelay flag (disables Nagle).
     pub nodelay: bool,
     /// Challenge ACKs per second at most, per connection (RFC 5961 §7; default 2,
@@ -291,6 +307,9 @@ impl Default for TcpConfig {
             max_rto: retransmit::MAX_RTO,
             window_scaling: true,
             timestamps: true,
+            sack: true,
+            congestion: congestion::Algorithm::Cubic,
+            tail_loss_probe: true,
             nodelay: false,
             challenge_ack_limit: 2,
             challenge_ack_global_limit: None,
@@ -663,6 +682,7 @@ impl Tcp {
             mss: self.cfg.mss,
             wscale: if self.cfg.window_scaling { Some(wscale_for(self.cfg.rx_buffer)) } else { None },
             timestamps: self.cfg.timestamps,
+            sack: self.cfg.sack,
         }
     }
 
