@@ -215,6 +215,12 @@ pub struct TcpConfig {
     /// segments went unacknowledged for about two round trips sends a probe
     /// instead of waiting for the retransmission timeout.
     pub tail_loss_probe: bool,
+    /// RACK time-based loss detection alone when SACK is in use (RFC 8985,
+    /// default on, as Linux's `tcp_recovery = 1`): a segment is lost when one
+    /// sent after it was delivered more than RTT + min_RTT/4 ago. Off: the
+    /// RFC 6675 rules (IsLost, DupThresh of 3) mark losses, RACK only adds to
+    /// them. Without SACK the duplicate-ACK rules always apply.
+    pub rack: bool,
     /// Initial value of the per-connection nodelay flag (disables Nagle).
     pub nodelay: bool,
     /// Challenge ACKs per second at most, per connection (RFC 5961 §7; default 2,
@@ -310,6 +316,7 @@ impl Default for TcpConfig {
             sack: true,
             congestion: congestion::Algorithm::Cubic,
             tail_loss_probe: true,
+            rack: true,
             nodelay: false,
             challenge_ack_limit: 2,
             challenge_ack_global_limit: None,

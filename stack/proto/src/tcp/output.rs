@@ -210,7 +210,10 @@ impl Conn {
             let retrans = self.snd_nxt < self.snd_max;
             let len = if self.loss.log.full() && !retrans { 0 } else { unsent.min(usable).min(mss) };
             if len > 0 {
-                if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay || self.push_to > self.snd_nxt) {
+                // The segment that carries our FIN goes without waiting for
+                // Nagle (nothing more will fill it; Linux's tcp_nagle_test).
+                let ends_with_fin = len == unsent && self.fin_seq() == Some(self.snd_nxt + unsent);
+                if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay || ends_with_fin || self.push_to > self.snd_nxt) {
                     break;
                 }
                 let chunk = self.tx.contiguous_at(off, len as usize).len();
@@ -342,16 +345,18 @@ impl Conn {
             self.timewait_at = None;
             return Outcome::Free(CloseReason::Normal);
         }
+        if matches!(self.loss.rack_at, Some(t) if t <= now) {
+            self.on_rack_timer(now, env);
+        }
+        // RFC 8985 §7.2: an armed probe timeout stands in for the RTO (it is
+        // never later); the probe re-arms the RTO.
+        if matches!(self.loss.tlp_at, Some(t) if t <= now) {
+            self.on_tlp(now, env, out);
+        }
         if matches!(self.rto_at, Some(t) if t <= now) {
             if let Outcome::Free(r) = self.on_rto(now, env, out) {
                 return Outcome::Free(r);
             }
-        }
-        if matches!(self.loss.rack_at, Some(t) if t <= now) {
-            self.on_rack_timer(now, env);
-        }
-        if matches!(self.loss.tlp_at, Some(t) if t <= now) {
-            self.on_tlp(now, env, out);
         }
         if matches!(self.persist_at, Some(t) if t <= now) {
             if let Outcome::Free(r) = self.on_persist(now, env, out) {

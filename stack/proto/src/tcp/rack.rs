@@ -195,15 +195,19 @@ impl SentLog {
         }
     }
 
-    /// `[l, r)` was SACKed: mark the records it covers whole.
-    pub fn on_sack(&mut self, l: SeqNum, r: SeqNum, now: Instant) {
+    /// `[l, r)` was SACKed: mark the records it covers whole. `fin` is the
+    /// sequence number of our FIN: a block never covers it (the peer holds no
+    /// FIN out of order as data), so a record ending with it counts as covered
+    /// when its data is.
+    pub fn on_sack(&mut self, l: SeqNum, r: SeqNum, fin: Option<SeqNum>, now: Instant) {
         let i = self.recs.partition_point(|x| x.end <= l);
         for k in i..self.recs.len() {
             let rec = self.recs[k];
             if rec.start >= r {
                 break;
             }
-            if rec.sacked() || rec.start < l || rec.end > r {
+            let covered = rec.end <= r || (fin == Some(r) && rec.end == r + 1);
+            if rec.sacked() || rec.start < l || !covered {
                 continue;
             }
             self.delivered(rec, now);
@@ -331,7 +335,7 @@ mod tests {
             l.on_send(s(1000 * k), s(1000 * k + 1000), ms(u64::from(k)), false);
         }
         assert_eq!(l.records().count(), 10);
-        l.on_sack(s(3000), s(6000), ms(50));
+        l.on_sack(s(3000), s(6000), None, ms(50));
         assert_eq!(l.counts(), (3000, 0, 0));
         assert_eq!(l.mark_lost_while(|q| q < s(2000)), 2000);
         assert_eq!(l.counts(), (3000, 2000, 0));
@@ -363,7 +367,7 @@ mod tests {
         // The first is delivered at 110 (RTT 10): min_rtt 10, reo_wnd 2.5 ms.
         l.on_cumulative(s(1000), ms(110));
         // The fourth SACKed at 113: the second and third were sent before it.
-        l.on_sack(s(3000), s(4000), ms(113));
+        l.on_sack(s(3000), s(4000), None, ms(113));
         let (m, at) = l.rack_detect(ms(113), Some(Duration::from_millis(10)));
         assert_eq!(m, 0);
         // Second: sent at 101, due at 101 + 10 + 2.5 = 113.5; third at 114.5.

@@ -148,8 +148,9 @@ impl Conn {
             env.stats.sack_invalid += u64::from(u.invalid);
             env.stats.dsack_received += u64::from(u.dsack);
             if u.newly_sacked > 0 {
+                let fin = self.fin_seq();
                 for &(l, r) in self.loss.board.ranges() {
-                    self.loss.log.on_sack(l, r, now);
+                    self.loss.log.on_sack(l, r, fin, now);
                 }
                 // RFC 6675 §2: an ACK SACKing new data is a duplicate.
                 dup |= repr.ack == self.snd_una.get() && self.snd_max != self.snd_una;
@@ -176,7 +177,12 @@ impl Conn {
     pub(crate) fn detect_losses(&mut self, now: Instant, env: &mut Env<'_>) {
         let mss = u32::from(self.neg.send_mss);
         let mut marked = 0;
-        if self.neg.sack && !self.loss.board.is_empty() {
+        // With SACK and RACK (the default) losses are found by time alone, as
+        // Linux does (tcp_time_to_recover skips the duplicate-ACK rules with
+        // RACK): a reordering shorter than the window is no loss. Otherwise
+        // RFC 6675's IsLost and DupThresh.
+        let rack_only = self.neg.sack && env.cfg.rack;
+        if self.neg.sack && !rack_only && !self.loss.board.is_empty() {
             let board = &self.loss.board;
             marked += self.loss.log.mark_lost_while(|s| board.is_lost(s, mss));
         }
@@ -186,7 +192,7 @@ impl Conn {
             env.stats.rack_marked_lost += 1;
         }
         marked += rack;
-        let dupthresh = self.loss.dup_acks >= DUP_THRESH;
+        let dupthresh = !rack_only && self.loss.dup_acks >= DUP_THRESH;
         if (marked > 0 || dupthresh) && !self.loss.in_recovery && self.snd_una >= self.loss.point && self.snd_una != self.snd_max {
             // RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh and cwnd
             // from the controller, retransmit the first segment at once.
