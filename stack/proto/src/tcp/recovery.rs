@@ -248,7 +248,7 @@ impl Conn {
             if !self.send_data(now, env, out, seq, off, chunk, fin) {
                 return false;
             }
-            seq = seq + chunk as u32;
+            seq += chunk as u32;
             if fin || chunk == 0 {
                 break;
             }

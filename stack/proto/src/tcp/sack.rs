@@ -216,7 +216,7 @@ impl Scoreboard {
                     continue;
                 }
             }
-            if !(l < r) || r.since(l) > span || r > snd_max || l < snd_una - span.max(1) {
+            if l >= r || r.since(l) > span || r > snd_max || l < snd_una - span.max(1) {
                 u.invalid += 1;
                 continue;
             }
