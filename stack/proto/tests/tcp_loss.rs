@@ -426,3 +426,32 @@ fn goodput_table() {
         println!("| {:.1} % | {:.2} | {:.2} | {:.2} | {} |", loss as f64 / 10.0, row[0], row[1], mathis, rtos);
     }
 }
+
+/// RFC 6298 §5.7: the SYN timed out, so the first data (lost too) is
+/// retransmitted 3 s after it was sent, not after the 1 s initial RTO.
+#[test]
+fn rto_of_three_seconds_after_syn_timeout() {
+    let mut s = Sim::new(8, TcpConfig::default(), TcpConfig::default());
+    let mut syn_dropped = false;
+    let mut data_dropped = false;
+    s.drop_if = Some(Box::new(move |g: &Seg| {
+        if !syn_dropped && g.has(TcpFlags::SYN) {
+            syn_dropped = true;
+            return true;
+        }
+        if !data_dropped && g.src == A_IP && !g.payload.is_empty() {
+            data_dropped = true;
+            return true;
+        }
+        false
+    }));
+    let (c, sc) = s.handshake(80);
+    let t0 = s.now;
+    s.a.send(c, b"after a lost SYN").unwrap();
+    let mut buf = [0u8; 64];
+    let ok = s.run(Duration::from_secs(10), |s| s.b.recv(sc, &mut buf).is_ok());
+    assert!(ok);
+    let sends: Vec<_> = s.log.iter().filter(|(t, g)| *t >= t0 && g.src == A_IP && !g.payload.is_empty()).map(|(t, _)| *t).collect();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert_eq!(sends[1] - sends[0], Duration::from_secs(3));
+}

@@ -415,6 +415,11 @@ impl Conn {
         self.state = if self.app_closed { State::FinWait1 } else { State::Established };
         self.last_rx = now;
         self.arm_keepalive();
+        if self.retries > 0 {
+            // RFC 6298 §5.7: the SYN (or SYN-ACK) timed out: data starts with
+            // an RTO of 3 s until an RTT sample.
+            self.rtt.after_syn_timeout();
+        }
         self.retries = 0;
         env.stats.established += 1;
         self.announced = true;
