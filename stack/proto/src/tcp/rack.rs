@@ -16,8 +16,10 @@
 //! recent send time known delivered) and sets `RACK.rtt`. A segment sent before
 //! that one and not delivered is lost once `now ≥ xmit_ts + RACK.rtt +
 //! reo_wnd` (§6.2 step 5); until then the reordering timer waits for it.
-//! `reo_wnd` is `min_rtt / 4` (§6.2 step 4's default multiplier, applied from
-//! the start: we assume reordering may happen), at most SRTT.
+//! `reo_wnd` is `min_rtt / 4` times a multiplier that each D-SACK round
+//! raises by one and that falls back after 16 recoveries without one (§6.2
+//! step 4), at most SRTT; applied from the start (we assume reordering may
+//! happen rather than wait to see it).
 
 use super::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -77,6 +79,12 @@ pub struct SentLog {
     rack_rtt: Duration,
     /// RACK.min_RTT.
     min_rtt: Option<Duration>,
+    /// RACK.reo_wnd_mult − 1 (§6.2 step 4: grows with D-SACKs).
+    reo_extra: u32,
+    /// RACK.dsack_round: SND.MAX when the multiplier last grew.
+    dsack_round: Option<SeqNum>,
+    /// RACK.reo_wnd_persist: recoveries left before the multiplier resets.
+    reo_persist: u32,
 }
 
 impl SentLog {
@@ -89,6 +97,40 @@ impl SentLog {
         self.rack_xmit = None;
         self.rack_rtt = Duration::ZERO;
         self.min_rtt = None;
+        self.reo_extra = 0;
+        self.dsack_round = None;
+        self.reo_persist = 0;
+    }
+
+    /// A D-SACK arrived (RFC 8985 §6.2 step 4): a retransmission was needless,
+    /// the reordering window was too small; widen it by one min_RTT/4, at
+    /// most once per round trip, and keep it for the next 16 recoveries.
+    pub fn on_dsack(&mut self, snd_una: SeqNum, snd_max: SeqNum) {
+        if self.dsack_round.is_none_or(|r| snd_una >= r) {
+            self.dsack_round = Some(snd_max);
+            self.reo_extra = (self.reo_extra + 1).min(64);
+            self.reo_persist = 16;
+        }
+    }
+
+    /// A recovery ended (§6.2 step 4: after 16 without D-SACK the window
+    /// shrinks back).
+    pub fn on_recovery_end(&mut self) {
+        if self.reo_persist > 0 {
+            self.reo_persist -= 1;
+            if self.reo_persist == 0 {
+                self.reo_extra = 0;
+            }
+        }
+    }
+
+    /// RACK.reo_wnd: min_RTT/4 times the multiplier, at most SRTT.
+    pub fn reo_wnd(&self, srtt: Option<Duration>) -> Duration {
+        let mut reo = self.min_rtt.unwrap_or(Duration::ZERO) / 4 * (1 + self.reo_extra);
+        if let Some(s) = srtt {
+            reo = reo.min(s);
+        }
+        reo
     }
     /// The records, in sequence order.
     pub fn records(&self) -> impl Iterator<Item = &Record> {
@@ -289,10 +331,7 @@ impl SentLog {
     /// overdue.
     pub fn rack_detect(&mut self, now: Instant, srtt: Option<Duration>) -> (u32, Option<Instant>) {
         let Some((xmit, end_seq)) = self.rack_xmit else { return (0, None) };
-        let mut reo = self.min_rtt.unwrap_or(Duration::ZERO) / 4;
-        if let Some(s) = srtt {
-            reo = reo.min(s);
-        }
+        let reo = self.reo_wnd(srtt);
         let mut marked = 0;
         let mut wait: Option<Duration> = None;
         for k in 0..self.recs.len() {
@@ -382,6 +421,22 @@ mod tests {
         l.on_send(r.start, r.end, ms(120), false);
         l.on_cumulative(s(2000), ms(121));
         assert_eq!(l.min_rtt(), Some(Duration::from_millis(10)));
+        // D-SACKs widen the window, once per round trip, up to SRTT.
+        let srtt = Some(Duration::from_millis(10));
+        assert_eq!(l.reo_wnd(srtt), Duration::from_micros(2500));
+        l.on_dsack(s(2000), s(4000));
+        l.on_dsack(s(2000), s(4000));
+        assert_eq!(l.reo_wnd(srtt), Duration::from_millis(5));
+        l.on_dsack(s(4000), s(5000));
+        assert_eq!(l.reo_wnd(srtt), Duration::from_micros(7500));
+        for _ in 0..10 {
+            l.on_dsack(s(9000 + 1), s(9000));
+        }
+        assert_eq!(l.reo_wnd(srtt), Duration::from_millis(10));
+        for _ in 0..16 {
+            l.on_recovery_end();
+        }
+        assert_eq!(l.reo_wnd(srtt), Duration::from_micros(2500));
     }
 
     #[test]

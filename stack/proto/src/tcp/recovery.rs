@@ -126,6 +126,7 @@ impl Conn {
                 // RFC 6675 §5 / RFC 6582 §3.2 step 5: recovery ends.
                 self.loss.in_recovery = false;
                 self.loss.reno_sacked = 0;
+                self.loss.log.on_recovery_end();
                 let left = self.snd_max.since(self.snd_una);
                 self.cc.on_recovery_end(now, left);
             } else if !self.neg.sack {
@@ -147,6 +148,9 @@ impl Conn {
             let u = self.loss.board.update(self.snd_una, self.snd_max, blocks);
             env.stats.sack_invalid += u64::from(u.invalid);
             env.stats.dsack_received += u64::from(u.dsack);
+            if u.dsack {
+                self.loss.log.on_dsack(self.snd_una, self.snd_max);
+            }
             if u.newly_sacked > 0 {
                 let fin = self.fin_seq();
                 for &(l, r) in self.loss.board.ranges() {
