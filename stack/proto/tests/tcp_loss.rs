@@ -499,3 +499,45 @@ fn echo_under_netem_style_faults() {
         check_same(seed, "echo", &got, &data);
     }
 }
+
+/// RFC 9293 §3.10.7.4: with our receive window closed, the ACK field of the
+/// peer's zero-window probe (Linux sends it at SND.UNA − 1, one below our
+/// RCV.NXT) is taken. Found on the real path: an echo whose receive window was
+/// closed ignored the probes' ACKs of its data and waited for RTOs.
+#[test]
+fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
+    let mut s = Sim::new(9, TcpConfig { rx_buffer: 16 * 1024, ..TcpConfig::default() }, TcpConfig::default());
+    let (c, sc) = s.handshake(80);
+    // B fills A's receive buffer (A's application does not read).
+    let fill = pattern(64 * 1024, 1);
+    let mut sent = 0;
+    s.run(Duration::from_secs(5), |s| {
+        sent += s.b.send(sc, &fill[sent..]).unwrap_or(0);
+        s.a.seq_state(c).is_some() && s.b.seq_state(sc).unwrap().3 == 0
+    });
+    assert_eq!(s.b.seq_state(sc).unwrap().3, 0, "A's window did not close");
+    // A sends data; B's ACKs of it are lost.
+    s.drop_if = Some(Box::new(|g: &Seg| g.src == B_IP));
+    s.a.send(c, &pattern(1000, 2)).unwrap();
+    s.sleep(Duration::from_millis(50));
+    let (una, nxt, rcv_nxt, _) = s.a.seq_state(c).unwrap();
+    assert!(nxt.get().wrapping_sub(una.get()) == 1000, "A's data in flight");
+    // B's zero-window probe: <SEQ=SND.UNA-1><ACK=all of A's data>.
+    let probe = Seg {
+        src: B_IP,
+        dst: A_IP,
+        src_port: 80,
+        dst_port: 40000,
+        seq: rcv_nxt.get().wrapping_sub(1),
+        ack: nxt.get(),
+        flags: TcpFlags::ACK,
+        window: 1000,
+        options: Default::default(),
+        payload: Vec::new(),
+    };
+    let mut out = sim::Out::default();
+    s.a.handle_segment(s.now, B_IP, A_IP, &probe.repr(), &mut out);
+    s.a.poll_transmit(s.now, &mut out);
+    assert_eq!(s.a.seq_state(c).unwrap().0, nxt, "the probe's ACK was ignored");
+    assert!(out.0.iter().any(|g| g.src == A_IP && g.ack == rcv_nxt.get()), "the probe was not answered");
+}

@@ -555,7 +555,11 @@ impl Conn {
         if !self.acceptable(seq, seg_len) {
             // RFC 9293 §3.10.7.4: with a zero window, still take the ACK (and RST)
             // fields of a segment at RCV.NXT; its data is dropped.
-            let zero_window_at_edge = self.rwin.current(self.rcv_nxt) == 0 && seq == self.rcv_nxt && !syn;
+            // That includes a zero-window probe at RCV.NXT − 1 (Linux probes with
+            // SND.UNA − 1): its ACK may acknowledge our data, and while our
+            // window stays closed it may be the only ACK the peer sends (an
+            // echo whose send side waits for those ACKs would stall until RTOs).
+            let zero_window_at_edge = self.rwin.current(self.rcv_nxt) == 0 && (seq == self.rcv_nxt || (seq + 1 == self.rcv_nxt && payload.len() <= 1)) && !syn;
             if !zero_window_at_edge {
                 env.stats.out_of_window += 1;
                 // Answering every unacceptable pure ACK could start an ACK storm with a
@@ -580,7 +584,9 @@ impl Conn {
                 }
                 return Outcome::Keep;
             }
-            if !payload.is_empty() || fin {
+            if !payload.is_empty() || fin || seq + 1 == self.rcv_nxt {
+                // Data that does not fit, or a window probe: answer with our
+                // (closed) window.
                 env.stats.rx_overflow += payload.len() as u64;
                 self.ack_now = true;
             }
