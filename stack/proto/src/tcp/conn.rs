@@ -744,7 +744,7 @@ impl Conn {
             self.rtt.on_progress();
             self.retries = 0;
             let cc_acked = acked_total - u32::from(syn_acked);
-            self.loss_on_cumulative(now, cc_acked, flight);
+            self.loss_on_cumulative(now, env, cc_acked, flight, repr.options.timestamps.map(|(_, ecr)| ecr));
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             self.rto_at = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
             // RFC 8985 §7.2: an ACK that advances re-arms the probe timeout.

@@ -302,6 +302,17 @@ impl SentLog {
         false
     }
 
+    /// The recovery was spurious: records deemed lost and not yet
+    /// retransmitted are not lost after all.
+    pub fn unmark_lost(&mut self) {
+        for k in 0..self.recs.len() {
+            let f = self.recs[k].flags;
+            if f & LOST != 0 && f & RETRANS == 0 {
+                self.set(k, f & !LOST);
+            }
+        }
+    }
+
     /// A retransmission timeout (RFC 8985 §6.3): every record not SACKed is
     /// lost and none of its retransmissions is in flight.
     pub fn mark_all_lost(&mut self) {

@@ -28,7 +28,7 @@
 //! undoing spurious retransmissions from D-SACK (RFC 3708).
 
 use super::conn::{Conn, Env};
-use super::congestion::CongestionControl;
+use super::congestion::{CongestionControl, Controller};
 use super::rack::SentLog;
 use super::sack::{SackGen, Scoreboard, DUP_THRESH, MAX_BLOCKS, MAX_BLOCKS_WITH_TS};
 use super::seq::SeqNum;
@@ -69,6 +69,10 @@ pub(crate) struct LossState {
     pub tlp_end: Option<SeqNum>,
     /// RACK's reordering timer.
     pub rack_at: Option<Instant>,
+    /// Undo of a spurious recovery (Eifel detection, RFC 3522, as Linux's
+    /// `tcp_try_undo_recovery`): the controller before the recovery, our
+    /// TSval when it began, and the end of the first segment deemed lost.
+    pub undo: Option<(Controller, u32, SeqNum)>,
 }
 
 impl LossState {
@@ -113,7 +117,22 @@ impl Conn {
 
     /// A cumulative ACK advanced SND.UNA (already applied) by `acked` bytes of
     /// data; `flight` was outstanding before it.
-    pub(crate) fn loss_on_cumulative(&mut self, now: Instant, acked: u32, flight: u32) {
+    pub(crate) fn loss_on_cumulative(&mut self, now: Instant, env: &mut Env<'_>, acked: u32, flight: u32, tsecr: Option<u32>) {
+        // Eifel (RFC 3522 §3.2): the ACK that covers the first segment deemed
+        // lost echoes a timestamp from before its retransmission, so the
+        // original arrived: the recovery was spurious (reordering), undo its
+        // window reduction and stop retransmitting.
+        if self.loss.undo.as_ref().is_some_and(|u| self.snd_una >= u.2) {
+            if let Some((prior, ts_start, _)) = self.loss.undo.take() {
+                if tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(ts_start) as i32) < 0) && self.loss.in_recovery {
+                    env.stats.spurious_recoveries += 1;
+                    self.cc = prior;
+                    self.loss.in_recovery = false;
+                    self.loss.point = self.snd_una;
+                    self.loss.log.unmark_lost();
+                }
+            }
+        }
         self.loss.log.on_cumulative(self.snd_una, now);
         self.loss.board.prune(self.snd_una);
         self.loss.dup_acks = 0;
@@ -205,7 +224,13 @@ impl Conn {
             self.loss.in_recovery = true;
             self.loss.point = self.snd_max;
             let flight = self.snd_max.since(self.snd_una);
+            let prior = self.cc.clone();
             self.cc.on_congestion(now, flight);
+            // Eifel needs timestamps (RFC 3522 §2); keep one undo at a time.
+            if let Some(ts) = self.ts.as_ref() {
+                let first_end = self.loss.log.records().find(|r| !r.sacked()).map_or(self.snd_una + 1, |r| r.end);
+                self.loss.undo = Some((prior, super::options::ts_clock(now, ts.offset), first_end));
+            }
             self.loss.log.mark_first_lost();
             self.loss.force_first = true;
             self.loss.tlp_at = None;
@@ -322,6 +347,7 @@ impl Conn {
             self.loss.log.unsack_all();
         }
         self.loss.log.mark_all_lost();
+        self.loss.undo = None;
         self.loss.in_recovery = false;
         self.loss.point = self.snd_max;
         self.loss.dup_acks = 0;

@@ -119,6 +119,8 @@ pub struct TcpStats {
     /// Retransmission timeouts that found SACKed data dropped by the peer
     /// (RFC 2018 §8): the scoreboard was cleared.
     pub sack_reneged: u64,
+    /// Recoveries found spurious by timestamps (Eifel, RFC 3522) and undone.
+    pub spurious_recoveries: u64,
 }
 
 impl TcpStats {
@@ -144,7 +146,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 52;
+    pub const COUNT: usize = 53;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -201,6 +203,7 @@ impl TcpStats {
             ("tlp_probes", self.tlp_probes),
             ("cwnd_restarts", self.cwnd_restarts),
             ("sack_reneged", self.sack_reneged),
+            ("spurious_recoveries", self.spurious_recoveries),
         ]
     }
 }
