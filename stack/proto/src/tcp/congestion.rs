@@ -4,7 +4,7 @@
 //! ([`super::cubic::Cubic`], RFC 9438, the default as in Linux).
 //!
 //! The controller only sizes the window; *when* a loss happened is decided by the
-//! connection's loss recovery ([`super::recovery`]: duplicate ACKs, SACK by
+//! connection's loss recovery (`recovery.rs`: duplicate ACKs, SACK by
 //! RFC 6675, RACK-TLP by RFC 8985, the retransmission timer), which calls
 //! [`CongestionControl::on_congestion`] once per recovery episode. Time and the
 //! RTT are passed in (sans-IO): the controller reads no clock.

@@ -18,10 +18,48 @@
 //!
 //! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (rings and the
 //! out-of-order assembler), `window` (windows, SWS, Nagle), `retransmit` (RFC 6298),
-//! `congestion` (NewReno), `options` (MSS, window scale, timestamps), `isn`
-//! (RFC 6528), `cookie` (SYN cookies, RFC 4987 §3.6), `conn` (segment arrival,
-//! RFC 9293 §3.10.7), `output` (segment generation and timers) and `timers`
-//! (keepalive, FIN-WAIT-2 orphan timeout).
+//! `congestion` (the controller trait, NewReno) and `cubic` (CUBIC), `sack`
+//! (SACK blocks both ways, the scoreboard), `rack` (segments in flight, RACK),
+//! `recovery` (loss detection and recovery, TLP), `options` (MSS, window scale,
+//! timestamps, SACK-permitted), `isn` (RFC 6528), `cookie` (SYN cookies, RFC 4987
+//! §3.6), `conn` (segment arrival, RFC 9293 §3.10.7), `output` (segment
+//! generation and timers) and `timers` (keepalive, FIN-WAIT-2 orphan timeout).
+//!
+//! # Loss recovery and congestion control
+//!
+//! Implemented (each rule cited where the code applies it):
+//! * SACK (RFC 2018): SACK-permitted offered ([`TcpConfig::sack`], default on)
+//!   and answered, kept through SYN cookies with timestamps; our ACKs carry
+//!   blocks for the out-of-order data held, the most recent segment's block
+//!   first (§4), at most 3 with timestamps, 4 without; D-SACK for duplicates
+//!   below RCV.NXT (RFC 2883). Received blocks go to a bounded scoreboard
+//!   (16 ranges within SND.UNA..SND.MAX); invalid ones are ignored and counted
+//!   (`sack_invalid`); SACKed data the peer dropped (RFC 2018 §8) is noticed at
+//!   the RTO and the scoreboard cleared.
+//! * RFC 6675: pipe, NextSeg rule 1 (lost segments first) and 2 (new data),
+//!   RecoveryPoint, one window reduction per recovery, the first retransmission
+//!   at once; IsLost and DupThresh when RACK is off ([`TcpConfig::rack`]) or
+//!   without SACK (then each duplicate ACK takes a segment out of the pipe and
+//!   partial ACKs retransmit the next segment, RFC 6582).
+//! * RACK-TLP (RFC 8985): per-segment send times ([`rack::SentLog`], at most
+//!   [`rack::MAX_RECORDS`] segments in flight), time-based loss detection with
+//!   a reordering window of min_RTT/4 that grows with D-SACK rounds, its
+//!   reordering timer, lost retransmissions found again; the tail loss probe
+//!   (PTO = 2·SRTT, +200 ms with one segment out, at most the RTO) sends new
+//!   data or the last segment again ([`TcpConfig::tail_loss_probe`]); after an
+//!   RTO every segment not SACKed is lost and goes again as cwnd allows.
+//! * Limited transmit (RFC 3042); cwnd restart after idle (RFC 5681 §4.1);
+//!   spurious recoveries undone by timestamps (Eifel, RFC 3522).
+//! * RFC 6298 in full but the 1 s minimum (see [`retransmit`]: 200 ms as Linux,
+//!   configurable with [`TcpConfig::min_rto`]), including §5.7.
+//! * Congestion control per connection behind [`congestion::CongestionControl`]
+//!   (time and RTT passed in): NewReno (RFC 5681 / RFC 6582) and CUBIC
+//!   (RFC 9438, the default), chosen by [`TcpConfig::congestion`].
+//!
+//! Not implemented: NextSeg rules 3 and 4 (RFC 6675 rescue retransmission),
+//! TLP's own congestion response (RFC 8985 §7.4), PRR (RFC 6937), F-RTO
+//! (RFC 5682), D-SACK-based undo (RFC 3708), HyStart++ (RFC 9406), pacing,
+//! ECN.
 //!
 //! # Listeners: the SYN queue, SYN cookies and the accept queue
 //!
@@ -73,11 +111,12 @@
 //!   A connection ended by either timer with unread data lingers in `Closed`
 //!   until the application has read it.
 //! * The minimum RTO is 200 ms (RFC 6298 asks for 1 s); see [`retransmit`].
-//! * SACK is neither offered nor processed. Out-of-order data is held up to the
-//!   advertised window (the receive ring reserves its bytes) in at most
-//!   [`buffer::ooo_range_limit`] ranges (one per full-sized segment of the
-//!   buffer); data at RCV.NXT is always taken, evicting the farthest range if all
-//!   are in use.
+//! * Out-of-order data is held up to the advertised window (the receive ring
+//!   reserves its bytes) in at most [`buffer::ooo_range_limit`] ranges (one per
+//!   full-sized segment of the buffer); data at RCV.NXT is always taken,
+//!   evicting the farthest range if all are in use. With our window closed, a
+//!   zero-window probe at RCV.NXT − 1 (Linux's) has its ACK taken and is
+//!   answered (RFC 9293 §3.10.7.4's allowance for ACKs).
 //! * `close()` in SYN-SENT deletes the connection only when nothing was queued
 //!   (RFC 9293 §3.10.4 SYN-SENT: "delete the TCB"). With data `send()` accepted,
 //!   it is queued as the RFC says for SYN-RECEIVED ("queue for processing after
@@ -97,8 +136,8 @@
 //!   (the first ACK lost, later data) decodes to another MSS index or fails; the
 //!   first RTT sample of a cookie connection comes after the handshake (the
 //!   echoed TSval was rounded to carry the options). The peer's SACK-permitted
-//!   is kept ([`options::Negotiated::peer_sack_permitted`]) but unused: no SACK
-//!   blocks are sent yet.
+//!   is kept ([`options::Negotiated::peer_sack_permitted`]) when the client uses
+//!   timestamps, and the cookie SYN-ACK offers SACK then.
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.

@@ -28,6 +28,9 @@ use std::collections::VecDeque;
 /// Most segments in flight per connection (records in the [`SentLog`]).
 pub const MAX_RECORDS: usize = 2048;
 
+/// Smallest step of the reordering window once reordering was seen.
+pub const REO_WND_FLOOR: Duration = Duration::from_millis(1);
+
 const SACKED: u8 = 1;
 const LOST: u8 = 2;
 const RETRANS: u8 = 4;
@@ -124,9 +127,17 @@ impl SentLog {
         }
     }
 
-    /// RACK.reo_wnd: min_RTT/4 times the multiplier, at most SRTT.
+    /// RACK.reo_wnd: min_RTT/4 times the multiplier, at most SRTT. Once
+    /// reordering was seen (the multiplier grew) the base is at least
+    /// [`REO_WND_FLOOR`]: with netem-style reordering (a segment skips the
+    /// whole delay) min_RTT can be a few microseconds, and a window built on
+    /// it would never grow.
     pub fn reo_wnd(&self, srtt: Option<Duration>) -> Duration {
-        let mut reo = self.min_rtt.unwrap_or(Duration::ZERO) / 4 * (1 + self.reo_extra);
+        let mut base = self.min_rtt.unwrap_or(Duration::ZERO) / 4;
+        if self.reo_extra > 0 {
+            base = base.max(REO_WND_FLOOR);
+        }
+        let mut reo = base * (1 + self.reo_extra);
         if let Some(s) = srtt {
             reo = reo.min(s);
         }

@@ -126,6 +126,8 @@ impl Conn {
             if let Some((prior, ts_start, _)) = self.loss.undo.take() {
                 if tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(ts_start) as i32) < 0) && self.loss.in_recovery {
                     env.stats.spurious_recoveries += 1;
+                    // Reordering fooled RACK: widen its window as a D-SACK would.
+                    self.loss.log.on_dsack(self.snd_una, self.snd_max);
                     self.cc = prior;
                     self.loss.in_recovery = false;
                     self.loss.point = self.snd_una;
