@@ -41,10 +41,13 @@ fn bulk(seed: u64, l: Link, a: TcpConfig, b: TcpConfig, up: usize, down: usize, 
     s.reorder = l.reorder;
     s.dup = l.dup;
     let mut fu = Flow::new(pattern(up, seed as u8), true);
-    let mut fd = Flow::new(pattern(down, !seed as u8), true);
+    // B closes only if it sends something: a B that closed at once would sit
+    // in FIN-WAIT-2, whose orphan timeout (60 s without new data) can end a
+    // flow at 10 % loss during a long RTO backoff.
+    let mut fd = Flow::new(pattern(down, !seed as u8), down > 0);
     let t0 = s.now;
     let ok = run_transfer(&mut s, c, sc, &mut fu, &mut fd, keep_log);
-    assert!(ok, "seed {seed} {l:?}: transfer did not complete (got {} / {} and {} / {}), A {:?}", fu.got.len(), up, fd.got.len(), down, s.a.stats());
+    assert!(ok, "seed {seed} {l:?}: transfer did not complete (got {} / {} and {} / {}), A {:?}, B {:?}", fu.got.len(), up, fd.got.len(), down, s.a.stats(), s.b.stats());
     check_same(seed, "up", &fu.got, &fu.data);
     check_same(seed, "down", &fd.got, &fd.data);
     let took = s.now.saturating_duration_since(t0);
@@ -544,3 +547,4 @@ fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
     assert_eq!(s.a.seq_state(c).unwrap().0, nxt, "the probe's ACK was ignored");
     assert!(out.0.iter().any(|g| g.src == A_IP && g.ack == rcv_nxt.get()), "the probe was not answered");
 }
+
