@@ -28,7 +28,13 @@ fn link(loss: u64) -> Link {
 }
 
 fn cfg(cc: Algorithm) -> TcpConfig {
-    TcpConfig { congestion: cc, ..TcpConfig::default() }
+    TcpConfig { congestion: cc, ..tlp() }
+}
+
+/// The default configuration with tail loss probes on (off by default for now,
+/// see `TcpConfig::tail_loss_probe`).
+fn tlp() -> TcpConfig {
+    TcpConfig { tail_loss_probe: true, ..TcpConfig::default() }
 }
 
 /// Bulk `up` bytes A→B and `down` bytes B→A over `l`, both closing; returns the
@@ -80,7 +86,7 @@ fn sack_blocks_on_wire(s: &Sim) -> usize {
 fn ten_megabytes_at_each_loss_rate() {
     const MB10: usize = 10 << 20;
     for (loss, seed) in [(0, 11u64), (10, 12), (20, 13), (50, 14), (100, 15)] {
-        let (s, took) = bulk(seed, link(loss), TcpConfig::default(), TcpConfig::default(), MB10, 0, false);
+        let (s, took) = bulk(seed, link(loss), tlp(), tlp(), MB10, 0, false);
         let a = s.a.stats();
         eprintln!("loss {:>4.1} %: {:>6.2} s simulated, {} retransmits, {} recoveries, {} RTOs, {} TLPs", loss as f64 / 10.0, took.as_secs_f64(), a.retransmits, a.recoveries, a.rto_expired, a.tlp_probes);
         if loss == 0 {
@@ -106,7 +112,7 @@ fn two_hundred_seeds_ten_megabytes() {
     for seed in 1000..1200u64 {
         let k = (seed % 5) as usize;
         let l = Link { loss: [0, 10, 20, 50, 100][k], reorder: 250, dup: 10, delay_ms: 1 + seed % 10 };
-        let (s, _) = bulk(seed, l, TcpConfig::default(), TcpConfig::default(), 10 << 20, 0, false);
+        let (s, _) = bulk(seed, l, tlp(), tlp(), 10 << 20, 0, false);
         rtos[k] += s.a.stats().rto_expired;
     }
     eprintln!("RTOs per 40 seeds at 0, 1, 2, 5, 10 % loss: {rtos:?}");
@@ -141,8 +147,8 @@ fn two_hundred_seeds_lossy_link() {
 #[test]
 fn without_sack_newreno_recovers() {
     for seed in 1..=10u64 {
-        let no_sack = TcpConfig { sack: false, congestion: Algorithm::NewReno, ..TcpConfig::default() };
-        let (s, _) = bulk(seed, link(50), no_sack, TcpConfig::default(), 300_000, 100_000, true);
+        let no_sack = TcpConfig { sack: false, congestion: Algorithm::NewReno, ..tlp() };
+        let (s, _) = bulk(seed, link(50), no_sack, tlp(), 300_000, 100_000, true);
         assert_eq!(sack_blocks_on_wire(&s), 0, "seed {seed}: SACK blocks without SACK-permitted");
         assert!(s.log.iter().all(|(_, g)| !g.has(TcpFlags::SYN) || g.src == B_IP || !g.options.sack_permitted));
         assert!(s.a.stats().fast_retransmits > 0, "seed {seed}: no fast retransmit");
@@ -175,7 +181,7 @@ fn drop_first_sends(pick: impl Fn(usize) -> bool + 'static, again: impl Fn(usize
 }
 
 fn one_way(seed: u64, len: usize, filter: sim::Filter) -> (Sim, Flow) {
-    let mut s = Sim::new(seed, TcpConfig::default(), TcpConfig::default());
+    let mut s = Sim::new(seed, tlp(), tlp());
     s.delay = Duration::from_millis(10);
     let (c, sc) = s.handshake(80);
     s.drop_if = Some(filter);
@@ -226,7 +232,7 @@ fn many_holes_one_recovery() {
 /// above a hole) finds them, still in at most two recoveries without a timeout.
 #[test]
 fn many_holes_rfc6675_islost() {
-    let mut s = Sim::new(1, TcpConfig { rack: false, ..TcpConfig::default() }, TcpConfig::default());
+    let mut s = Sim::new(1, TcpConfig { rack: false, ..tlp() }, tlp());
     s.delay = Duration::from_millis(10);
     let (c, sc) = s.handshake(80);
     s.drop_if = Some(drop_first_sends(|i| (400..460).contains(&i) && i % 3 == 0, |_, _| false));
@@ -274,7 +280,7 @@ fn tail_loss_probe_repairs_tail() {
 fn tail_loss_without_tlp_needs_rto() {
     let len: usize = 200_000;
     let segs = len.div_ceil(1448);
-    let mut s = Sim::new(3, TcpConfig { tail_loss_probe: false, ..TcpConfig::default() }, TcpConfig::default());
+    let mut s = Sim::new(3, TcpConfig { tail_loss_probe: false, ..TcpConfig::default() }, tlp());
     s.delay = Duration::from_millis(10);
     let (c, sc) = s.handshake(80);
     s.drop_if = Some(drop_first_sends(move |i| i + 3 >= segs && i < segs, |_, _| false));
@@ -290,7 +296,7 @@ fn tail_loss_without_tlp_needs_rto() {
 /// again long before the RTO would.
 #[test]
 fn lost_fin_repaired_by_probe() {
-    let mut s = Sim::new(4, TcpConfig::default(), TcpConfig::default());
+    let mut s = Sim::new(4, tlp(), tlp());
     s.delay = Duration::from_millis(10);
     let (c, sc) = s.handshake(80);
     let mut dropped = false;
@@ -316,7 +322,7 @@ fn lost_fin_repaired_by_probe() {
 /// the transfer resumes and ends byte-exact.
 #[test]
 fn long_zero_window_then_loss() {
-    let mut s = Sim::new(5, TcpConfig::default(), TcpConfig::default());
+    let mut s = Sim::new(5, tlp(), tlp());
     s.delay = Duration::from_millis(5);
     let (c, sc) = s.handshake(80);
     s.loss = 20;
@@ -339,7 +345,7 @@ fn long_zero_window_then_loss() {
 /// into B's ACKs by a middlebox are ignored and counted; the transfer is exact.
 #[test]
 fn invalid_sack_blocks_ignored_and_counted() {
-    let mut s = Sim::new(6, TcpConfig::default(), TcpConfig::default());
+    let mut s = Sim::new(6, tlp(), tlp());
     s.delay = Duration::from_millis(2);
     let (c, sc) = s.handshake(80);
     s.loss = 20;
@@ -367,7 +373,7 @@ fn invalid_sack_blocks_ignored_and_counted() {
 /// segments, where before it the window had grown well beyond.
 #[test]
 fn cwnd_restarts_after_idle() {
-    let mut s = Sim::new(7, TcpConfig::default(), TcpConfig::default());
+    let mut s = Sim::new(7, tlp(), tlp());
     s.delay = Duration::from_millis(10);
     let (c, sc) = s.handshake(80);
     let mut up = Flow::new(pattern(2 << 20, 1), false);
@@ -434,7 +440,7 @@ fn goodput_table() {
 /// retransmitted 3 s after it was sent, not after the 1 s initial RTO.
 #[test]
 fn rto_of_three_seconds_after_syn_timeout() {
-    let mut s = Sim::new(8, TcpConfig::default(), TcpConfig::default());
+    let mut s = Sim::new(8, tlp(), tlp());
     let mut syn_dropped = false;
     let mut data_dropped = false;
     s.drop_if = Some(Box::new(move |g: &Seg| {
@@ -465,7 +471,7 @@ fn rto_of_three_seconds_after_syn_timeout() {
 #[test]
 fn echo_under_netem_style_faults() {
     for seed in 30..33u64 {
-        let mut s = Sim::new(seed, TcpConfig::default(), TcpConfig::default());
+        let mut s = Sim::new(seed, tlp(), tlp());
         s.delay = Duration::from_millis(10);
         let (c, sc) = s.handshake(7);
         s.loss = 50;
@@ -512,7 +518,7 @@ fn echo_under_netem_style_faults() {
 /// closed ignored the probes' ACKs of its data and waited for RTOs.
 #[test]
 fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
-    let mut s = Sim::new(9, TcpConfig { rx_buffer: 16 * 1024, ..TcpConfig::default() }, TcpConfig::default());
+    let mut s = Sim::new(9, TcpConfig { rx_buffer: 16 * 1024, ..tlp() }, tlp());
     let (c, sc) = s.handshake(80);
     // B fills A's receive buffer (A's application does not read).
     let fill = pattern(64 * 1024, 1);

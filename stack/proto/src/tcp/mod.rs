@@ -46,7 +46,8 @@
 //!   a reordering window of min_RTT/4 that grows with D-SACK rounds, its
 //!   reordering timer, lost retransmissions found again; the tail loss probe
 //!   (PTO = 2·SRTT, +200 ms with one segment out, at most the RTO) sends new
-//!   data or the last segment again ([`TcpConfig::tail_loss_probe`]); after an
+//!   data or the last segment again ([`TcpConfig::tail_loss_probe`], off by
+//!   default for now, see there); after an
 //!   RTO every segment not SACKed is lost and goes again as cwnd allows.
 //! * Limited transmit (RFC 3042); cwnd restart after idle (RFC 5681 §4.1);
 //!   spurious recoveries undone by timestamps (Eifel, RFC 3522).
@@ -250,9 +251,12 @@ pub struct TcpConfig {
     /// Congestion control of new connections (default CUBIC, RFC 9438, as
     /// Linux).
     pub congestion: congestion::Algorithm,
-    /// Tail loss probes (RFC 8985 §7, default on): a connection whose last
-    /// segments went unacknowledged for about two round trips sends a probe
-    /// instead of waiting for the retransmission timeout.
+    /// Tail loss probes (RFC 8985 §7): a connection whose last segments went
+    /// unacknowledged for about two round trips sends a probe instead of
+    /// waiting for the retransmission timeout. **Default off for now**: with it
+    /// on, the engine's `api_veth` async test sees a server RST for a bad ACK
+    /// in SYN-RECEIVED in most runs, not yet understood (the simulator tests
+    /// turn it on and pass).
     pub tail_loss_probe: bool,
     /// RACK time-based loss detection alone when SACK is in use (RFC 8985,
     /// default on, as Linux's `tcp_recovery = 1`): a segment is lost when one
@@ -354,7 +358,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             congestion: congestion::Algorithm::Cubic,
-            tail_loss_probe: true,
+            tail_loss_probe: false,
             rack: true,
             nodelay: false,
             challenge_ack_limit: 2,
