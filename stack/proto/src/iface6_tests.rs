@@ -407,3 +407,40 @@ proptest::proptest! {
         }
     }
 }
+
+/// TCP over IPv6: a SYN to a listener gets a SYN-ACK from our address whose MSS
+/// leaves room for the 40-byte IPv6 header (1440 on a 1500-byte link, RFC 9293
+/// §3.7.1), with a valid checksum over the IPv6 pseudo-header.
+#[test]
+fn tcp_syn_over_ipv6_gets_a_syn_ack_with_the_ipv6_mss() {
+    let mut i = iface();
+    i.tcp_mut().listen(7).unwrap();
+    let mut tx = Frames::default();
+    let now = Instant::from_millis(2000);
+    // The peer is known from its solicitation (STALE: used at once).
+    i.handle_frame(now, &ns(PEER, US, 255), &mut tx);
+    tx.0.clear();
+    let syn = wire::tcp::TcpRepr {
+        src_port: 40000,
+        dst_port: 7,
+        seq: 1000,
+        ack: 0,
+        flags: wire::tcp::TcpFlags::SYN,
+        window: 65535,
+        urgent: 0,
+        options: wire::tcp::TcpOptions { mss: Some(1440), ..Default::default() },
+        payload: &[],
+    };
+    let (s, d) = (IpAddr::V6(PEER), IpAddr::V6(US));
+    let mut b = vec![0u8; syn.buffer_len()];
+    syn.emit(&mut wire::tcp::TcpPacket::new_unchecked(&mut b[..]), &s, &d, ChecksumMode::Full);
+    i.handle_frame(now, &frame6(OUR_MAC, PEER, US, protocol::TCP, 64, &b), &mut tx);
+    i.poll_transmit(now, &mut tx);
+    assert_eq!(tx.0.len(), 1, "one SYN-ACK");
+    let (e, ip, body) = sent_icmp6(&tx.0[0]);
+    assert_eq!((e.dst.0, ip.src, ip.dst, ip.next_header), (PEER_MAC, US, PEER, protocol::TCP));
+    let seg = wire::tcp::TcpPacket::new_checked(&body[..]).unwrap();
+    let r = wire::tcp::TcpRepr::parse(&seg, &d, &s, ChecksumMode::Full).expect("checksum over the IPv6 pseudo-header");
+    assert_eq!(r.flags, wire::tcp::TcpFlags::SYN | wire::tcp::TcpFlags::ACK);
+    assert_eq!(r.options.mss, Some(1440));
+}

@@ -658,9 +658,11 @@ impl Tcp {
         self.listeners.contains_key(&port)
     }
 
-    fn offer(&self) -> Offer {
+    /// What we offer to `remote`: `cfg.mss` is for IPv4; over IPv6 the fixed
+    /// header is 20 bytes longer (RFC 9293 §3.7.1: MSS = MTU − IP − TCP header).
+    fn offer(&self, remote: &SocketAddr) -> Offer {
         Offer {
-            mss: self.cfg.mss,
+            mss: if remote.is_ipv6() { self.cfg.mss.saturating_sub(20).max(64) } else { self.cfg.mss },
             wscale: if self.cfg.window_scaling { Some(wscale_for(self.cfg.rx_buffer)) } else { None },
             timestamps: self.cfg.timestamps,
         }
@@ -828,7 +830,7 @@ impl Tcp {
         if self.map.contains_key(&FourTuple { local, remote }) {
             return Err(ConnectError::AddrInUse);
         }
-        let offer = self.offer();
+        let offer = self.offer(&remote);
         let iss = self.isn(&local, &remote, now);
         let Some(idx) = self.alloc(local, remote, iss, State::SynSent, offer) else {
             self.stats.conn_table_full += 1;
@@ -957,7 +959,7 @@ impl Tcp {
             }
             return;
         }
-        let offer = self.offer().answer(&repr.options);
+        let offer = self.offer(&remote).answer(&repr.options);
         let iss = self.isn(&local, &remote, now);
         let Some(idx) = self.alloc(local, remote, iss, State::SynReceived, offer) else {
             self.stats.conn_table_full += 1;
