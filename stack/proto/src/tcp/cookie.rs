@@ -190,7 +190,7 @@ impl Tcp {
         let peer_mss = repr.options.mss.unwrap_or(if v6 { DEFAULT_MSS_V6 } else { DEFAULT_MSS_V4 });
         let index = mss_index(peer_mss, v6);
         let isn = encode(&self.cfg.cookie_secret, &local, &remote, repr.seq, now, index);
-        let mut offer = self.offer().answer(&repr.options);
+        let mut offer = self.offer(&remote).answer(&repr.options);
         if !offer.timestamps {
             offer.wscale = None;
         }
@@ -259,7 +259,7 @@ impl Tcp {
             timestamps: ts,
             ..TcpOptions::default()
         };
-        let offer = self.offer().answer(&peer);
+        let offer = self.offer(&remote).answer(&peer);
         // No slot or no memory: dropped (counted in `alloc`).
         let Ok(idx) = self.alloc(local, remote, SeqNum(iss), State::SynReceived, offer) else {
             return CookieAck::Dropped;

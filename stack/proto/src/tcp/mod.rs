@@ -674,9 +674,11 @@ impl Tcp {
         self.listeners.contains_key(&port)
     }
 
-    fn offer(&self) -> Offer {
+    /// What we offer to `remote`: `cfg.mss` is for IPv4; over IPv6 the fixed
+    /// header is 20 bytes longer (RFC 9293 §3.7.1: MSS = MTU − IP − TCP header).
+    fn offer(&self, remote: &SocketAddr) -> Offer {
         Offer {
-            mss: self.cfg.mss,
+            mss: if remote.is_ipv6() { self.cfg.mss.saturating_sub(20).max(64) } else { self.cfg.mss },
             wscale: if self.cfg.window_scaling { Some(wscale_for(self.cfg.rx_buffer)) } else { None },
             timestamps: self.cfg.timestamps,
         }
@@ -895,7 +897,7 @@ impl Tcp {
             // incarnation sent, so none of its segments can be taken for ours.
             iss = old_snd_nxt + 65535 + 2;
         }
-        let offer = self.offer();
+        let offer = self.offer(&remote);
         let idx = self.alloc(local, remote, iss, State::SynSent, offer)?;
         self.stats.active_opens += 1;
         self.slots[idx as usize].conn.as_mut().expect("just allocated").announced = true;
@@ -1039,7 +1041,7 @@ impl Tcp {
             }
             return;
         }
-        let offer = self.offer().answer(&repr.options);
+        let offer = self.offer(&remote).answer(&repr.options);
         let iss = self.isn(&local, &remote, now);
         // A SYN finding no slot or no memory is dropped unanswered (counted in
         // `alloc`): the client's retransmission may find room.
