@@ -294,6 +294,13 @@ impl ChunkBuf {
             return 0;
         }
         let from = usize::from(self.start) + self.len as usize + offset;
+        // The common case: the bytes go into the last chunk held.
+        let tail_start = (usize::from(self.held).max(1) - 1) * CHUNK_SIZE;
+        if self.held > 0 && from >= tail_start && from + want <= tail_start + CHUNK_SIZE {
+            let o = from - tail_start;
+            pool.data_mut(self.tail)[o..o + want].copy_from_slice(&data[..want]);
+            return want;
+        }
         let n = self.ensure(pool, from + want).saturating_sub(from);
         let mut done = 0;
         while done < n {
