@@ -840,10 +840,15 @@ impl Tcp {
     }
 
     /// Wake the connections waiting for buffer memory if the pool has some.
+    #[inline]
     fn wake_memory_waiters(&mut self) {
-        if self.mem_waiters.is_empty() || self.pool.available() == 0 {
-            return;
+        if !self.mem_waiters.is_empty() && self.pool.available() > 0 {
+            self.wake_memory_waiters_now();
         }
+    }
+
+    #[cold]
+    fn wake_memory_waiters_now(&mut self) {
         for idx in self.mem_waiters.drain(..) {
             let slot = &mut self.slots[idx as usize];
             slot.mem_wait = false;

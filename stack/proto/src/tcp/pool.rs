@@ -294,12 +294,10 @@ impl ChunkBuf {
             return 0;
         }
         let from = usize::from(self.start) + self.len as usize + offset;
-        // The common case: the bytes go into the last chunk held.
-        let tail_start = (usize::from(self.held).max(1) - 1) * CHUNK_SIZE;
-        if self.held > 0 && from >= tail_start && from + want <= tail_start + CHUNK_SIZE {
-            let o = from - tail_start;
-            pool.data_mut(self.tail)[o..o + want].copy_from_slice(&data[..want]);
-            return want;
+        // The common case, an append: the bytes go into the last chunk held and
+        // at most one new chunk after it.
+        if let Some(n) = self.append_fast(pool, from, &data[..want]) {
+            return n;
         }
         let n = self.ensure(pool, from + want).saturating_sub(from);
         let mut done = 0;
@@ -312,6 +310,40 @@ impl ChunkBuf {
             done += k;
         }
         n
+    }
+
+    /// Write `data` at `from` (bytes from the head chunk's start) when that lies
+    /// in the last chunk held (or in the first chunk of an empty chain) and
+    /// the bytes need at most one more chunk: a segment appended in order.
+    /// `None` when another case (the general path handles it).
+    #[inline]
+    fn append_fast(&mut self, pool: &mut Pool, from: usize, data: &[u8]) -> Option<usize> {
+        let want = data.len();
+        let tail_start = usize::from(self.held).saturating_sub(1) * CHUNK_SIZE;
+        if from < tail_start || from >= tail_start + CHUNK_SIZE || want > CHUNK_SIZE {
+            return None;
+        }
+        if self.held == 0 {
+            let c = pool.alloc()?;
+            self.head = c;
+            self.tail = c;
+            self.held = 1;
+        }
+        let o = from - tail_start;
+        let first = (CHUNK_SIZE - o).min(want);
+        pool.data_mut(self.tail)[o..o + first].copy_from_slice(&data[..first]);
+        if first == want {
+            return Some(want);
+        }
+        if self.held == u16::MAX {
+            return Some(first);
+        }
+        let Some(c) = pool.alloc() else { return Some(first) };
+        pool.next[self.tail as usize] = c;
+        self.tail = c;
+        self.held += 1;
+        pool.data_mut(c)[..want - first].copy_from_slice(&data[first..]);
+        Some(want)
     }
 
     /// Queue `n` bytes previously written with [`ChunkBuf::write_unqueued`].
