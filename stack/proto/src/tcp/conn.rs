@@ -889,13 +889,15 @@ impl Conn {
     }
 
     /// Receive-buffer auto-tuning, as Linux's `tcp_rcv_space_adjust` (DRS): once
-    /// per RTT, see how many bytes the application read during it; if that is
-    /// more than half the buffer, the flow is limited by our window while the
-    /// application keeps up, so the buffer (and the window we advertise) grows
-    /// to twice that plus 16 segments, up to [`TcpConfig::rx_buffer`]. A
-    /// connection starts at [`TcpConfig::rx_buffer_initial`]; one whose
-    /// application reads slowly, or whose peer sends little, stays small. The
-    /// buffer never shrinks (the window never retracts, RFC 9293 §3.8.6).
+    /// per RTT, see how many bytes the application read during it (`copied`).
+    /// Linux sizes the window `2 * copied + 16` segments; when that exceeds the
+    /// buffer, the flow is limited by our window while the application keeps
+    /// up, and the buffer (so the window we advertise) grows to that, at least
+    /// doubling (Linux adds a term for a sender in slow start), up to
+    /// [`TcpConfig::rx_buffer`]. A connection whose application reads slowly,
+    /// or whose peer sends little, keeps [`TcpConfig::rx_buffer_initial`]; a
+    /// steady flow settles within four times what it moves per RTT. The buffer
+    /// never shrinks (the window never retracts, RFC 9293 §3.8.6).
     fn rcv_space_adjust(&mut self, now: Instant, cfg: &TcpConfig) {
         let cap = self.rx.capacity();
         if cap >= cfg.rx_buffer {
@@ -910,12 +912,33 @@ impl Conn {
         // unread byte is RCV.NXT minus what is queued).
         let copied_seq = self.rcv_nxt - self.rx.len() as u32;
         let copied = copied_seq.since(self.rcv_space_seq) as usize;
-        if copied * 2 > cap {
-            let grown = (2 * copied + 16 * usize::from(self.neg.send_mss)).max(cap).min(cfg.rx_buffer);
-            self.rx.set_capacity(grown);
+        let want = 2 * copied + 16 * usize::from(self.neg.send_mss);
+        // Only a flow that moved a good part of the buffer in an RTT (Linux
+        // compares with the previous measurement, which starts at 10 segments).
+        if copied * 4 > cap && want > cap {
+            self.rx.set_capacity(want.max(2 * cap).min(cfg.rx_buffer));
         }
         self.rcv_space_seq = copied_seq;
         self.rcv_space_ms = now_ms;
+    }
+
+    /// The receive window to offer now: the free buffer as far as the pool can
+    /// back it. Under the memory bound ([`TcpConfig::buffer_memory`]) the right
+    /// edge already advertised may lie beyond what the pool can hold; it is then
+    /// pulled back ("shrinking the window", which RFC 9293 §3.8.6 discourages
+    /// but allows; RFC 7323 §2.4): data beyond is refused as out of window and
+    /// the peer learns the smaller window at once, instead of sending into a
+    /// window whose bytes would be dropped until it times out. Accepted data is
+    /// never dropped.
+    pub(crate) fn rx_window_room(&mut self, pool: &Pool) -> u32 {
+        let room = self.rx.room(pool) as u32;
+        if (room as usize) < self.rx.free() {
+            let edge = self.rcv_nxt + room;
+            if self.rwin.adv_edge > edge {
+                self.rwin.adv_edge = edge;
+            }
+        }
+        room
     }
 
     /// Consume the peer's FIN once all data before it arrived (RFC 9293 §3.10.7.4

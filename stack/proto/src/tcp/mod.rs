@@ -16,8 +16,10 @@
 //!
 //! # Files
 //!
-//! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (rings and the
-//! out-of-order assembler), `window` (windows, SWS, Nagle), `retransmit` (RFC 6298),
+//! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (the
+//! out-of-order assembler), `pool` (buffer memory: chunk pool and chunk queues),
+//! `table` (connection slots and the 4-tuple index), `window` (windows, SWS,
+//! Nagle), `retransmit` (RFC 6298),
 //! `congestion` (NewReno), `options` (MSS, window scale, timestamps), `isn`
 //! (RFC 6528), `cookie` (SYN cookies, RFC 4987 §3.6), `conn` (segment arrival,
 //! RFC 9293 §3.10.7), `output` (segment generation and timers) and `timers`
@@ -50,6 +52,24 @@
 //! new handshakes are not completed, as in Linux: SYNs (and cookie ACKs) are
 //! dropped, and the final ACK of a handshake in SYN-RECEIVED is dropped (the
 //! SYN-ACK retransmission draws it again), all counted (`accept_queue_full`).
+//!
+//! # Memory
+//!
+//! Connection slots are allocated by pages of 1,024 as connections arrive (up to
+//! [`TcpConfig::max_connections`], 131,072 by default); a slot is under 500
+//! bytes ([`Tcp::memory`] reports the sizes). Send and receive queues take 4 KiB
+//! chunks from the endpoint's [`pool`] only while they hold bytes, so an idle
+//! connection holds no buffer memory. The receive buffer starts at
+//! [`TcpConfig::rx_buffer_initial`] and grows towards [`TcpConfig::rx_buffer`]
+//! as the application reads quickly (auto-tuning, `Conn::rcv_space_adjust`).
+//! All buffers of the endpoint together stay within
+//! [`TcpConfig::buffer_memory`]: at the bound, windows shrink to what the pool
+//! can back (data beyond is refused, never data already accepted), `send`
+//! accepts less, and new connections are dropped and counted
+//! ([`TcpStats::conn_no_memory`]) while less than 1/16 of it is free. A
+//! connection starved by others reopens its window when it next sends (the
+//! peer's window probes draw that); no window update is pushed when another
+//! connection frees memory.
 //!
 //! # Limits and choices (documented deviations)
 //!
@@ -836,10 +856,15 @@ impl Tcp {
     }
 
     /// Wake the connections waiting for buffer memory if the pool has some.
+    #[inline]
     fn wake_memory_waiters(&mut self) {
-        if self.mem_waiters.is_empty() || self.pool.available() == 0 {
-            return;
+        if !self.mem_waiters.is_empty() && self.pool.available() > 0 {
+            self.wake_memory_waiters_now();
         }
+    }
+
+    #[cold]
+    fn wake_memory_waiters_now(&mut self) {
         for idx in self.mem_waiters.drain(..) {
             let slot = &mut self.slots[idx as usize];
             slot.mem_wait = false;

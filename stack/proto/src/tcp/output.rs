@@ -22,7 +22,8 @@ impl Conn {
     pub(crate) fn send_segment(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, flags: TcpFlags) -> bool {
         let syn = flags.contains(TcpFlags::SYN);
         let has_ack = flags.contains(TcpFlags::ACK);
-        let window = self.rwin.advertise(self.rcv_nxt, self.rx.room(env.pool) as u32, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
+        let room = self.rx_window_room(env.pool);
+        let window = self.rwin.advertise(self.rcv_nxt, room, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
         let options = if syn {
             let (tsval, tsecr) = match &self.ts {
                 Some(ts) => (ts_clock(now, ts.offset), if has_ack { ts.recent } else { 0 }),
