@@ -11,10 +11,10 @@ BIN := target/release/xdpstack
 BUILD_PKGS := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc
 # Tests and demo: namespaces/veth, the kernel peers and capture tools.
 TEST_PKGS := iproute2 ethtool tcpdump tshark socat iputils-ping netcat-openbsd curl \
-             iperf3 python3 python3-scapy bpftool hping3
+             iperf3 python3 python3-scapy bpftool hping3 sockperf wrk radvd
 # Benchmark tools: libxdp/libbpf headers and libraries for the C AF_XDP reference
 # (bench/xsk-ref/l2echo.c).
-BENCH_PKGS := libxdp-dev libbpf-dev
+BENCH_PKGS := libxdp-dev libbpf-dev nginx-light
 APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS) $(BENCH_PKGS)
 XSK_REF := target/xsk-ref/l2echo
 
@@ -53,7 +53,12 @@ test-unit: setup
 bench-micro: setup
 	$(CARGO) bench -p xdpstack-bench
 
-bench: bench-micro
+# Every figure side by side in one run (bench/bench.sh): kernel <-> kernel, kernel
+# client -> xdpstack, xdpstack <-> xdpstack; writes docs/benchmarks.md and
+# docs/benchmarks.svg. DURATION, QUEUES_LIST, L2ECHO: see the script's header.
+bench: build bench-tools xsk-ref
+	bash bench/bench.sh
+	target/release/bench-report target/bench/results.jsonl docs/benchmarks.md docs/benchmarks.svg
 
 # The measuring tools (docs/benchmarks-tools.md): kernel-rr and kernel-echo (bench
 # crate), the device-layer L2 echo and its generator (xsk examples), and the C
@@ -84,7 +89,7 @@ fuzz: setup
 	cd stack/fuzz && bash seed.sh && for t in $$(cargo +nightly fuzz list --fuzz-dir .); do \
 	  cargo +nightly fuzz run --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
-demo: build
+demo: build bench-tools
 	bash bench/demo.sh
 
 fmt:

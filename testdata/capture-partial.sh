@@ -11,7 +11,7 @@
 #                    datagram ("partial checksum udp"), all sent by the kernel with
 #                    tx checksumming on (the veth default).
 #
-# Test-bed rules (see /work/shared/TESTBED.md): two fresh namespaces with unique
+# Test-bed rules (docs/testing.md): two fresh namespaces with unique
 # names, addresses from 198.18.0.0/15 only, everything removed on exit (trap).
 # Unlike capture-v4.sh, offloads are left as they are: that is the point.
 set -euo pipefail

@@ -11,7 +11,7 @@
 #   v4-vlan.pcap  802.1Q-tagged frames (VLAN 7) on the same veth: ARP, ICMP echo, UDP
 #                 (built on a packet socket: this kernel has no 802.1Q support).
 #
-# Test-bed rules (see /work/shared/TESTBED.md): two fresh namespaces with unique
+# Test-bed rules (docs/testing.md): two fresh namespaces with unique
 # names, addresses from 198.18.0.0/15 only, everything removed on exit (trap).
 # Checksum offload is turned off on the sending interfaces so the captured checksums
 # are the real ones (veth otherwise leaves CHECKSUM_PARTIAL fields unfilled).

@@ -36,6 +36,8 @@ pub struct FileConfig {
     /// Services (serve only).
     #[serde(default)]
     pub service: Vec<String>,
+    /// Directory of the http service (serve only).
+    pub www: Option<String>,
 }
 
 /// Validated settings of a stack instance.
@@ -49,6 +51,8 @@ pub struct StackSettings {
     pub ipv6: Vec<(Ipv6Addr, u8)>,
     /// Gateways.
     pub gw: Vec<IpAddr>,
+    /// Stateless address autoconfiguration (`--slaac`).
+    pub slaac: bool,
     /// Queues (one loop each).
     pub queues: engine::Queues,
     /// Cores to pin to.
@@ -84,6 +88,11 @@ impl StackSettings {
             IpAddr::V4(a) => Some(*a),
             IpAddr::V6(_) => None,
         });
+        c.gateway6 = self.gw.iter().find_map(|g| match g {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        });
+        c.slaac = self.slaac;
         c.xdp_mode = self.xdp_mode;
         c.zero_copy = self.zero_copy;
         if let Some(d) = self.busy_poll {
@@ -145,11 +154,14 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
     for s in pick_vec(&flags.ip6, &file.ip6) {
         ipv6.push(parse_cidr::<Ipv6Addr>(&s, 128, "--ip6")?);
     }
-    if ipv4.is_empty() {
-        return Err(Failure::usage("--ip ADDR/LEN is required (IPv4 is the only family served on this path yet)"));
+    let slaac = flags.slaac || file.slaac;
+    if ipv4.is_empty() && ipv6.is_empty() && !slaac {
+        return Err(Failure::usage("--ip ADDR/LEN, --ip6 ADDR/LEN or --slaac is required"));
     }
-    if !ipv6.is_empty() || flags.slaac || file.slaac {
-        return Err(Failure::usage("--ip6/--slaac: IPv6 is not served on the AF_XDP path yet"));
+    for (a, _) in &ipv6 {
+        if a.is_multicast() || a.is_unspecified() || a.is_loopback() {
+            return Err(Failure::usage(format!("--ip6 {a}: not a unicast address")));
+        }
     }
     let mut gw = Vec::new();
     for s in pick_vec(&flags.gw, &file.gw) {
@@ -209,6 +221,7 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         ipv4,
         ipv6,
         gw,
+        slaac,
         queues,
         cores,
         xdp_mode,
@@ -238,6 +251,34 @@ mod tests {
         assert_eq!(s.ipv4, vec![(Ipv4Addr::new(198, 18, 0, 2), 24)]);
         assert_eq!(s.xdp_mode, XdpMode::Generic, "file value used when no flag");
         assert_eq!(file.service, vec!["echo:7".to_string()]);
+    }
+
+    #[test]
+    fn ipv6_flags_and_gateways_of_both_families() {
+        let f = CommonArgs {
+            ip: vec![],
+            ip6: vec!["2001:db8::2/64".into()],
+            gw: vec!["198.18.0.1".into(), "fe80::1".into()],
+            ..flags()
+        };
+        let s = resolve(&f, &FileConfig::default()).unwrap();
+        assert_eq!(s.ipv6, vec![("2001:db8::2".parse().unwrap(), 64)]);
+        let c = s.stack_config();
+        assert_eq!(c.ipv6, s.ipv6);
+        assert_eq!(c.gateway, Some(Ipv4Addr::new(198, 18, 0, 1)));
+        assert_eq!(c.gateway6, Some("fe80::1".parse().unwrap()));
+        let slaac = resolve(&CommonArgs { ip: vec![], slaac: true, ..flags() }, &FileConfig::default()).unwrap();
+        assert!(slaac.slaac && slaac.stack_config().slaac, "--slaac alone is enough");
+        for (f, needle) in [
+            (CommonArgs { ip: vec![], ..flags() }, "--ip6"),
+            (CommonArgs { ip6: vec!["ff02::1/64".into()], ..flags() }, "not a unicast"),
+            (CommonArgs { ip6: vec!["2001:db8::2/129".into()], ..flags() }, "prefix length"),
+            (CommonArgs { gw: vec!["fe80::zz".into()], ..flags() }, "--gw"),
+        ] {
+            let e = resolve(&f, &FileConfig::default()).unwrap_err();
+            assert_eq!(e.code, 2);
+            assert!(e.message.contains(needle), "{} lacks {needle}", e.message);
+        }
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub fn run(args: ConnectArgs) -> Result<(), Failure> {
     let file = load_file(args.common.config.as_deref())?;
     let settings = resolve(&args.common, &file)?;
     let to: SocketAddr = args.to.parse().map_err(|_| Failure::usage(format!("--to {}: expected ADDR:PORT", args.to)))?;
-    if !to.is_ipv4() || to.port() == 0 {
-        return Err(Failure::usage(format!("--to {to}: an IPv4 address and a non-zero port are needed")));
+    if to.port() == 0 {
+        return Err(Failure::usage(format!("--to {to}: a non-zero port is needed")));
     }
     if let Some(p) = &args.send {
         std::fs::metadata(p).map_err(|e| Failure::usage(format!("--send {p}: {e}")))?;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod config;
 mod connect;
+mod load;
 mod ping;
 mod serve;
 mod stack;
@@ -27,19 +28,19 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the stack and serve services (echo, discard, udp-echo) on every bound queue.
+    /// Run the stack and serve services (echo, discard, chargen, http, udp-echo) on every bound queue.
     Serve(Box<ServeArgs>),
     /// Netcat-like client over the stack: send FILE or stdin, half-close, receive.
     Connect(Box<ConnectArgs>),
-    /// Load generators: rr, crr, bulk, udp (not yet implemented).
-    Load(Passthrough),
+    /// Load generators on the stack: rr, crr, bulk, udp.
+    Load(Box<LoadArgs>),
     /// ICMP echo from the stack, with an RTT summary.
     Ping(Box<PingArgs>),
     /// Live counters of a running stack, per core and in total.
     Stats(StatsArgs),
 }
 
-/// Flags shared by every subcommand that runs the stack (CLI.md "Common flags").
+/// Flags shared by every subcommand that runs the stack (docs/cli.md, "Common flags").
 #[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
     /// Interface to attach to (AF_XDP).
@@ -106,10 +107,13 @@ pub struct CommonArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Service to run, KIND:PORT (KIND: echo, discard on TCP; udp-echo on UDP),
-    /// repeatable.
+    /// Service to run, KIND:PORT (KIND: echo, discard, chargen, http on TCP;
+    /// udp-echo on UDP), repeatable.
     #[arg(long = "service", value_name = "KIND:PORT")]
     pub service: Vec<String>,
+    /// Directory whose files the http service serves (loaded into memory at start).
+    #[arg(long, value_name = "DIR")]
+    pub www: Option<String>,
 }
 
 /// `xdpstack connect`.
@@ -126,6 +130,40 @@ pub struct ConnectArgs {
     /// File to write what is received into (default: stdout).
     #[arg(long, value_name = "FILE")]
     pub recv: Option<String>,
+}
+
+/// `xdpstack load`.
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// rr (request/response), crr (connect, request, response, close), bulk
+    /// (one-way stream), udp (datagrams answered per second).
+    #[arg(value_enum, value_name = "KIND")]
+    pub kind: load::Kind,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The server, ADDR:PORT.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub to: String,
+    /// Connections (UDP: ports) over all cores; flow f runs on core f % cores.
+    #[arg(long, default_value_t = 1)]
+    pub flows: usize,
+    /// Seconds to run (default 10 unless --count).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Transactions (crr: connections, udp: datagrams) to run, over all flows.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Request and response size in bytes (rr, crr), datagram size (udp); bulk
+    /// writes 64 KiB at a time.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// bulk: send (we write, the server reads) or recv (the server writes).
+    #[arg(long, value_enum, default_value_t = load::Direction::Send)]
+    pub direction: load::Direction,
+    /// Check every response byte against the request (for echo servers); a
+    /// difference is an error.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `xdpstack ping`.
@@ -160,14 +198,6 @@ pub struct StatsArgs {
     pub json: bool,
 }
 
-/// Arguments of subcommands that are not implemented yet (accepted so that `--help`
-/// lists them; running one says so and exits 2).
-#[derive(Args, Debug, Clone)]
-struct Passthrough {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
-}
-
 /// A failure with its exit code.
 #[derive(Debug)]
 pub struct Failure {
@@ -193,7 +223,7 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Command::Serve(a) => serve::run(*a),
         Command::Connect(a) => connect::run(*a),
-        Command::Load(_) => Err(Failure::usage("xdpstack load: not yet implemented")),
+        Command::Load(a) => load::run(*a),
         Command::Ping(a) => ping::run(*a),
         Command::Stats(a) => stats::run(a),
     };

@@ -1,5 +1,5 @@
 //! `xdpstack ping [common] [-c COUNT] [-s SIZE] [-i INTERVAL] ADDR`: ICMP echo from
-//! the stack (RFC 792), with iputils-style lines and an RTT summary. An ordinary
+//! the stack (RFC 792; ICMPv6 echo, RFC 4443 §4, for an IPv6 ADDR), with iputils-style lines and an RTT summary. An ordinary
 //! application of the engine: it runs on the core that receives the fragments
 //! from ADDR (replies larger than one frame come back fragmented, and fragments
 //! are steered by addresses), with an identifier whose unfragmented replies the
@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 /// Longest echo data: 65535 bytes of IPv4 less the IPv4 and ICMP headers (larger
 /// than 1472 bytes, requests leave as fragments).
 const MAX_SIZE: usize = 65507;
+/// Longest ICMPv6 echo data: a 65535-byte IPv6 payload less the fragment header
+/// and the ICMPv6 header (larger than 1452 bytes, requests leave as fragments).
+const MAX_SIZE_V6: usize = 65535 - 8 - 8;
 /// How long to wait for the last replies after the last request.
 const LINGER_US: u64 = 2_000_000;
 /// How long to wait for the next hop's ARP reply before giving up.
@@ -38,11 +41,11 @@ pub fn run(a: PingArgs) -> Result<(), Failure> {
     let file = load_file(a.common.config.as_deref())?;
     let settings = resolve(&a.common, &file)?;
     let dst: IpAddr = a.addr.parse().map_err(|_| Failure::usage(format!("{}: not an IP address", a.addr)))?;
-    if !dst.is_ipv4() {
-        return Err(Failure::usage(format!("{dst}: only IPv4 is served on this path yet")));
-    }
-    if a.size > MAX_SIZE {
+    if dst.is_ipv4() && a.size > MAX_SIZE {
         return Err(Failure::usage(format!("-s {}: at most {MAX_SIZE} bytes (an IPv4 datagram's limit)", a.size)));
+    }
+    if dst.is_ipv6() && a.size > MAX_SIZE_V6 {
+        return Err(Failure::usage(format!("-s {}: at most {MAX_SIZE_V6} bytes (an IPv6 packet's limit)", a.size)));
     }
     if a.count == 0 || a.count > 65535 {
         return Err(Failure::usage(format!("-c {}: 1 to 65535 requests (one sequence-number space)", a.count)));
@@ -62,7 +65,8 @@ pub fn run(a: PingArgs) -> Result<(), Failure> {
         say(&Value::Object(ready).to_string());
     } else {
         say(&format!("ready {text} to={dst}"));
-        say(&format!("PING {dst} {size}({}) bytes of data.", size + 28));
+        let headers = if dst.is_ipv4() { 28 } else { 48 };
+        say(&format!("PING {dst} {size}({}) bytes of data.", size + headers));
     }
     stack.wait().map_err(|e| Failure::runtime(e.to_string()))?;
     let s = summary.lock().unwrap_or_else(|e| e.into_inner());

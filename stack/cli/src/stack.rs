@@ -62,9 +62,13 @@ where
 pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Value>) {
     let info = stack.info();
     let ips: Vec<String> = s.ipv4.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+    let mut ip6: Vec<String> = s.ipv6.iter().map(|(a, l)| format!("{a}/{l}")).collect();
+    if s.slaac {
+        ip6.push(format!("{}/64", wire::ipv6::link_local_from_mac(info.mac)));
+    }
     let cpus: Vec<String> = info.cpus.iter().map(usize::to_string).collect();
     let text = format!(
-        "iface={} xdp_mode={} bind={} queues={} cpus={} rss={} rx_csum={} mac={} ip={}{}",
+        "iface={} xdp_mode={} bind={} queues={} cpus={} rss={} rx_csum={} mac={} ip={}{}{}{}",
         info.iface,
         info.xdp_mode,
         info.bind,
@@ -74,6 +78,8 @@ pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Va
         csum_name(info.rx_checksum),
         mac_string(info.mac),
         ips.join(","),
+        if ip6.is_empty() { String::new() } else { format!(" ip6={}", ip6.join(",")) },
+        if s.slaac { " slaac=on" } else { "" },
         if s.fault.is_some() { " fault=on" } else { "" }
     );
     let mut m = Map::new();
@@ -89,6 +95,8 @@ pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Va
     m.insert("rx_csum".into(), csum_name(info.rx_checksum).into());
     m.insert("mac".into(), mac_string(info.mac).into());
     m.insert("ip".into(), json!(ips));
+    m.insert("ip6".into(), json!(ip6));
+    m.insert("slaac".into(), s.slaac.into());
     m.insert("fault".into(), json!(s.fault.map(|f| format!("{f:?}"))));
     (text, m)
 }

@@ -304,15 +304,16 @@ impl<'a> Io<'a> {
         let n = &mut *net;
         let local_ip = n.iface.select_source(remote.ip()).ok_or(ConnectError::NoSourceAddress(remote))?;
         let tcp = n.iface.tcp();
+        let now = n.now;
         let port = n
             .steering
-            .pick_local_port(n.core, remote, local_ip, n.next_port, |p| tcp.is_in_use(SocketAddr::new(local_ip, p), remote))
+            .pick_local_port(n.core, remote, local_ip, n.next_port, |p| !tcp.can_connect(now, SocketAddr::new(local_ip, p), remote))
             .ok_or(ConnectError::NoPortAvailable(remote))?;
         n.next_port = port.wrapping_add(1).max(49152);
-        let now = n.now;
         let conn = n.iface.connect_deferred(now, SocketAddr::new(local_ip, port), remote).map_err(|e| match e {
             proto::tcp::ConnectError::AddrInUse => ConnectError::NoPortAvailable(remote),
             proto::tcp::ConnectError::TooManyConnections => ConnectError::TooManyConnections,
+            proto::tcp::ConnectError::OutOfMemory => ConnectError::OutOfMemory,
             proto::tcp::ConnectError::InvalidAddress => ConnectError::InvalidAddress(remote),
         })?;
         n.connecting.insert(conn);
@@ -327,8 +328,8 @@ impl<'a> Io<'a> {
     }
 
     /// Read in place, without a copy: `f` borrows the longest contiguous run of
-    /// received bytes in the receive buffer and returns how many it consumed. The
-    /// buffer may wrap, so a second call may give more. `f` must not call this
+    /// received bytes in the receive buffer (at most the rest of one 4 KiB buffer
+    /// chunk) and returns how many it consumed; a further call gives what follows. `f` must not call this
     /// `Io` (the core's state is borrowed while it runs).
     pub fn recv_with(&mut self, conn: ConnId, f: impl FnOnce(&[u8]) -> usize) -> Result<usize, RecvError> {
         Ok(self.net.borrow_mut().iface.tcp_mut().recv_with(conn, f)?)
@@ -432,6 +433,21 @@ impl<'a> Io<'a> {
     /// Stop receiving on UDP `port`.
     pub fn udp_unbind(&mut self, port: u16) {
         self.net.borrow_mut().iface.udp_mut().unbind(port);
+    }
+
+    /// Bind an ephemeral UDP port (49152–65535) whose datagrams from `remote` the
+    /// NIC's RSS hash sends to this core, as [`Io::connect`] picks TCP ports: the
+    /// port to send to `remote` from and receive its answers on, on this core
+    /// only. Release it with [`Io::udp_unbind`].
+    pub fn udp_bind_ephemeral(&mut self, remote: SocketAddr) -> Result<u16, UdpError> {
+        let mut net = self.net.borrow_mut();
+        let n = &mut *net;
+        let local_ip = n.iface.select_source(remote.ip()).ok_or(UdpError::NoRoute)?;
+        let udp = n.iface.udp();
+        let port = n.steering.pick_local_port(n.core, remote, local_ip, n.next_port, |p| udp.is_bound(p)).ok_or(UdpError::NoPortAvailable)?;
+        n.next_port = port.wrapping_add(1).max(crate::rss::EPHEMERAL_FIRST);
+        n.iface.udp_mut().bind(port)?;
+        Ok(port)
     }
 
     /// Take the oldest datagram queued on `port` into `buf` (truncated if `buf` is

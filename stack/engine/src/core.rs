@@ -23,10 +23,9 @@ use crate::clock::Clock;
 use crate::mesh::{CoreLinks, NeighbourUpdate};
 use crate::sink::TxSink;
 use crate::stats::{CoreSnapshot, Counter, StatsBoard, PUBLISH_INTERVAL};
-use crate::steer::owner_of;
+use crate::steer::{link_control, owner_of, LinkControl};
 use proto::time::Instant;
 use std::cell::RefCell;
-use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -85,7 +84,13 @@ pub struct Core<D: Device, A: App> {
     stats: LoopStats,
     next_publish: Instant,
     started: bool,
+    addr_hook: Option<AddrHook>,
 }
+
+/// Called with an IPv6 address of the interface that became usable (`true`:
+/// DAD done, e.g. formed by SLAAC) or was found duplicate (`false`); the stack
+/// steers a new address to itself in the XDP program and logs duplicates.
+pub type AddrHook = Box<dyn FnMut(std::net::Ipv6Addr, bool) + Send>;
 
 impl<D: Device, A: App> Core<D, A> {
     /// A core over `dev` (serving NIC queue `queue`) with protocol state `net`,
@@ -107,6 +112,7 @@ impl<D: Device, A: App> Core<D, A> {
             stats: LoopStats::default(),
             next_publish: Instant::ZERO,
             started: false,
+            addr_hook: None,
         }
     }
 
@@ -118,6 +124,11 @@ impl<D: Device, A: App> Core<D, A> {
     /// Record every frame received and sent (`--pcap`).
     pub fn set_pcap(&mut self, pcap: SharedPcap) {
         self.pcap = Some(pcap);
+    }
+
+    /// Install the hook told about IPv6 address changes (see [`AddrHook`]).
+    pub fn set_addr_hook(&mut self, hook: AddrHook) {
+        self.addr_hook = Some(hook);
     }
 
     /// Publish counters on `board` (slot = this core's index).
@@ -190,6 +201,12 @@ impl<D: Device, A: App> Core<D, A> {
             (Counter::ipv4_frags_in, i.ipv4_frags_in),
             (Counter::ipv4_reassembled, i.ipv4_reassembled),
             (Counter::ipv4_frags_out, i.ipv4_frags_out),
+            (Counter::ipv6_frags_in, i.ipv6_frags_in),
+            (Counter::ipv6_reassembled, i.ipv6_reassembled),
+            (Counter::ipv6_frags_out, i.ipv6_frags_out),
+            (Counter::ndp_solicits, i.ndp_solicits),
+            (Counter::ndp_adverts, i.ndp_adverts),
+            (Counter::mld_reports, i.mld_reports),
             (Counter::udp_datagrams_in, net.iface.udp().stats().datagrams_in),
             (Counter::udp_datagrams_out, net.iface.udp().stats().datagrams_out),
             (Counter::flows, net.iface.tcp().connection_count() as u64),
@@ -310,9 +327,7 @@ impl<D: Device, A: App> Core<D, A> {
             if links.has_input() {
                 let now = *fresh.get_or_insert_with(&mut *clock);
                 links.neighbour_updates(|u| {
-                    if let IpAddr::V4(ip) = u.ip {
-                        net.iface.learn_neighbour(now, ip, u.mac);
-                    }
+                    net.iface.learn_neighbour(now, u.ip, u.mac);
                 });
                 let tx = self.dev.tx();
                 links.receive(HANDOFF_BURST, |f| net.iface.handle_frame(now, f, &mut TxSink::recording_shared(tx, self.pcap.as_ref())));
@@ -329,6 +344,20 @@ impl<D: Device, A: App> Core<D, A> {
                     let _ = p.lock().unwrap_or_else(|e| e.into_inner()).write(std::time::SystemTime::now(), frame);
                 }
                 if multi {
+                    // IPv6 link control: RAs to every core (each learns routers,
+                    // prefixes, SLAAC addresses), DAD and MLD traffic to core 0.
+                    match link_control(frame) {
+                        Some(LinkControl::AllCores) => {
+                            for c in (0..steering.cores()).filter(|c| *c != me) {
+                                links.forward(c, frame);
+                            }
+                        }
+                        Some(LinkControl::Control) if me != 0 => {
+                            links.forward(0, frame);
+                            return;
+                        }
+                        _ => {}
+                    }
                     // The flow's owner; for an IPv4 fragment the owner of its
                     // addresses (all fragments of a datagram to one core); for an
                     // echo reply the core whose ping sent the request.
@@ -343,7 +372,10 @@ impl<D: Device, A: App> Core<D, A> {
             })?;
             busy |= received > 0;
             // 3a. Neighbours learned here, for the other cores.
-            net.iface.drain_learned(|ip, mac| links.publish_neighbour(NeighbourUpdate { ip: ip.into(), mac }));
+            net.iface.drain_learned(|ip, mac| links.publish_neighbour(NeighbourUpdate { ip, mac }));
+            if let Some(hook) = self.addr_hook.as_mut() {
+                net.iface.take_address_events(hook);
+            }
             if let Some(now) = fresh {
                 net.now = now;
             }

@@ -78,6 +78,10 @@ pub enum ConnectError {
     /// Every connection slot of this core is taken.
     #[error("too many connections on this core")]
     TooManyConnections,
+    /// The buffer memory bound of this core (`TcpConfig::buffer_memory`) is
+    /// nearly reached.
+    #[error("buffer memory of this core exhausted")]
+    OutOfMemory,
     /// Port 0, a non-unicast address or mixed address families.
     #[error("invalid destination {0}")]
     InvalidAddress(SocketAddr),
@@ -172,6 +176,9 @@ pub enum UdpError {
     /// No transmit frame was free.
     #[error("no transmit buffer")]
     NoBuffer,
+    /// No free ephemeral port maps to this core ([`crate::Io::udp_bind_ephemeral`]).
+    #[error("no free ephemeral UDP port for this core")]
+    NoPortAvailable,
 }
 
 impl From<proto::udp::UdpError> for UdpError {

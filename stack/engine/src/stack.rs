@@ -47,10 +47,15 @@ pub struct StackConfig {
     pub cores: Option<Vec<usize>>,
     /// IPv4 addresses with prefix lengths.
     pub ipv4: Vec<(Ipv4Addr, u8)>,
-    /// IPv6 addresses (steered to the stack; served by a later layer).
+    /// IPv6 addresses with prefix lengths.
     pub ipv6: Vec<(Ipv6Addr, u8)>,
     /// IPv4 default gateway.
     pub gateway: Option<Ipv4Addr>,
+    /// IPv6 default router.
+    pub gateway6: Option<Ipv6Addr>,
+    /// Stateless address autoconfiguration (RFC 4862): a link-local address
+    /// from the MAC and addresses from Router Advertisements.
+    pub slaac: bool,
     /// TCP settings (per core; every core gets the same secrets). A zero
     /// `isn_secret` or `cookie_secret` is replaced by random bytes.
     pub tcp: TcpConfig,
@@ -78,8 +83,9 @@ pub struct StackConfig {
     /// unfinished CHECKSUM_PARTIAL fields from a Linux peer: accept that form
     /// there, verify fully everywhere else).
     pub rx_checksum: Option<RxChecksum>,
-    /// IPv4 reassembly bounds of every core: time limit (30 s), memory (4 MiB)
-    /// and datagrams in progress (256), each per core.
+    /// Reassembly bounds of every core: time limit (30 s), memory (4 MiB) and
+    /// datagrams in progress (256), each per core and per family (IPv4 and IPv6
+    /// each get their own pool, touched only when used).
     pub frag: proto::frag::FragConfig,
 }
 
@@ -93,6 +99,8 @@ impl StackConfig {
             ipv4: Vec::new(),
             ipv6: Vec::new(),
             gateway: None,
+            gateway6: None,
+            slaac: false,
             tcp: TcpConfig { isn_secret: [0; 16], cookie_secret: [0; 16], ..TcpConfig::default() },
             xdp_mode: XdpMode::Auto,
             zero_copy: ZeroCopy::Auto,
@@ -169,7 +177,7 @@ pub struct Stack {
     stop: Arc<AtomicBool>,
     board: Arc<StatsBoard>,
     threads: Vec<JoinHandle<Result<(), StackError>>>,
-    prog: Option<XdpProgram>,
+    prog: Option<Arc<XdpProgram>>,
     control: Option<ControlServer>,
 }
 
@@ -196,8 +204,8 @@ impl Stack {
         A: App + 'static,
         F: Fn(&CoreInfo) -> A + Send + Sync + 'static,
     {
-        if cfg.ipv4.is_empty() {
-            return Err(StackError::Config("at least one IPv4 address is needed".into()));
+        if cfg.ipv4.is_empty() && cfg.ipv6.is_empty() && !cfg.slaac {
+            return Err(StackError::Config("at least one address (IPv4 or IPv6, or SLAAC) is needed".into()));
         }
         let mac = xsk::interface_mac(&cfg.iface)?;
         let nic_queues = xsk::interface_queues(&cfg.iface)?;
@@ -244,8 +252,11 @@ impl Stack {
         let steering = Arc::new(if queues.len() == 1 { Steering::single() } else { full });
 
         let v4: Vec<Ipv4Addr> = cfg.ipv4.iter().map(|(a, _)| *a).collect();
-        let v6: Vec<Ipv6Addr> = cfg.ipv6.iter().map(|(a, _)| *a).collect();
-        let prog = XdpProgram::attach(&cfg.iface, cfg.xdp_mode, &v4, &v6)?;
+        let mut v6: Vec<Ipv6Addr> = cfg.ipv6.iter().map(|(a, _)| *a).collect();
+        if cfg.slaac {
+            v6.push(wire::ipv6::link_local_from_mac(mac));
+        }
+        let prog = Arc::new(XdpProgram::attach(&cfg.iface, cfg.xdp_mode, &v4, &v6)?);
         let mut devs = Vec::with_capacity(queues.len());
         for &q in &queues {
             let mut x = XskConfig::new(&cfg.iface);
@@ -287,7 +298,21 @@ impl Stack {
             let ctx = CoreCtx {
                 info: CoreInfo { core: i, queue: queues[i], cores: queues.len() },
                 cpu: cpus[i],
-                iface_cfg: InterfaceConfig { mac, ipv4: cfg.ipv4.clone(), gateway: cfg.gateway, tcp: tcp.clone(), rx_checksum, frag: cfg.frag, ..InterfaceConfig::default() },
+                iface_cfg: InterfaceConfig {
+                    mac,
+                    ipv4: cfg.ipv4.clone(),
+                    gateway: cfg.gateway,
+                    ipv6: cfg.ipv6.clone(),
+                    gateway6: cfg.gateway6,
+                    slaac: cfg.slaac,
+                    // One core does the link's DAD, router solicitations and MLD.
+                    ipv6_control: i == 0,
+                    tcp: tcp.clone(),
+                    rx_checksum,
+                    frag: cfg.frag,
+                    ..InterfaceConfig::default()
+                },
+                prog: Arc::clone(&prog),
                 steering: Arc::clone(&steering),
                 stop: Arc::clone(&stop),
                 board: Arc::clone(&board),
@@ -401,7 +426,11 @@ impl Stack {
         self.control = None;
         let snaps = self.board.snapshot();
         if let Some(p) = self.prog.take() {
-            p.detach()?;
+            // The loops (which held clones for SLAAC addresses) have ended.
+            match Arc::try_unwrap(p) {
+                Ok(p) => p.detach()?,
+                Err(p) => drop(p),
+            }
         }
         res.map(|()| snaps)
     }
@@ -426,6 +455,7 @@ struct CoreCtx {
     busy_poll: Duration,
     clock: Clock,
     port_seed: u16,
+    prog: Arc<XdpProgram>,
     ready: mpsc::Sender<Result<(), StackError>>,
     go: Arc<AtomicBool>,
 }
@@ -445,6 +475,18 @@ fn run_core<D: Device, A: App>(dev: D, links: crate::mesh::CoreLinks, ctx: CoreC
     if let Some(p) = ctx.pcap {
         core.set_pcap(p);
     }
+    let prog = ctx.prog;
+    core.set_addr_hook(Box::new(move |a, usable| {
+        if usable {
+            // RFC 4862 §5.4.5 done: steer the address's traffic to the stack.
+            if let Err(e) = prog.add_ipv6(a) {
+                eprintln!("warning: {e}");
+            }
+            eprintln!("address {a} usable (duplicate address detection done)");
+        } else {
+            eprintln!("warning: duplicate address detected: {a} is used by another node and is not used (RFC 4862 §5.4.5)");
+        }
+    }));
     let _ = ctx.ready.send(Ok(()));
     // Every core's application is built before any loop turns (an application may
     // count the cores at construction).

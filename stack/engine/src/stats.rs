@@ -76,6 +76,18 @@ counters! {
     ipv4_reassembled,
     /// IPv4 fragments sent.
     ipv4_frags_out,
+    /// IPv6 fragments received.
+    ipv6_frags_in,
+    /// IPv6 packets reassembled from fragments.
+    ipv6_reassembled,
+    /// IPv6 fragments sent.
+    ipv6_frags_out,
+    /// Neighbor Solicitations sent.
+    ndp_solicits,
+    /// Neighbor Advertisements sent.
+    ndp_adverts,
+    /// MLDv2 reports sent.
+    mld_reports,
     /// UDP datagrams queued for a bound port.
     udp_datagrams_in,
     /// UDP datagrams sent.

@@ -30,6 +30,7 @@ const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 const PROTO_ICMPV6: u8 = 58;
+const PROTO_IPV6_FRAG: u8 = 44;
 
 /// The flow of a received packet, in the NIC's hash order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,9 @@ pub fn flow_of(frame: &[u8]) -> Option<Flow> {
 }
 
 /// The (source, destination) of an IPv4 fragment (MF set or a non-zero offset,
-/// RFC 791 §3.1), if `frame` is one: fragments are steered by these alone.
+/// RFC 791 §3.1) or of an IPv6 packet with a fragment header (RFC 8200 §4.5;
+/// atomic fragments included, RFC 6946), if `frame` is one: fragments are
+/// steered by these alone.
 #[inline]
 pub fn fragment_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
     let mut ethertype = be16(frame, 12)?;
@@ -89,10 +92,76 @@ pub fn fragment_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
         l3 += 4;
     }
     let ip = frame.get(l3..)?;
+    if ethertype == ETHERTYPE_IPV6 {
+        if *ip.first()? >> 4 != 6 || v6_upper(ip)?.0 != PROTO_IPV6_FRAG {
+            return None;
+        }
+        return Some((v6(ip, 8)?.into(), v6(ip, 24)?.into()));
+    }
     if ethertype != ETHERTYPE_IPV4 || *ip.first()? >> 4 != 4 || be16(ip, 6)? & 0x3fff == 0 {
         return None;
     }
     Some((v4(ip, 12)?.into(), v4(ip, 16)?.into()))
+}
+
+/// Where an IPv6 link-control message goes on a stack with several cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkControl {
+    /// A Router Advertisement (RFC 4861 §6.3.4): every core learns the routers,
+    /// prefixes and SLAAC addresses (a copy to each).
+    AllCores,
+    /// A message for the core that does the link's DAD and MLD duties (core 0):
+    /// a DAD probe from `::` (RFC 4862 §5.4.3), an advertisement to a multicast
+    /// group (a defended address, RFC 4862 §5.4.4), an MLD query (RFC 3810 §6.2).
+    Control,
+}
+
+/// The IPv6 link-control class of `frame`, if it is an unfragmented ICMPv6
+/// message of one (see [`LinkControl`]).
+#[inline]
+pub fn link_control(frame: &[u8]) -> Option<LinkControl> {
+    let mut ethertype = be16(frame, 12)?;
+    let mut l3 = ETH_HDR;
+    if ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
+        ethertype = be16(frame, 16)?;
+        l3 += 4;
+    }
+    if ethertype != ETHERTYPE_IPV6 {
+        return None;
+    }
+    let ip = frame.get(l3..)?;
+    let (nh, off) = v6_upper(ip)?;
+    if *ip.first()? >> 4 != 6 || nh != PROTO_ICMPV6 {
+        return None;
+    }
+    // The whole ICMPv6 header (RFC 4443 §2.1) must be there.
+    let ty = *ip.get(off..off + 8)?.first()?;
+    let src_unspecified = ip.get(8..24)?.iter().all(|b| *b == 0);
+    let dst_multicast = *ip.get(24)? == 0xff;
+    match ty {
+        134 => Some(LinkControl::AllCores),
+        135 if src_unspecified => Some(LinkControl::Control),
+        136 if dst_multicast => Some(LinkControl::Control),
+        130 => Some(LinkControl::Control),
+        _ => None,
+    }
+}
+
+/// The first header after the hop-by-hop, destination-options and routing
+/// headers of an IPv6 packet (RFC 8200 §4.1) and its offset: the fragment
+/// header, or the upper layer.
+#[inline]
+fn v6_upper(ip: &[u8]) -> Option<(u8, usize)> {
+    let mut nh = *ip.get(6)?;
+    let mut off = 40;
+    for _ in 0..4 {
+        if !matches!(nh, 0 | 43 | 60) {
+            break;
+        }
+        nh = *ip.get(off)?;
+        off += (usize::from(*ip.get(off + 1)?) + 1) * 8;
+    }
+    Some((nh, off))
 }
 
 /// The core that must handle `frame` on a stack with `steering`: the owner of
@@ -121,10 +190,18 @@ pub fn echo_reply_ident(frame: &[u8]) -> Option<u16> {
         ethertype = be16(frame, 16)?;
         l3 += 4;
     }
+    let ip = frame.get(l3..)?;
+    if ethertype == ETHERTYPE_IPV6 {
+        // RFC 4443 §4.2: an unfragmented ICMPv6 echo reply (type 129).
+        if *ip.first()? >> 4 != 6 || *ip.get(6)? != PROTO_ICMPV6 {
+            return None;
+        }
+        let icmp = ip.get(40..)?;
+        return (*icmp.first()? == 129).then(|| be16(icmp, 4)).flatten();
+    }
     if ethertype != ETHERTYPE_IPV4 {
         return None;
     }
-    let ip = frame.get(l3..)?;
     let ihl = usize::from(*ip.first()? & 0x0f) * 4;
     if *ip.get(9)? != PROTO_ICMP || be16(ip, 6)? & 0x3fff != 0 {
         return None;
@@ -342,4 +419,67 @@ mod tests {
             let _ = fragment_addrs(&bytes);
         }
     }
+
+    fn ipv6(next_header: u8, src: Ipv6Addr, dst: Ipv6Addr, rest: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+        p.extend_from_slice(&[next_header, 64]);
+        p.extend_from_slice(&src.octets());
+        p.extend_from_slice(&dst.octets());
+        p.extend_from_slice(rest);
+        p
+    }
+
+    #[test]
+    fn ipv6_fragments_go_by_addresses_and_echo_replies_by_ident() {
+        use crate::rss::RssTable;
+        let steering = Steering::new(&RssTable::default_for(2), &[0, 1]).unwrap();
+        let us: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        for k in 1..32u16 {
+            let peer = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 1, k);
+            // A fragment header (RFC 8200 §4.5), directly and after a hop-by-hop header.
+            let frag = [PROTO_UDP, 0, 0, 1, 0, 0, 0, 9, 0x9c, 0x40, 0, 7];
+            let f = eth(ETHERTYPE_IPV6, &ipv6(PROTO_IPV6_FRAG, peer, us, &frag));
+            assert_eq!(flow_of(&f), None);
+            assert_eq!(fragment_addrs(&f), Some((peer.into(), us.into())));
+            let want = steering.owner_addrs(peer.into(), us.into());
+            assert_eq!(owner_of(&f, &steering), Some(want));
+            let mut hbh = vec![PROTO_IPV6_FRAG, 0, 1, 4, 0, 0, 0, 0];
+            hbh.extend_from_slice(&frag);
+            assert_eq!(fragment_addrs(&eth(ETHERTYPE_IPV6, &ipv6(0, peer, us, &hbh))), Some((peer.into(), us.into())));
+            // Not a fragment: none.
+            assert_eq!(fragment_addrs(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_UDP, peer, us, &frag[4..]))), None);
+        }
+        // An ICMPv6 echo reply names the pinging core by its identifier.
+        let reply = [129u8, 0, 0, 0, 0x12, 0x35, 0, 1];
+        let f = eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, "2001:db8::1".parse().unwrap(), us, &reply));
+        assert_eq!(echo_reply_ident(&f), Some(0x1235));
+        assert_eq!(owner_of(&f, &steering), Some(0x1235 % 2));
+        let request = [128u8, 0, 0, 0, 0x12, 0x35, 0, 1];
+        assert_eq!(echo_reply_ident(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, "2001:db8::1".parse().unwrap(), us, &request))), None);
+    }
+
+
+    #[test]
+    fn ipv6_link_control_messages() {
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let all: Ipv6Addr = "ff02::1".parse().unwrap();
+        let snm: Ipv6Addr = "ff02::1:ff00:2".parse().unwrap();
+        let us: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let msg = |ty: u8| [ty, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(134)))), Some(LinkControl::AllCores));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, Ipv6Addr::UNSPECIFIED, snm, &msg(135)))), Some(LinkControl::Control));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, snm, &msg(135)))), None, "address resolution: any core");
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(136)))), Some(LinkControl::Control));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, us, &msg(136)))), None, "a solicited NA: any core");
+        let mut hbh = vec![PROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
+        hbh.extend_from_slice(&msg(130));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(0, ll, all, &hbh))), Some(LinkControl::Control), "an MLD query behind its hop-by-hop header");
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, us, &msg(128)))), None);
+        let full = eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(134)));
+        for n in 0..full.len() {
+            assert_eq!(link_control(&full[..n]), None);
+        }
+    }
+
 }

@@ -42,10 +42,23 @@
 //!
 //! Sans-IO like the rest: time is passed in; [`Reassembler::expire`] is due at
 //! [`Reassembler::poll_timeout`] and the interface also calls it on input.
+//!
+//! **IPv6** (RFC 8200 §4.5) uses the same machinery ([`Reassembler::new_v6`],
+//! [`Reassembler::input6`]): a datagram is keyed by (source, destination,
+//! identification); the reassembled packet is the first fragment's
+//! unfragmentable part (its next-header field already pointing past the fragment
+//! header) followed by the fragmentable part, with the payload length fixed.
+//! Overlapping fragments drop the whole datagram (RFC 5722 §4: "the entire
+//! datagram (and any constituent fragments, including those not yet received)
+//! MUST be silently discarded"); a fragment that would make the payload longer
+//! than 65535 bytes, or a non-last fragment whose length is not a multiple of 8
+//! (RFC 8200 §4.5), drops the datagram. The drops are counted under the
+//! `ipv6_frag_*` reasons. Atomic fragments (RFC 6946) never get here: the
+//! interface processes them as whole packets.
 
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::HashMap;
 use wire::ipv4::{Ipv4Repr, MAX_HEADER_LEN};
 
@@ -61,6 +74,11 @@ pub const CHUNK: usize = 2048;
 pub const MAX_HOLES: usize = 32;
 /// Largest IPv4 datagram, header included (RFC 791 §3.1: 16-bit total length).
 pub const MAX_DATAGRAM: usize = 65535;
+/// Room kept for the first fragment's header: an IPv4 header with options, or
+/// an IPv6 header with the extension headers of its unfragmentable part.
+pub const HEADER_CAP: usize = 128;
+/// Largest reassembled IPv6 packet: a 65535-byte payload and the fixed header.
+pub const MAX_DATAGRAM_V6: usize = 65535 + wire::ipv6::HEADER_LEN;
 /// Chunks a datagram's payload can span.
 const CHUNKS_PER_DATAGRAM: usize = MAX_DATAGRAM.div_ceil(CHUNK);
 /// No chunk.
@@ -87,23 +105,29 @@ impl Default for FragConfig {
     }
 }
 
-/// What identifies the fragments of one datagram (RFC 791 §3.2).
+/// What identifies the fragments of one datagram (RFC 791 §3.2; RFC 8200 §4.5:
+/// source, destination and identification, `protocol` 0 for IPv6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FragKey {
     /// Source address.
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
     /// Destination address.
-    pub dst: Ipv4Addr,
-    /// Protocol.
+    pub dst: IpAddr,
+    /// Protocol (IPv4 only).
     pub protocol: u8,
-    /// Identification.
-    pub ident: u16,
+    /// Identification (16 bits in IPv4, 32 in IPv6).
+    pub ident: u32,
 }
 
 impl FragKey {
-    /// The key of a fragment's header.
+    /// The key of an IPv4 fragment's header.
     pub fn of(ip: &Ipv4Repr) -> FragKey {
-        FragKey { src: ip.src, dst: ip.dst, protocol: ip.protocol, ident: ip.ident }
+        FragKey { src: IpAddr::V4(ip.src), dst: IpAddr::V4(ip.dst), protocol: ip.protocol, ident: u32::from(ip.ident) }
+    }
+
+    /// The key of an IPv6 fragment (RFC 8200 §4.5).
+    pub fn of_v6(src: Ipv6Addr, dst: Ipv6Addr, ident: u32) -> FragKey {
+        FragKey { src: IpAddr::V6(src), dst: IpAddr::V6(dst), protocol: 0, ident }
     }
 }
 
@@ -136,20 +160,20 @@ struct Slot {
     chunks: [u16; CHUNKS_PER_DATAGRAM],
     /// The first fragment's header as received (for the reassembled header and
     /// the ICMP quote); `header_len` 0 until it arrives.
-    header: [u8; MAX_HEADER_LEN],
+    header: [u8; HEADER_CAP],
     header_len: usize,
 }
 
 impl Slot {
     fn empty() -> Slot {
         Slot {
-            key: FragKey { src: Ipv4Addr::UNSPECIFIED, dst: Ipv4Addr::UNSPECIFIED, protocol: 0, ident: 0 },
+            key: FragKey { src: IpAddr::V4(Ipv4Addr::UNSPECIFIED), dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED), protocol: 0, ident: 0 },
             deadline: Instant::ZERO,
             holes: [(0, 0); MAX_HOLES],
             nholes: 0,
             total: None,
             chunks: [NONE; CHUNKS_PER_DATAGRAM],
-            header: [0; MAX_HEADER_LEN],
+            header: [0; HEADER_CAP],
             header_len: 0,
         }
     }
@@ -177,6 +201,8 @@ pub struct Reassembler {
     /// No datagram's deadline is before this (may be early: then a scan finds
     /// nothing due and moves it).
     earliest: Option<Instant>,
+    /// Reassembles IPv6 (RFC 8200 §4.5) rather than IPv4.
+    v6: bool,
 }
 
 impl Reassembler {
@@ -194,6 +220,29 @@ impl Reassembler {
             free_chunks: (0..nchunks as u16).rev().collect(),
             nchunks,
             earliest: None,
+            v6: false,
+        }
+    }
+
+    /// An IPv6 reassembler (RFC 8200 §4.5) with the same bounds.
+    pub fn new_v6(cfg: FragConfig) -> Reassembler {
+        Reassembler { v6: true, ..Reassembler::new(cfg) }
+    }
+
+    /// The drop reason `r` (an `ipv4_frag_*` one) for this reassembler's family.
+    pub fn reason(&self, r: DropReason) -> DropReason {
+        if !self.v6 {
+            return r;
+        }
+        match r {
+            DropReason::Ipv4FragOverlap => DropReason::Ipv6FragOverlap,
+            DropReason::Ipv4FragDuplicate => DropReason::Ipv6FragDuplicate,
+            DropReason::Ipv4FragTimeout => DropReason::Ipv6FragTimeout,
+            DropReason::Ipv4FragMemory => DropReason::Ipv6FragMemory,
+            DropReason::Ipv4FragTooBig => DropReason::Ipv6FragTooBig,
+            DropReason::Ipv4FragInvalid => DropReason::Ipv6FragInvalid,
+            DropReason::Ipv4FragHoles => DropReason::Ipv6FragHoles,
+            other => other,
         }
     }
 
@@ -243,7 +292,7 @@ impl Reassembler {
             dropped += 1;
             if s.header_len > 0 {
                 // RFC 792: the internet header plus the first 64 bits of the data.
-                let mut quote = [0u8; MAX_HEADER_LEN + 8];
+                let mut quote = [0u8; HEADER_CAP + 8];
                 let hl = s.header_len;
                 quote[..hl].copy_from_slice(&s.header[..hl]);
                 // The first fragment carries at least 8 bytes (MF set: a non-zero
@@ -292,9 +341,47 @@ impl Reassembler {
     /// [`FragInput::Complete`] the datagram is in `out` (cleared first; give it a
     /// capacity of [`MAX_DATAGRAM`] and it never grows).
     pub fn input(&mut self, now: Instant, header: &[u8], ip: &Ipv4Repr, payload: &[u8], out: &mut Vec<u8>) -> FragInput {
-        let key = FragKey::of(ip);
+        debug_assert!(!self.v6);
+        if header.len() > MAX_HEADER_LEN {
+            return FragInput::Dropped(DropReason::Ipv4FragInvalid);
+        }
+        self.input_at(now, FragKey::of(ip), header, u32::from(ip.frag_offset), ip.more_frags, payload, out)
+    }
+
+    /// Take one IPv6 fragment (RFC 8200 §4.5) of the packet `src → dst`:
+    /// `unfragmentable` is its fixed header and the extension headers before the
+    /// fragment header, with the next-header field that named the fragment header
+    /// already set to the fragment header's next header; `frag` the fragment
+    /// header; `payload` the fragment data. As [`Reassembler::input`] otherwise;
+    /// the reasons are the `ipv6_frag_*` ones.
+    #[allow(clippy::too_many_arguments)]
+    pub fn input6(
+        &mut self,
+        now: Instant,
+        unfragmentable: &[u8],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        frag: &wire::ipv6ext::FragmentRepr,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> FragInput {
+        debug_assert!(self.v6);
+        let key = FragKey::of_v6(src, dst, frag.ident);
+        if unfragmentable.len() > HEADER_CAP || unfragmentable.len() < wire::ipv6::HEADER_LEN {
+            if let Some(i) = self.map.get(&key).copied() {
+                self.release(i);
+            }
+            return FragInput::Dropped(DropReason::Ipv6FragInvalid);
+        }
+        match self.input_at(now, key, unfragmentable, u32::from(frag.frag_offset), frag.more_frags, payload, out) {
+            FragInput::Dropped(r) => FragInput::Dropped(self.reason(r)),
+            other => other,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn input_at(&mut self, now: Instant, key: FragKey, header: &[u8], off: u32, more: bool, payload: &[u8], out: &mut Vec<u8>) -> FragInput {
         let existing = self.map.get(&key).copied();
-        let off = u32::from(ip.frag_offset);
         let len = payload.len() as u32;
         let end = off + len;
         let drop_all = |me: &mut Reassembler, reason: DropReason| {
@@ -303,23 +390,26 @@ impl Reassembler {
             }
             FragInput::Dropped(reason)
         };
-        // RFC 791 §3.2: fragment offsets count 8-octet units, so every fragment
-        // but the last carries a non-zero multiple of 8 octets.
-        if len == 0 || (ip.more_frags && !len.is_multiple_of(8)) || header.len() > MAX_HEADER_LEN {
+        // RFC 791 §3.2 / RFC 8200 §4.5: fragment offsets count 8-octet units, so
+        // every fragment but the last carries a non-zero multiple of 8 octets.
+        if len == 0 || (more && !len.is_multiple_of(8)) {
             return drop_all(self, DropReason::Ipv4FragInvalid);
         }
         // RFC 791 §3.1: total length is 16 bits; the reassembled datagram carries
-        // the first fragment's header.
+        // the first fragment's header. RFC 8200 §4.5: the reassembled payload
+        // length (unfragmentable extension headers included) is 16 bits.
+        let base = if self.v6 { wire::ipv6::HEADER_LEN } else { wire::ipv4::HEADER_LEN };
         let hl = match existing.map(|i| self.slots[usize::from(i)].header_len) {
             _ if off == 0 => header.len(),
             Some(h) if h > 0 => h,
-            _ => wire::ipv4::HEADER_LEN,
+            _ => base,
         };
         let longest = match existing {
             Some(i) if off == 0 => end.max(self.slots[usize::from(i)].received_end()),
             _ => end,
         };
-        if hl + longest as usize > MAX_DATAGRAM {
+        let max = if self.v6 { MAX_DATAGRAM_V6 } else { MAX_DATAGRAM };
+        if hl + longest as usize > max {
             return drop_all(self, DropReason::Ipv4FragTooBig);
         }
         let i = match existing {
@@ -347,7 +437,7 @@ impl Reassembler {
                 i
             }
         };
-        match self.place(usize::from(i), header, off, end, ip.more_frags, payload) {
+        match self.place(usize::from(i), header, off, end, more, payload) {
             Err(reason) => {
                 self.release(i);
                 FragInput::Dropped(reason)
@@ -457,13 +547,14 @@ impl Reassembler {
         let hl = s.header_len;
         out.clear();
         out.extend_from_slice(&s.header[..hl]);
-        // RFC 791 §3.2 (reassembly): the first fragment's header, with the total
-        // length of the whole datagram and no fragment fields.
-        out[2..4].copy_from_slice(&((hl + total) as u16).to_be_bytes());
-        out[6] &= 0x40; // keep DF; MF and the offset are cleared
-        out[7] = 0;
-        let mut p = wire::ipv4::Packet::new_unchecked(&mut out[..hl]);
-        p.fill_checksum();
+        if self.v6 {
+            // RFC 8200 §4.5: "The Payload Length of the reassembled packet is
+            // computed from the length of the Per-Fragment headers and the length
+            // and offset of the last fragment."
+            out[4..6].copy_from_slice(&((hl - wire::ipv6::HEADER_LEN + total) as u16).to_be_bytes());
+        } else {
+            self.fix_v4_header(out, hl, total);
+        }
         let mut at = 0;
         while at < total {
             let c = usize::from(s.chunks[at / CHUNK]) * CHUNK;
@@ -471,6 +562,16 @@ impl Reassembler {
             out.extend_from_slice(&self.pool[c..c + n]);
             at += n;
         }
+    }
+
+    fn fix_v4_header(&self, out: &mut [u8], hl: usize, total: usize) {
+        // RFC 791 §3.2 (reassembly): the first fragment's header, with the total
+        // length of the whole datagram and no fragment fields.
+        out[2..4].copy_from_slice(&((hl + total) as u16).to_be_bytes());
+        out[6] &= 0x40; // keep DF; MF and the offset are cleared
+        out[7] = 0;
+        let mut p = wire::ipv4::Packet::new_unchecked(&mut out[..hl]);
+        p.fill_checksum();
     }
 }
 

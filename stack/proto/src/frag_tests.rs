@@ -477,3 +477,116 @@ proptest! {
         prop_assert_eq!((r.in_progress(), r.bytes_held(), r.poll_timeout()), (0, 0, None));
     }
 }
+
+// ---- IPv6 (RFC 8200 §4.5) ----
+
+const SRC6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const DST6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// The unfragmentable part of a fragment: a fixed header whose next header is
+/// already the fragment header's (UDP), and `opts` bytes of destination
+/// options before it (next header patched the same way).
+fn unfrag6(opts: usize) -> Vec<u8> {
+    let ip = wire::ipv6::Ipv6Repr {
+        src: SRC6,
+        dst: DST6,
+        next_header: if opts == 0 { 17 } else { 60 },
+        payload_len: 0,
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let mut b = vec![0u8; 40 + opts];
+    ip.emit(&mut wire::ipv6::Packet::new_unchecked(&mut b[..]));
+    if opts > 0 {
+        b[40] = 17;
+        b[41] = (opts / 8 - 1) as u8;
+        b[42] = 1; // PadN over the rest
+        b[43] = (opts - 4) as u8;
+    }
+    b
+}
+
+fn feed6(r: &mut Reassembler, now: Instant, ident: u16, off: usize, bytes: &[u8], more: bool, out: &mut Vec<u8>) -> FragInput {
+    let f = wire::ipv6ext::FragmentRepr { next_header: 17, frag_offset: off as u16, more_frags: more, ident: 0x1000_0000 | u32::from(ident) };
+    r.input6(now, &unfrag6(0), SRC6, DST6, &f, bytes, out)
+}
+
+#[test]
+fn v6_reassembles_with_payload_length_and_next_header() {
+    let mut r = Reassembler::new_v6(FragConfig::default());
+    let mut out = Vec::with_capacity(MAX_DATAGRAM_V6);
+    let d = data(3000, 9);
+    let f = |off: usize, more: bool| wire::ipv6ext::FragmentRepr { next_header: 17, frag_offset: off as u16, more_frags: more, ident: 77 };
+    // Last fragment first, with 8 bytes of destination options in the first.
+    assert_eq!(r.input6(Instant::ZERO, &unfrag6(8), SRC6, DST6, &f(1448, false), &d[1448..], &mut out), FragInput::Held);
+    assert_eq!(r.input6(Instant::ZERO, &unfrag6(8), SRC6, DST6, &f(0, true), &d[..1448], &mut out), FragInput::Complete);
+    let p = wire::ipv6::Packet::new_checked(&out[..]).unwrap();
+    assert_eq!(usize::from(p.payload_len()), 8 + 3000);
+    assert_eq!((p.next_header(), p.payload()[0]), (60, 17));
+    assert_eq!(&p.payload()[8..], &d[..]);
+}
+
+#[test]
+fn v6_overlap_drops_the_datagram_rfc5722() {
+    let mut r = Reassembler::new_v6(FragConfig::default());
+    let mut out = Vec::with_capacity(MAX_DATAGRAM_V6);
+    let d = data(64, 1);
+    assert_eq!(feed6(&mut r, Instant::ZERO, 1, 0, &d[..32], true, &mut out), FragInput::Held);
+    assert_eq!(feed6(&mut r, Instant::ZERO, 1, 24, &d[24..], false, &mut out), FragInput::Dropped(DropReason::Ipv6FragOverlap));
+    assert_eq!(r.in_progress(), 0, "the whole datagram is gone");
+    // Its later fragments start a new datagram that cannot complete alone.
+    assert_eq!(feed6(&mut r, Instant::ZERO, 1, 32, &d[32..], false, &mut out), FragInput::Held);
+}
+
+#[test]
+fn v6_too_big_and_invalid() {
+    let mut r = Reassembler::new_v6(FragConfig::default());
+    let mut out = Vec::with_capacity(MAX_DATAGRAM_V6);
+    let d = data(1000, 1);
+    // RFC 8200 §4.5: offset + length past a 65535-byte payload.
+    assert_eq!(feed6(&mut r, Instant::ZERO, 2, 65528, &d[..16], false, &mut out), FragInput::Dropped(DropReason::Ipv6FragTooBig));
+    // A non-last fragment whose length is not a multiple of 8.
+    assert_eq!(feed6(&mut r, Instant::ZERO, 3, 0, &d[..13], true, &mut out), FragInput::Dropped(DropReason::Ipv6FragInvalid));
+    // The largest legal packet completes.
+    let big = data(65535, 3);
+    let mut off = 0;
+    let mut last = FragInput::Held;
+    while off < big.len() {
+        let n = 1448usize.min(big.len() - off);
+        last = feed6(&mut r, Instant::ZERO, 4, off, &big[off..off + n], off + n < big.len(), &mut out);
+        off += n;
+    }
+    assert_eq!(last, FragInput::Complete);
+    assert_eq!(out.len(), MAX_DATAGRAM_V6);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The IPv6 reassembler against the same model (reasons in their IPv6 names).
+    #[test]
+    fn v6_reassembly_matches_the_model(frags in arb_fragments()) {
+        let mut r = Reassembler::new_v6(FragConfig::default());
+        let mut m = Model::default();
+        let mut out = Vec::with_capacity(MAX_DATAGRAM_V6);
+        for (ident, off, bytes, more) in &frags {
+            let got = match feed6(&mut r, Instant::ZERO, *ident, *off, bytes, *more, &mut out) {
+                FragInput::Held => Outcome::Held,
+                FragInput::Complete => {
+                    let p = wire::ipv6::Packet::new_checked(&out[..]).unwrap();
+                    prop_assert_eq!(usize::from(p.payload_len()), out.len() - 40);
+                    prop_assert_eq!(p.next_header(), 17);
+                    Outcome::Complete(out[40..].to_vec())
+                }
+                FragInput::Dropped(d) => Outcome::Dropped(d),
+            };
+            let want = match m.input(*ident, *off, bytes, *more) {
+                Outcome::Dropped(d) => Outcome::Dropped(r.reason(d)),
+                o => o,
+            };
+            prop_assert_eq!(got, want, "fragment ident {} off {} len {} mf {}", ident, off, bytes.len(), more);
+        }
+        prop_assert_eq!(r.in_progress(), m.dgrams.len());
+    }
+}

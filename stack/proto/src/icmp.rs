@@ -2,7 +2,7 @@
 //! unreachable for UDP ports and IP protocols nobody serves, and time exceeded
 //! for datagrams whose reassembly timed out (sent by the interface).
 
-use crate::iface::Ipv4Out;
+use crate::out::IpOut;
 use crate::stats::DropReason;
 use wire::ethernet::EthernetAddress;
 use wire::icmpv4::{Icmpv4Repr, Packet as IcmpPacket};
@@ -11,7 +11,7 @@ use wire::ipv4::Ipv4Repr;
 use wire::{ChecksumMode, Error};
 
 /// Handle an ICMPv4 message addressed to us; answer echo requests.
-pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress, out: &mut Ipv4Out<'_>) {
+pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress, out: &mut IpOut<'_>) {
     let Ok(view) = IcmpPacket::new_checked(body) else {
         return out.stats.drop(DropReason::IcmpMalformed);
     };
@@ -88,7 +88,7 @@ impl EchoSockets {
     pub fn unregister(&mut self, ident: u16) {
         self.idents.remove(&ident);
     }
-    fn deliver(&mut self, from: core::net::IpAddr, ttl: u8, ident: u16, seq: u16, data: &[u8]) -> bool {
+    pub(crate) fn deliver(&mut self, from: core::net::IpAddr, ttl: u8, ident: u16, seq: u16, data: &[u8]) -> bool {
         if !self.idents.contains(&ident) {
             return false;
         }
@@ -114,7 +114,7 @@ impl EchoSockets {
 
 /// Send destination unreachable `code` about the packet `ip_packet` (its IPv4
 /// header and the first 8 bytes of its payload are quoted, RFC 792).
-pub(crate) fn send_unreachable(ip: &Ipv4Repr, ip_packet: &[u8], code: u8, out: &mut Ipv4Out<'_>) {
+pub(crate) fn send_unreachable(ip: &Ipv4Repr, ip_packet: &[u8], code: u8, out: &mut IpOut<'_>) {
     // RFC 1812 §4.3.2.8: a flood of bad packets must not become a flood of errors.
     let now = out.now();
     if !out.icmp_limit.allow(now) {
@@ -137,7 +137,7 @@ pub(crate) fn send_unreachable(ip: &Ipv4Repr, ip_packet: &[u8], code: u8, out: &
 /// when its first fragment arrived). `quote` is that fragment's header and the
 /// first 8 bytes of its data. Rate-limited like every ICMP error (RFC 1812
 /// §4.3.2.8).
-pub(crate) fn send_reassembly_timeout(quote: &[u8], out: &mut Ipv4Out<'_>) {
+pub(crate) fn send_reassembly_timeout(quote: &[u8], out: &mut IpOut<'_>) {
     let Ok((ip, _)) = Ipv4Repr::parse_quoted(quote) else { return };
     // RFC 1122 §3.2.2: never about a datagram from a broadcast or multicast source.
     if ip.src.is_broadcast() || ip.src.is_multicast() || ip.src.is_unspecified() {

@@ -1,25 +1,30 @@
-//! The interface of one core: Ethernet in, ARP / IPv4 / ICMP / TCP dispatch, and
-//! the IPv4 output path that TCP's segments and the ICMP answers take.
+//! The interface of one core: Ethernet in, ARP / IPv4 / ICMP / UDP / TCP
+//! dispatch (IPv6 input is in `input6.rs`, the output path in `out.rs`).
 //!
 //! `handle_frame` parses in place (the frame is borrowed from the device's receive
 //! buffer, a UMEM frame on AF_XDP) and writes any answer straight into a transmit
 //! frame via [`FrameSink`]. Every frame it refuses is counted by [`DropReason`].
 
-use crate::arp::{ArpCache, Lookup};
+use crate::arp::ArpCache;
 use crate::frag::{FragConfig, FragInput, FragKey, Reassembler};
 use crate::icmp;
+use crate::ipv6::Addressing6;
+use crate::ndp::NeighbourCache;
+use crate::out::{send_arp, IpOut};
 use crate::stats::{DropReason, IfaceStats};
-use crate::tcp::{SegmentSink, Tcp, TcpConfig};
+use crate::tcp::{Tcp, TcpConfig};
 use crate::udp::{Udp, UdpConfig, UdpError};
 use crate::time::Instant;
 use crate::FrameSink;
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wire::arp::{ArpOperation, ArpRepr};
 use wire::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
 use wire::ip::protocol;
 use wire::ipv4::{Ipv4Repr, Packet as Ipv4Packet};
 use wire::tcp::{TcpPacket, TcpRepr};
 use wire::{ChecksumMode, Error};
+
+pub use crate::out::{MAX_IPV4_PAYLOAD, MAX_IPV6_PAYLOAD};
 
 /// Default TTL of packets we originate (RFC 1700 / Linux's default 64).
 pub const DEFAULT_TTL: u8 = 64;
@@ -104,6 +109,18 @@ pub struct InterfaceConfig {
     pub ipv4: Vec<(Ipv4Addr, u8)>,
     /// Default gateway for destinations off our subnets.
     pub gateway: Option<Ipv4Addr>,
+    /// Our IPv6 addresses with their prefix lengths (`--ip6`).
+    pub ipv6: Vec<(Ipv6Addr, u8)>,
+    /// IPv6 default router (`--gw` of the IPv6 family).
+    pub gateway6: Option<Ipv6Addr>,
+    /// Form addresses from Router Advertisements (RFC 4862, `--slaac`), with a
+    /// link-local address from the MAC.
+    pub slaac: bool,
+    /// This interface runs the link's IPv6 control duties (Duplicate Address
+    /// Detection, router solicitations, MLD reports): one core of a stack does.
+    pub ipv6_control: bool,
+    /// Most neighbour cache entries (RFC 6583 §7.1).
+    pub nd_capacity: usize,
     /// TCP settings.
     pub tcp: TcpConfig,
     /// Most ARP entries kept.
@@ -114,7 +131,8 @@ pub struct InterfaceConfig {
     pub rx_checksum: RxChecksum,
     /// UDP settings.
     pub udp: UdpConfig,
-    /// IPv4 reassembly bounds (time limit, memory, datagrams in progress).
+    /// Reassembly bounds (time limit, memory, datagrams in progress), for IPv4
+    /// and again for IPv6.
     pub frag: FragConfig,
     /// Largest IPv4 packet sent in one frame (the link MTU); larger UDP datagrams
     /// and ICMP echo messages leave as fragments.
@@ -127,6 +145,11 @@ impl Default for InterfaceConfig {
             mac: [0x02, 0, 0, 0, 0, 1],
             ipv4: Vec::new(),
             gateway: None,
+            ipv6: Vec::new(),
+            gateway6: None,
+            slaac: false,
+            ipv6_control: true,
+            nd_capacity: 1024,
             tcp: TcpConfig::default(),
             arp_capacity: 1024,
             ttl: DEFAULT_TTL,
@@ -147,7 +170,7 @@ pub const DEFAULT_MTU: usize = 1500;
 /// steered by addresses only) is dropped if another core owns its connection.
 pub type TcpOwnerFn = Box<dyn Fn(IpAddr, IpAddr, u16, u16) -> bool + Send>;
 
-struct TcpOwner(TcpOwnerFn);
+pub(crate) struct TcpOwner(pub(crate) TcpOwnerFn);
 
 impl core::fmt::Debug for TcpOwner {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -157,21 +180,21 @@ impl core::fmt::Debug for TcpOwner {
 
 /// The IPv4 addressing of an interface: what is ours, what is on-link.
 #[derive(Debug, Clone)]
-struct Addressing {
-    mac: EthernetAddress,
-    ipv4: Vec<(Ipv4Addr, u8)>,
-    gateway: Option<Ipv4Addr>,
-    ttl: u8,
+pub(crate) struct Addressing {
+    pub(crate) mac: EthernetAddress,
+    pub(crate) ipv4: Vec<(Ipv4Addr, u8)>,
+    pub(crate) gateway: Option<Ipv4Addr>,
+    pub(crate) ttl: u8,
 }
 
 impl Addressing {
-    fn is_ours(&self, a: Ipv4Addr) -> bool {
+    pub(crate) fn is_ours(&self, a: Ipv4Addr) -> bool {
         self.ipv4.iter().any(|(ip, _)| *ip == a)
     }
 
     /// The next hop towards `dst` (RFC 1122 §3.3.1.1: on-link if it matches one of
     /// our prefixes, else the gateway).
-    fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    pub(crate) fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         let on_link = self.ipv4.iter().any(|(ip, len)| {
             let mask = if *len == 0 { 0 } else { u32::MAX << (32 - u32::from(*len)) };
             u32::from(*ip) & mask == u32::from(dst) & mask
@@ -187,24 +210,29 @@ impl Addressing {
 /// One core's protocol state: addressing, ARP cache, TCP, counters.
 #[derive(Debug)]
 pub struct Interface {
-    addr: Addressing,
-    arp: ArpCache,
-    tcp: Tcp,
-    udp: Udp,
-    echo: icmp::EchoSockets,
-    stats: IfaceStats,
+    pub(crate) addr: Addressing,
+    pub(crate) arp: ArpCache,
+    pub(crate) addr6: Addressing6,
+    pub(crate) nd: NeighbourCache,
+    pub(crate) tcp: Tcp,
+    pub(crate) udp: Udp,
+    pub(crate) echo: icmp::EchoSockets,
+    pub(crate) stats: IfaceStats,
     ident: u16,
-    icmp_limit: RateLimit,
-    /// Neighbours learned from ARP since the last [`Interface::drain_learned`].
-    learned: Vec<(Ipv4Addr, [u8; 6])>,
-    rx_checksum: RxChecksum,
+    ident6: u32,
+    pub(crate) icmp_limit: RateLimit,
+    /// Neighbours learned from ARP and NDP since the last [`Interface::drain_learned`].
+    learned: Vec<(IpAddr, [u8; 6])>,
+    pub(crate) rx_checksum: RxChecksum,
     frag: Reassembler,
+    pub(crate) frag6: Reassembler,
     /// A reassembled datagram, between the reassembler and its delivery.
-    reasm_out: Vec<u8>,
+    pub(crate) reasm_out: Vec<u8>,
     /// A datagram larger than the MTU, before it is cut into fragments.
     tx_scratch: Vec<u8>,
     mtu: usize,
-    tcp_owner: Option<TcpOwner>,
+    pub(crate) tcp_owner: Option<TcpOwner>,
+    pub(crate) v6ctl: crate::slaac::Control,
 }
 
 /// Most neighbour updates [`Interface`] keeps for [`Interface::drain_learned`]
@@ -214,9 +242,17 @@ pub const MAX_LEARNED: usize = 64;
 impl Interface {
     /// A new interface.
     pub fn new(cfg: InterfaceConfig) -> Interface {
+        let mut v6ctl = crate::slaac::Control::new(cfg.slaac, cfg.ipv6_control);
+        let mut addr6 = Addressing6::new(&cfg.ipv6, cfg.gateway6);
+        v6ctl.init(&mut addr6, cfg.mac);
         Interface {
             addr: Addressing { mac: EthernetAddress(cfg.mac), ipv4: cfg.ipv4, gateway: cfg.gateway, ttl: cfg.ttl },
             arp: ArpCache::new(cfg.arp_capacity),
+            addr6,
+            nd: NeighbourCache::new(cfg.nd_capacity),
+            ident6: 0x5a5a_0001,
+            frag6: Reassembler::new_v6(cfg.frag),
+            v6ctl,
             tcp: Tcp::new(cfg.tcp),
             udp: Udp::new(cfg.udp),
             echo: icmp::EchoSockets::default(),
@@ -226,7 +262,7 @@ impl Interface {
             rx_checksum: cfg.rx_checksum,
             learned: Vec::with_capacity(MAX_LEARNED),
             frag: Reassembler::new(cfg.frag),
-            reasm_out: Vec::with_capacity(crate::frag::MAX_DATAGRAM),
+            reasm_out: Vec::with_capacity(crate::frag::MAX_DATAGRAM_V6),
             tx_scratch: Vec::new(),
             mtu: cfg.mtu.clamp(68, 65535),
             tcp_owner: None,
@@ -244,34 +280,64 @@ impl Interface {
         &self.frag
     }
 
-    /// Hand every neighbour learned from ARP since the last call to `f` (the engine
-    /// publishes them to the other cores, which apply them with
+    /// Hand every neighbour learned from ARP or NDP since the last call to `f`
+    /// (the engine publishes them to the other cores, which apply them with
     /// [`Interface::learn_neighbour`]).
-    pub fn drain_learned(&mut self, mut f: impl FnMut(Ipv4Addr, [u8; 6])) {
+    pub fn drain_learned(&mut self, mut f: impl FnMut(IpAddr, [u8; 6])) {
         for (ip, mac) in self.learned.drain(..) {
             f(ip, mac);
         }
     }
 
-    /// Apply a neighbour learned elsewhere (another core's ARP): refresh or add the
-    /// entry, and if it was not resolved here, let the connections waiting for it
-    /// go now. Returns whether the entry was not resolved before.
-    pub fn learn_neighbour(&mut self, now: Instant, ip: Ipv4Addr, mac: [u8; 6]) -> bool {
-        let was_resolved = self.arp.get(now, ip).is_some();
-        self.arp.insert(now, ip, mac);
-        if !was_resolved {
-            self.resolved(ip);
+    /// Apply a neighbour learned elsewhere (another core's ARP or NDP): refresh or
+    /// add the entry, and if it was not resolved here, let the packets and
+    /// connections waiting for it go (the packets at the next
+    /// [`Interface::poll_transmit`]). Returns whether the entry was not resolved
+    /// before.
+    pub fn learn_neighbour(&mut self, now: Instant, ip: IpAddr, mac: [u8; 6]) -> bool {
+        match ip {
+            IpAddr::V4(ip) => {
+                let was_resolved = self.arp.get(now, ip).is_some();
+                self.arp.insert(now, ip, mac);
+                if !was_resolved {
+                    self.resolved(now, IpAddr::V4(ip));
+                }
+                !was_resolved
+            }
+            IpAddr::V6(ip) => {
+                let was_resolved = self.nd.get(&ip).is_some();
+                self.nd.learn(now, ip, mac);
+                if !was_resolved {
+                    self.resolved(now, IpAddr::V6(ip));
+                }
+                !was_resolved
+            }
         }
-        !was_resolved
     }
 
     /// `ip` was just resolved: the handshakes whose next hop it is send again.
-    fn resolved(&mut self, ip: Ipv4Addr) {
-        let addr = &self.addr;
-        self.tcp.neighbour_resolved(|remote| match remote {
-            IpAddr::V4(r) => addr.next_hop(r) == Some(ip),
-            IpAddr::V6(_) => false,
+    pub(crate) fn resolved(&mut self, now: Instant, ip: IpAddr) {
+        let (addr, addr6) = (&self.addr, &self.addr6);
+        self.tcp.neighbour_resolved(|remote| match (remote, ip) {
+            (IpAddr::V4(r), IpAddr::V4(ip)) => addr.next_hop(r) == Some(ip),
+            (IpAddr::V6(r), IpAddr::V6(ip)) => addr6.next_hop(&r, now) == Some(ip),
+            _ => false,
         });
+    }
+
+    /// The IPv6 addressing (addresses and their DAD state, prefixes, routers).
+    pub fn ipv6(&self) -> &Addressing6 {
+        &self.addr6
+    }
+
+    /// The IPv6 neighbour cache.
+    pub fn neighbours6(&self) -> &NeighbourCache {
+        &self.nd
+    }
+
+    /// The IPv6 reassembler.
+    pub fn reassembler6(&self) -> &Reassembler {
+        &self.frag6
     }
 
     /// Our IPv4 addresses with their prefix lengths.
@@ -290,7 +356,7 @@ impl Interface {
                 });
                 on_link.or(self.addr.ipv4.first()).map(|(ip, _)| IpAddr::V4(*ip))
             }
-            IpAddr::V6(_) => None,
+            IpAddr::V6(d) => self.addr6.select_source(&d).map(IpAddr::V6),
         }
     }
 
@@ -324,11 +390,14 @@ impl Interface {
         self.addr.mac.0
     }
 
-    /// TCP and the IPv4 output path (borrowing the rest of the interface) at once.
-    fn split<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Tcp, Ipv4Out<'a>) {
-        let out = Ipv4Out {
+    /// TCP and the output path (borrowing the rest of the interface) at once.
+    pub(crate) fn split<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Tcp, IpOut<'a>) {
+        let out = IpOut {
             addr: &self.addr,
             arp: &mut self.arp,
+            addr6: &self.addr6,
+            nd: &mut self.nd,
+            ident6: &mut self.ident6,
             stats: &mut self.stats,
             ident: &mut self.ident,
             icmp_limit: &mut self.icmp_limit,
@@ -341,11 +410,14 @@ impl Interface {
         (&mut self.tcp, out)
     }
 
-    /// The reassembler and the IPv4 output path at once.
-    fn split_frag<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Reassembler, Ipv4Out<'a>) {
-        let out = Ipv4Out {
+    /// A reassembler (`v6`: the IPv6 one) and the output path at once.
+    pub(crate) fn split_frag<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant, v6: bool) -> (&'a mut Reassembler, IpOut<'a>) {
+        let out = IpOut {
             addr: &self.addr,
             arp: &mut self.arp,
+            addr6: &self.addr6,
+            nd: &mut self.nd,
+            ident6: &mut self.ident6,
             stats: &mut self.stats,
             ident: &mut self.ident,
             icmp_limit: &mut self.icmp_limit,
@@ -355,7 +427,7 @@ impl Interface {
             tx,
             now,
         };
-        (&mut self.frag, out)
+        (if v6 { &mut self.frag6 } else { &mut self.frag }, out)
     }
 
     /// Handle one received frame; answers go to `tx`.
@@ -376,12 +448,13 @@ impl Interface {
         match eth.ethertype {
             ethertype::ARP => self.handle_arp(now, payload, tx),
             ethertype::IPV4 => self.handle_ipv4(now, &eth, payload, tx),
-            ethertype::IPV6 => self.stats.drop(DropReason::Ipv6Unsupported),
+            ethertype::IPV6 if self.addr6.enabled() => self.handle_ipv6(now, &eth, payload, tx),
+            ethertype::IPV6 => self.stats.drop(DropReason::Ipv6NotForUs),
             _ => self.stats.drop(DropReason::EthUnsupported),
         }
     }
 
-    fn note_learned(&mut self, ip: Ipv4Addr, mac: [u8; 6]) {
+    pub(crate) fn note_learned(&mut self, ip: IpAddr, mac: [u8; 6]) {
         if self.learned.len() < MAX_LEARNED {
             self.learned.push((ip, mac));
         }
@@ -399,10 +472,10 @@ impl Interface {
         let merged = self.arp.update_if_present(now, arp.source_ip, arp.source_hw.0);
         if merged && !was_resolved {
             // An answer to our request: let the handshakes waiting for it go now.
-            self.resolved(arp.source_ip);
+            self.resolved(now, IpAddr::V4(arp.source_ip));
         }
         if merged {
-            self.note_learned(arp.source_ip, arp.source_hw.0);
+            self.note_learned(IpAddr::V4(arp.source_ip), arp.source_hw.0);
         }
         if !self.addr.is_ours(arp.target_ip) {
             return self.stats.drop(DropReason::ArpNotForUs);
@@ -410,7 +483,7 @@ impl Interface {
         // "?Am I the target protocol address?" Yes: add the sender if not merged.
         if !merged && arp.source_hw.is_unicast() && !arp.source_ip.is_unspecified() {
             self.arp.insert(now, arp.source_ip, arp.source_hw.0);
-            self.note_learned(arp.source_ip, arp.source_hw.0);
+            self.note_learned(IpAddr::V4(arp.source_ip), arp.source_hw.0);
         }
         if arp.operation != ArpOperation::Request {
             return;
@@ -484,7 +557,7 @@ impl Interface {
     /// A fragment that would make its datagram longer than 65535 bytes (RFC 791
     /// §3.1): counted, and its datagram dropped if in reassembly.
     fn fragment_too_big(&mut self, view: &Ipv4Packet<&[u8]>) {
-        let key = FragKey { src: view.src_addr(), dst: view.dst_addr(), protocol: view.protocol(), ident: view.ident() };
+        let key = FragKey { src: IpAddr::V4(view.src_addr()), dst: IpAddr::V4(view.dst_addr()), protocol: view.protocol(), ident: u32::from(view.ident()) };
         self.frag.discard(&key);
         self.stats.drop(DropReason::Ipv4FragTooBig);
     }
@@ -496,7 +569,7 @@ impl Interface {
         if self.frag.poll_timeout().is_none_or(|t| t > now) {
             return;
         }
-        let (frag, mut out) = self.split_frag(tx, now);
+        let (frag, mut out) = self.split_frag(tx, now, false);
         frag.expire(now, |quote| {
             out.stats.drop(DropReason::Ipv4FragTimeout);
             if let Some(q) = quote {
@@ -585,7 +658,10 @@ impl Interface {
     /// message does not fit the MTU. Replies carrying `ident` reach
     /// [`Interface::echo_mut`] once it is registered.
     pub fn send_echo(&mut self, now: Instant, dst: IpAddr, ident: u16, seq: u16, data: &[u8], tx: &mut dyn FrameSink) -> Result<(), UdpError> {
-        let IpAddr::V4(d) = dst else { return Err(UdpError::NoRoute) };
+        let d = match dst {
+            IpAddr::V4(d) => d,
+            IpAddr::V6(d) => return self.send_echo6(now, d, ident, seq, data, tx),
+        };
         let Some(IpAddr::V4(src)) = self.select_source(dst) else { return Err(UdpError::NoRoute) };
         let req = wire::icmpv4::Icmpv4Repr::EchoRequest { ident, seq_no: seq, data };
         let len = req.buffer_len();
@@ -628,10 +704,15 @@ impl Interface {
         tx: &mut dyn FrameSink,
     ) -> Result<(), UdpError> {
         let src_ip = if local.ip().is_unspecified() { self.select_source(remote.ip()).ok_or(UdpError::NoRoute)? } else { local.ip() };
-        let (IpAddr::V4(src), IpAddr::V4(dst)) = (src_ip, remote.ip()) else {
+        if remote.port() == 0 || local.port() == 0 {
             return Err(UdpError::NoRoute);
+        }
+        let (src, dst) = match (src_ip, remote.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (s, d),
+            (IpAddr::V6(s), IpAddr::V6(d)) => return self.send_udp6(now, s, d, local.port(), remote.port(), payload, tx),
+            _ => return Err(UdpError::NoRoute),
         };
-        if !self.addr.is_ours(src) || remote.port() == 0 || local.port() == 0 {
+        if !self.addr.is_ours(src) {
             return Err(UdpError::NoRoute);
         }
         let repr = wire::udp::UdpRepr { src_port: local.port(), dst_port: remote.port(), payload };
@@ -685,234 +766,27 @@ impl Interface {
         self.tcp.connect_deferred(now, local, remote)
     }
 
-    /// Let TCP send what is due (data, ACKs, retransmissions, FIN), and drop the
-    /// datagrams in reassembly whose time is up.
+    /// Let TCP send what is due (data, ACKs, retransmissions, FIN), drop the
+    /// datagrams in reassembly whose time is up, and run the IPv6 timers
+    /// (neighbour cache, DAD, router solicitations, MLD reports) and send the
+    /// packets whose neighbour was resolved.
     pub fn poll_transmit(&mut self, now: Instant, tx: &mut dyn FrameSink) {
         self.expire_fragments(now, tx);
+        if self.addr6.enabled() {
+            self.poll_ipv6(now, tx);
+        }
         let (tcp, mut out) = self.split(tx, now);
         tcp.poll_transmit(now, &mut out);
     }
 
-    /// The earliest instant at which `poll_transmit` has timer work (TCP, or a
-    /// reassembly deadline).
+    /// The earliest instant at which `poll_transmit` has timer work (TCP, a
+    /// reassembly deadline, an IPv6 timer or packets waiting to go).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.tcp.poll_timeout(), self.frag.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let v4 = [self.tcp.poll_timeout(), self.frag.poll_timeout()].into_iter().flatten().min();
+        if !self.addr6.enabled() {
+            return v4;
         }
-    }
-}
-
-/// Send one ARP packet from `arp.source_hw` to `dst` in an Ethernet frame.
-fn send_arp(tx: &mut dyn FrameSink, dst: EthernetAddress, arp: &ArpRepr) -> bool {
-    let eth = EthernetRepr { src: arp.source_hw, dst, vlan: None, ethertype: ethertype::ARP };
-    tx.send_frame(eth.buffer_len(arp.buffer_len()), &mut |buf| {
-        let mut f = Frame::new_unchecked(&mut buf[..]);
-        eth.emit(&mut f);
-        arp.emit(&mut wire::arp::Packet::new_unchecked(f.payload_mut()));
-    })
-}
-
-/// The IPv4 output path: next hop, ARP, Ethernet + IPv4 header, into a TX frame.
-pub(crate) struct Ipv4Out<'a> {
-    addr: &'a Addressing,
-    arp: &'a mut ArpCache,
-    pub(crate) stats: &'a mut IfaceStats,
-    ident: &'a mut u16,
-    pub(crate) icmp_limit: &'a mut RateLimit,
-    pub(crate) echo: &'a mut icmp::EchoSockets,
-    /// A datagram larger than the MTU is written here, then cut into fragments.
-    scratch: &'a mut Vec<u8>,
-    mtu: usize,
-    tx: &'a mut dyn FrameSink,
-    now: Instant,
-}
-
-/// Largest IPv4 payload: 65535 bytes less a 20-byte header (RFC 791 §3.1); so
-/// 65507 bytes of UDP data or ICMP echo data.
-pub const MAX_IPV4_PAYLOAD: usize = 65535 - 20;
-
-impl Ipv4Out<'_> {
-    /// The instant this output path was lent at.
-    pub(crate) fn now(&self) -> Instant {
-        self.now
-    }
-
-    /// Resolve the MAC of the next hop towards `dst`; on a miss, send an ARP
-    /// request (rate-limited) and count the drop.
-    fn resolve(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> Option<EthernetAddress> {
-        let Some(hop) = self.addr.next_hop(dst) else {
-            self.stats.drop(DropReason::TxNoRoute);
-            return None;
-        };
-        match self.arp.lookup(self.now, hop) {
-            Lookup::Found(m) => Some(EthernetAddress(m)),
-            Lookup::Refresh(m) => {
-                self.send_arp_request(src, hop);
-                Some(EthernetAddress(m))
-            }
-            Lookup::Pending => {
-                self.stats.drop(DropReason::TxNeighbourMiss);
-                None
-            }
-            Lookup::SendRequest => {
-                self.stats.drop(DropReason::TxNeighbourMiss);
-                self.send_arp_request(src, hop);
-                None
-            }
-        }
-    }
-
-    /// Broadcast an ARP request for `target` from `src` (RFC 826).
-    fn send_arp_request(&mut self, src: Ipv4Addr, target: Ipv4Addr) {
-        let req = ArpRepr {
-            operation: ArpOperation::Request,
-            source_hw: self.addr.mac,
-            source_ip: src,
-            target_hw: EthernetAddress([0; 6]),
-            target_ip: target,
-        };
-        if send_arp(self.tx, EthernetAddress::BROADCAST, &req) {
-            self.stats.tx_frames += 1;
-            self.stats.arp_requests += 1;
-        }
-    }
-
-    /// Send an IPv4 packet `src → dst` with `payload_len` bytes written by `fill`
-    /// (which gets the IPv4 payload area). `dst_mac` skips the neighbour lookup
-    /// (answers to the frame's own sender). Returns whether it was queued.
-    pub(crate) fn send(
-        &mut self,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        proto: u8,
-        payload_len: usize,
-        dst_mac: Option<EthernetAddress>,
-        fill: &mut dyn FnMut(&mut [u8]),
-    ) -> bool {
-        let mac = match dst_mac {
-            Some(m) => m,
-            None => match self.resolve(src, dst) {
-                Some(m) => m,
-                None => return false,
-            },
-        };
-        let ident = *self.ident;
-        *self.ident = self.ident.wrapping_add(1);
-        let ip = Ipv4Repr {
-            src,
-            dst,
-            protocol: proto,
-            payload_len,
-            ttl: self.addr.ttl,
-            ident,
-            // RFC 1191: we do path MTU discovery, so set DF.
-            dont_frag: true,
-            more_frags: false,
-            frag_offset: 0,
-            dscp_ecn: 0,
-        };
-        self.emit(mac, &ip, fill)
-    }
-
-    /// Send an IPv4 datagram like [`Ipv4Out::send`], cut into fragments when it
-    /// does not fit the MTU (RFC 791 §3.2 "Fragmentation": the same
-    /// identification in every fragment, offsets in 8-octet units, MF on all but
-    /// the last, DF clear). `fill` writes the whole payload once, into the
-    /// scratch buffer; every fragment is a copy of a slice of it. Returns whether
-    /// every fragment was queued.
-    pub(crate) fn send_datagram(
-        &mut self,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        proto: u8,
-        payload_len: usize,
-        dst_mac: Option<EthernetAddress>,
-        fill: &mut dyn FnMut(&mut [u8]),
-    ) -> bool {
-        if wire::ipv4::HEADER_LEN + payload_len <= self.mtu {
-            return self.send(src, dst, proto, payload_len, dst_mac, fill);
-        }
-        if payload_len > MAX_IPV4_PAYLOAD {
-            // The callers refuse these (`MessageTooLong`) before they get here.
-            self.stats.drop(DropReason::TxNoRoute);
-            return false;
-        }
-        let mac = match dst_mac {
-            Some(m) => m,
-            None => match self.resolve(src, dst) {
-                Some(m) => m,
-                None => return false,
-            },
-        };
-        let ident = *self.ident;
-        *self.ident = self.ident.wrapping_add(1);
-        // One allocation for the life of the interface (the scratch keeps its
-        // capacity); nothing per fragment.
-        self.scratch.clear();
-        self.scratch.resize(payload_len, 0);
-        let mut scratch = core::mem::take(self.scratch);
-        fill(&mut scratch[..payload_len]);
-        // Every fragment but the last carries a multiple of 8 bytes.
-        let per = (self.mtu - wire::ipv4::HEADER_LEN) & !7;
-        let mut off = 0;
-        let mut ok = true;
-        while off < payload_len && ok {
-            let n = per.min(payload_len - off);
-            let ip = Ipv4Repr {
-                src,
-                dst,
-                protocol: proto,
-                payload_len: n,
-                ttl: self.addr.ttl,
-                ident,
-                dont_frag: false,
-                more_frags: off + n < payload_len,
-                frag_offset: off as u16,
-                dscp_ecn: 0,
-            };
-            let piece = &scratch[off..off + n];
-            ok = self.emit(mac, &ip, &mut |buf| buf[..n].copy_from_slice(piece));
-            if ok {
-                self.stats.ipv4_frags_out += 1;
-            }
-            off += n;
-        }
-        *self.scratch = scratch;
-        ok
-    }
-
-    /// One frame: Ethernet to `mac`, the IPv4 header `ip`, the payload by `fill`.
-    fn emit(&mut self, mac: EthernetAddress, ip: &Ipv4Repr, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        let eth = EthernetRepr { src: self.addr.mac, dst: mac, vlan: None, ethertype: ethertype::IPV4 };
-        let len = eth.buffer_len(ip.buffer_len());
-        let ok = self.tx.send_frame(len, &mut |buf| {
-            let mut f = Frame::new_unchecked(&mut buf[..]);
-            eth.emit(&mut f);
-            let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-            ip.emit(&mut p, ChecksumMode::Full);
-            fill(p.payload_mut());
-        });
-        if ok {
-            self.stats.tx_frames += 1;
-        } else {
-            self.stats.drop(DropReason::TxNoFrame);
-        }
-        ok
-    }
-}
-
-impl SegmentSink for Ipv4Out<'_> {
-    fn send_segment(&mut self, local: IpAddr, remote: IpAddr, repr: &TcpRepr<'_>) -> bool {
-        let (IpAddr::V4(src), IpAddr::V4(dst)) = (local, remote) else {
-            self.stats.drop(DropReason::TxNoRoute);
-            return false;
-        };
-        let len = repr.buffer_len();
-        self.send(src, dst, protocol::TCP, len, None, &mut |buf| {
-            let mut p = TcpPacket::new_unchecked(&mut buf[..len]);
-            repr.emit(&mut p, &local, &remote, ChecksumMode::Full);
-        })
+        [v4, self.frag6.poll_timeout(), self.nd.poll_timeout(), self.v6ctl.poll_timeout(), self.dad_timeout()].into_iter().flatten().min()
     }
 }
 

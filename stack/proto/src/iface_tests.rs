@@ -199,7 +199,7 @@ fn bad_frames_are_dropped_and_counted_by_reason() {
     let mut req = icmp(&Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: b"abcd" });
     req[2] ^= 0x55;
     i.handle_frame(now, &ipv4(US, protocol::ICMP, &req, false), &mut tx);
-    // IPv6 (not on this path yet).
+    // IPv6 (this interface has no IPv6 address).
     i.handle_frame(now, &eth(OUR_MAC, ethertype::IPV6, &[0x60; 40]), &mut tx);
     let s = i.stats();
     for (reason, n) in [
@@ -213,7 +213,7 @@ fn bad_frames_are_dropped_and_counted_by_reason() {
         (DropReason::TcpMalformed, 1),
         (DropReason::TcpBadChecksum, 1),
         (DropReason::IcmpBadChecksum, 1),
-        (DropReason::Ipv6Unsupported, 1),
+        (DropReason::Ipv6NotForUs, 1),
     ] {
         assert_eq!(s.drops_of(reason), n, "{}", reason.name());
     }

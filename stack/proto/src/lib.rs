@@ -17,6 +17,12 @@ pub mod arp;
 pub mod icmp;
 pub mod frag;
 pub mod iface;
+pub mod ipv6;
+pub mod ndp;
+mod icmpv6;
+mod input6;
+mod out;
+mod slaac;
 pub mod stats;
 pub mod udp;
 

@@ -69,8 +69,56 @@ drop_reasons! {
     Ipv4BadSource => "ipv4_bad_source",
     /// IP protocol with no handler (answered with ICMP protocol unreachable).
     IpProtoUnsupported => "ip_proto_unsupported",
-    /// IPv6 frame (not yet handled on this path).
-    Ipv6Unsupported => "ipv6_unsupported",
+    /// IPv6 header truncated, wrong version or payload length past the frame.
+    Ipv6Malformed => "ipv6_malformed",
+    /// IPv6 destination is not one of our addresses or groups.
+    Ipv6NotForUs => "ipv6_not_for_us",
+    /// IPv6 source that must not appear (multicast, RFC 4291 §2.7; unspecified
+    /// outside of NDP, RFC 4291 §2.5.2).
+    Ipv6BadSource => "ipv6_bad_source",
+    /// Extension-header chain malformed, too long (RFC 8200 §4.1), or with an
+    /// option or routing header that asks for the packet to be discarded (RFC
+    /// 8200 §4.2, §4.4).
+    Ipv6BadExtHeader => "ipv6_bad_ext_header",
+    /// An IPv6 datagram in reassembly dropped for overlapping fragments (RFC 5722 §4).
+    Ipv6FragOverlap => "ipv6_frag_overlap",
+    /// An IPv6 fragment all of whose bytes were received already.
+    Ipv6FragDuplicate => "ipv6_frag_duplicate",
+    /// An IPv6 datagram not reassembled within the time limit (RFC 8200 §4.5).
+    Ipv6FragTimeout => "ipv6_frag_timeout",
+    /// An IPv6 fragment refused, or its datagram dropped, for the memory bound.
+    Ipv6FragMemory => "ipv6_frag_memory",
+    /// An IPv6 fragment that would make the payload longer than 65535 bytes (RFC 8200 §4.5).
+    Ipv6FragTooBig => "ipv6_frag_too_big",
+    /// An IPv6 fragment invalid (empty, non-last not a multiple of 8, beyond the end).
+    Ipv6FragInvalid => "ipv6_frag_invalid",
+    /// An IPv6 datagram in reassembly with more holes than the bound.
+    Ipv6FragHoles => "ipv6_frag_holes",
+    /// A reassembled IPv6 TCP segment whose connection another core owns.
+    Ipv6FragTcpOtherCore => "ipv6_frag_tcp_other_core",
+    /// ICMPv6 message truncated or malformed.
+    Icmpv6Malformed => "icmpv6_malformed",
+    /// ICMPv6 checksum does not verify (RFC 4443 §2.3).
+    Icmpv6BadChecksum => "icmpv6_bad_checksum",
+    /// Neighbor Discovery message whose hop limit is not 255 (RFC 4861 §6.1, §7.1).
+    NdpBadHopLimit => "ndp_bad_hop_limit",
+    /// Router Advertisement from a source that is not link-local (RFC 4861 §6.1.2).
+    NdpRaNotLinkLocal => "ndp_ra_not_link_local",
+    /// Neighbor Solicitation for an address that is not ours (RFC 4861 §7.2.3).
+    NdpNsNotOurs => "ndp_ns_not_ours",
+    /// Neighbor Discovery message failing another validity check of RFC 4861.
+    NdpMalformed => "ndp_malformed",
+    /// Neighbor Discovery message we do not act on (RS, Redirect, ...).
+    NdpIgnored => "ndp_ignored",
+    /// A packet waiting for address resolution dropped: the queue of its
+    /// neighbour (or of all neighbours) was full (RFC 4861 §7.2.2).
+    NdpQueueFull => "ndp_queue_full",
+    /// Packets waiting for a neighbour that never answered (RFC 4861 §7.2.2:
+    /// after MAX_MULTICAST_SOLICIT solicitations).
+    NdpResolveFailed => "ndp_resolve_failed",
+    /// One of our addresses is used by another node (RFC 4862 §5.4.5): the
+    /// address is not used.
+    NdpDadDuplicate => "ndp_dad_duplicate",
     /// ICMP message truncated or malformed.
     IcmpMalformed => "icmp_malformed",
     /// ICMP checksum does not verify.
@@ -100,7 +148,7 @@ drop_reasons! {
 }
 
 /// Per-interface counters.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IfaceStats {
     /// Frames handed to the interface.
     pub rx_frames: u64,
@@ -124,8 +172,44 @@ pub struct IfaceStats {
     pub ipv4_reassembled: u64,
     /// IPv4 fragments sent (datagrams larger than the MTU).
     pub ipv4_frags_out: u64,
+    /// IPv6 fragments received.
+    pub ipv6_frags_in: u64,
+    /// IPv6 packets reassembled from fragments.
+    pub ipv6_reassembled: u64,
+    /// IPv6 fragments sent.
+    pub ipv6_frags_out: u64,
+    /// Neighbor Solicitations sent (resolution, unreachability detection, DAD).
+    pub ndp_solicits: u64,
+    /// Neighbor Advertisements sent.
+    pub ndp_adverts: u64,
+    /// MLDv2 reports sent.
+    pub mld_reports: u64,
     /// Drops by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
+}
+
+impl Default for IfaceStats {
+    fn default() -> Self {
+        IfaceStats {
+            rx_frames: 0,
+            tx_frames: 0,
+            arp_replies: 0,
+            arp_requests: 0,
+            icmp_echo_replies: 0,
+            icmp_errors_sent: 0,
+            rx_csum_partial: 0,
+            ipv4_frags_in: 0,
+            ipv4_reassembled: 0,
+            ipv4_frags_out: 0,
+            ipv6_frags_in: 0,
+            ipv6_reassembled: 0,
+            ipv6_frags_out: 0,
+            ndp_solicits: 0,
+            ndp_adverts: 0,
+            mld_reports: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
 }
 
 impl IfaceStats {

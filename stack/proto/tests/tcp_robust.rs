@@ -850,3 +850,84 @@ fn held_connections_count_and_cookies_respect_the_accept_queue() {
     b.abort(c1, &mut out);
     assert_eq!(b.listener_queues(80).unwrap().accept_queue, 0);
 }
+
+/// A client that closes first holds TIME-WAIT on the 4-tuple (4 s by default):
+/// without reuse, connections to one server were bounded by the ephemeral ports
+/// over 4 s, and `xdpstack load crr` by its table. With timestamps, after
+/// `TW_REUSE_AFTER` (1 s) an active open takes the 4-tuple over (as Linux's
+/// tcp_tw_reuse): its ISN is above everything the old incarnation sent, the
+/// server (which ended in CLOSED after LAST-ACK) accepts it, and data flows.
+#[test]
+fn active_open_reuses_time_wait_after_one_second_with_timestamps() {
+    use proto::tcp::TW_REUSE_AFTER;
+    let local = SocketAddr::new(A_IP, 40000);
+    let remote = SocketAddr::new(B_IP, 80);
+    let mut s = Sim::new(3, TcpConfig::default(), TcpConfig::default());
+    let (c, sc) = s.handshake(80);
+    s.a.send(c, &pattern(3000, 1)).unwrap();
+    s.a.close(c).unwrap();
+    // The server reads everything (to the end of stream) and closes.
+    let mut n = 0;
+    assert!(s.run(Duration::from_secs(2), |s| {
+        let mut buf = [0u8; 4096];
+        while let Ok(k) = s.b.recv(sc, &mut buf) {
+            n += k;
+        }
+        s.b.peer_closed(sc) && n == 3000
+    }));
+    s.b.close(sc).unwrap();
+    assert!(s.run(Duration::from_secs(2), |s| s.a.state(c) == Some(State::TimeWait) && s.b.state(sc).is_none()));
+    let (_, old_snd_nxt, _, _) = s.a.seq_state(c).unwrap();
+    // Too early: the 4-tuple is still taken.
+    assert!(!s.a.can_connect(s.now, local, remote));
+    let mut out = Out::default();
+    assert_eq!(s.a.connect(s.now, local, remote, &mut out).unwrap_err(), proto::tcp::ConnectError::AddrInUse);
+    s.sleep(TW_REUSE_AFTER);
+    assert_eq!(s.a.state(c), Some(State::TimeWait), "TIME-WAIT lasts 4 s");
+    assert!(s.a.can_connect(s.now, local, remote));
+    let c2 = s.connect(80);
+    assert_eq!(s.a.stats().time_wait_reused, 1);
+    assert_eq!(s.a.state(c), None, "the old handle is stale");
+    let (iss, _, _, _) = s.a.seq_state(c2).unwrap();
+    assert!(iss.get().wrapping_sub(old_snd_nxt.get()) as i32 > 65535, "new ISN {iss:?} above the old SND.NXT {old_snd_nxt:?}");
+    let last_accepted = |s: &Sim| s.b_events.iter().rev().find_map(|e| match e {
+        TcpEvent::Accepted { conn, .. } => Some(*conn),
+        _ => None,
+    });
+    assert!(s.run(Duration::from_secs(2), |s| last_accepted(s) != Some(sc)), "the server accepts the new incarnation");
+    let sc2 = last_accepted(&s).unwrap();
+    s.a.send(c2, b"again").unwrap();
+    let mut got = Vec::new();
+    assert!(s.run(Duration::from_secs(2), |s| {
+        let mut buf = [0u8; 16];
+        if let Ok(n) = s.b.recv(sc2, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got == b"again"
+    }));
+}
+
+/// No reuse without timestamps (nothing tells old duplicates from the new
+/// incarnation but sequence numbers) or when `time_wait_reuse` is off.
+#[test]
+fn no_time_wait_reuse_without_timestamps_or_when_off() {
+    use proto::tcp::TW_REUSE_AFTER;
+    let local = SocketAddr::new(A_IP, 40000);
+    let remote = SocketAddr::new(B_IP, 80);
+    for (a_cfg, b_cfg) in [
+        (TcpConfig { timestamps: false, ..TcpConfig::default() }, TcpConfig::default()),
+        (TcpConfig { time_wait_reuse: false, ..TcpConfig::default() }, TcpConfig::default()),
+    ] {
+        let mut s = Sim::new(4, a_cfg, b_cfg);
+        let (c, sc) = s.handshake(80);
+        s.a.close(c).unwrap();
+        assert!(s.run(Duration::from_secs(2), |s| s.b.peer_closed(sc)));
+        s.b.close(sc).unwrap();
+        assert!(s.run(Duration::from_secs(2), |s| s.a.state(c) == Some(State::TimeWait)));
+        s.sleep(TW_REUSE_AFTER * 2);
+        assert!(!s.a.can_connect(s.now, local, remote));
+        let mut out = Out::default();
+        assert_eq!(s.a.connect(s.now, local, remote, &mut out).unwrap_err(), proto::tcp::ConnectError::AddrInUse);
+        assert_eq!(s.a.stats().time_wait_reused, 0);
+    }
+}

@@ -68,7 +68,7 @@ impl Bed {
     }
 
     /// Like [`Bed::new`], but the kernel peer runs with `tx off tso off gso off`:
-    /// real checksums and MTU-sized frames whatever the XDP mode (TESTBED.md
+    /// real checksums and MTU-sized frames whatever the XDP mode (docs/testing.md
     /// pitfalls). For the tests that want full checksums on the wire.
     pub fn new_offloads_off(queues: u32) -> Bed {
         Bed::build(queues, false)
@@ -100,12 +100,19 @@ impl Bed {
         // The kernel and the stack share the stack's MAC: keep the kernel's IPv6 off it.
         sh(&format!("ip netns exec {} sysctl -qw net.ipv6.conf.{}.disable_ipv6=1", bed.stack_ns, bed.stack_if));
         if !default_offloads {
-            // Real checksums and MTU-sized frames from the kernel peer (TESTBED.md pitfalls).
+            // Real checksums and MTU-sized frames from the kernel peer (docs/testing.md).
             sh(&format!("ip netns exec {} ethtool -K {} tx off tso off gso off >/dev/null", bed.peer_ns, bed.peer_if));
         }
         sh(&format!("ip -n {} link set {} up", bed.peer_ns, bed.peer_if));
         sh(&format!("ip -n {} link set {} up", bed.stack_ns, bed.stack_if));
         bed
+    }
+
+    /// Give the kernel peer IPv6: 2001:db8::1/64 without DAD delay (and no DAD
+    /// on its link-local address), so it answers at once.
+    pub fn enable_ipv6(&self) {
+        sh(&format!("ip netns exec {} sysctl -qw net.ipv6.conf.{}.accept_dad=0", self.peer_ns, self.peer_if));
+        sh(&format!("ip -n {} addr add 2001:db8::1/64 dev {} nodad", self.peer_ns, self.peer_if));
     }
 
     /// MAC address of the stack's interface.
@@ -140,8 +147,32 @@ impl Bed {
     /// Start `xdpstack ARGS...` in the stack namespace; waits for its `ready` line.
     pub fn start_stack(&self, args: &[&str]) -> Stack {
         let bin = env!("CARGO_BIN_EXE_xdpstack");
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.stack_ns, bin]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        Stack::spawn_ready(Command::new("ip").args(["netns", "exec", &self.stack_ns, bin]).args(args))
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        for ns in [&self.peer_ns, &self.stack_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A running `xdpstack` process; killed on drop if still running.
+pub struct Stack {
+    /// The process (`ip netns exec` execs into xdpstack, so this is its PID).
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Lines seen so far (stdout and `stderr: ` prefixed stderr).
+    pub seen: Vec<String>,
+}
+
+impl Stack {
+    /// Spawn `cmd` (an `xdpstack` command line, e.g. under `ip netns exec`) and
+    /// wait up to 30 s for its `ready` line.
+    pub fn spawn_ready(cmd: &mut Command) -> Stack {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn xdpstack");
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
@@ -177,26 +208,25 @@ impl Bed {
             }
         }
     }
-}
 
-impl Drop for Bed {
-    fn drop(&mut self) {
-        for ns in [&self.peer_ns, &self.stack_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    /// Wait (at most `timeout`) for an output line containing `pat` (stderr
+    /// lines are prefixed `stderr: `); true if one came.
+    pub fn wait_for(&mut self, pat: &str, timeout: Duration) -> bool {
+        if self.seen.iter().any(|l| l.contains(pat)) {
+            return true;
         }
+        let deadline = Instant::now() + timeout;
+        while let Ok(l) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            eprintln!("[xdpstack] {l}");
+            let hit = l.contains(pat);
+            self.seen.push(l);
+            if hit {
+                return true;
+            }
+        }
+        false
     }
-}
 
-/// A running `xdpstack` process; killed on drop if still running.
-pub struct Stack {
-    /// The process (`ip netns exec` execs into xdpstack, so this is its PID).
-    pub child: Child,
-    lines: mpsc::Receiver<String>,
-    /// Lines seen so far (stdout and `stderr: ` prefixed stderr).
-    pub seen: Vec<String>,
-}
-
-impl Stack {
     /// Send `sig` and wait (bounded) for exit; returns the exit code and all output.
     pub fn signal_and_wait(&mut self, sig: i32) -> (Option<i32>, Vec<String>) {
         // SAFETY: kill(2) on the PID of our own child process.

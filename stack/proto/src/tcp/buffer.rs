@@ -1,6 +1,6 @@
-//! Byte ring buffers for the send and receive queues, allocated once when a
-//! connection is set up (and kept in the slot for the next connection), plus a small
-//! out-of-order assembler for the receive side (bounded by the window, see
+//! A fixed-capacity byte ring ([`RingBuffer`], a plain building block; the
+//! connections' queues are pool chunks, see [`super::pool`]), and the
+//! out-of-order assembler of the receive side (bounded by the window, see
 //! [`ooo_range_limit`]).
 
 /// A fixed-capacity byte ring. Offsets are relative to the oldest byte.
@@ -150,26 +150,20 @@ pub enum AddOutcome {
 /// Out-of-order ranges received beyond `RCV.NXT`, as byte offsets `[start, end)`
 /// relative to `RCV.NXT`, sorted, disjoint and non-adjacent. The bytes themselves
 /// sit in the receive ring's free space (the window the ring reserves); this only
-/// remembers which are there. At most `limit` ranges ([`ooo_range_limit`]): when
+/// remembers which are there. At most `limit` ranges, given to each
+/// [`Assembler::add`] ([`ooo_range_limit`], not stored: the per-connection state
+/// stays small): when
 /// they are all taken, a range nearer to RCV.NXT evicts the farthest, so data at
 /// RCV.NXT is always taken.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Assembler {
     ranges: Vec<(u32, u32)>,
-    limit: usize,
-}
-
-impl Default for Assembler {
-    fn default() -> Self {
-        Assembler::new(4)
-    }
 }
 
 impl Assembler {
-    /// An empty assembler holding at most `limit` ranges (at least 1). Allocates
-    /// nothing until a range arrives.
-    pub fn new(limit: usize) -> Assembler {
-        Assembler { ranges: Vec::new(), limit: limit.max(1) }
+    /// An empty assembler. Allocates nothing until a range arrives.
+    pub fn new() -> Assembler {
+        Assembler { ranges: Vec::new() }
     }
     /// True when no out-of-order data is held.
     #[inline]
@@ -184,13 +178,9 @@ impl Assembler {
     pub fn ranges(&self) -> &[(u32, u32)] {
         &self.ranges
     }
-    /// Most ranges held at once.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// Record `[start, end)` (nothing for `end <= start`).
-    pub fn add(&mut self, start: u32, end: u32) -> AddOutcome {
+    /// Record `[start, end)` (nothing for `end <= start`), holding at most
+    /// `limit` ranges (at least 1).
+    pub fn add(&mut self, start: u32, end: u32, limit: usize) -> AddOutcome {
         if end <= start {
             return AddOutcome::Held;
         }
@@ -205,7 +195,7 @@ impl Assembler {
             return AddOutcome::Held;
         }
         let mut outcome = AddOutcome::Held;
-        if self.ranges.len() >= self.limit {
+        if self.ranges.len() >= limit.max(1) {
             if i == self.ranges.len() {
                 return AddOutcome::Refused;
             }
@@ -281,12 +271,12 @@ mod tests {
     #[test]
     fn assembler_merges() {
         let mut a = Assembler::default();
-        assert_eq!(a.add(10, 20), AddOutcome::Held);
-        assert_eq!(a.add(30, 40), AddOutcome::Held);
-        assert_eq!(a.add(20, 30), AddOutcome::Held);
+        assert_eq!(a.add(10, 20, 4), AddOutcome::Held);
+        assert_eq!(a.add(30, 40, 4), AddOutcome::Held);
+        assert_eq!(a.add(20, 30, 4), AddOutcome::Held);
         assert_eq!(a.ranges(), &[(10, 40)]);
         assert_eq!(a.take_front(), 0);
-        assert_eq!(a.add(0, 5), AddOutcome::Held);
+        assert_eq!(a.add(0, 5, 4), AddOutcome::Held);
         assert_eq!(a.take_front(), 5);
         assert_eq!(a.ranges(), &[(5, 35)]);
         a.shift(5);
@@ -294,9 +284,9 @@ mod tests {
         assert!(a.is_empty());
         // Overlaps on both sides, and one range swallowing several.
         for (s, e) in [(10, 12), (20, 22), (30, 32), (40, 42)] {
-            a.add(s, e);
+            a.add(s, e, 4);
         }
-        assert_eq!(a.add(11, 31), AddOutcome::Held);
+        assert_eq!(a.add(11, 31, 4), AddOutcome::Held);
         assert_eq!(a.ranges(), &[(10, 32), (40, 42)]);
     }
 
@@ -305,16 +295,16 @@ mod tests {
     /// farthest range; only a range beyond all others is refused.
     #[test]
     fn assembler_full_still_takes_in_order_data() {
-        let mut a = Assembler::new(4);
+        let mut a = Assembler::new();
         for i in 0..4u32 {
-            assert_eq!(a.add(10 * i + 5, 10 * i + 8), AddOutcome::Held);
+            assert_eq!(a.add(10 * i + 5, 10 * i + 8, 4), AddOutcome::Held);
         }
-        assert_eq!(a.add(100, 110), AddOutcome::Refused);
-        assert_eq!(a.add(0, 2), AddOutcome::Evicted);
+        assert_eq!(a.add(100, 110, 4), AddOutcome::Refused);
+        assert_eq!(a.add(0, 2, 4), AddOutcome::Evicted);
         assert_eq!(a.ranges(), &[(0, 2), (5, 8), (15, 18), (25, 28)]);
         assert_eq!(a.take_front(), 2);
         assert_eq!(a.ranges(), &[(3, 6), (13, 16), (23, 26)]);
-        assert_eq!(a.add(7, 14), AddOutcome::Held); // merges two
+        assert_eq!(a.add(7, 14, 4), AddOutcome::Held); // merges two
         assert_eq!(a.ranges(), &[(3, 6), (7, 16), (23, 26)]);
         a.shift(20);
         assert_eq!(a.ranges(), &[(3, 6)]);

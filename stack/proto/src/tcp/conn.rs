@@ -2,8 +2,9 @@
 //! processing, step by step as in RFC 9293 §3.10.7.3 (SYN-SENT) and §3.10.7.4
 //! (everything else). Output (segments, timers) is in `output.rs`.
 
-use super::buffer::{ooo_range_limit, AddOutcome, Assembler, RingBuffer};
+use super::buffer::{ooo_range_limit, AddOutcome, Assembler};
 use super::congestion::{CongestionControl, Controller};
+use super::pool::{ChunkBuf, Pool};
 use super::recovery::LossState;
 use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
 use super::retransmit::Rtt;
@@ -25,17 +26,22 @@ pub(crate) type EventQueue = std::collections::VecDeque<TcpEvent>;
 /// counts the challenge ACKs it still gets to learn whether spoofed segments hit
 /// another one); per connection, one connection's challenges say nothing about
 /// another's (Linux limits per socket first, `tcp_invalid_ratelimit`).
+///
+/// The window start is kept in milliseconds modulo 2^32 (8 bytes in all: the
+/// per-connection state is kept small); a window that ended more than 49 days
+/// ago may be taken as current once, which only delays one challenge ACK.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct ChallengeLimiter {
-    window_start: Instant,
+    window_start_ms: u32,
     count: u32,
 }
 
 impl ChallengeLimiter {
     /// May one more challenge ACK go out at `now` (at most `limit` per second)?
     pub fn allow(&mut self, now: Instant, limit: u32) -> bool {
-        if self.count == 0 || now.saturating_duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
+        let now_ms = now.millis() as u32;
+        if self.count == 0 || now_ms.wrapping_sub(self.window_start_ms) >= 1000 {
+            self.window_start_ms = now_ms;
             self.count = 0;
         }
         if self.count < limit {
@@ -44,6 +50,34 @@ impl ChallengeLimiter {
         } else {
             false
         }
+    }
+}
+
+/// Keepalive parameters of one connection in 12 bytes ([`Keepalive`] takes 40
+/// as an `Option`): idle time and interval in milliseconds (saturating at 49
+/// days), probes up to 65,535.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PackedKeepalive {
+    idle_ms: u32,
+    interval_ms: u32,
+    probes: u16,
+    on: bool,
+}
+
+impl PackedKeepalive {
+    pub fn new(ka: Option<Keepalive>) -> PackedKeepalive {
+        let ms = |d: Duration| d.as_millis().min(u128::from(u32::MAX)) as u32;
+        match ka {
+            Some(k) => PackedKeepalive { idle_ms: ms(k.idle), interval_ms: ms(k.interval), probes: k.probes.min(u32::from(u16::MAX)) as u16, on: true },
+            None => PackedKeepalive::default(),
+        }
+    }
+    pub fn get(self) -> Option<Keepalive> {
+        self.on.then(|| Keepalive {
+            idle: Duration::from_millis(u64::from(self.idle_ms)),
+            interval: Duration::from_millis(u64::from(self.interval_ms)),
+            probes: u32::from(self.probes),
+        })
     }
 }
 
@@ -83,6 +117,8 @@ impl GlobalChallengeCap {
 /// What a connection's processing needs from its [`super::Tcp`].
 pub(crate) struct Env<'a> {
     pub cfg: &'a TcpConfig,
+    /// Buffer memory of every connection's queues.
+    pub pool: &'a mut Pool,
     pub stats: &'a mut TcpStats,
     pub events: &'a mut EventQueue,
     pub challenge: &'a mut GlobalChallengeCap,
@@ -157,13 +193,18 @@ pub(crate) struct Conn {
     pub snd_wl2: SeqNum,
     /// Sequence number of `tx`'s first byte.
     pub tx_seq: SeqNum,
-    pub tx: RingBuffer,
+    pub tx: ChunkBuf,
 
     // Receive sequence space.
     pub irs: SeqNum,
     pub rcv_nxt: SeqNum,
-    pub rx: RingBuffer,
+    pub rx: ChunkBuf,
     pub ooo: Assembler,
+    /// Receive-buffer auto-tuning (`rcv_space_adjust`): the first byte the
+    /// application had not read, and when (ms, modulo 2^32), at the start of
+    /// the current measurement.
+    pub rcv_space_seq: SeqNum,
+    pub rcv_space_ms: u32,
     /// Sequence number of the peer's FIN, once seen (possibly out of order).
     pub peer_fin: Option<SeqNum>,
     /// The peer's FIN was taken in sequence.
@@ -212,7 +253,7 @@ pub(crate) struct Conn {
     pub challenge: ChallengeLimiter,
 
     // Keepalive and the FIN-WAIT-2 orphan timeout (`timers.rs`).
-    pub keepalive: Option<Keepalive>,
+    pub keepalive: PackedKeepalive,
     pub keepalive_at: Option<Instant>,
     /// Keepalive probes sent since the peer was last heard.
     pub keepalive_sent: u32,
@@ -233,8 +274,6 @@ pub(crate) struct NewConn {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub iss: SeqNum,
-    pub tx: RingBuffer,
-    pub rx: RingBuffer,
     pub offer: Offer,
     pub ts_offset: u32,
 }
@@ -242,9 +281,9 @@ pub(crate) struct NewConn {
 impl Conn {
     /// A connection in `state` (SynSent or SynReceived), nothing sent yet.
     pub fn new(p: NewConn, state: State, cfg: &TcpConfig) -> Conn {
-        let NewConn { id, local, remote, iss, mut tx, mut rx, offer, ts_offset } = p;
-        tx.clear();
-        rx.clear();
+        let NewConn { id, local, remote, iss, offer, ts_offset } = p;
+        let tx = ChunkBuf::new(cfg.tx_buffer);
+        let rx = ChunkBuf::new(cfg.rx_buffer_initial.clamp(1, cfg.rx_buffer.max(1)));
         let mss = u32::from(cfg.mss);
         Conn {
             id,
@@ -271,7 +310,9 @@ impl Conn {
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rx,
-            ooo: Assembler::new(ooo_range_limit(cfg.rx_buffer, cfg.mss)),
+            ooo: Assembler::new(),
+            rcv_space_seq: SeqNum(0),
+            rcv_space_ms: 0,
             peer_fin: None,
             fin_received: false,
             rwin: RecvWindow::new(SeqNum(0), 0),
@@ -298,7 +339,7 @@ impl Conn {
             eof_seen: false,
             last_oow_ack: None,
             challenge: ChallengeLimiter::default(),
-            keepalive: cfg.keepalive,
+            keepalive: PackedKeepalive::new(cfg.keepalive),
             keepalive_at: None,
             keepalive_sent: 0,
             last_rx: Instant::ZERO,
@@ -306,11 +347,6 @@ impl Conn {
             fin_wait2_at: None,
             close_reason: CloseReason::Normal,
         }
-    }
-
-    /// Give back the buffers (for reuse by the slot's next connection).
-    pub fn into_buffers(self) -> (RingBuffer, RingBuffer) {
-        (self.tx, self.rx)
     }
 
     /// Sequence number of our FIN, once close() was called.
@@ -381,6 +417,8 @@ impl Conn {
         }
         self.rwin = RecvWindow::new(self.rcv_nxt, self.neg.rcv_wscale);
         self.last_ack_sent = self.rcv_nxt;
+        self.rcv_space_seq = self.rcv_nxt;
+        self.rcv_space_ms = now.millis() as u32;
         self.cc.set_mss(u32::from(self.neg.send_mss));
     }
 
@@ -724,7 +762,7 @@ impl Conn {
             let acked_total = ack.since(self.snd_una);
             let syn_acked = self.snd_una == self.iss;
             let data_acked = (ack.since(self.tx_seq) as usize).min(self.tx.len());
-            self.tx.consume(data_acked);
+            self.tx.consume(env.pool, data_acked);
             self.tx_seq += data_acked as u32;
             self.snd_una = ack;
             if self.snd_nxt < ack {
@@ -798,9 +836,15 @@ impl Conn {
     fn receive_data(&mut self, now: Instant, env: &mut Env<'_>, data_seq: SeqNum, payload: &[u8]) {
         let off = data_seq.since(self.rcv_nxt) as usize;
         let had_gap = !self.ooo.is_empty();
-        let n = self.rx.write_unqueued(off, payload);
-        if n < payload.len() {
-            env.stats.rx_overflow += (payload.len() - n) as u64;
+        let fit = payload.len().min(self.rx.free().saturating_sub(off));
+        let n = self.rx.write_unqueued(env.pool, off, payload);
+        if fit < payload.len() {
+            env.stats.rx_overflow += (payload.len() - fit) as u64;
+        }
+        if n < fit {
+            // The buffer memory bound: the bytes are not acknowledged, the peer
+            // sends them again (the window we advertise shrinks meanwhile).
+            env.stats.rx_no_memory += (fit - n) as u64;
         }
         if n == 0 {
             self.ack_now = true;
@@ -811,12 +855,12 @@ impl Conn {
             self.fin_wait2_from = now;
         }
         // Data at RCV.NXT is always taken; out-of-order data is held up to the
-        // window (the ring reserves its bytes), in at most `ooo_range_limit` ranges.
+        // window (the buffer may take its bytes), in at most `ooo_range_limit` ranges.
         let adv = if off == 0 && !had_gap {
             // In order with no gap (the common case): the assembler is not involved.
             n as u32
         } else {
-            match self.ooo.add(off as u32, (off + n) as u32) {
+            match self.ooo.add(off as u32, (off + n) as u32, ooo_range_limit(env.cfg.rx_buffer, env.cfg.mss)) {
                 AddOutcome::Held => {}
                 AddOutcome::Evicted => env.stats.ooo_dropped += 1,
                 AddOutcome::Refused => {
@@ -838,6 +882,7 @@ impl Conn {
         self.rx.enqueue_unqueued(adv as usize);
         self.rcv_nxt += adv;
         env.stats.bytes_in += u64::from(adv);
+        self.rcv_space_adjust(now, env.cfg);
         self.notify_readable(env);
         if had_gap {
             // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once.
@@ -852,6 +897,59 @@ impl Conn {
         } else if self.delack_at.is_none() {
             self.delack_at = Some(now + env.cfg.delayed_ack);
         }
+    }
+
+    /// Receive-buffer auto-tuning, as Linux's `tcp_rcv_space_adjust` (DRS): once
+    /// per RTT, see how many bytes the application read during it (`copied`).
+    /// Linux sizes the window `2 * copied + 16` segments; when that exceeds the
+    /// buffer, the flow is limited by our window while the application keeps
+    /// up, and the buffer (so the window we advertise) grows to that, at least
+    /// doubling (Linux adds a term for a sender in slow start), up to
+    /// [`TcpConfig::rx_buffer`]. A connection whose application reads slowly,
+    /// or whose peer sends little, keeps [`TcpConfig::rx_buffer_initial`]; a
+    /// steady flow settles within four times what it moves per RTT. The buffer
+    /// never shrinks (the window never retracts, RFC 9293 §3.8.6).
+    fn rcv_space_adjust(&mut self, now: Instant, cfg: &TcpConfig) {
+        let cap = self.rx.capacity();
+        if cap >= cfg.rx_buffer {
+            return;
+        }
+        let now_ms = now.millis() as u32;
+        let rtt_ms = self.rtt.srtt().map_or(100, |d| d.as_millis().clamp(1, 60_000) as u32);
+        if now_ms.wrapping_sub(self.rcv_space_ms) < rtt_ms {
+            return;
+        }
+        // Bytes the application read since the measurement began (the first
+        // unread byte is RCV.NXT minus what is queued).
+        let copied_seq = self.rcv_nxt - self.rx.len() as u32;
+        let copied = copied_seq.since(self.rcv_space_seq) as usize;
+        let want = 2 * copied + 16 * usize::from(self.neg.send_mss);
+        // Only a flow that moved a good part of the buffer in an RTT (Linux
+        // compares with the previous measurement, which starts at 10 segments).
+        if copied * 4 > cap && want > cap {
+            self.rx.set_capacity(want.max(2 * cap).min(cfg.rx_buffer));
+        }
+        self.rcv_space_seq = copied_seq;
+        self.rcv_space_ms = now_ms;
+    }
+
+    /// The receive window to offer now: the free buffer as far as the pool can
+    /// back it. Under the memory bound ([`TcpConfig::buffer_memory`]) the right
+    /// edge already advertised may lie beyond what the pool can hold; it is then
+    /// pulled back ("shrinking the window", which RFC 9293 §3.8.6 discourages
+    /// but allows; RFC 7323 §2.4): data beyond is refused as out of window and
+    /// the peer learns the smaller window at once, instead of sending into a
+    /// window whose bytes would be dropped until it times out. Accepted data is
+    /// never dropped.
+    pub(crate) fn rx_window_room(&mut self, pool: &Pool) -> u32 {
+        let room = self.rx.room(pool) as u32;
+        if (room as usize) < self.rx.free() {
+            let edge = self.rcv_nxt + room;
+            if self.rwin.adv_edge > edge {
+                self.rwin.adv_edge = edge;
+            }
+        }
+        room
     }
 
     /// Consume the peer's FIN once all data before it arrived (RFC 9293 §3.10.7.4

@@ -190,7 +190,7 @@ impl Tcp {
         let peer_mss = repr.options.mss.unwrap_or(if v6 { DEFAULT_MSS_V6 } else { DEFAULT_MSS_V4 });
         let index = mss_index(peer_mss, v6);
         let isn = encode(&self.cfg.cookie_secret, &local, &remote, repr.seq, now, index);
-        let mut offer = self.offer().answer(&repr.options);
+        let mut offer = self.offer(&remote).answer(&repr.options);
         if !offer.timestamps {
             // Without timestamps the cookie has no room for window scale or
             // SACK-permitted: offer neither.
@@ -262,9 +262,9 @@ impl Tcp {
             timestamps: ts,
             ..TcpOptions::default()
         };
-        let offer = self.offer().answer(&peer);
-        let Some(idx) = self.alloc(local, remote, SeqNum(iss), State::SynReceived, offer) else {
-            self.stats.conn_table_full += 1;
+        let offer = self.offer(&remote).answer(&peer);
+        // No slot or no memory: dropped (counted in `alloc`).
+        let Ok(idx) = self.alloc(local, remote, SeqNum(iss), State::SynReceived, offer) else {
             return CookieAck::Dropped;
         };
         self.stats.cookies_validated += 1;
@@ -278,7 +278,7 @@ impl Tcp {
         // announced (unscaled).
         conn.snd_nxt = conn.iss + 1;
         conn.snd_max = conn.iss + 1;
-        let (free, cap, mss) = (conn.rx.free() as u32, conn.rx.capacity() as u32, u32::from(conn.neg.send_mss));
+        let (free, cap, mss) = (conn.rx.room(env.pool) as u32, conn.rx.capacity() as u32, u32::from(conn.neg.send_mss));
         conn.rwin.advertise(conn.rcv_nxt, free, cap, mss, true);
         // The echoed TSval was rounded down to carry the options: no RTT sample
         // from it (RFC 7323 §4 measures with exact echoes only).

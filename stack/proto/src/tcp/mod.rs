@@ -16,8 +16,10 @@
 //!
 //! # Files
 //!
-//! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (rings and the
-//! out-of-order assembler), `window` (windows, SWS, Nagle), `retransmit` (RFC 6298),
+//! `seq` (sequence space), `state` (RFC 9293 states), `buffer` (the
+//! out-of-order assembler), `pool` (buffer memory: chunk pool and chunk queues),
+//! `table` (connection slots and the 4-tuple index), `window` (windows, SWS,
+//! Nagle), `retransmit` (RFC 6298),
 //! `congestion` (the controller trait, NewReno) and `cubic` (CUBIC), `sack`
 //! (SACK blocks both ways, the scoreboard), `rack` (segments in flight, RACK),
 //! `recovery` (loss detection and recovery, TLP), `options` (MSS, window scale,
@@ -90,6 +92,24 @@
 //! dropped, and the final ACK of a handshake in SYN-RECEIVED is dropped (the
 //! SYN-ACK retransmission draws it again), all counted (`accept_queue_full`).
 //!
+//! # Memory
+//!
+//! Connection slots are allocated by pages of 1,024 as connections arrive (up to
+//! [`TcpConfig::max_connections`], 131,072 by default); a slot is under 500
+//! bytes ([`Tcp::memory`] reports the sizes). Send and receive queues take 4 KiB
+//! chunks from the endpoint's [`pool`] only while they hold bytes, so an idle
+//! connection holds no buffer memory. The receive buffer starts at
+//! [`TcpConfig::rx_buffer_initial`] and grows towards [`TcpConfig::rx_buffer`]
+//! as the application reads quickly (auto-tuning, `Conn::rcv_space_adjust`).
+//! All buffers of the endpoint together stay within
+//! [`TcpConfig::buffer_memory`]: at the bound, windows shrink to what the pool
+//! can back (data beyond is refused, never data already accepted), `send`
+//! accepts less, and new connections are dropped and counted
+//! ([`TcpStats::conn_no_memory`]) while less than 1/16 of it is free. A
+//! connection starved by others reopens its window when it next sends (the
+//! peer's window probes draw that); no window update is pushed when another
+//! connection frees memory.
+//!
 //! # Limits and choices (documented deviations)
 //!
 //! * TIME-WAIT lasts [`TcpConfig::time_wait`] (default 4 s) instead of 2 MSL = 4 min;
@@ -146,7 +166,7 @@
 /// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
 macro_rules! env {
     ($self:ident) => {
-        $crate::tcp::conn::Env { cfg: &$self.cfg, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge, accept_full: false, syn_pressure: false }
+        $crate::tcp::conn::Env { cfg: &$self.cfg, pool: &mut $self.pool, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge, accept_full: false, syn_pressure: false }
     };
 }
 
@@ -161,6 +181,8 @@ pub mod rack;
 mod recovery;
 pub mod sack;
 mod output;
+pub mod pool;
+mod table;
 mod timers;
 pub mod retransmit;
 pub mod seq;
@@ -174,11 +196,12 @@ pub use stats::TcpStats;
 
 use crate::iface::RateLimit;
 use crate::time::{Duration, Instant};
-use buffer::RingBuffer;
 use conn::{AcceptMark, Conn, EventQueue, GlobalChallengeCap, NewConn, Outcome};
 use core::cmp::Reverse;
 use core::net::{IpAddr, SocketAddr};
 use hashbrown::HashMap;
+use pool::Pool;
+use table::{ConnMap, FourTuple, Slot, Slots};
 use options::{wscale_for, Negotiated, Offer};
 use std::collections::{BinaryHeap, VecDeque};
 use wire::tcp::{TcpFlags, TcpRepr};
@@ -198,12 +221,26 @@ pub struct TcpConfig {
     /// MSS we announce and the largest payload we send (RFC 9293 §3.7.1). With
     /// timestamps the payload is 12 bytes smaller (the option is in every segment).
     pub mss: u16,
-    /// Receive buffer per connection, bytes.
+    /// Receive buffer per connection, bytes: the most the receive window can grow
+    /// to (it starts at [`TcpConfig::rx_buffer_initial`] and is auto-tuned, see
+    /// "Memory" in the module doc). Memory is taken from the pool only for bytes
+    /// actually held.
     pub rx_buffer: usize,
-    /// Send buffer per connection, bytes.
+    /// Receive buffer a connection starts with (the first windows it advertises),
+    /// bytes; at most `rx_buffer`.
+    pub rx_buffer_initial: usize,
+    /// Send buffer per connection, bytes (memory taken only for queued bytes).
     pub tx_buffer: usize,
-    /// Most connections this endpoint holds at once (preallocated).
+    /// Most connections this endpoint holds at once. The table grows page by
+    /// page (1,024 slots) as connections arrive; nothing is allocated per
+    /// possible connection.
     pub max_connections: usize,
+    /// The memory bound of this endpoint's send and receive buffers together,
+    /// bytes (the chunk pool, [`pool`]). When it is reached, windows shrink to
+    /// what the pool can still give, `send` accepts less, and new connections
+    /// are refused (counted in [`TcpStats::conn_no_memory`]) while less than
+    /// 1/16 of it is free.
+    pub buffer_memory: usize,
     /// Secret for initial sequence numbers and timestamp offsets (RFC 6528 §3).
     /// The default is a fresh random secret per `TcpConfig::default()` call
     /// ([`isn::random_secret`]); set it explicitly for reproducible simulations,
@@ -214,6 +251,15 @@ pub struct TcpConfig {
     /// short enough for connection-rate benchmarks. ISNs (RFC 6528) and the recycling
     /// rule protect a new incarnation.
     pub time_wait: Duration,
+    /// Let an active open take over a 4-tuple still in TIME-WAIT when timestamps
+    /// were in use on it and it has waited at least [`TW_REUSE_AFTER`], as Linux
+    /// does with `net.ipv4.tcp_tw_reuse=1`: the new connection starts its
+    /// sequence numbers above everything the old one sent and its timestamps
+    /// above the old ones (same per-tuple clock offset), so the peer's PAWS check
+    /// (RFC 7323 §5) and sequence check tell old duplicates from it. Without it a
+    /// client opening connections to one server is bounded by its ephemeral
+    /// ports divided by [`TcpConfig::time_wait`].
+    pub time_wait_reuse: bool,
     /// Most connections in SYN-RECEIVED per listener (the SYN queue). When it is
     /// full, SYNs are answered with SYN cookies ([`TcpConfig::syn_cookies`]).
     pub syn_backlog: usize,
@@ -341,10 +387,13 @@ impl Default for TcpConfig {
         TcpConfig {
             mss: 1460,
             rx_buffer: 256 * 1024,
+            rx_buffer_initial: 64 * 1024,
             tx_buffer: 256 * 1024,
-            max_connections: 1024,
+            max_connections: 131_072,
+            buffer_memory: 256 << 20,
             isn_secret: isn::random_secret(),
             time_wait: Duration::from_secs(4),
+            time_wait_reuse: true,
             syn_backlog: 128,
             syn_cookies: true,
             cookie_secret: isn::random_secret(),
@@ -370,6 +419,35 @@ impl Default for TcpConfig {
         }
     }
 }
+
+/// The memory of one [`Tcp`], from [`Tcp::memory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Connections held.
+    pub connections: usize,
+    /// Connection slots that exist (allocated page by page, 1,024 at a time).
+    pub slots: usize,
+    /// Bytes of one slot: the whole per-connection state (the TCB with its
+    /// queue descriptors, timers and options).
+    pub slot_bytes: usize,
+    /// Bytes of the connection table: slot pages, the 4-tuple index, the free
+    /// list.
+    pub table_bytes: usize,
+    /// Bytes of the work queues (timer heap, ready queues, events), sized by the
+    /// most work pending at once so far.
+    pub queue_bytes: usize,
+    /// Bytes of buffer memory held by connections now (whole chunks).
+    pub buffer_bytes: usize,
+    /// Bytes the buffer pool has allocated (chunks in use and free, links,
+    /// gather buffer).
+    pub pool_bytes: usize,
+    /// The pool's bound ([`TcpConfig::buffer_memory`]).
+    pub pool_limit_bytes: usize,
+}
+
+/// How long a TIME-WAIT connection must have waited before an active open may
+/// take its 4-tuple over ([`TcpConfig::time_wait_reuse`]; Linux uses 1 s).
+pub const TW_REUSE_AFTER: Duration = Duration::from_secs(1);
 
 /// Handle of one connection. Stale handles (of a connection since freed) are
 /// detected by a generation count and get `InvalidConn` errors.
@@ -438,6 +516,8 @@ pub enum ConnectError {
     AddrInUse,
     /// Every connection slot is taken.
     TooManyConnections,
+    /// The buffer memory bound ([`TcpConfig::buffer_memory`]) is nearly reached.
+    OutOfMemory,
     /// Port 0, mixed address families, or a non-unicast remote address.
     InvalidAddress,
 }
@@ -483,44 +563,6 @@ pub enum SpliceError {
     Send(SendError),
 }
 
-/// Two distinct slots, both mutable.
-fn two_slots(slots: &mut [Slot], a: usize, b: usize) -> (&mut Slot, &mut Slot) {
-    debug_assert_ne!(a, b);
-    if a < b {
-        let (lo, hi) = slots.split_at_mut(b);
-        (&mut lo[a], &mut hi[0])
-    } else {
-        let (lo, hi) = slots.split_at_mut(a);
-        (&mut hi[0], &mut lo[b])
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FourTuple {
-    local: SocketAddr,
-    remote: SocketAddr,
-}
-
-impl core::hash::Hash for FourTuple {
-    /// One write per address word instead of the derived per-field, per-variant
-    /// writes (this hash is on every received segment's path).
-    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
-        let ports = (u64::from(self.local.port()) << 16) | u64::from(self.remote.port());
-        match (self.local.ip(), self.remote.ip()) {
-            (IpAddr::V4(l), IpAddr::V4(r)) => h.write_u128((u128::from(u32::from(l)) << 96) | (u128::from(u32::from(r)) << 64) | u128::from(ports)),
-            (l, r) => {
-                let w = |a: IpAddr| match a {
-                    IpAddr::V4(a) => u128::from(u32::from(a)),
-                    IpAddr::V6(a) => u128::from(a),
-                };
-                h.write_u128(w(l));
-                h.write_u128(w(r));
-                h.write_u64(ports | 1 << 40);
-            }
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Listener {
     /// Connections in SYN-RECEIVED (the SYN queue).
@@ -557,24 +599,14 @@ pub struct ListenerQueues {
     pub backlog: usize,
 }
 
-#[derive(Debug, Default)]
-struct Slot {
-    generation: u32,
-    conn: Option<Conn>,
-    /// Buffers of the previous connection, kept for the next.
-    spare: Option<(RingBuffer, RingBuffer)>,
-    /// Deadline of this slot's live heap entry.
-    timer_at: Option<Instant>,
-    /// In the ready queue.
-    queued: bool,
-}
-
 /// One core's TCP: listeners and connections (RFC 9293).
 pub struct Tcp {
     cfg: TcpConfig,
-    slots: Vec<Slot>,
+    slots: Slots,
     free: Vec<u32>,
-    map: HashMap<FourTuple, u32>,
+    map: ConnMap,
+    /// Buffer memory (send and receive queues of every connection).
+    pool: Pool,
     listeners: HashMap<u16, Listener>,
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
     ready: VecDeque<u32>,
@@ -587,6 +619,8 @@ pub struct Tcp {
     challenge: GlobalChallengeCap,
     /// Rate limit of RSTs answering segments for no connection.
     reset_limit: RateLimit,
+    /// Slots whose `send` or `splice` found no buffer memory.
+    mem_waiters: Vec<u32>,
     count: usize,
 }
 
@@ -604,17 +638,18 @@ fn is_unicast(ip: IpAddr) -> bool {
 }
 
 impl Tcp {
-    /// A TCP endpoint with `config`; preallocates the connection table, timer heap,
-    /// ready queue and event queue (buffers are allocated per slot on first use and
-    /// then reused).
+    /// A TCP endpoint with `config`. The connection table, timer heap, ready
+    /// and event queues start with room for up to 1,024 connections and grow
+    /// (amortised, keeping what they took) as more arrive; buffer memory comes
+    /// from the chunk pool ([`pool`]), which grows by slabs up to
+    /// [`TcpConfig::buffer_memory`].
     pub fn new(config: TcpConfig) -> Tcp {
-        let n = config.max_connections;
-        let mut slots = Vec::with_capacity(n);
-        slots.resize_with(n, Slot::default);
+        let n = config.max_connections.min(1024);
         Tcp {
-            slots,
-            free: (0..n as u32).rev().collect(),
-            map: HashMap::with_capacity(n),
+            slots: Slots::default(),
+            free: Vec::with_capacity(n),
+            map: ConnMap::with_capacity(n),
+            pool: Pool::new(config.buffer_memory, 0),
             listeners: HashMap::new(),
             timers: BinaryHeap::with_capacity(4 * n + 16),
             ready: VecDeque::with_capacity(n + 16),
@@ -624,6 +659,7 @@ impl Tcp {
             stats: TcpStats::default(),
             challenge: GlobalChallengeCap::default(),
             reset_limit: RateLimit::new(config.reset_rate, config.reset_burst),
+            mem_waiters: Vec::new(),
             count: 0,
             cfg: config,
         }
@@ -714,8 +750,8 @@ impl Tcp {
         }
         // Its connections no longer count in any queue (a later listener on the
         // port starts empty). Walks the slots: unlisten is rare.
-        for slot in &mut self.slots {
-            if let Some(c) = slot.conn.as_mut().filter(|c| c.listener_port == Some(port)) {
+        for idx in 0..self.slots.len() {
+            if let Some(c) = self.slots[idx].conn.as_mut().filter(|c| c.listener_port == Some(port)) {
                 c.in_backlog = false;
                 c.accept = AcceptMark::Out;
             }
@@ -727,9 +763,11 @@ impl Tcp {
         self.listeners.contains_key(&port)
     }
 
-    fn offer(&self) -> Offer {
+    /// What we offer to `remote`: `cfg.mss` is for IPv4; over IPv6 the fixed
+    /// header is 20 bytes longer (RFC 9293 §3.7.1: MSS = MTU − IP − TCP header).
+    fn offer(&self, remote: &SocketAddr) -> Offer {
         Offer {
-            mss: self.cfg.mss,
+            mss: if remote.is_ipv6() { self.cfg.mss.saturating_sub(20).max(64) } else { self.cfg.mss },
             wscale: if self.cfg.window_scaling { Some(wscale_for(self.cfg.rx_buffer)) } else { None },
             timestamps: self.cfg.timestamps,
             sack: self.cfg.sack,
@@ -747,24 +785,35 @@ impl Tcp {
     }
 
     /// Take a free slot and build a connection in it, with `iss` as our ISS.
-    fn alloc(&mut self, local: SocketAddr, remote: SocketAddr, iss: SeqNum, state: State, offer: Offer) -> Option<u32> {
+    /// Refused (and counted) when every slot is taken
+    /// ([`TcpConfig::max_connections`]) or the buffer memory is nearly exhausted
+    /// (less than 1/16 of [`TcpConfig::buffer_memory`] free: what is left serves
+    /// the connections that exist).
+    fn alloc(&mut self, local: SocketAddr, remote: SocketAddr, iss: SeqNum, state: State, offer: Offer) -> Result<u32, ConnectError> {
+        if self.pool.available() < self.pool.limit() / 16 {
+            self.stats.conn_no_memory += 1;
+            return Err(ConnectError::OutOfMemory);
+        }
         let ts_offset = self.ts_offset(&local, &remote);
-        let idx = self.free.pop()?;
+        if self.free.is_empty() && !self.slots.grow(self.cfg.max_connections, &mut self.free) {
+            self.stats.conn_table_full += 1;
+            return Err(ConnectError::TooManyConnections);
+        }
+        let idx = self.free.pop().expect("grown");
         let slot = &mut self.slots[idx as usize];
-        let (tx, rx) = slot.spare.take().unwrap_or_else(|| (RingBuffer::new(self.cfg.tx_buffer), RingBuffer::new(self.cfg.rx_buffer)));
         let id = ConnId { index: idx, generation: slot.generation };
-        slot.conn = Some(Conn::new(NewConn { id, local, remote, iss, tx, rx, offer, ts_offset }, state, &self.cfg));
+        slot.conn = Some(Conn::new(NewConn { id, local, remote, iss, offer, ts_offset }, state, &self.cfg));
         slot.queued = false;
-        self.map.insert(FourTuple { local, remote }, idx);
+        self.map.insert(&self.slots, &FourTuple { local, remote }, idx);
         self.count += 1;
-        Some(idx)
+        Ok(idx)
     }
 
     /// Free the connection in slot `idx`, emitting `Closed{reason}` if the
     /// application knows its handle.
     fn release(&mut self, idx: u32, reason: CloseReason) {
         let slot = &mut self.slots[idx as usize];
-        let Some(conn) = slot.conn.take() else { return };
+        let Some(mut conn) = slot.conn.take() else { return };
         if conn.announced {
             self.events.push_back(TcpEvent::Closed { conn: conn.id, reason });
         }
@@ -776,13 +825,12 @@ impl Tcp {
                 l.queued = l.queued.saturating_sub(1);
             }
         }
-        self.map.remove(&FourTuple { local: conn.local, remote: conn.remote });
+        self.map.remove(&FourTuple { local: conn.local, remote: conn.remote }, idx);
         slot.generation = slot.generation.wrapping_add(1);
         slot.timer_at = None;
-        let (mut tx, mut rx) = conn.into_buffers();
-        tx.clear();
-        rx.clear();
-        slot.spare = Some((tx, rx));
+        // The buffers go back to the pool.
+        conn.tx.free_all(&mut self.pool);
+        conn.rx.free_all(&mut self.pool);
         self.free.push(idx);
         self.count -= 1;
     }
@@ -857,6 +905,46 @@ impl Tcp {
         slot.conn.as_ref().filter(|c| c.announced)
     }
 
+    /// The connection of a valid handle, and the buffer pool.
+    fn get_with_pool(&mut self, id: ConnId) -> Option<(&mut Conn, &mut Pool)> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let c = slot.conn.as_mut().filter(|c| c.announced)?;
+        Some((c, &mut self.pool))
+    }
+
+    /// Slot `idx` found no buffer memory for its data: tell it (`Writable`) at
+    /// the next [`Tcp::poll_transmit`] after the pool has chunks again.
+    fn wait_for_memory(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        if !slot.mem_wait {
+            slot.mem_wait = true;
+            self.mem_waiters.push(idx);
+        }
+    }
+
+    /// Wake the connections waiting for buffer memory if the pool has some.
+    #[inline]
+    fn wake_memory_waiters(&mut self) {
+        if !self.mem_waiters.is_empty() && self.pool.available() > 0 {
+            self.wake_memory_waiters_now();
+        }
+    }
+
+    #[cold]
+    fn wake_memory_waiters_now(&mut self) {
+        for idx in self.mem_waiters.drain(..) {
+            let slot = &mut self.slots[idx as usize];
+            slot.mem_wait = false;
+            if let Some(c) = slot.conn.as_mut().filter(|c| c.announced && c.writable_wanted) {
+                c.writable_wanted = false;
+                self.events.push_back(TcpEvent::Writable(c.id));
+            }
+        }
+    }
+
     fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
         let slot = self.slots.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
@@ -895,15 +983,17 @@ impl Tcp {
         if local.port() == 0 || remote.port() == 0 || local.is_ipv4() != remote.is_ipv4() || !is_unicast(remote.ip()) || !is_unicast(local.ip()) {
             return Err(ConnectError::InvalidAddress);
         }
-        if self.map.contains_key(&FourTuple { local, remote }) {
-            return Err(ConnectError::AddrInUse);
+        let mut iss = self.isn(&local, &remote, now);
+        if self.map.get(&self.slots, &FourTuple { local, remote }).is_some() {
+            let Some((old, old_snd_nxt)) = self.reusable_time_wait(now, local, remote) else { return Err(ConnectError::AddrInUse) };
+            self.release(old, CloseReason::Normal);
+            self.stats.time_wait_reused += 1;
+            // As Linux (tcp_twsk_unique): start a window above anything the old
+            // incarnation sent, so none of its segments can be taken for ours.
+            iss = old_snd_nxt + 65535 + 2;
         }
-        let offer = self.offer();
-        let iss = self.isn(&local, &remote, now);
-        let Some(idx) = self.alloc(local, remote, iss, State::SynSent, offer) else {
-            self.stats.conn_table_full += 1;
-            return Err(ConnectError::TooManyConnections);
-        };
+        let offer = self.offer(&remote);
+        let idx = self.alloc(local, remote, iss, State::SynSent, offer)?;
         self.stats.active_opens += 1;
         self.slots[idx as usize].conn.as_mut().expect("just allocated").announced = true;
         Ok(idx)
@@ -911,7 +1001,26 @@ impl Tcp {
 
     /// Is a connection with this 4-tuple held (in any state, TIME-WAIT included)?
     pub fn is_in_use(&self, local: SocketAddr, remote: SocketAddr) -> bool {
-        self.map.contains_key(&FourTuple { local, remote })
+        self.map.get(&self.slots, &FourTuple { local, remote }).is_some()
+    }
+
+    /// May [`Tcp::connect`] open this 4-tuple at `now`? Yes when it is free or
+    /// held by a TIME-WAIT that [`TcpConfig::time_wait_reuse`] lets us take over.
+    pub fn can_connect(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> bool {
+        !self.is_in_use(local, remote) || self.reusable_time_wait(now, local, remote).is_some()
+    }
+
+    /// The slot and SND.NXT of a TIME-WAIT connection on this 4-tuple that a new
+    /// active open may take over ([`TcpConfig::time_wait_reuse`]).
+    fn reusable_time_wait(&self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Option<(u32, SeqNum)> {
+        if !self.cfg.time_wait_reuse {
+            return None;
+        }
+        let idx = self.map.get(&self.slots, &FourTuple { local, remote })?;
+        let conn = self.slots[idx as usize].conn.as_ref()?;
+        let ends = conn.timewait_at?;
+        let waited = self.cfg.time_wait.saturating_sub(ends.saturating_duration_since(now));
+        (conn.state == State::TimeWait && conn.ts.is_some() && waited >= TW_REUSE_AFTER).then_some((idx, conn.snd_nxt))
     }
 
     /// A received, checksum-verified segment addressed to one of our addresses.
@@ -923,7 +1032,7 @@ impl Tcp {
         }
         let local = SocketAddr::new(dst, repr.dst_port);
         let remote = SocketAddr::new(src, repr.src_port);
-        if let Some(&idx) = self.map.get(&FourTuple { local, remote }) {
+        if let Some(idx) = self.map.get(&self.slots, &FourTuple { local, remote }) {
             let listeners = &self.listeners;
             let conn = self.slots[idx as usize].conn.as_mut().expect("mapped slot holds a connection");
             let syn_only = repr.flags.contains(TcpFlags::SYN) && !repr.flags.contains(TcpFlags::ACK) && !repr.flags.contains(TcpFlags::RST);
@@ -1027,12 +1136,11 @@ impl Tcp {
             }
             return;
         }
-        let offer = self.offer().answer(&repr.options);
+        let offer = self.offer(&remote).answer(&repr.options);
         let iss = self.isn(&local, &remote, now);
-        let Some(idx) = self.alloc(local, remote, iss, State::SynReceived, offer) else {
-            self.stats.conn_table_full += 1;
-            return;
-        };
+        // A SYN finding no slot or no memory is dropped unanswered (counted in
+        // `alloc`): the client's retransmission may find room.
+        let Ok(idx) = self.alloc(local, remote, iss, State::SynReceived, offer) else { return };
         if let Some(l) = self.listeners.get_mut(&port) {
             l.pending += 1;
         }
@@ -1090,6 +1198,7 @@ impl Tcp {
             Self::reschedule(&mut self.timers, slot);
         }
         self.ready.append(&mut self.retry);
+        self.wake_memory_waiters();
     }
 
     /// A neighbour's link-layer address was just learned: handshakes towards it
@@ -1141,42 +1250,42 @@ impl Tcp {
             c.readable_pending = false;
             return Ok(0);
         }
+        // The data may span several chunks: take run after run. Stop once the
+        // buffer is empty (going on would report Eof early).
         let mut copied = 0;
-        // The ring may wrap: take both runs in one call.
-        let n = self.recv_with(conn, |run| {
-            let k = run.len().min(buf.len());
-            buf[..k].copy_from_slice(&run[..k]);
-            copied = k;
-            k
-        })?;
-        // Only go on if the ring wrapped: an empty ring would report Eof early.
-        if n == buf.len() || self.recv_queue(conn) == 0 {
-            return Ok(n);
+        while copied < buf.len() {
+            let r = self.recv_with(conn, |run| {
+                let k = run.len().min(buf.len() - copied);
+                buf[copied..copied + k].copy_from_slice(&run[..k]);
+                k
+            });
+            match r {
+                Ok(n) => copied += n,
+                Err(e) if copied == 0 => return Err(e),
+                Err(_) => break,
+            }
+            if self.recv_queue(conn) == 0 {
+                break;
+            }
         }
-        match self.recv_with(conn, |run| {
-            let k = run.len().min(buf.len() - copied);
-            buf[copied..copied + k].copy_from_slice(&run[..k]);
-            k
-        }) {
-            Ok(m) => Ok(n + m),
-            Err(_) => Ok(n),
-        }
+        Ok(copied)
     }
 
     /// Read in place, without a copy: `f` borrows the longest contiguous run of
-    /// received bytes (the receive ring may wrap, so a second call can return the
-    /// rest) and returns how many of them it consumed (clamped to the run's
-    /// length). `Ok(consumed)`; `Err(WouldBlock)` nothing buffered yet (`f` is not
+    /// received bytes (the rest of the first buffer chunk, at most
+    /// [`pool::CHUNK_SIZE`] bytes; a further call returns what follows) and
+    /// returns how many of them it consumed (clamped to the run's length). `Ok(consumed)`; `Err(WouldBlock)` nothing buffered yet (`f` is not
     /// called); `Err(Eof)` the peer sent FIN and all data was read.
     pub fn recv_with(&mut self, conn: ConnId, f: impl FnOnce(&[u8]) -> usize) -> Result<usize, RecvError> {
-        let c = self.get_mut(conn).ok_or(RecvError::InvalidConn)?;
+        let slot = self.slots.get_mut(conn.index as usize).filter(|s| s.generation == conn.generation).ok_or(RecvError::InvalidConn)?;
+        let c = slot.conn.as_mut().filter(|c| c.announced).ok_or(RecvError::InvalidConn)?;
         c.readable_pending = false;
-        let run = c.rx.contiguous_at(0, usize::MAX);
+        let run = c.rx.front(&self.pool);
         if run.is_empty() {
             return Err(self.recv_empty(conn.index));
         }
         let n = f(run).min(run.len());
-        c.rx.consume(n);
+        c.rx.consume_front(&mut self.pool, n, !c.ooo.is_empty());
         self.after_read(conn.index, n);
         Ok(n)
     }
@@ -1202,7 +1311,7 @@ impl Tcp {
         }
         let Some(c) = self.slots[idx as usize].conn.as_mut() else { return };
         // RFC 9293 §3.8.6.2.2: tell the peer when the window opened enough.
-        let free = c.rx.free() as u32;
+        let free = c.rx.room(&self.pool) as u32;
         let mut wake = c.protocol_done() && c.rx.is_empty();
         if !c.ack_now
             && c.state.can_receive_data()
@@ -1218,7 +1327,7 @@ impl Tcp {
     }
 
     /// Move up to `max` received bytes of `from` into the send buffer of `to` (the
-    /// same connection for an echo), copying once, ring to ring. `Ok(n)` bytes moved
+    /// same connection for an echo), copying once, chunk to chunk. `Ok(n)` bytes moved
     /// (0 when `to`'s buffer is full: `Writable` follows for `to`); `Err(Recv(..))`
     /// as [`Tcp::recv`] says for `from` (WouldBlock, Eof); `Err(Send(..))` as
     /// [`Tcp::send`] says for `to`.
@@ -1232,40 +1341,26 @@ impl Tcp {
             Some(_) => {}
         }
         let (fi, ti) = (from.index as usize, to.index as usize);
-        let mut moved = 0;
-        let mut want_writable = false;
-        // Two runs at most (the receive ring may wrap).
-        for _ in 0..2 {
-            let left = max - moved;
-            if left == 0 {
-                break;
-            }
-            let (rx, tx) = if fi == ti {
-                let c = self.slots[fi].conn.as_mut().expect("checked above");
-                c.readable_pending = false;
-                (&mut c.rx, &mut c.tx)
-            } else {
-                let (a, b) = two_slots(&mut self.slots, fi, ti);
-                let a = a.conn.as_mut().expect("checked above");
-                a.readable_pending = false;
-                (&mut a.rx, &mut b.conn.as_mut().expect("checked above").tx)
-            };
-            let run = rx.contiguous_at(0, left);
-            let run_len = run.len();
-            if run_len == 0 {
-                break;
-            }
-            let k = tx.push(run);
-            rx.consume(k);
-            moved += k;
-            if k < run_len || tx.free() == 0 {
-                want_writable = true;
-                break;
-            }
-        }
+        let pool = &mut self.pool;
+        let (rx, tx, keep) = if fi == ti {
+            let c = self.slots[fi].conn.as_mut().expect("checked above");
+            c.readable_pending = false;
+            (&mut c.rx, &mut c.tx, !c.ooo.is_empty())
+        } else {
+            let (a, b) = self.slots.pair_mut(fi, ti);
+            let a = a.conn.as_mut().expect("checked above");
+            a.readable_pending = false;
+            (&mut a.rx, &mut b.conn.as_mut().expect("checked above").tx, !a.ooo.is_empty())
+        };
+        let avail = rx.len().min(max);
+        let moved = rx.move_to(tx, pool, max, keep);
+        let want_writable = moved < avail || tx.room(pool) == 0;
         if want_writable {
             if let Some(t) = self.slots[ti].conn.as_mut() {
                 t.writable_wanted = true;
+                if t.tx.free() > 0 {
+                    self.wait_for_memory(to.index);
+                }
             }
         }
         if moved == 0 {
@@ -1297,15 +1392,20 @@ impl Tcp {
     /// while the connection lives.
     pub fn send(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, SendError> {
         let idx = conn.index;
-        let c = self.get_mut(conn).ok_or(SendError::InvalidConn)?;
+        let (c, pool) = self.get_with_pool(conn).ok_or(SendError::InvalidConn)?;
         if c.app_closed || !c.state.can_queue_data() {
             return Err(SendError::Closed);
         }
-        let n = c.tx.push(data);
+        let n = c.tx.push(pool, data);
         // The application found the buffer full (a short send, or a send that
         // filled it exactly): tell it when ACKs free space.
         if n < data.len() || c.tx.free() == 0 {
             c.writable_wanted = true;
+            if c.tx.free() > 0 {
+                // Short for want of buffer memory, not for the send buffer
+                // size: also wake it when the pool frees chunks.
+                self.wait_for_memory(idx);
+            }
         }
         if n > 0 {
             self.after(idx, Outcome::Keep);
@@ -1331,7 +1431,7 @@ impl Tcp {
     /// Free space in the send buffer (0 for a closed or stale connection).
     pub fn send_capacity(&self, conn: ConnId) -> usize {
         match self.get(conn) {
-            Some(c) if !c.app_closed && c.state.can_queue_data() => c.tx.free(),
+            Some(c) if !c.app_closed && c.state.can_queue_data() => c.tx.room(&self.pool),
             _ => 0,
         }
     }
@@ -1436,6 +1536,27 @@ impl Tcp {
     /// Connections held, including handshakes in progress and TIME-WAIT.
     pub fn connection_count(&self) -> usize {
         self.count
+    }
+
+    /// What this endpoint's memory holds, from its own structures (capacities
+    /// times element sizes): see [`MemoryUsage`].
+    pub fn memory(&self) -> MemoryUsage {
+        use core::mem::size_of;
+        let table_bytes = self.slots.memory_bytes() + self.map.memory_bytes() + self.free.capacity() * 4 + self.mem_waiters.capacity() * 4;
+        let queue_bytes = self.timers.capacity() * size_of::<Reverse<(Instant, u32)>>()
+            + (self.ready.capacity() + self.retry.capacity()) * 4
+            + self.events.capacity() * size_of::<TcpEvent>()
+            + self.pending_resets.capacity() * size_of::<conn::PendingReset>();
+        MemoryUsage {
+            connections: self.count,
+            slots: self.slots.len(),
+            slot_bytes: size_of::<Slot>(),
+            table_bytes,
+            queue_bytes,
+            buffer_bytes: self.pool.in_use() * pool::CHUNK_SIZE,
+            pool_bytes: self.pool.memory_bytes(),
+            pool_limit_bytes: self.pool.limit() * pool::CHUNK_SIZE,
+        }
     }
 
     /// Counters.

@@ -22,7 +22,8 @@ impl Conn {
     pub(crate) fn send_segment(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, flags: TcpFlags) -> bool {
         let syn = flags.contains(TcpFlags::SYN);
         let has_ack = flags.contains(TcpFlags::ACK);
-        let window = self.rwin.advertise(self.rcv_nxt, self.rx.free() as u32, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
+        let room = self.rx_window_room(env.pool);
+        let window = self.rwin.advertise(self.rcv_nxt, room, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
         let options = if syn {
             let (tsval, tsecr) = match &self.ts {
                 Some(ts) => (ts_clock(now, ts.offset), if has_ack { ts.recent } else { 0 }),
@@ -36,7 +37,7 @@ impl Conn {
             env.stats.sack_blocks_sent += u64::from(sack.len);
             TcpOptions { timestamps, sack, ..TcpOptions::default() }
         };
-        let payload = if len > 0 { self.tx.contiguous_at(off, len) } else { &[] };
+        let payload = if len > 0 { self.tx.read_at(&mut *env.pool, off, len) } else { &[] };
         let repr = TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -161,7 +162,7 @@ impl Conn {
         let sent_data = (self.snd_max.since(self.tx_seq) as usize).min(self.tx.len());
         let outstanding = sent_data.saturating_sub(off);
         let len = outstanding.min(usize::from(self.neg.send_mss));
-        let chunk = self.tx.contiguous_at(off, len).len();
+        let chunk = self.tx.available(off, len);
         let fin = self.fin_sent() && self.fin_seq() == Some(self.snd_una + chunk as u32);
         if chunk == 0 && !fin {
             return;
@@ -216,7 +217,7 @@ impl Conn {
                 if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay || ends_with_fin || self.push_to > self.snd_nxt) {
                     break;
                 }
-                let chunk = self.tx.contiguous_at(off, len as usize).len();
+                let chunk = self.tx.available(off, len as usize);
                 let fin = self.fin_seq() == Some(self.snd_nxt + chunk as u32);
                 if !self.send_data(now, env, out, self.snd_nxt, off, chunk, fin) {
                     // No room below us: stop here; the endpoint retries at its next
@@ -311,7 +312,7 @@ impl Conn {
             let unsent = self.tx.len().saturating_sub(off);
             if unsent > 0 && self.snd_nxt == self.snd_una {
                 let len = unsent.min(self.snd_wnd as usize).min(usize::from(self.neg.send_mss));
-                let chunk = self.tx.contiguous_at(off, len).len();
+                let chunk = self.tx.available(off, len);
                 let fin = self.fin_seq() == Some(self.snd_nxt + chunk as u32);
                 self.send_data(now, env, out, self.snd_nxt, off, chunk, fin);
             }

@@ -270,7 +270,7 @@ impl Conn {
             first = false;
             let off = seq.since(self.tx_seq) as usize;
             let want = data_end.since(seq) as usize;
-            let chunk = self.tx.contiguous_at(off, want).len();
+            let chunk = self.tx.available(off, want);
             if chunk == 0 && !(fin_in && seq == data_end) {
                 // Nothing left to send in the ring (acknowledged meanwhile).
                 break;
@@ -319,7 +319,7 @@ impl Conn {
         env.stats.tlp_probes += 1;
         let len = unsent.min(mss).min(rwnd_room);
         if len > 0 && !self.loss.log.full() {
-            let chunk = self.tx.contiguous_at(off, len as usize).len();
+            let chunk = self.tx.available(off, len as usize);
             let fin = self.fin_seq() == Some(self.snd_max + chunk as u32);
             let seq = self.snd_max;
             self.send_data(now, env, out, seq, off, chunk, fin);

@@ -36,14 +36,17 @@ const GRANULARITY_US: u64 = 1000;
 #[derive(Debug, Clone)]
 pub struct Rtt {
     /// Smoothed RTT, µs; `None` before the first sample.
-    srtt: Option<u64>,
+    srtt: Srtt,
     /// RTT variation, µs.
     rttvar: u64,
-    rto: Duration,
+    /// The current RTO, µs.
+    rto: u64,
     /// Consecutive expirations without progress (backoff exponent).
     backoffs: u32,
-    min_rto: u64,
-    max_rto: u64,
+    /// Bounds, µs (u32: up to 71 minutes; kept small for the per-connection
+    /// state size).
+    min_rto: u32,
+    max_rto: u32,
     /// Karn: the segment being timed, `(end seq, sent at)`.
     timed: Option<(u32, Instant)>,
 }
@@ -54,6 +57,21 @@ impl Default for Rtt {
     }
 }
 
+/// The smoothed RTT in µs, `u64::MAX` before the first sample (8 bytes where an
+/// `Option<u64>` takes 16: the per-connection state is kept small).
+#[derive(Debug, Clone, Copy)]
+struct Srtt(u64);
+
+impl Srtt {
+    const NONE: Srtt = Srtt(u64::MAX);
+    fn new(us: u64) -> Srtt {
+        Srtt(us.min(u64::MAX - 1))
+    }
+    fn get(self) -> Option<u64> {
+        (self.0 != u64::MAX).then_some(self.0)
+    }
+}
+
 fn micros(d: Duration) -> u64 {
     d.as_micros().min(u128::from(u64::MAX)) as u64
 }
@@ -61,19 +79,20 @@ fn micros(d: Duration) -> u64 {
 impl Rtt {
     /// A fresh estimator with the given bounds.
     pub fn new(min_rto: Duration, max_rto: Duration) -> Rtt {
-        Rtt { srtt: None, rttvar: 0, rto: INITIAL_RTO.clamp(min_rto, max_rto), backoffs: 0, min_rto: micros(min_rto), max_rto: micros(max_rto), timed: None }
+        let us32 = |d: Duration| micros(d).min(u64::from(u32::MAX)) as u32;
+        Rtt { srtt: Srtt::NONE, rttvar: 0, rto: micros(INITIAL_RTO.clamp(min_rto, max_rto)), backoffs: 0, min_rto: us32(min_rto), max_rto: us32(max_rto), timed: None }
     }
     /// The smoothed RTT, if measured.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt.map(Duration::from_micros)
+        self.srtt.get().map(Duration::from_micros)
     }
     /// The current (backed-off) RTO.
     pub fn rto(&self) -> Duration {
-        self.rto
+        Duration::from_micros(self.rto)
     }
     /// The configured upper bound of the RTO.
     pub fn max_rto(&self) -> Duration {
-        Duration::from_micros(self.max_rto)
+        Duration::from_micros(u64::from(self.max_rto))
     }
     /// Consecutive timeouts since the last progress.
     pub fn backoffs(&self) -> u32 {
@@ -83,17 +102,17 @@ impl Rtt {
     /// Feed one RTT measurement (RFC 6298 §2.2, §2.3).
     pub fn sample(&mut self, r: Duration) {
         let r = micros(r);
-        match self.srtt {
+        match self.srtt.get() {
             None => {
                 // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
-                self.srtt = Some(r);
+                self.srtt = Srtt::new(r);
                 self.rttvar = r / 2;
             }
             Some(srtt) => {
                 // RFC 6298 §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'.
                 let delta = srtt.abs_diff(r);
                 self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + r) / 8);
+                self.srtt = Srtt::new((srtt * 7 + r) / 8);
             }
         }
         self.recompute();
@@ -101,14 +120,14 @@ impl Rtt {
 
     fn recompute(&mut self) {
         // RFC 6298 §2.3: RTO <- SRTT + max(G, K*RTTVAR), K = 4; §2.4/2.5 bounds.
-        let base = match self.srtt {
+        let base = match self.srtt.get() {
             Some(srtt) => srtt.saturating_add(self.rttvar.saturating_mul(4).max(GRANULARITY_US)),
             None => micros(INITIAL_RTO),
         };
         // RFC 6298 §2.4 bound first, then §5.5 doubling per expiration, capped (§2.5).
-        let bounded = base.clamp(self.min_rto, self.max_rto.max(self.min_rto));
-        let rto = bounded.saturating_mul(1u64 << self.backoffs.min(16)).min(self.max_rto);
-        self.rto = Duration::from_micros(rto);
+        let (min, max) = (u64::from(self.min_rto), u64::from(self.max_rto));
+        let bounded = base.clamp(min, max.max(min));
+        self.rto = bounded.saturating_mul(1u64 << self.backoffs.min(16)).min(max);
     }
 
     /// Start timing the segment ending at `end_seq` if none is being timed (RFC 6298
@@ -150,8 +169,9 @@ impl Rtt {
     /// backoff.
     pub fn after_syn_timeout(&mut self) {
         self.backoffs = 0;
-        if self.srtt.is_none() {
-            self.rto = SYN_TIMEOUT_RTO.clamp(Duration::from_micros(self.min_rto), Duration::from_micros(self.max_rto.max(self.min_rto)));
+        if self.srtt.get().is_none() {
+            let (min, max) = (u64::from(self.min_rto), u64::from(self.max_rto.max(self.min_rto)));
+            self.rto = micros(SYN_TIMEOUT_RTO).clamp(min, max);
         } else {
             self.recompute();
         }

@@ -41,6 +41,12 @@ pub struct TcpStats {
     /// SYNs dropped (not answered: the client's retransmission may find a free
     /// slot) or connects refused because every connection slot was taken.
     pub conn_table_full: u64,
+    /// SYNs dropped unanswered (or connects refused) because the buffer memory
+    /// bound ([`super::TcpConfig::buffer_memory`]) was nearly reached.
+    pub conn_no_memory: u64,
+    /// In-window data bytes dropped (not acknowledged; the peer sends them
+    /// again) because the buffer memory bound was reached.
+    pub rx_no_memory: u64,
     /// Segments dropped by PAWS (RFC 7323 §5).
     pub paws_rejected: u64,
     /// Challenge ACKs sent (RFC 5961 §3, §4).
@@ -77,6 +83,8 @@ pub struct TcpStats {
     pub window_probes: u64,
     /// TIME-WAIT connections replaced by a new SYN.
     pub time_wait_recycled: u64,
+    /// TIME-WAIT connections taken over by an active open (`TcpConfig::time_wait_reuse`).
+    pub time_wait_reused: u64,
     /// Connections ended by the FIN-WAIT-2 orphan timeout (`TcpConfig::fin_timeout`).
     pub fin_wait2_timeouts: u64,
     /// Keepalive probes sent (RFC 1122 §4.2.3.6).
@@ -135,6 +143,7 @@ impl TcpStats {
         "no_ack",
         "syn_queue_full",
         "conn_table_full",
+        "conn_no_memory",
         "paws_rejected",
         "ignored",
         "ooo_dropped",
@@ -146,7 +155,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 53;
+    pub const COUNT: usize = 56;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -168,6 +177,8 @@ impl TcpStats {
             ("no_ack", self.no_ack),
             ("syn_queue_full", self.syn_queue_full),
             ("conn_table_full", self.conn_table_full),
+            ("conn_no_memory", self.conn_no_memory),
+            ("rx_no_memory", self.rx_no_memory),
             ("paws_rejected", self.paws_rejected),
             ("challenge_acks", self.challenge_acks),
             ("challenge_acks_limited", self.challenge_acks_limited),
@@ -185,6 +196,7 @@ impl TcpStats {
             ("delayed_acks", self.delayed_acks),
             ("window_probes", self.window_probes),
             ("time_wait_recycled", self.time_wait_recycled),
+            ("time_wait_reused", self.time_wait_reused),
             ("fin_wait2_timeouts", self.fin_wait2_timeouts),
             ("keepalive_probes", self.keepalive_probes),
             ("keepalive_timeouts", self.keepalive_timeouts),

@@ -13,7 +13,7 @@ use wire::tcp::TcpFlags;
 impl Conn {
     /// Turn keepalive on (with these parameters) or off.
     pub(crate) fn set_keepalive(&mut self, keepalive: Option<Keepalive>) {
-        self.keepalive = keepalive;
+        self.keepalive = super::conn::PackedKeepalive::new(keepalive);
         self.keepalive_sent = 0;
         self.keepalive_at = None;
         self.arm_keepalive();
@@ -21,7 +21,7 @@ impl Conn {
 
     /// Arm the keepalive timer `idle` after the peer was last heard.
     pub(crate) fn arm_keepalive(&mut self) {
-        if let Some(ka) = self.keepalive {
+        if let Some(ka) = self.keepalive.get() {
             if self.keepalive_at.is_none() && matches!(self.state, State::Established | State::CloseWait) {
                 self.keepalive_at = Some(self.last_rx + ka.idle);
             }
@@ -76,7 +76,7 @@ impl Conn {
     /// persist timers watch the peer then) and nothing heard for `idle`.
     pub(crate) fn on_keepalive(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> Outcome {
         self.keepalive_at = None;
-        let Some(ka) = self.keepalive else { return Outcome::Keep };
+        let Some(ka) = self.keepalive.get() else { return Outcome::Keep };
         if !matches!(self.state, State::Established | State::CloseWait) {
             return Outcome::Keep;
         }

@@ -1,0 +1,274 @@
+//! `load udp`: datagrams per second against a UDP echo server, on the engine's
+//! low-level API, one instance per core.
+//!
+//! Every flow binds its own ephemeral port (one whose replies RSS sends to this
+//! core, [`Io::udp_bind_ephemeral`]) and keeps one datagram of `--size` bytes
+//! outstanding: the first 4 bytes carry a sequence number, so a late answer to an
+//! earlier datagram is not taken for the current one. An answer that does not
+//! come within [`LOSS_TIMEOUT`] counts as an error (lost) and the flow sends
+//! the next datagram. Datagrams that cannot leave yet (the next hop not resolved,
+//! no transmit frame) are sent on the next turn.
+
+use super::shared::{micros_between, new_histogram, Shared, Totals};
+use engine::{App, Event, Instant, Io, UdpError};
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An answer later than this is counted lost.
+pub const LOSS_TIMEOUT: Duration = Duration::from_millis(200);
+/// Where ephemeral ports start (the engine picks them in 49152–65535).
+const PORT_BASE: u16 = 49152;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The next datagram must be sent.
+    Pending,
+    Waiting,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Flow {
+    port: u16,
+    seq: u32,
+    sent_at: Instant,
+    state: State,
+}
+
+/// The UDP load client of one core.
+pub struct UdpLoad {
+    shared: Arc<Shared>,
+    core: usize,
+    flows: Vec<Flow>,
+    /// Flow index by local port − 49152 (`u32::MAX`: none).
+    by_port: Vec<u32>,
+    payload: Vec<u8>,
+    rx: Vec<u8>,
+    hist: Histogram<u64>,
+    totals: Totals,
+    start: Option<Instant>,
+    last_done: Instant,
+    stopped_at: Option<Instant>,
+    pending: usize,
+    next_scan: Instant,
+    first_error: Option<String>,
+    finished: bool,
+}
+
+impl UdpLoad {
+    /// The client of core `core` of `cores`.
+    pub fn new(shared: Arc<Shared>, core: usize, cores: usize) -> UdpLoad {
+        shared.register();
+        let cfg = &shared.cfg;
+        let mine = (0..cfg.flows).filter(|f| f % cores.max(1) == core).count();
+        let payload = (0..cfg.size).map(|i| (i * 7 + 1) as u8).collect();
+        let rx = vec![0u8; cfg.size.max(1) + 1];
+        UdpLoad {
+            flows: vec![Flow { port: 0, seq: 0, sent_at: Instant::ZERO, state: State::Done }; mine],
+            by_port: vec![u32::MAX; usize::from(u16::MAX - PORT_BASE) + 1],
+            payload,
+            rx,
+            hist: new_histogram(),
+            totals: Totals::default(),
+            start: None,
+            last_done: Instant::ZERO,
+            stopped_at: None,
+            pending: 0,
+            next_scan: Instant::ZERO,
+            first_error: None,
+            finished: false,
+            core,
+            shared,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let d = self.shared.cfg.duration?;
+        self.start.map(|s| Instant::from_micros(s.micros() + d.as_micros() as u64))
+    }
+
+    fn measuring(&self, now: Instant) -> bool {
+        self.stopped_at.is_none() && self.deadline().is_none_or(|d| now < d)
+    }
+
+    fn error(&mut self, what: impl FnOnce() -> String) {
+        self.totals.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(what());
+        }
+    }
+
+    /// The sequence number in a datagram's first bytes (the whole of a shorter one).
+    fn stamp(buf: &mut [u8], seq: u32) {
+        let b = seq.to_be_bytes();
+        let n = buf.len().min(4);
+        buf[..n].copy_from_slice(&b[4 - n..]);
+    }
+
+    /// Begin flow `i`'s next datagram if the run wants one.
+    fn next(&mut self, io: &mut Io<'_>, i: usize) {
+        if !self.measuring(io.now()) || !self.shared.take_one() {
+            self.flows[i].state = State::Done;
+            return;
+        }
+        self.flows[i].seq = self.flows[i].seq.wrapping_add(1);
+        self.flows[i].state = State::Pending;
+        self.pending += 1;
+        self.send(io, i);
+    }
+
+    /// Send flow `i`'s pending datagram (it stays pending when it cannot leave yet).
+    fn send(&mut self, io: &mut Io<'_>, i: usize) {
+        let f = self.flows[i];
+        if f.state != State::Pending {
+            return;
+        }
+        Self::stamp(&mut self.payload, f.seq);
+        match io.send_to(f.port, self.shared.cfg.to, &self.payload) {
+            Ok(()) => {
+                self.flows[i].state = State::Waiting;
+                self.flows[i].sent_at = io.now();
+                self.pending -= 1;
+            }
+            Err(UdpError::NeighbourUnresolved | UdpError::NoBuffer | UdpError::WouldBlock) => {}
+            Err(e) => {
+                let to = self.shared.cfg.to;
+                self.error(|| format!("send to {to}: {e}"));
+                self.flows[i].state = State::Done;
+                self.pending -= 1;
+            }
+        }
+    }
+
+    fn on_datagrams(&mut self, io: &mut Io<'_>, port: u16) {
+        let Some(&idx) = self.by_port.get(usize::from(port.wrapping_sub(PORT_BASE))) else { return };
+        if idx == u32::MAX {
+            return;
+        }
+        let i = idx as usize;
+        loop {
+            let d = match io.recv_from(port, &mut self.rx) {
+                Ok(d) => d,
+                Err(_) => return,
+            };
+            let f = self.flows[i];
+            let size = self.shared.cfg.size;
+            if f.state != State::Waiting || d.src != self.shared.cfg.to || d.len != size {
+                continue; // late, stray or of another length
+            }
+            let mut want = [0u8; 4];
+            Self::stamp(&mut want[..size.min(4)], f.seq);
+            if self.rx[..size.min(4)] != want[..size.min(4)] {
+                continue; // the answer to an earlier datagram
+            }
+            if self.shared.cfg.verify && size > 4 && self.rx[4..size] != self.payload[4..size] {
+                self.error(|| "answer differs from the datagram (--verify)".into());
+            }
+            let now = io.now();
+            let _ = self.hist.record(micros_between(f.sent_at, now));
+            self.totals.done += 1;
+            self.totals.bytes += d.len as u64;
+            self.last_done = now;
+            self.next(io, i);
+        }
+    }
+
+    fn finish(&mut self, io: &mut Io<'_>) -> bool {
+        if self.finished {
+            return false;
+        }
+        self.finished = true;
+        for f in &self.flows {
+            if f.port != 0 {
+                io.udp_unbind(f.port);
+            }
+        }
+        let now = io.now();
+        let start = self.start.unwrap_or(now);
+        let end = if self.shared.cfg.count.is_some() { self.last_done.max(start) } else { self.stopped_at.unwrap_or(now) };
+        let elapsed = Duration::from_micros(end.micros().saturating_sub(start.micros()));
+        self.shared.publish(self.core, self.totals);
+        self.shared.finish(self.totals, &self.hist, elapsed, self.first_error.take())
+    }
+}
+
+impl App for UdpLoad {
+    fn start(&mut self, io: &mut Io<'_>) {
+        self.start = Some(io.now());
+        let to = self.shared.cfg.to;
+        for i in 0..self.flows.len() {
+            match io.udp_bind_ephemeral(to) {
+                Ok(port) => {
+                    self.flows[i].port = port;
+                    self.by_port[usize::from(port - PORT_BASE)] = i as u32;
+                    self.next(io, i);
+                }
+                Err(e) => self.error(|| format!("bind a UDP port: {e}")),
+            }
+        }
+    }
+
+    fn event(&mut self, io: &mut Io<'_>, ev: Event) {
+        if let Event::Datagram { port } = ev {
+            self.on_datagrams(io, port);
+        }
+    }
+
+    fn poll(&mut self, io: &mut Io<'_>) -> bool {
+        if self.finished {
+            return false;
+        }
+        self.shared.publish(self.core, self.totals);
+        let now = io.now();
+        let mut busy = false;
+        if self.pending > 0 {
+            for i in 0..self.flows.len() {
+                self.send(io, i);
+            }
+            busy = true;
+        }
+        if self.measuring(now) {
+            // Lost datagrams: every few milliseconds, not every turn.
+            if now >= self.next_scan {
+                self.next_scan = Instant::from_micros(now.micros() + 5_000);
+                let lost_before = Instant::from_micros(now.micros().saturating_sub(LOSS_TIMEOUT.as_micros() as u64));
+                for i in 0..self.flows.len() {
+                    if self.flows[i].state == State::Waiting && self.flows[i].sent_at < lost_before {
+                        self.error(|| "datagrams lost (no answer within 200 ms)".into());
+                        self.next(io, i);
+                        busy = true;
+                    }
+                }
+            }
+            io.wake_at(self.next_scan);
+            if self.flows.iter().any(|f| f.state != State::Done) {
+                return busy;
+            }
+        }
+        if self.stopped_at.is_none() {
+            self.stopped_at = Some(match self.deadline() {
+                Some(d) if self.shared.cfg.count.is_none() => d.min(now),
+                _ => now,
+            });
+        }
+        let stopped = self.stopped_at.unwrap_or(now);
+        // Answers still on their way may come within the loss timeout.
+        let waiting = self.flows.iter().any(|f| f.state == State::Waiting);
+        if !waiting || now.micros() > stopped.micros() + LOSS_TIMEOUT.as_micros() as u64 {
+            if self.finish(io) {
+                io.stop_stack();
+            }
+            return true;
+        }
+        io.wake_at(Instant::from_micros(stopped.micros() + LOSS_TIMEOUT.as_micros() as u64 + 1_000));
+        busy
+    }
+
+    fn stop(&mut self, io: &mut Io<'_>) {
+        if self.stopped_at.is_none() {
+            self.stopped_at = Some(io.now());
+        }
+        self.finish(io);
+    }
+}
