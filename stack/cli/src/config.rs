@@ -3,6 +3,7 @@
 
 use crate::{CommonArgs, Failure};
 use proto::iface::RxChecksum;
+use proto::tcp::congestion::Algorithm;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use xsk::{FaultConfig, XdpMode, ZeroCopy};
@@ -31,6 +32,7 @@ pub struct FileConfig {
     fault: Option<String>,
     busy_poll: Option<u64>,
     rx_checksum: Option<String>,
+    cc: Option<String>,
     #[serde(default)]
     json: bool,
     /// Services (serve only).
@@ -74,6 +76,8 @@ pub struct StackSettings {
     /// Receive checksum policy forced by `--rx-checksum full|partial`; `None` is
     /// `auto` (decided from the interface's driver when the stack starts).
     pub rx_checksum: Option<RxChecksum>,
+    /// TCP congestion control (`--cc`, default CUBIC).
+    pub cc: Algorithm,
 }
 
 impl StackSettings {
@@ -102,6 +106,7 @@ impl StackSettings {
         c.pcap = self.pcap.as_ref().map(std::path::PathBuf::from);
         c.fault = self.fault;
         c.rx_checksum = self.rx_checksum;
+        c.tcp.congestion = self.cc;
         c
     }
 }
@@ -242,6 +247,10 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         Some("partial") => Some(RxChecksum::AcceptPartial),
         Some(m) => return Err(Failure::usage(format!("--rx-checksum {m}: expected auto, full or partial"))),
     };
+    let cc = match pick(flags.cc.clone(), file.cc.clone()).as_deref() {
+        None => Algorithm::default(),
+        Some(m) => Algorithm::parse(m).ok_or_else(|| Failure::usage(format!("--cc {m}: expected cubic or newreno")))?,
+    };
     Ok(StackSettings {
         iface,
         ipv4,
@@ -257,6 +266,7 @@ pub fn resolve(flags: &CommonArgs, file: &FileConfig) -> Result<StackSettings, F
         fault,
         busy_poll: pick(flags.busy_poll, file.busy_poll).map(std::time::Duration::from_micros),
         rx_checksum,
+        cc,
         json: flags.json || file.json,
     })
 }
@@ -319,6 +329,7 @@ mod tests {
             (CommonArgs { queues: Some("two".into()), ..flags() }, "--queues"),
             (CommonArgs { cores: Some("0,x".into()), ..flags() }, "--cores"),
             (CommonArgs { rx_checksum: Some("half".into()), ..flags() }, "--rx-checksum"),
+            (CommonArgs { cc: Some("bbr".into()), ..flags() }, "--cc"),
         ] {
             let e = resolve(&f, &file).unwrap_err();
             assert_eq!(e.code, 2);
@@ -378,6 +389,19 @@ mod tests {
             assert_eq!(e.code, 2);
             assert!(e.message.contains("--arp"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn cc_flag_and_file_key() {
+        let none = FileConfig::default();
+        let s = resolve(&flags(), &none).unwrap();
+        assert_eq!(s.cc, Algorithm::Cubic, "CUBIC by default");
+        assert_eq!(s.stack_config().tcp.congestion, Algorithm::Cubic);
+        let file: FileConfig = toml::from_str("cc = \"newreno\"\n").unwrap();
+        let s = resolve(&flags(), &file).unwrap();
+        assert_eq!(s.stack_config().tcp.congestion, Algorithm::NewReno);
+        let cubic = CommonArgs { cc: Some("cubic".into()), ..flags() };
+        assert_eq!(resolve(&cubic, &file).unwrap().cc, Algorithm::Cubic, "flag over file");
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub struct CommonArgs {
     /// pseudo-header sum: unfinished CHECKSUM_PARTIAL from a veth peer's offloads).
     #[arg(long = "rx-checksum", value_name = "MODE")]
     pub rx_checksum: Option<String>,
+    /// TCP congestion control of new connections: cubic (default, RFC 9438) or
+    /// newreno (RFC 5681/6582).
+    #[arg(long = "cc", value_name = "ALG")]
+    pub cc: Option<String>,
     /// Machine-readable output, one JSON object per line.
     #[arg(long)]
     pub json: bool,

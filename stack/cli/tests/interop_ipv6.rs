@@ -201,7 +201,15 @@ fn xdpstack_ping6_and_connect6_to_the_kernel() {
 #[test]
 fn slaac_from_radvd_with_dad() {
     require_tool("radvd");
-    let bed = Bed::new(1);
+    slaac_case(1);
+    // On two queues every core learns the prefix (RAs are copied to each core),
+    // and DAD runs on core 0 wherever its frames land.
+    slaac_case(2);
+}
+
+fn slaac_case(queues: u32) {
+    let q = queues.to_string();
+    let bed = Bed::new(queues);
     bed.enable_ipv6();
     let conf = std::env::temp_dir().join(format!("xs-radvd-{}.conf", bed.peer_ns));
     let pid = std::env::temp_dir().join(format!("xs-radvd-{}.pid", bed.peer_ns));
@@ -225,7 +233,7 @@ fn slaac_from_radvd_with_dad() {
     let m: Vec<u8> = mac.split(':').map(|x| u8::from_str_radix(x, 16).unwrap()).collect();
     let iid = format!("{:x}:{:x}:{:x}:{:x}", u16::from(m[0] ^ 2) << 8 | u16::from(m[1]), u16::from(m[2]) << 8 | 0xff, 0xfe00 | u16::from(m[3]), u16::from(m[4]) << 8 | u16::from(m[5]));
     let addr: std::net::Ipv6Addr = format!("2001:db8:1::{iid}").parse().unwrap();
-    let mut stack = bed.start_stack(&["serve", "--iface", &bed.stack_if, "--slaac", "--service", "echo:7", "--queues", "1"]);
+    let mut stack = bed.start_stack(&["serve", "--iface", &bed.stack_if, "--slaac", "--service", "echo:7", "--queues", &q]);
     let ll: std::net::Ipv6Addr = format!("fe80::{iid}").parse().unwrap();
     assert!(stack.seen.iter().any(|l| l.contains(&format!("ip6={ll}/64"))), "the ready line shows the link-local address {ll}: {:?}", stack.seen);
     let formed = stack.wait_for(&format!("address {addr} usable"), Duration::from_secs(15));
@@ -234,7 +242,10 @@ fn slaac_from_radvd_with_dad() {
     let _ = std::fs::remove_file(&conf);
     assert!(formed, "no SLAAC address {addr} after DAD within 15 s: {:?}", stack.seen);
     let (ok, out) = bed.peer(&format!("ping -6 -c 3 -i 0.2 -W 3 {addr}"));
-    assert!(ok && out.contains("3 received"), "ping -6 to the SLAAC address {addr}:\n{out}");
+    assert!(ok && out.contains("3 received"), "{queues} queue(s): ping -6 to the SLAAC address {addr}:\n{out}");
+    // TCP to the SLAAC address from the kernel (any core may own the flow).
+    let (ok, out) = bed.peer(&format!("sh -c 'echo hello-v6 | timeout 5 nc -N {addr} 7'"));
+    assert!(ok && out.contains("hello-v6"), "{queues} queue(s): TCP echo on the SLAAC address:\n{out}");
     let total = stats_total(&bed);
     assert!(total["mld_reports"].as_u64().unwrap() > 0, "MLDv2 reports for our groups: {total}");
     assert!(total["ndp_solicits"].as_u64().unwrap() >= 2, "DAD probes for the link-local and the SLAAC address: {total}");

@@ -328,8 +328,8 @@ impl<'a> Io<'a> {
     }
 
     /// Read in place, without a copy: `f` borrows the longest contiguous run of
-    /// received bytes in the receive buffer and returns how many it consumed. The
-    /// buffer may wrap, so a second call may give more. `f` must not call this
+    /// received bytes in the receive buffer (at most the rest of one 4 KiB buffer
+    /// chunk) and returns how many it consumed; a further call gives what follows. `f` must not call this
     /// `Io` (the core's state is borrowed while it runs).
     pub fn recv_with(&mut self, conn: ConnId, f: impl FnOnce(&[u8]) -> usize) -> Result<usize, RecvError> {
         Ok(self.net.borrow_mut().iface.tcp_mut().recv_with(conn, f)?)

@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::mesh::{CoreLinks, NeighbourUpdate};
 use crate::sink::TxSink;
 use crate::stats::{CoreSnapshot, Counter, StatsBoard, PUBLISH_INTERVAL};
-use crate::steer::owner_of;
+use crate::steer::{link_control, owner_of, LinkControl};
 use proto::time::Instant;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -349,6 +349,20 @@ impl<D: Device, A: App> Core<D, A> {
                     let _ = p.lock().unwrap_or_else(|e| e.into_inner()).write(std::time::SystemTime::now(), frame);
                 }
                 if multi {
+                    // IPv6 link control: RAs to every core (each learns routers,
+                    // prefixes, SLAAC addresses), DAD and MLD traffic to core 0.
+                    match link_control(frame) {
+                        Some(LinkControl::AllCores) => {
+                            for c in (0..steering.cores()).filter(|c| *c != me) {
+                                links.forward(c, frame);
+                            }
+                        }
+                        Some(LinkControl::Control) if me != 0 => {
+                            links.forward(0, frame);
+                            return;
+                        }
+                        _ => {}
+                    }
                     // The flow's owner; for an IPv4 fragment the owner of its
                     // addresses (all fragments of a datagram to one core); for an
                     // echo reply the core whose ping sent the request.

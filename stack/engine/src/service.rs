@@ -167,7 +167,7 @@ impl Services {
     fn pump(&mut self, io: &mut Io<'_>, conn: ConnId, kind: ServiceKind) {
         match kind {
             ServiceKind::Echo => loop {
-                // Ring to ring, one copy: never more than the send buffer takes, so
+                // Chunk to chunk, one copy: never more than the send buffer takes, so
                 // no received byte is held outside the connection's buffers.
                 match io.splice(conn, conn, usize::MAX) {
                     Ok(0) => return, // send buffer full: Writable follows

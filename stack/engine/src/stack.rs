@@ -85,8 +85,9 @@ pub struct StackConfig {
     /// unfinished CHECKSUM_PARTIAL fields from a Linux peer: accept that form
     /// there, verify fully everywhere else).
     pub rx_checksum: Option<RxChecksum>,
-    /// IPv4 reassembly bounds of every core: time limit (30 s), memory (4 MiB)
-    /// and datagrams in progress (256), each per core.
+    /// Reassembly bounds of every core: time limit (30 s), memory (4 MiB) and
+    /// datagrams in progress (256), each per core and per family (IPv4 and IPv6
+    /// each get their own pool, touched only when used).
     pub frag: proto::frag::FragConfig,
 }
 

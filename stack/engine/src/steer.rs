@@ -104,6 +104,49 @@ pub fn fragment_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
     Some((v4(ip, 12)?.into(), v4(ip, 16)?.into()))
 }
 
+/// Where an IPv6 link-control message goes on a stack with several cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkControl {
+    /// A Router Advertisement (RFC 4861 §6.3.4): every core learns the routers,
+    /// prefixes and SLAAC addresses (a copy to each).
+    AllCores,
+    /// A message for the core that does the link's DAD and MLD duties (core 0):
+    /// a DAD probe from `::` (RFC 4862 §5.4.3), an advertisement to a multicast
+    /// group (a defended address, RFC 4862 §5.4.4), an MLD query (RFC 3810 §6.2).
+    Control,
+}
+
+/// The IPv6 link-control class of `frame`, if it is an unfragmented ICMPv6
+/// message of one (see [`LinkControl`]).
+#[inline]
+pub fn link_control(frame: &[u8]) -> Option<LinkControl> {
+    let mut ethertype = be16(frame, 12)?;
+    let mut l3 = ETH_HDR;
+    if ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
+        ethertype = be16(frame, 16)?;
+        l3 += 4;
+    }
+    if ethertype != ETHERTYPE_IPV6 {
+        return None;
+    }
+    let ip = frame.get(l3..)?;
+    let (nh, off) = v6_upper(ip)?;
+    if *ip.first()? >> 4 != 6 || nh != PROTO_ICMPV6 {
+        return None;
+    }
+    // The whole ICMPv6 header (RFC 4443 §2.1) must be there.
+    let ty = *ip.get(off..off + 8)?.first()?;
+    let src_unspecified = ip.get(8..24)?.iter().all(|b| *b == 0);
+    let dst_multicast = *ip.get(24)? == 0xff;
+    match ty {
+        134 => Some(LinkControl::AllCores),
+        135 if src_unspecified => Some(LinkControl::Control),
+        136 if dst_multicast => Some(LinkControl::Control),
+        130 => Some(LinkControl::Control),
+        _ => None,
+    }
+}
+
 /// The first header after the hop-by-hop, destination-options and routing
 /// headers of an IPv6 packet (RFC 8200 §4.1) and its offset: the fragment
 /// header, or the upper layer.
@@ -414,6 +457,29 @@ mod tests {
         assert_eq!(owner_of(&f, &steering), Some(0x1235 % 2));
         let request = [128u8, 0, 0, 0, 0x12, 0x35, 0, 1];
         assert_eq!(echo_reply_ident(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, "2001:db8::1".parse().unwrap(), us, &request))), None);
+    }
+
+
+    #[test]
+    fn ipv6_link_control_messages() {
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let all: Ipv6Addr = "ff02::1".parse().unwrap();
+        let snm: Ipv6Addr = "ff02::1:ff00:2".parse().unwrap();
+        let us: Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let msg = |ty: u8| [ty, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(134)))), Some(LinkControl::AllCores));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, Ipv6Addr::UNSPECIFIED, snm, &msg(135)))), Some(LinkControl::Control));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, snm, &msg(135)))), None, "address resolution: any core");
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(136)))), Some(LinkControl::Control));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, us, &msg(136)))), None, "a solicited NA: any core");
+        let mut hbh = vec![PROTO_ICMPV6, 0, 5, 2, 0, 0, 1, 0];
+        hbh.extend_from_slice(&msg(130));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(0, ll, all, &hbh))), Some(LinkControl::Control), "an MLD query behind its hop-by-hop header");
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, us, &msg(128)))), None);
+        let full = eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(134)));
+        for n in 0..full.len() {
+            assert_eq!(link_control(&full[..n]), None);
+        }
     }
 
 }

@@ -78,6 +78,20 @@ pub(crate) fn handle_icmpv6(i: &mut Interface, now: Instant, eth: &EthernetRepr,
             }
         }
         Icmpv6Repr::Ndisc(n) => handle_ndisc(i, now, eth, rx, n, tx),
+        // RFC 3810 §6.2: a query (general, or for one of our groups) is answered
+        // with a report of our groups (we answer at once rather than after a
+        // random delay: one listener per link end). Link-local source and hop
+        // limit 1 required (RFC 3810 §5.1.14).
+        Icmpv6Repr::Mld(wire::mld::MldRepr::Query { mcast_addr, .. }) => {
+            if rx.ip.hop_limit != 1 || !wire::ipv6::is_link_local(&rx.ip.src) {
+                return i.stats.drop(DropReason::Icmpv6Malformed);
+            }
+            if mcast_addr.is_unspecified() || i.addr6.in_group(&mcast_addr) {
+                i.mld_query(now);
+            } else {
+                i.stats.drop(DropReason::IcmpIgnored);
+            }
+        }
         Icmpv6Repr::Mld(_) => i.stats.drop(DropReason::IcmpIgnored),
         // Errors about our packets: not acted upon yet (no path MTU cache).
         _ => i.stats.drop(DropReason::IcmpIgnored),

@@ -133,7 +133,8 @@ pub struct InterfaceConfig {
     pub rx_checksum: RxChecksum,
     /// UDP settings.
     pub udp: UdpConfig,
-    /// IPv4 reassembly bounds (time limit, memory, datagrams in progress).
+    /// Reassembly bounds (time limit, memory, datagrams in progress), for IPv4
+    /// and again for IPv6.
     pub frag: FragConfig,
     /// Largest IPv4 packet sent in one frame (the link MTU); larger UDP datagrams
     /// and ICMP echo messages leave as fragments.

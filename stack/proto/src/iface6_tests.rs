@@ -407,3 +407,70 @@ proptest::proptest! {
         }
     }
 }
+
+/// TCP over IPv6: a SYN to a listener gets a SYN-ACK from our address whose MSS
+/// leaves room for the 40-byte IPv6 header (1440 on a 1500-byte link, RFC 9293
+/// §3.7.1), with a valid checksum over the IPv6 pseudo-header.
+#[test]
+fn tcp_syn_over_ipv6_gets_a_syn_ack_with_the_ipv6_mss() {
+    let mut i = iface();
+    i.tcp_mut().listen(7).unwrap();
+    let mut tx = Frames::default();
+    let now = Instant::from_millis(2000);
+    // The peer is known from its solicitation (STALE: used at once).
+    i.handle_frame(now, &ns(PEER, US, 255), &mut tx);
+    tx.0.clear();
+    let syn = wire::tcp::TcpRepr {
+        src_port: 40000,
+        dst_port: 7,
+        seq: 1000,
+        ack: 0,
+        flags: wire::tcp::TcpFlags::SYN,
+        window: 65535,
+        urgent: 0,
+        options: wire::tcp::TcpOptions { mss: Some(1440), ..Default::default() },
+        payload: &[],
+    };
+    let (s, d) = (IpAddr::V6(PEER), IpAddr::V6(US));
+    let mut b = vec![0u8; syn.buffer_len()];
+    syn.emit(&mut wire::tcp::TcpPacket::new_unchecked(&mut b[..]), &s, &d, ChecksumMode::Full);
+    i.handle_frame(now, &frame6(OUR_MAC, PEER, US, protocol::TCP, 64, &b), &mut tx);
+    i.poll_transmit(now, &mut tx);
+    assert_eq!(tx.0.len(), 1, "one SYN-ACK");
+    let (e, ip, body) = sent_icmp6(&tx.0[0]);
+    assert_eq!((e.dst.0, ip.src, ip.dst, ip.next_header), (PEER_MAC, US, PEER, protocol::TCP));
+    let seg = wire::tcp::TcpPacket::new_checked(&body[..]).unwrap();
+    let r = wire::tcp::TcpRepr::parse(&seg, &d, &s, ChecksumMode::Full).expect("checksum over the IPv6 pseudo-header");
+    assert_eq!(r.flags, wire::tcp::TcpFlags::SYN | wire::tcp::TcpFlags::ACK);
+    assert_eq!(r.options.mss, Some(1440));
+}
+
+/// RFC 3810 §6.2: a general MLD query is answered by a report of our
+/// solicited-node groups; a query with another hop limit than 1 is dropped.
+#[test]
+fn mld_general_query_is_answered_with_a_report() {
+    let mut i = iface();
+    let mut tx = Frames::default();
+    let now = Instant::from_millis(5000);
+    let q = wire::mld::MldRepr::Query { max_resp_code: 1000, mcast_addr: Ipv6Addr::UNSPECIFIED, v2: None };
+    let m = icmp6(PEER_LL, wire::ipv6::ALL_NODES, &Icmpv6Repr::Mld(q));
+    let all = wire::ipv6::multicast_mac(&wire::ipv6::ALL_NODES);
+    i.handle_frame(now, &frame6(all, PEER_LL, wire::ipv6::ALL_NODES, protocol::ICMPV6, 64, &m), &mut tx);
+    assert_eq!(i.stats().drops_of(DropReason::Icmpv6Malformed), 1, "hop limit 64");
+    let before = i.stats().mld_reports;
+    i.handle_frame(now, &frame6(all, PEER_LL, wire::ipv6::ALL_NODES, protocol::ICMPV6, 1, &m), &mut tx);
+    assert_eq!(i.poll_timeout(), Some(now));
+    i.poll_transmit(now, &mut tx);
+    assert_eq!(i.stats().mld_reports, before + 1);
+    let (_, ip, body) = sent_icmp6(tx.0.last().unwrap());
+    assert_eq!((ip.dst, ip.hop_limit), (wire::ipv6::ALL_MLDV2_ROUTERS, 1));
+    let v = IcmpPacket::new_checked(&body[8..]).unwrap();
+    assert!(v.verify_checksum(&ip.src, &ip.dst));
+    match wire::mld::MldRepr::parse(&v).unwrap() {
+        wire::mld::MldRepr::Report { records } => {
+            let groups: Vec<Ipv6Addr> = records.iter().map(|r| r.mcast_addr).collect();
+            assert_eq!(groups, vec![wire::ipv6::solicited_node(&US)]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -236,6 +236,15 @@ impl Interface {
         }
     }
 
+    /// An MLD query for our groups: report them at the next poll (on the
+    /// control interface, which reports for the link end).
+    pub(crate) fn mld_query(&mut self, now: Instant) {
+        if self.v6ctl.control {
+            self.v6ctl.mld_left = self.v6ctl.mld_left.max(1);
+            self.v6ctl.mld_next = Some(self.v6ctl.mld_next.map_or(now, |t| t.min(now)));
+        }
+    }
+
     /// A valid Router Advertisement (RFC 4861 §6.3.4) from `src`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_ra(&mut self, now: Instant, src: Ipv6Addr, hop_limit: u8, router_lifetime: u16, lladdr: Option<[u8; 6]>, mtu: Option<u32>, prefixes: &wire::ndp::Prefixes) {

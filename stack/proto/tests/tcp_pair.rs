@@ -19,13 +19,17 @@ fn handshake() {
     assert_eq!(s.b.remote(sc), Some(SocketAddr::new(A_IP, 40000)));
     assert_eq!(s.a.local(c), Some(SocketAddr::new(A_IP, 40000)));
     assert!(s.b.is_listening(80));
-    // SYN options: MSS, wscale, timestamps, never SACK-permitted.
+    // SYN options: MSS, wscale, timestamps, SACK-permitted (RFC 2018 §2), and
+    // the SYN-ACK answers it: SACK is in use both ways.
     let syn = &s.log[0].1;
     assert!(syn.has(TcpFlags::SYN) && !syn.has(TcpFlags::ACK));
     assert_eq!(syn.options.mss, Some(1460));
     assert!(syn.options.window_scale.is_some());
     assert!(syn.options.timestamps.is_some());
-    assert!(!syn.options.sack_permitted);
+    assert!(syn.options.sack_permitted);
+    let synack = &s.log[1].1;
+    assert!(synack.has(TcpFlags::SYN | TcpFlags::ACK) && synack.options.sack_permitted);
+    assert!(s.a.negotiated(c).unwrap().sack && s.b.negotiated(sc).unwrap().sack);
     assert_eq!(s.a.stats().established, 1);
     assert_eq!(s.b.stats().established, 1);
     assert_eq!(s.a.connection_count(), 1);
@@ -380,7 +384,9 @@ fn sequence_wraparound() {
 
 #[test]
 fn rto_backoff_then_timeout() {
-    let cfg = TcpConfig { max_retries: 5, ..TcpConfig::default() };
+    // Without the tail loss probe, which would add one probe before the first
+    // RTO (see tcp_loss.rs).
+    let cfg = TcpConfig { max_retries: 5, tail_loss_probe: false, ..TcpConfig::default() };
     let mut s = Sim::new(1, cfg.clone(), cfg);
     let (c, _sc) = s.handshake(80);
     // The peer disappears.

@@ -551,13 +551,6 @@ fn syn_flood_real_client_connects_through_a_cookie() {
     assert_eq!(s.b.listener_queues(80).unwrap().syn_received, backlog);
     assert_eq!(s.b.stats().cookies_sent, 1000 - backlog as u64);
     assert_eq!(s.b.stats().syn_queue_full, 0);
-    // Our own SYNs offer no SACK-permitted (we send no SACK yet): a middlebox
-    // adds it to the client's SYN, as a Linux client would send it.
-    s.edit = Some(Box::new(|g: &mut Seg| {
-        if g.src == A_IP && g.flags == TcpFlags::SYN {
-            g.options.sack_permitted = true;
-        }
-    }));
     let c = s.connect(80);
     let ok = s.run(Duration::from_secs(5), |s| s.accepted().is_some() && s.a_events.contains(&TcpEvent::Connected(c)));
     assert!(ok, "the client did not connect during the flood: {:?}, B {:?}", s.a.state(c), s.b.stats());
@@ -572,6 +565,9 @@ fn syn_flood_real_client_connects_through_a_cookie() {
     assert!(neg.timestamps);
     assert_eq!((neg.snd_wscale, neg.rcv_wscale), (3, 3));
     assert!(neg.peer_sack_permitted, "SACK-permitted lost through the cookie");
+    // The cookie SYN-ACK offers SACK-permitted in turn: SACK is in use both ways.
+    assert!(synack.options.sack_permitted, "the cookie SYN-ACK offers SACK-permitted");
+    assert!(neg.sack && s.a.negotiated(c).unwrap().sack);
     assert_eq!(neg.send_mss, 1460 - 12);
     assert_eq!(s.b.state(sc), Some(State::Established));
     let mut up = Flow::new(pattern(1 << 20, 0x31), false);
@@ -598,6 +594,9 @@ fn cookie_without_timestamps_keeps_mss_only() {
     assert_eq!(s.b.stats().cookies_validated, 1);
     let synack = s.log.iter().find(|(_, g)| g.dst == A_IP && g.has(TcpFlags::SYN)).map(|(_, g)| g.clone()).unwrap();
     assert_eq!((synack.options.window_scale, synack.options.timestamps, synack.options.mss), (None, None, Some(1460)));
+    // Nor SACK-permitted: the cookie could not remember the client's.
+    assert!(!synack.options.sack_permitted);
+    assert!(!s.b.negotiated(sc).unwrap().sack);
     let neg = s.b.negotiated(sc).unwrap();
     assert_eq!((neg.snd_wscale, neg.rcv_wscale, neg.timestamps, neg.send_mss), (0, 0, false, 1460));
     let mut up = Flow::new(pattern(300_000, 0x41), true);

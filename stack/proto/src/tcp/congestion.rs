@@ -1,28 +1,67 @@
-//! Congestion control behind a small trait; NewReno (RFC 5681 slow start and
-//! congestion avoidance, RFC 6582 fast retransmit / fast recovery) is the one we
-//! have. The TCB calls the trait on every ACK, duplicate ACK and timeout, and never
-//! sends more than [`CongestionControl::window`] bytes in flight.
+//! Congestion control behind one trait, chosen per connection
+//! ([`super::TcpConfig::congestion`]): NewReno ([`NewReno`], RFC 5681 slow start
+//! and congestion avoidance with RFC 6582's window on leaving recovery) and CUBIC
+//! ([`super::cubic::Cubic`], RFC 9438, the default as in Linux).
+//!
+//! The controller only sizes the window; *when* a loss happened is decided by the
+//! connection's loss recovery (`recovery.rs`: duplicate ACKs, SACK by
+//! RFC 6675, RACK-TLP by RFC 8985, the retransmission timer), which calls
+//! [`CongestionControl::on_congestion`] once per recovery episode. Time and the
+//! RTT are passed in (sans-IO): the controller reads no clock.
 
-use super::seq::SeqNum;
+use crate::time::{Duration, Instant};
 
-/// What a congestion controller must answer. `flight` is always the number of bytes
-/// outstanding (`SND.MAX - SND.UNA`, RFC 5681 FlightSize) before the event.
+/// Which congestion controller a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// NewReno: RFC 5681 + RFC 6582 (with SACK, the loss recovery is RFC 6675's).
+    NewReno,
+    /// CUBIC, RFC 9438 (the default, as in Linux).
+    #[default]
+    Cubic,
+}
+
+impl Algorithm {
+    /// Parse `newreno` / `reno` / `cubic` (the CLI's `--cc` values).
+    pub fn parse(s: &str) -> Option<Algorithm> {
+        match s {
+            "newreno" | "reno" => Some(Algorithm::NewReno),
+            "cubic" => Some(Algorithm::Cubic),
+            _ => None,
+        }
+    }
+    /// The name `parse` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::NewReno => "newreno",
+            Algorithm::Cubic => "cubic",
+        }
+    }
+}
+
+/// What a congestion controller must answer. `flight` is the number of bytes
+/// outstanding (RFC 5681 FlightSize) before the event; `now` the current time.
 pub trait CongestionControl {
     /// Congestion window, bytes.
     fn window(&self) -> u32;
     /// Slow-start threshold, bytes.
     fn ssthresh(&self) -> u32;
-    /// In fast recovery?
-    fn in_recovery(&self) -> bool;
-    /// A cumulative ACK acknowledged `acked` new bytes; `snd_una` is the new SND.UNA.
-    /// Returns `true` when the first unacknowledged segment must be retransmitted
-    /// now (a partial ACK during fast recovery, RFC 6582 §3.2 step 5).
-    fn on_ack(&mut self, acked: u32, snd_una: SeqNum, flight: u32) -> bool;
-    /// A duplicate ACK (RFC 5681 §2 definition). Returns `true` when the segment at
-    /// SND.UNA must be fast-retransmitted now.
-    fn on_dup_ack(&mut self, snd_una: SeqNum, snd_max: SeqNum, flight: u32) -> bool;
-    /// The retransmission timer expired (RFC 5681 §3.1 eq. 4, RFC 6582 §3.2 step 4).
-    fn on_rto(&mut self, snd_max: SeqNum, flight: u32);
+    /// A cumulative ACK acknowledged `acked` new bytes outside loss recovery
+    /// (window growth). `rtt` is the smoothed RTT if known.
+    fn on_ack(&mut self, now: Instant, acked: u32, flight: u32, rtt: Option<Duration>);
+    /// A loss was detected (fast retransmit, SACK or RACK): enter recovery, set
+    /// ssthresh and cwnd (RFC 5681 §3.2 eq. 4, RFC 6675 §5 step 4.2,
+    /// RFC 9438 §4.6). Called once per recovery episode.
+    fn on_congestion(&mut self, now: Instant, flight: u32);
+    /// Loss recovery ended (the recovery point was acknowledged); `flight` is
+    /// what remains outstanding.
+    fn on_recovery_end(&mut self, now: Instant, flight: u32);
+    /// The retransmission timer expired (RFC 5681 §3.1 eq. 4, loss window of one
+    /// SMSS).
+    fn on_rto(&mut self, now: Instant, flight: u32);
+    /// Nothing was sent for more than an RTO: restart from the restart window
+    /// (RFC 5681 §4.1).
+    fn on_idle_restart(&mut self, now: Instant);
     /// The sender MSS changed (after option negotiation).
     fn set_mss(&mut self, mss: u32);
 }
@@ -32,26 +71,23 @@ pub fn initial_window(mss: u32) -> u32 {
     (10 * mss).min((2 * mss).max(14600))
 }
 
-/// NewReno (RFC 5681 + RFC 6582).
+/// RFC 5681 §4.1 restart window: `min(IW, cwnd)`.
+pub fn restart_window(mss: u32, cwnd: u32) -> u32 {
+    initial_window(mss).min(cwnd)
+}
+
+/// NewReno's window (RFC 5681 + RFC 6582).
 #[derive(Debug, Clone)]
 pub struct NewReno {
     mss: u32,
     cwnd: u32,
     ssthresh: u32,
-    dup_acks: u32,
-    recover: SeqNum,
-    recovering: bool,
 }
 
 impl NewReno {
-    /// A controller for a connection whose ISS is `iss` (RFC 6582 §3.2 step 1:
-    /// `recover` starts at the initial send sequence number).
-    pub fn new(mss: u32, iss: SeqNum) -> NewReno {
-        NewReno { mss, cwnd: initial_window(mss), ssthresh: u32::MAX, dup_acks: 0, recover: iss, recovering: false }
-    }
-    /// Duplicate ACKs counted in a row.
-    pub fn dup_acks(&self) -> u32 {
-        self.dup_acks
+    /// A controller with the initial window for `mss`.
+    pub fn new(mss: u32) -> NewReno {
+        NewReno { mss, cwnd: initial_window(mss), ssthresh: u32::MAX }
     }
 }
 
@@ -62,34 +98,8 @@ impl CongestionControl for NewReno {
     fn ssthresh(&self) -> u32 {
         self.ssthresh
     }
-    fn in_recovery(&self) -> bool {
-        self.recovering
-    }
 
-    fn on_ack(&mut self, acked: u32, snd_una: SeqNum, flight: u32) -> bool {
-        self.dup_acks = 0;
-        if self.recovering {
-            if snd_una >= self.recover {
-                // RFC 6582 §3.2 step 5, full acknowledgment: deflate the window,
-                // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
-                let flight_after = flight.saturating_sub(acked);
-                self.cwnd = self.ssthresh.min(flight_after.max(self.mss) + self.mss);
-                self.recovering = false;
-                return false;
-            }
-            // RFC 6582 §3.2 step 5, partial acknowledgment: retransmit the first
-            // unacknowledged segment, deflate cwnd by the data acknowledged and add
-            // back one SMSS if at least one SMSS was acknowledged.
-            self.cwnd = self.cwnd.saturating_sub(acked);
-            if acked >= self.mss {
-                self.cwnd += self.mss;
-            }
-            self.cwnd = self.cwnd.max(self.mss);
-            return true;
-        }
-        // Keep `recover` trailing SND.UNA so that it never falls 2^31 behind and
-        // flips the comparison above on a long connection.
-        self.recover = self.recover.max(snd_una);
+    fn on_ack(&mut self, _now: Instant, acked: u32, _flight: u32, _rtt: Option<Duration>) {
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 slow start, with RFC 3465 appropriate byte counting (L = 2).
             self.cwnd = self.cwnd.saturating_add(acked.min(2 * self.mss));
@@ -98,41 +108,29 @@ impl CongestionControl for NewReno {
             let inc = ((self.mss as u64 * self.mss as u64) / self.cwnd.max(1) as u64).max(1) as u32;
             self.cwnd = self.cwnd.saturating_add(inc);
         }
-        false
     }
 
-    fn on_dup_ack(&mut self, snd_una: SeqNum, snd_max: SeqNum, flight: u32) -> bool {
-        self.dup_acks += 1;
-        if self.recovering {
-            // RFC 6582 §3.2 step 4 / RFC 5681 §3.2 step 4: inflate by one SMSS.
-            self.cwnd = self.cwnd.saturating_add(self.mss);
-            return false;
-        }
-        if self.dup_acks == 3 {
-            // RFC 6582 §3.2 step 2: only if the ACK covers more than `recover`.
-            if snd_una < self.recover {
-                return false;
-            }
-            // RFC 5681 §3.2 step 2 eq. 4: ssthresh = max(FlightSize/2, 2*SMSS).
-            self.ssthresh = (flight / 2).max(2 * self.mss);
-            // RFC 6582 §3.2 step 3: recover = highest sequence number sent.
-            self.recover = snd_max;
-            // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS.
-            self.cwnd = self.ssthresh + 3 * self.mss;
-            self.recovering = true;
-            return true;
-        }
-        false
+    fn on_congestion(&mut self, _now: Instant, flight: u32) {
+        // RFC 5681 §3.2 eq. 4: ssthresh = max(FlightSize/2, 2*SMSS); RFC 6675
+        // §5 step 4.2: cwnd = ssthresh (the pipe algorithm replaces inflation).
+        self.ssthresh = (flight / 2).max(2 * self.mss);
+        self.cwnd = self.ssthresh;
     }
 
-    fn on_rto(&mut self, snd_max: SeqNum, flight: u32) {
+    fn on_recovery_end(&mut self, _now: Instant, flight: u32) {
+        // RFC 6582 §3.2 step 5, full acknowledgment:
+        // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
+        self.cwnd = self.ssthresh.min(flight.max(self.mss) + self.mss);
+    }
+
+    fn on_rto(&mut self, _now: Instant, flight: u32) {
         // RFC 5681 §3.1 eq. 4 and the loss window of one SMSS.
         self.ssthresh = (flight / 2).max(2 * self.mss);
         self.cwnd = self.mss;
-        self.dup_acks = 0;
-        self.recovering = false;
-        // RFC 6582 §3.2 step 4 (timeout): record the highest sequence number sent.
-        self.recover = snd_max;
+    }
+
+    fn on_idle_restart(&mut self, _now: Instant) {
+        self.cwnd = restart_window(self.mss, self.cwnd);
     }
 
     fn set_mss(&mut self, mss: u32) {
@@ -144,54 +142,118 @@ impl CongestionControl for NewReno {
     }
 }
 
+/// The controller of one connection: one of the [`Algorithm`]s, dispatched
+/// without allocation.
+#[derive(Debug, Clone)]
+pub enum Controller {
+    /// NewReno.
+    NewReno(NewReno),
+    /// CUBIC.
+    Cubic(super::cubic::Cubic),
+}
+
+impl Controller {
+    /// A controller of kind `alg` with the initial window for `mss`.
+    pub fn new(alg: Algorithm, mss: u32) -> Controller {
+        match alg {
+            Algorithm::NewReno => Controller::NewReno(NewReno::new(mss)),
+            Algorithm::Cubic => Controller::Cubic(super::cubic::Cubic::new(mss)),
+        }
+    }
+    /// Which algorithm this is.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Controller::NewReno(_) => Algorithm::NewReno,
+            Controller::Cubic(_) => Algorithm::Cubic,
+        }
+    }
+    fn get(&self) -> &dyn CongestionControl {
+        match self {
+            Controller::NewReno(c) => c,
+            Controller::Cubic(c) => c,
+        }
+    }
+    fn get_mut(&mut self) -> &mut dyn CongestionControl {
+        match self {
+            Controller::NewReno(c) => c,
+            Controller::Cubic(c) => c,
+        }
+    }
+}
+
+impl CongestionControl for Controller {
+    fn window(&self) -> u32 {
+        self.get().window()
+    }
+    fn ssthresh(&self) -> u32 {
+        self.get().ssthresh()
+    }
+    fn on_ack(&mut self, now: Instant, acked: u32, flight: u32, rtt: Option<Duration>) {
+        self.get_mut().on_ack(now, acked, flight, rtt)
+    }
+    fn on_congestion(&mut self, now: Instant, flight: u32) {
+        self.get_mut().on_congestion(now, flight)
+    }
+    fn on_recovery_end(&mut self, now: Instant, flight: u32) {
+        self.get_mut().on_recovery_end(now, flight)
+    }
+    fn on_rto(&mut self, now: Instant, flight: u32) {
+        self.get_mut().on_rto(now, flight)
+    }
+    fn on_idle_restart(&mut self, now: Instant) {
+        self.get_mut().on_idle_restart(now)
+    }
+    fn set_mss(&mut self, mss: u32) {
+        self.get_mut().set_mss(mss)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const T: Instant = Instant::ZERO;
+
     #[test]
     fn slow_start_then_avoidance() {
-        let mut c = NewReno::new(1000, SeqNum(0));
+        let mut c = NewReno::new(1000);
         assert_eq!(c.window(), 10_000);
-        c.on_ack(1000, SeqNum(1001), 10_000);
+        c.on_ack(T, 1000, 10_000, None);
         assert_eq!(c.window(), 11_000);
-        c.on_rto(SeqNum(20_000), 10_000);
+        c.on_rto(T, 10_000);
         assert_eq!(c.window(), 1000);
         assert_eq!(c.ssthresh(), 5000);
         for _ in 0..4 {
-            c.on_ack(1000, SeqNum(20_001), 1000);
+            c.on_ack(T, 1000, 1000, None);
         }
         assert_eq!(c.window(), 5000);
-        c.on_ack(1000, SeqNum(21_001), 5000);
+        c.on_ack(T, 1000, 5000, None);
         assert_eq!(c.window(), 5200);
     }
 
     #[test]
-    fn fast_retransmit_and_recovery() {
-        let mut c = NewReno::new(1000, SeqNum(0));
-        let una = SeqNum(1001);
-        let max = SeqNum(11_001);
-        assert!(!c.on_dup_ack(una, max, 10_000));
-        assert!(!c.on_dup_ack(una, max, 10_000));
-        assert!(c.on_dup_ack(una, max, 10_000));
-        assert!(c.in_recovery());
+    fn recovery_window() {
+        let mut c = NewReno::new(1000);
+        c.on_congestion(T, 10_000);
         assert_eq!(c.ssthresh(), 5000);
-        assert_eq!(c.window(), 8000);
-        assert!(!c.on_dup_ack(una, max, 10_000));
-        assert_eq!(c.window(), 9000);
-        // Partial ACK: retransmit again.
-        assert!(c.on_ack(2000, SeqNum(3001), 10_000));
-        assert!(c.in_recovery());
-        assert_eq!(c.window(), 8000);
-        // Full ACK: leave recovery.
-        assert!(!c.on_ack(8000, max, 8000));
-        assert!(!c.in_recovery());
+        assert_eq!(c.window(), 5000);
+        // RFC 6582 full ACK with little left in flight: FlightSize + SMSS.
+        c.on_recovery_end(T, 1000);
         assert_eq!(c.window(), 2000);
-        // Dup ACKs not beyond `recover` don't trigger another fast retransmit.
-        let mut c = NewReno::new(1000, SeqNum(0));
-        c.on_rto(SeqNum(50_000), 10_000);
-        for _ in 0..2 {
-            c.on_dup_ack(SeqNum(40_000), SeqNum(50_000), 10_000);
+        c.on_congestion(T, 10_000);
+        c.on_recovery_end(T, 9000);
+        assert_eq!(c.window(), 5000);
+        // RFC 5681 §4.1: after idle, min(IW, cwnd).
+        let mut c = NewReno::new(1000);
+        for _ in 0..100 {
+            c.on_ack(T, 2000, 0, None);
         }
-        assert!(!c.on_dup_ack(SeqNum(40_000), SeqNum(50_000), 10_000));
+        assert!(c.window() > 10_000);
+        c.on_idle_restart(T);
+        assert_eq!(c.window(), 10_000);
+        assert_eq!(Algorithm::parse("cubic"), Some(Algorithm::Cubic));
+        assert_eq!(Algorithm::parse("newreno"), Some(Algorithm::NewReno));
+        assert_eq!(Algorithm::parse("bbr"), None);
+        assert_eq!(Algorithm::default(), Algorithm::Cubic);
     }
 }

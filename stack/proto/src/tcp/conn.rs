@@ -3,8 +3,9 @@
 //! (everything else). Output (segments, timers) is in `output.rs`.
 
 use super::buffer::{ooo_range_limit, AddOutcome, Assembler};
+use super::congestion::{CongestionControl, Controller};
 use super::pool::{ChunkBuf, Pool};
-use super::congestion::{CongestionControl, NewReno};
+use super::recovery::LossState;
 use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
 use super::retransmit::Rtt;
 use super::seq::SeqNum;
@@ -233,7 +234,10 @@ pub(crate) struct Conn {
     pub timewait_at: Option<Instant>,
     pub rtt: Rtt,
     pub retries: u32,
-    pub cc: NewReno,
+    pub cc: Controller,
+    /// Loss recovery: SACK both ways, the segments in flight, RACK-TLP
+    /// (`recovery.rs`).
+    pub loss: LossState,
 
     // Application notifications.
     pub readable_pending: bool,
@@ -314,7 +318,7 @@ impl Conn {
             rwin: RecvWindow::new(SeqNum(0), 0),
             last_ack_sent: SeqNum(0),
             offer,
-            neg: Negotiated { send_mss: cfg.mss.min(super::options::DEFAULT_MSS_V4), snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false },
+            neg: Negotiated { send_mss: cfg.mss.min(super::options::DEFAULT_MSS_V4), snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false, sack: false },
             ts: if offer.timestamps { Some(Timestamps { recent: 0, recent_at: Instant::ZERO, offset: ts_offset }) } else { None },
             ack_now: false,
             unacked_bytes: 0,
@@ -327,7 +331,8 @@ impl Conn {
             timewait_at: None,
             rtt: Rtt::new(cfg.min_rto, cfg.max_rto),
             retries: 0,
-            cc: NewReno::new(mss, iss),
+            cc: Controller::new(cfg.congestion, mss),
+            loss: LossState::new(iss),
             readable_pending: false,
             writable_wanted: false,
             tx_blocked: false,
@@ -381,6 +386,7 @@ impl Conn {
             (None, y) => y,
         };
         let t = min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at));
+        let t = min(t, min(self.loss.tlp_at, self.loss.rack_at));
         min(t, min(self.keepalive_at, self.fin_wait2_at))
     }
 
@@ -447,6 +453,11 @@ impl Conn {
         self.state = if self.app_closed { State::FinWait1 } else { State::Established };
         self.last_rx = now;
         self.arm_keepalive();
+        if self.retries > 0 {
+            // RFC 6298 §5.7: the SYN (or SYN-ACK) timed out: data starts with
+            // an RTO of 3 s until an RTT sample.
+            self.rtt.after_syn_timeout();
+        }
         self.retries = 0;
         env.stats.established += 1;
         self.announced = true;
@@ -582,7 +593,11 @@ impl Conn {
         if !self.acceptable(seq, seg_len) {
             // RFC 9293 §3.10.7.4: with a zero window, still take the ACK (and RST)
             // fields of a segment at RCV.NXT; its data is dropped.
-            let zero_window_at_edge = self.rwin.current(self.rcv_nxt) == 0 && seq == self.rcv_nxt && !syn;
+            // That includes a zero-window probe at RCV.NXT − 1 (Linux probes with
+            // SND.UNA − 1): its ACK may acknowledge our data, and while our
+            // window stays closed it may be the only ACK the peer sends (an
+            // echo whose send side waits for those ACKs would stall until RTOs).
+            let zero_window_at_edge = self.rwin.current(self.rcv_nxt) == 0 && (seq == self.rcv_nxt || (seq + 1 == self.rcv_nxt && payload.len() <= 1)) && !syn;
             if !zero_window_at_edge {
                 env.stats.out_of_window += 1;
                 // Answering every unacceptable pure ACK could start an ACK storm with a
@@ -593,6 +608,10 @@ impl Conn {
                 if !rst && !limited {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                     self.ack_now = true;
+                    if !payload.is_empty() && seq + payload.len() as u32 <= self.rcv_nxt {
+                        // RFC 2883 §4: report the duplicate as a D-SACK block.
+                        self.loss.gen.duplicate(seq, seq + payload.len() as u32);
+                    }
                     if seg_len == 0 {
                         self.last_oow_ack = Some(now);
                     }
@@ -603,7 +622,9 @@ impl Conn {
                 }
                 return Outcome::Keep;
             }
-            if !payload.is_empty() || fin {
+            if !payload.is_empty() || fin || seq + 1 == self.rcv_nxt {
+                // Data that does not fit, or a window probe: answer with our
+                // (closed) window.
                 env.stats.rx_overflow += payload.len() as u64;
                 self.ack_now = true;
             }
@@ -699,7 +720,7 @@ impl Conn {
             }
         }
         let pure = repr.payload.is_empty() && !flags.contains(TcpFlags::FIN);
-        if let Some(outcome) = self.process_ack(now, env, repr, pure, out) {
+        if let Some(outcome) = self.process_ack(now, env, repr, pure) {
             return outcome;
         }
 
@@ -721,7 +742,7 @@ impl Conn {
 
     /// RFC 9293 §3.10.7.4 fifth step in the synchronized states. Returns `Some` when
     /// the segment must be dropped (or the connection freed) here.
-    fn process_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, pure: bool, out: &mut impl SegmentSink) -> Option<Outcome> {
+    fn process_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, pure: bool) -> Option<Outcome> {
         let ack = SeqNum(repr.ack);
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
         if ack > self.snd_max {
@@ -761,13 +782,11 @@ impl Conn {
             self.rtt.on_progress();
             self.retries = 0;
             let cc_acked = acked_total - u32::from(syn_acked);
-            let partial = cc_acked > 0 && self.cc.on_ack(cc_acked, ack, flight);
+            self.loss_on_cumulative(now, env, cc_acked, flight, repr.options.timestamps.map(|(_, ecr)| ecr));
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
             self.rto_at = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
-            if partial {
-                env.stats.fast_retransmits += 1;
-                self.retransmit_first(now, env, out);
-            }
+            // RFC 8985 §7.2: an ACK that advances re-arms the probe timeout.
+            self.arm_tlp(now, env.cfg.tail_loss_probe);
             if data_acked > 0 && self.writable_wanted {
                 self.writable_wanted = false;
                 self.push_event(env, TcpEvent::Writable(self.id));
@@ -793,21 +812,11 @@ impl Conn {
                     }
                 }
             }
-        } else if ack == self.snd_una
-            && pure
-            && self.snd_max != self.snd_una
-            && new_wnd == self.snd_wnd
-            && self.snd_wnd != 0
-        {
-            // RFC 5681 §2: a duplicate ACK.
-            env.stats.dup_acks += 1;
-            let flight = self.snd_max.since(self.snd_una);
-            if self.cc.on_dup_ack(self.snd_una, self.snd_max, flight) {
-                // RFC 5681 §3.2 step 2: fast retransmit.
-                env.stats.fast_retransmits += 1;
-                self.retransmit_first(now, env, out);
-            }
         }
+        // RFC 5681 §2: a duplicate ACK (RFC 6675 §2 with SACK: one SACKing new
+        // data); the SACK blocks and loss detection (recovery.rs).
+        let dup = ack == self.snd_una && pure && self.snd_max != self.snd_una && new_wnd == self.snd_wnd && self.snd_wnd != 0;
+        self.loss_on_ack(now, env, repr, dup);
         self.update_send_window(now, repr);
         None
     }
@@ -861,7 +870,9 @@ impl Conn {
                 }
             }
             if off > 0 {
-                // RFC 5681 §4.2: an out-of-order segment triggers an immediate duplicate ACK.
+                // RFC 5681 §4.2: an out-of-order segment triggers an immediate
+                // duplicate ACK; RFC 2018 §4: its block goes first.
+                self.loss.gen.note(data_seq);
                 env.stats.ooo_segments += 1;
                 self.ack_now = true;
                 return;
@@ -889,13 +900,15 @@ impl Conn {
     }
 
     /// Receive-buffer auto-tuning, as Linux's `tcp_rcv_space_adjust` (DRS): once
-    /// per RTT, see how many bytes the application read during it; if that is
-    /// more than half the buffer, the flow is limited by our window while the
-    /// application keeps up, so the buffer (and the window we advertise) grows
-    /// to twice that plus 16 segments, up to [`TcpConfig::rx_buffer`]. A
-    /// connection starts at [`TcpConfig::rx_buffer_initial`]; one whose
-    /// application reads slowly, or whose peer sends little, stays small. The
-    /// buffer never shrinks (the window never retracts, RFC 9293 §3.8.6).
+    /// per RTT, see how many bytes the application read during it (`copied`).
+    /// Linux sizes the window `2 * copied + 16` segments; when that exceeds the
+    /// buffer, the flow is limited by our window while the application keeps
+    /// up, and the buffer (so the window we advertise) grows to that, at least
+    /// doubling (Linux adds a term for a sender in slow start), up to
+    /// [`TcpConfig::rx_buffer`]. A connection whose application reads slowly,
+    /// or whose peer sends little, keeps [`TcpConfig::rx_buffer_initial`]; a
+    /// steady flow settles within four times what it moves per RTT. The buffer
+    /// never shrinks (the window never retracts, RFC 9293 §3.8.6).
     fn rcv_space_adjust(&mut self, now: Instant, cfg: &TcpConfig) {
         let cap = self.rx.capacity();
         if cap >= cfg.rx_buffer {
@@ -910,12 +923,33 @@ impl Conn {
         // unread byte is RCV.NXT minus what is queued).
         let copied_seq = self.rcv_nxt - self.rx.len() as u32;
         let copied = copied_seq.since(self.rcv_space_seq) as usize;
-        if copied * 2 > cap {
-            let grown = (2 * copied + 16 * usize::from(self.neg.send_mss)).max(cap).min(cfg.rx_buffer);
-            self.rx.set_capacity(grown);
+        let want = 2 * copied + 16 * usize::from(self.neg.send_mss);
+        // Only a flow that moved a good part of the buffer in an RTT (Linux
+        // compares with the previous measurement, which starts at 10 segments).
+        if copied * 4 > cap && want > cap {
+            self.rx.set_capacity(want.max(2 * cap).min(cfg.rx_buffer));
         }
         self.rcv_space_seq = copied_seq;
         self.rcv_space_ms = now_ms;
+    }
+
+    /// The receive window to offer now: the free buffer as far as the pool can
+    /// back it. Under the memory bound ([`TcpConfig::buffer_memory`]) the right
+    /// edge already advertised may lie beyond what the pool can hold; it is then
+    /// pulled back ("shrinking the window", which RFC 9293 §3.8.6 discourages
+    /// but allows; RFC 7323 §2.4): data beyond is refused as out of window and
+    /// the peer learns the smaller window at once, instead of sending into a
+    /// window whose bytes would be dropped until it times out. Accepted data is
+    /// never dropped.
+    pub(crate) fn rx_window_room(&mut self, pool: &Pool) -> u32 {
+        let room = self.rx.room(pool) as u32;
+        if (room as usize) < self.rx.free() {
+            let edge = self.rcv_nxt + room;
+            if self.rwin.adv_edge > edge {
+                self.rwin.adv_edge = edge;
+            }
+        }
+        room
     }
 
     /// Consume the peer's FIN once all data before it arrived (RFC 9293 §3.10.7.4

@@ -190,9 +190,12 @@ impl Tcp {
         let peer_mss = repr.options.mss.unwrap_or(if v6 { DEFAULT_MSS_V6 } else { DEFAULT_MSS_V4 });
         let index = mss_index(peer_mss, v6);
         let isn = encode(&self.cfg.cookie_secret, &local, &remote, repr.seq, now, index);
-        let mut offer = self.offer().answer(&repr.options);
+        let mut offer = self.offer(&remote).answer(&repr.options);
         if !offer.timestamps {
+            // Without timestamps the cookie has no room for window scale or
+            // SACK-permitted: offer neither.
             offer.wscale = None;
+            offer.sack = false;
         }
         let timestamps = match (offer.timestamps, repr.options.timestamps) {
             (true, Some((peer_tsval, _))) => {
@@ -202,7 +205,7 @@ impl Tcp {
             }
             _ => None,
         };
-        let options = TcpOptions { mss: Some(self.cfg.mss), window_scale: offer.wscale, timestamps, ..TcpOptions::default() };
+        let options = TcpOptions { mss: Some(self.cfg.mss), window_scale: offer.wscale, sack_permitted: offer.sack, timestamps, ..TcpOptions::default() };
         let synack = TcpRepr {
             src_port: local.port(),
             dst_port: remote.port(),
@@ -259,7 +262,7 @@ impl Tcp {
             timestamps: ts,
             ..TcpOptions::default()
         };
-        let offer = self.offer().answer(&peer);
+        let offer = self.offer(&remote).answer(&peer);
         // No slot or no memory: dropped (counted in `alloc`).
         let Ok(idx) = self.alloc(local, remote, SeqNum(iss), State::SynReceived, offer) else {
             return CookieAck::Dropped;

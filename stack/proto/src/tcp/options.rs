@@ -1,7 +1,7 @@
 //! Option negotiation on the handshake: MSS (RFC 9293 §3.7.1), window scale
-//! (RFC 7323 §2) and timestamps (RFC 7323 §3–§5: RTTM and a minimal PAWS).
-//! SACK-permitted is never announced (we do not process SACK) and received SACK
-//! blocks are ignored.
+//! (RFC 7323 §2), timestamps (RFC 7323 §3–§5: RTTM and a minimal PAWS) and
+//! SACK-permitted (RFC 2018 §2, offered unless [`super::TcpConfig::sack`] is
+//! off). SACK blocks themselves are built and read in [`super::sack`].
 
 use crate::time::Instant;
 use wire::tcp::TcpOptions;
@@ -36,9 +36,12 @@ pub struct Negotiated {
     /// Timestamps in use on every segment.
     pub timestamps: bool,
     /// The peer's SYN carried SACK-permitted (RFC 2018 §2: we may send it SACK
-    /// blocks). Kept, also through a SYN cookie; this stack sends no SACK
-    /// blocks yet, so nothing uses it.
+    /// blocks). Kept, also through a SYN cookie.
     pub peer_sack_permitted: bool,
+    /// SACK in use both ways: we offered SACK-permitted and so did the peer
+    /// (RFC 2018 §2): we send SACK blocks and use the peer's in loss recovery
+    /// (RFC 6675).
+    pub sack: bool,
 }
 
 /// What we offer in our SYN (or in a SYN-ACK, restricted to what the peer offered).
@@ -50,6 +53,8 @@ pub struct Offer {
     pub wscale: Option<u8>,
     /// Whether we offer timestamps.
     pub timestamps: bool,
+    /// Whether we offer SACK-permitted (RFC 2018 §2).
+    pub sack: bool,
 }
 
 impl Offer {
@@ -58,7 +63,7 @@ impl Offer {
         TcpOptions {
             mss: Some(self.mss),
             window_scale: self.wscale,
-            sack_permitted: false,
+            sack_permitted: self.sack,
             timestamps: if self.timestamps { Some((tsval, tsecr)) } else { None },
             ..TcpOptions::default()
         }
@@ -72,6 +77,8 @@ impl Offer {
             mss: self.mss,
             wscale: if peer.window_scale.is_some() { self.wscale } else { None },
             timestamps: self.timestamps && peer.timestamps.is_some(),
+            // RFC 2018 §2: SACK-permitted only in a SYN-ACK answering a SYN with it.
+            sack: self.sack && peer.sack_permitted,
         }
     }
 
@@ -92,7 +99,7 @@ impl Offer {
         if timestamps {
             send_mss = send_mss.saturating_sub(TS_OPTION_LEN).max(32);
         }
-        Negotiated { send_mss, snd_wscale, rcv_wscale, timestamps, peer_sack_permitted: peer.sack_permitted }
+        Negotiated { send_mss, snd_wscale, rcv_wscale, timestamps, peer_sack_permitted: peer.sack_permitted, sack: self.sack && peer.sack_permitted }
     }
 }
 
@@ -142,13 +149,13 @@ mod tests {
 
     #[test]
     fn negotiation() {
-        let offer = Offer { mss: 1460, wscale: Some(7), timestamps: true };
+        let offer = Offer { mss: 1460, wscale: Some(7), timestamps: true, sack: false };
         let peer = TcpOptions { mss: Some(1400), window_scale: Some(9), timestamps: Some((5, 0)), ..Default::default() };
         let n = offer.negotiate(&peer, false);
-        assert_eq!(n, Negotiated { send_mss: 1388, snd_wscale: 9, rcv_wscale: 7, timestamps: true, peer_sack_permitted: false });
+        assert_eq!(n, Negotiated { send_mss: 1388, snd_wscale: 9, rcv_wscale: 7, timestamps: true, peer_sack_permitted: false, sack: false });
         let bare = TcpOptions::default();
         let n = offer.negotiate(&bare, false);
-        assert_eq!(n, Negotiated { send_mss: 536, snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false });
+        assert_eq!(n, Negotiated { send_mss: 536, snd_wscale: 0, rcv_wscale: 0, timestamps: false, peer_sack_permitted: false, sack: false });
         assert_eq!(offer.negotiate(&bare, true).send_mss, 1220);
         let ans = offer.answer(&bare);
         assert_eq!(ans.wscale, None);
@@ -156,6 +163,16 @@ mod tests {
         let o = offer.syn_options(10, 0);
         assert!(!o.sack_permitted);
         assert_eq!(o.timestamps, Some((10, 0)));
+        // SACK: offered in our SYN, answered only to a SYN that offered it, in
+        // use only when both did (RFC 2018 §2).
+        let offer = Offer { sack: true, ..offer };
+        assert!(offer.syn_options(10, 0).sack_permitted);
+        assert!(!offer.answer(&bare).sack);
+        let with_sack = TcpOptions { sack_permitted: true, ..peer };
+        assert!(offer.answer(&with_sack).sack);
+        assert!(offer.negotiate(&with_sack, false).sack);
+        assert!(!offer.negotiate(&peer, false).sack);
+        assert!(!Offer { sack: false, ..offer }.negotiate(&with_sack, false).sack);
     }
 
     #[test]

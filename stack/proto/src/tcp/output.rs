@@ -22,7 +22,8 @@ impl Conn {
     pub(crate) fn send_segment(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, flags: TcpFlags) -> bool {
         let syn = flags.contains(TcpFlags::SYN);
         let has_ack = flags.contains(TcpFlags::ACK);
-        let window = self.rwin.advertise(self.rcv_nxt, self.rx.room(env.pool) as u32, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
+        let room = self.rx_window_room(env.pool);
+        let window = self.rwin.advertise(self.rcv_nxt, room, self.rx.capacity() as u32, u32::from(self.neg.send_mss), syn);
         let options = if syn {
             let (tsval, tsecr) = match &self.ts {
                 Some(ts) => (ts_clock(now, ts.offset), if has_ack { ts.recent } else { 0 }),
@@ -30,10 +31,11 @@ impl Conn {
             };
             self.offer.syn_options(tsval, tsecr)
         } else {
-            match &self.ts {
-                Some(ts) => TcpOptions { timestamps: Some((ts_clock(now, ts.offset), ts.recent)), ..TcpOptions::default() },
-                None => TcpOptions::default(),
-            }
+            let timestamps = self.ts.as_ref().map(|ts| (ts_clock(now, ts.offset), ts.recent));
+            // RFC 2018 §4: SACK blocks in every ACK while data is held out of order.
+            let sack = if has_ack { self.sack_blocks() } else { Default::default() };
+            env.stats.sack_blocks_sent += u64::from(sack.len);
+            TcpOptions { timestamps, sack, ..TcpOptions::default() }
         };
         let payload = if len > 0 { self.tx.read_at(&mut *env.pool, off, len) } else { &[] };
         let repr = TcpRepr {
@@ -86,7 +88,7 @@ impl Conn {
     /// resolved). New data that could not go out is then not accounted as sent:
     /// SND.NXT stays, so the next transmit opportunity sends it, instead of a
     /// retransmission timeout later treating a local shortage as network loss.
-    fn send_data(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, fin: bool) -> bool {
+    pub(crate) fn send_data(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, off: usize, len: usize, fin: bool) -> bool {
         let mut flags = TcpFlags::ACK;
         if fin {
             flags = flags.union(TcpFlags::FIN);
@@ -99,6 +101,7 @@ impl Conn {
             return false;
         }
         let end = seq + len as u32 + u32::from(fin);
+        let old_max = self.snd_max;
         if seq < self.snd_max {
             env.stats.retransmits += 1;
             // Karn (RFC 6298 §3): a retransmission spoils the running measurement.
@@ -112,6 +115,13 @@ impl Conn {
         }
         if end > self.snd_nxt {
             self.snd_nxt = end;
+        }
+        // The segment's record (RACK, the scoreboard's pipe) and the idle clock.
+        self.loss.log.on_send(seq, end, now, false);
+        self.loss.last_send = Some(now);
+        if seq >= old_max && self.loss.tlp_end.is_none() {
+            // RFC 8985 §7.2: new data (re)arms the probe timeout.
+            self.arm_tlp(now, env.cfg.tail_loss_probe);
         }
         // RFC 6298 §5.1: start the timer when data goes out and it is not running
         // (with a closed window the persist timer is in charge instead).
@@ -183,17 +193,28 @@ impl Conn {
             _ => {}
         }
         let mss = u32::from(self.neg.send_mss);
-        let mut sent = false;
+        // RFC 6675 NextSeg rule 1: lost segments first.
+        let mut sent = self.send_lost(now, env, out);
+        if self.tx_blocked {
+            return;
+        }
+        if self.snd_nxt == self.snd_max && self.snd_nxt.since(self.tx_seq) < self.tx.len() as u32 {
+            self.restart_after_idle(now, env);
+        }
         loop {
             let off = self.snd_nxt.since(self.tx_seq) as usize;
             let unsent = self.tx.len().saturating_sub(off) as u32;
             let in_flight = self.snd_nxt.since(self.snd_una);
-            let wnd = self.snd_wnd.min(self.cc.window());
-            let usable = wnd.saturating_sub(in_flight);
-            let len = unsent.min(usable).min(mss);
+            // The receive window bounds what is outstanding; the congestion
+            // window what is in the pipe (RFC 6675 rule 2, RFC 3042).
+            let usable = self.snd_wnd.saturating_sub(in_flight).min(self.cwnd_room());
             let retrans = self.snd_nxt < self.snd_max;
+            let len = if self.loss.log.full() && !retrans { 0 } else { unsent.min(usable).min(mss) };
             if len > 0 {
-                if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay || self.push_to > self.snd_nxt) {
+                // The segment that carries our FIN goes without waiting for
+                // Nagle (nothing more will fill it; Linux's tcp_nagle_test).
+                let ends_with_fin = len == unsent && self.fin_seq() == Some(self.snd_nxt + unsent);
+                if !retrans && !may_send(len, unsent, mss, self.max_snd_wnd, in_flight, self.nodelay || ends_with_fin || self.push_to > self.snd_nxt) {
                     break;
                 }
                 let chunk = self.tx.available(off, len as usize);
@@ -205,7 +226,7 @@ impl Conn {
                     break;
                 }
                 sent = true;
-            } else if unsent == 0 && self.fin_seq() == Some(self.snd_nxt) {
+            } else if unsent == 0 && self.fin_seq() == Some(self.snd_nxt) && !self.loss.log.full() {
                 // The FIN alone; it needs no window (it takes no buffer space).
                 if !self.send_data(now, env, out, self.snd_nxt, off, 0, true) {
                     self.tx_blocked = true;
@@ -263,12 +284,16 @@ impl Conn {
         }
         self.rtt.on_timeout();
         let flight = self.snd_max.since(self.snd_una);
-        self.cc.on_rto(self.snd_max, flight);
+        self.cc.on_rto(now, flight);
         if self.state.is_synchronized() {
-            // Go-back-N: everything after SND.UNA is sent again as cwnd allows.
-            self.snd_nxt = self.snd_una;
+            // Every segment not SACKed is lost (RFC 8985 §6.3) and goes again
+            // as cwnd allows, SACKed ones are skipped (RFC 6675 §5.1); the
+            // first one now.
+            self.loss_on_rto(env);
+            self.send_lost(now, env, out);
+        } else {
+            self.retransmit_first(now, env, out);
         }
-        self.retransmit_first(now, env, out);
         self.rto_at = Some(now + self.rtt.rto());
         Outcome::Keep
     }
@@ -320,6 +345,14 @@ impl Conn {
         if matches!(self.timewait_at, Some(t) if t <= now) {
             self.timewait_at = None;
             return Outcome::Free(CloseReason::Normal);
+        }
+        if matches!(self.loss.rack_at, Some(t) if t <= now) {
+            self.on_rack_timer(now, env);
+        }
+        // RFC 8985 §7.2: an armed probe timeout stands in for the RTO (it is
+        // never later); the probe re-arms the RTO.
+        if matches!(self.loss.tlp_at, Some(t) if t <= now) {
+            self.on_tlp(now, env, out);
         }
         if matches!(self.rto_at, Some(t) if t <= now) {
             if let Outcome::Free(r) = self.on_rto(now, env, out) {

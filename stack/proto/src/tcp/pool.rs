@@ -294,6 +294,11 @@ impl ChunkBuf {
             return 0;
         }
         let from = usize::from(self.start) + self.len as usize + offset;
+        // The common case, an append: the bytes go into the last chunk held and
+        // at most one new chunk after it.
+        if let Some(n) = self.append_fast(pool, from, &data[..want]) {
+            return n;
+        }
         let n = self.ensure(pool, from + want).saturating_sub(from);
         let mut done = 0;
         while done < n {
@@ -305,6 +310,68 @@ impl ChunkBuf {
             done += k;
         }
         n
+    }
+
+    /// Write `data` at `from` (bytes from the head chunk's start) when that lies
+    /// in the last chunk held (or in the first chunk of an empty chain) and
+    /// the bytes need at most one more chunk: a segment appended in order.
+    /// `None` when another case (the general path handles it).
+    #[inline]
+    fn append_fast(&mut self, pool: &mut Pool, from: usize, data: &[u8]) -> Option<usize> {
+        let want = data.len();
+        let tail_start = usize::from(self.held).saturating_sub(1) * CHUNK_SIZE;
+        if from < tail_start || from >= tail_start + CHUNK_SIZE || want > CHUNK_SIZE {
+            return None;
+        }
+        if self.held == 0 {
+            let c = pool.alloc()?;
+            self.head = c;
+            self.tail = c;
+            self.held = 1;
+        }
+        let o = from - tail_start;
+        let first = (CHUNK_SIZE - o).min(want);
+        pool.data_mut(self.tail)[o..o + first].copy_from_slice(&data[..first]);
+        if first == want {
+            return Some(want);
+        }
+        if self.held == u16::MAX {
+            return Some(first);
+        }
+        let Some(c) = pool.alloc() else { return Some(first) };
+        pool.next[self.tail as usize] = c;
+        self.tail = c;
+        self.held += 1;
+        pool.data_mut(c)[..want - first].copy_from_slice(&data[first..]);
+        Some(want)
+    }
+
+    /// As [`ChunkBuf::append_fast`], the bytes being `n` bytes of chunk `src`
+    /// (of another queue) at `src_off`.
+    #[inline]
+    fn append_from_chunk(&mut self, pool: &mut Pool, from: usize, src: u32, src_off: usize, n: usize) -> Option<usize> {
+        let tail_start = usize::from(self.held).saturating_sub(1) * CHUNK_SIZE;
+        if from < tail_start || from >= tail_start + CHUNK_SIZE || n > CHUNK_SIZE {
+            return None;
+        }
+        if self.held == 0 {
+            let c = pool.alloc()?;
+            self.head = c;
+            self.tail = c;
+            self.held = 1;
+        }
+        let o = from - tail_start;
+        let first = (CHUNK_SIZE - o).min(n);
+        pool.copy_between(src, src_off, self.tail, o, first);
+        if first == n || self.held == u16::MAX {
+            return Some(first);
+        }
+        let Some(c) = pool.alloc() else { return Some(first) };
+        pool.next[self.tail as usize] = c;
+        self.tail = c;
+        self.held += 1;
+        pool.copy_between(src, src_off + first, c, 0, n - first);
+        Some(n)
     }
 
     /// Queue `n` bytes previously written with [`ChunkBuf::write_unqueued`].
@@ -460,19 +527,25 @@ impl ChunkBuf {
                 break;
             }
             let from = usize::from(to.start) + to.len as usize;
-            let n = to.ensure(pool, from + run.min(free)).saturating_sub(from);
+            let n = match to.append_from_chunk(pool, from, self.head, s, run.min(free)) {
+                Some(n) => n,
+                None => {
+                    let n = to.ensure(pool, from + run.min(free)).saturating_sub(from);
+                    // The destination may straddle a chunk boundary: at most two copies.
+                    let mut done = 0;
+                    while done < n {
+                        let pos = from + done;
+                        let dc = to.locate(pool, (pos / CHUNK_SIZE) as u16);
+                        let o = pos % CHUNK_SIZE;
+                        let k = (CHUNK_SIZE - o).min(n - done);
+                        pool.copy_between(self.head, s + done, dc, o, k);
+                        done += k;
+                    }
+                    n
+                }
+            };
             if n == 0 {
                 break;
-            }
-            // The destination may straddle a chunk boundary: at most two copies.
-            let mut done = 0;
-            while done < n {
-                let pos = from + done;
-                let dc = to.locate(pool, (pos / CHUNK_SIZE) as u16);
-                let o = pos % CHUNK_SIZE;
-                let k = (CHUNK_SIZE - o).min(n - done);
-                pool.copy_between(self.head, s + done, dc, o, k);
-                done += k;
             }
             to.len += n as u32;
             self.consume_front(pool, n, keep_beyond);

@@ -2,10 +2,18 @@
 //! (no samples from retransmitted segments unless timestamps disambiguate them),
 //! exponential backoff, and a retry limit.
 //!
-//! Bounds: RTO is clamped to [`MIN_RTO`] (200 ms) .. [`MAX_RTO`] (60 s). RFC 6298 §2.4
-//! asks for a 1 s minimum; like Linux we use 200 ms, because 1 s is far too long on
-//! the LANs and data-centre paths this stack runs on (RFC 6298 §2.4 allows this
-//! "SHOULD" to be relaxed).
+//! Bounds: RTO is clamped to [`MIN_RTO`] (200 ms) .. [`MAX_RTO`] (60 s), both
+//! configurable (`TcpConfig::min_rto`, `max_rto`). RFC 6298 §2.4 asks for a 1 s
+//! minimum; like Linux (`TCP_RTO_MIN`) we use 200 ms, because 1 s is far too
+//! long on the LANs and data-centre paths this stack runs on (the rule is a
+//! "SHOULD"; set `min_rto` to 1 s for the RFC's value).
+//!
+//! Implemented: §2 (initial 1 s, SRTT/RTTVAR, G = 1 ms, bounds), §3 (Karn: no
+//! sample from a retransmitted segment unless timestamps tell, RFC 7323 §4:
+//! with timestamps every ACK that advances SND.UNA gives a sample from its
+//! TSecr), §5.1–5.6 (timer start/stop/restart, backoff by doubling, capped),
+//! §5.7 (3 s after a SYN timeout until a sample). Not implemented: RFC 7323
+//! Appendix G's per-ACK gain adjustment (each sample weighs 1/8 as in RFC 6298).
 
 use crate::time::{Duration, Instant};
 
@@ -15,6 +23,9 @@ pub const MIN_RTO: Duration = Duration::from_millis(200);
 pub const MAX_RTO: Duration = Duration::from_secs(60);
 /// RTO before any RTT sample (RFC 6298 §2.1).
 pub const INITIAL_RTO: Duration = Duration::from_secs(1);
+/// RTO when data starts after a SYN timed out and no RTT was measured
+/// (RFC 6298 §5.7).
+pub const SYN_TIMEOUT_RTO: Duration = Duration::from_secs(3);
 /// Clock granularity `G` of RFC 6298 §2 in µs (our clock is in microseconds; 1 ms
 /// keeps the variance term from collapsing to zero).
 const GRANULARITY_US: u64 = 1000;
@@ -153,6 +164,19 @@ impl Rtt {
         }
     }
 
+    /// The handshake's SYN timed out (RFC 6298 §5.7): without an RTT sample,
+    /// data transmission starts with an RTO of 3 s (within the bounds) and no
+    /// backoff.
+    pub fn after_syn_timeout(&mut self) {
+        self.backoffs = 0;
+        if self.srtt.get().is_none() {
+            let (min, max) = (u64::from(self.min_rto), u64::from(self.max_rto.max(self.min_rto)));
+            self.rto = micros(SYN_TIMEOUT_RTO).clamp(min, max);
+        } else {
+            self.recompute();
+        }
+    }
+
     /// The retransmission timer expired (RFC 6298 §5.5: RTO <- RTO * 2, capped).
     pub fn on_timeout(&mut self) {
         self.backoffs = self.backoffs.saturating_add(1);
@@ -194,6 +218,19 @@ mod tests {
         assert_eq!(r.rto(), MAX_RTO);
         r.on_progress();
         assert_eq!(r.rto(), INITIAL_RTO);
+    }
+
+    #[test]
+    fn three_seconds_after_syn_timeout() {
+        let mut r = Rtt::default();
+        r.on_timeout();
+        r.after_syn_timeout();
+        assert_eq!(r.rto(), SYN_TIMEOUT_RTO);
+        r.sample(Duration::from_millis(10));
+        assert_eq!(r.rto(), MIN_RTO);
+        // With a sample already, the estimate stands.
+        r.after_syn_timeout();
+        assert_eq!(r.rto(), MIN_RTO);
     }
 
     #[test]

@@ -107,6 +107,28 @@ pub struct TcpStats {
     /// SYNs and handshake-completing ACKs dropped because the listener's accept
     /// queue was full (Linux's `ListenOverflows`).
     pub accept_queue_full: u64,
+    /// SACK blocks sent in our ACKs (RFC 2018).
+    pub sack_blocks_sent: u64,
+    /// SACK blocks received (SACK negotiated).
+    pub sack_blocks_received: u64,
+    /// Received SACK blocks ignored as invalid: outside SND.UNA..SND.MAX,
+    /// empty or inverted.
+    pub sack_invalid: u64,
+    /// D-SACK blocks received (RFC 2883).
+    pub dsack_received: u64,
+    /// Fast recoveries entered (RFC 6675 §5, by SACK, RACK or duplicate ACKs).
+    pub recoveries: u64,
+    /// ACKs or reordering timeouts on which RACK marked segments lost (RFC 8985).
+    pub rack_marked_lost: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp_probes: u64,
+    /// Congestion windows restarted after idle (RFC 5681 §4.1).
+    pub cwnd_restarts: u64,
+    /// Retransmission timeouts that found SACKed data dropped by the peer
+    /// (RFC 2018 §8): the scoreboard was cleared.
+    pub sack_reneged: u64,
+    /// Recoveries found spurious by timestamps (Eifel, RFC 3522) and undone.
+    pub spurious_recoveries: u64,
 }
 
 impl TcpStats {
@@ -129,10 +151,11 @@ impl TcpStats {
         "time_wait_rst_ignored",
         "cookies_failed",
         "accept_queue_full",
+        "sack_invalid",
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 46;
+    pub const COUNT: usize = 56;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -183,6 +206,16 @@ impl TcpStats {
             ("cookies_validated", self.cookies_validated),
             ("cookies_failed", self.cookies_failed),
             ("accept_queue_full", self.accept_queue_full),
+            ("sack_blocks_sent", self.sack_blocks_sent),
+            ("sack_blocks_received", self.sack_blocks_received),
+            ("sack_invalid", self.sack_invalid),
+            ("dsack_received", self.dsack_received),
+            ("recoveries", self.recoveries),
+            ("rack_marked_lost", self.rack_marked_lost),
+            ("tlp_probes", self.tlp_probes),
+            ("cwnd_restarts", self.cwnd_restarts),
+            ("sack_reneged", self.sack_reneged),
+            ("spurious_recoveries", self.spurious_recoveries),
         ]
     }
 }

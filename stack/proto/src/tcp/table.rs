@@ -168,7 +168,7 @@ impl ConnMap {
     /// The slot of `t`.
     #[inline]
     pub fn get(&self, slots: &Slots, t: &FourTuple) -> Option<u32> {
-        self.table.find(self.hash(t), |&i| tuple_of(slots, i) == *t).copied()
+        self.table.find(self.hash(t), |&i| slots[i as usize].conn.as_ref().is_some_and(|c| c.remote == t.remote && c.local == t.local)).copied()
     }
 
     /// Index slot `idx`, whose connection has the 4-tuple `t` (not yet indexed).

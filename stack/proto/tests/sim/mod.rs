@@ -103,6 +103,11 @@ pub struct Sim {
     pub loss: u64,
     pub dup: u64,
     pub reorder: u64,
+    /// Reordering as netem (and `--fault`) does it: a reordered segment skips
+    /// `delay` instead of waiting up to 3 ms more.
+    pub reorder_skips_delay: bool,
+    /// Extra uniform random delay in `[0, jitter)` per segment.
+    pub jitter: Duration,
     /// Transmit frames available per round (None: unlimited).
     pub tx_room: Option<usize>,
     /// Drop a segment when this returns true (targeted loss).
@@ -155,6 +160,8 @@ impl Sim {
             loss: 0,
             dup: 0,
             reorder: 0,
+            reorder_skips_delay: false,
+            jitter: Duration::ZERO,
             drop_if: None,
             edit: None,
             poll_b: true,
@@ -191,7 +198,14 @@ impl Sim {
             for _ in 0..copies {
                 let mut at = self.now + self.delay;
                 if self.reorder > 0 && self.rng.chance(self.reorder) {
-                    at += Duration::from_micros(self.rng.next() % 3000);
+                    if self.reorder_skips_delay {
+                        at = self.now;
+                    } else {
+                        at += Duration::from_micros(self.rng.next() % 3000);
+                    }
+                }
+                if self.jitter > Duration::ZERO {
+                    at += Duration::from_micros(self.rng.next() % self.jitter.as_micros().max(1) as u64);
                 }
                 self.order += 1;
                 self.wire.push((at, self.order, seg.clone()));

@@ -1,0 +1,376 @@
+//! Loss recovery of one connection: which segments are lost and when they go
+//! again.
+//!
+//! * Loss detection: SACK by RFC 6675 (IsLost over the [`Scoreboard`]),
+//!   duplicate ACKs (RFC 5681 §3.2, DupThresh 3, also without SACK), RACK by
+//!   time (RFC 8985 §6, [`SentLog::rack_detect`]) with its reordering timer,
+//!   and the retransmission timer (every segment not SACKed is lost, RFC 8985
+//!   §6.3).
+//! * Recovery (RFC 6675 §5): entered once per window of data (not before the
+//!   previous recovery point is acknowledged, RFC 6582 §3.2 step 2): the
+//!   controller sets ssthresh and cwnd, the first unacknowledged segment is
+//!   retransmitted at once, then lost segments (NextSeg rule 1) and new data
+//!   (rule 2) go while `cwnd − pipe ≥ 1 SMSS`. Without SACK, each duplicate
+//!   ACK counts one segment out of the pipe and a partial ACK marks the next
+//!   segment lost (RFC 6582's NewReno).
+//! * Limited transmit (RFC 3042): the first two duplicate ACKs each let one new
+//!   segment go beyond cwnd.
+//! * Tail loss probe (RFC 8985 §7): with SACK, when new data is sent or an ACK
+//!   advances, a probe timeout PTO = 2·SRTT (+200 ms with one segment in
+//!   flight), at most the RTO, is armed; when it fires, one new segment (or the
+//!   last one again) goes, so that the ACK it draws lets RACK find the tail's
+//!   losses without a retransmission timeout.
+//! * Restart after idle (RFC 5681 §4.1): nothing sent for more than an RTO,
+//!   cwnd goes back to min(IW, cwnd).
+//!
+//! Not implemented: NextSeg rules 3 and 4 (rescue retransmission), TLP's
+//! congestion response when a probe repaired a loss (§7.4), PRR (RFC 6937),
+//! undoing spurious retransmissions from D-SACK (RFC 3708).
+
+use super::conn::{Conn, Env};
+use super::congestion::{CongestionControl, Controller};
+use super::rack::SentLog;
+use super::sack::{SackGen, Scoreboard, DUP_THRESH, MAX_BLOCKS, MAX_BLOCKS_WITH_TS};
+use super::seq::SeqNum;
+use super::SegmentSink;
+use crate::time::{Duration, Instant};
+use wire::tcp::{SackBlocks, TcpRepr};
+
+/// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time added to the PTO
+/// when one segment is in flight.
+const WC_DEL_ACK: Duration = Duration::from_millis(200);
+
+/// Loss-recovery state of one connection.
+#[derive(Debug, Default)]
+pub(crate) struct LossState {
+    /// What the peer SACKed (sender side).
+    pub board: Scoreboard,
+    /// Which blocks we reported (receiver side).
+    pub gen: SackGen,
+    /// Segments in flight and RACK.
+    pub log: SentLog,
+    /// In fast recovery (RFC 6675 §5).
+    pub in_recovery: bool,
+    /// RecoveryPoint (RFC 6675) / `recover` (RFC 6582): SND.MAX when the last
+    /// recovery or timeout began.
+    pub point: SeqNum,
+    /// Duplicate ACKs in a row (RFC 5681 §2, RFC 6675 §2).
+    pub dup_acks: u32,
+    /// Without SACK: bytes taken out of the pipe by duplicate ACKs.
+    pub reno_sacked: u32,
+    /// The first retransmission of a recovery goes regardless of the pipe
+    /// (RFC 6675 §5 step 4.3).
+    pub force_first: bool,
+    /// When data was last sent.
+    pub last_send: Option<Instant>,
+    /// The probe timeout (RFC 8985 §7.2).
+    pub tlp_at: Option<Instant>,
+    /// A probe is outstanding until SND.UNA passes this (TLP.end_seq).
+    pub tlp_end: Option<SeqNum>,
+    /// RACK's reordering timer.
+    pub rack_at: Option<Instant>,
+    /// Undo of a spurious recovery (Eifel detection, RFC 3522, as Linux's
+    /// `tcp_try_undo_recovery`): the controller before the recovery, our
+    /// TSval when it began, and the end of the first segment deemed lost.
+    pub undo: Option<(Controller, u32, SeqNum)>,
+}
+
+impl LossState {
+    /// A fresh state for a connection whose ISS is `iss`.
+    pub fn new(iss: SeqNum) -> LossState {
+        LossState { point: iss, ..LossState::default() }
+    }
+}
+
+impl Conn {
+    /// RFC 6675 §4 SetPipe: the bytes believed in the network, as Linux's
+    /// `packets_out − (sacked_out + lost_out) + retrans_out`.
+    pub(crate) fn pipe(&self) -> u32 {
+        let flight = self.snd_max.since(self.snd_una);
+        let (sacked, lost, retrans) = self.loss.log.counts();
+        flight.saturating_sub(sacked.saturating_add(lost).saturating_add(self.loss.reno_sacked)).saturating_add(retrans)
+    }
+
+    /// Room the congestion window leaves for new data: `cwnd − pipe` in
+    /// recovery; outside it RFC 3042's limited transmit lets each of the first
+    /// two duplicate ACKs send one segment beyond cwnd.
+    pub(crate) fn cwnd_room(&self) -> u32 {
+        let cwnd = self.cc.window();
+        if self.loss.in_recovery {
+            return cwnd.saturating_sub(self.pipe());
+        }
+        let mss = u32::from(self.neg.send_mss);
+        let (_, lost, retrans) = self.loss.log.counts();
+        let flight = self.snd_max.since(self.snd_una).saturating_sub(lost).saturating_add(retrans);
+        (cwnd + self.loss.dup_acks.min(2) * mss).saturating_sub(flight)
+    }
+
+    /// The SACK blocks for an ACK we send now (RFC 2018 §4): none unless SACK
+    /// was negotiated and something is held out of order (or a D-SACK pends).
+    pub(crate) fn sack_blocks(&mut self) -> SackBlocks {
+        if !self.neg.sack {
+            return SackBlocks::default();
+        }
+        let max = if self.ts.is_some() { MAX_BLOCKS_WITH_TS } else { MAX_BLOCKS };
+        self.loss.gen.build(self.rcv_nxt, self.ooo.ranges(), max)
+    }
+
+    /// A cumulative ACK advanced SND.UNA (already applied) by `acked` bytes of
+    /// data; `flight` was outstanding before it.
+    pub(crate) fn loss_on_cumulative(&mut self, now: Instant, env: &mut Env<'_>, acked: u32, flight: u32, tsecr: Option<u32>) {
+        // Eifel (RFC 3522 §3.2): the ACK that covers the first segment deemed
+        // lost echoes a timestamp from before its retransmission, so the
+        // original arrived: the recovery was spurious (reordering), undo its
+        // window reduction and stop retransmitting.
+        if self.loss.undo.as_ref().is_some_and(|u| self.snd_una >= u.2) {
+            if let Some((prior, ts_start, _)) = self.loss.undo.take() {
+                if tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(ts_start) as i32) < 0) && self.loss.in_recovery {
+                    env.stats.spurious_recoveries += 1;
+                    // Reordering fooled RACK: widen its window as a D-SACK would.
+                    self.loss.log.on_dsack(self.snd_una, self.snd_max);
+                    self.cc = prior;
+                    self.loss.in_recovery = false;
+                    self.loss.point = self.snd_una;
+                    self.loss.log.unmark_lost();
+                }
+            }
+        }
+        self.loss.log.on_cumulative(self.snd_una, now);
+        self.loss.board.prune(self.snd_una);
+        self.loss.dup_acks = 0;
+        self.loss.reno_sacked = self.loss.reno_sacked.saturating_sub(acked);
+        if self.loss.tlp_end.is_some_and(|e| self.snd_una >= e) {
+            self.loss.tlp_end = None;
+        }
+        if self.loss.in_recovery {
+            if self.snd_una >= self.loss.point {
+                // RFC 6675 §5 / RFC 6582 §3.2 step 5: recovery ends.
+                self.loss.in_recovery = false;
+                self.loss.reno_sacked = 0;
+                self.loss.log.on_recovery_end();
+                let left = self.snd_max.since(self.snd_una);
+                self.cc.on_recovery_end(now, left);
+            } else if !self.neg.sack {
+                // RFC 6582 §3.2 step 5, partial ACK: the next segment is lost too.
+                self.loss.log.mark_first_lost();
+            }
+        } else if acked > 0 {
+            self.cc.on_ack(now, acked, flight, self.rtt.srtt());
+        }
+    }
+
+    /// Take the ACK's SACK blocks (RFC 2018, RFC 6675 §5) and run loss
+    /// detection; `dup` says whether it is a duplicate ACK (RFC 5681 §2) by the
+    /// header alone.
+    pub(crate) fn loss_on_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, mut dup: bool) {
+        let blocks = repr.options.sack.as_slice();
+        if self.neg.sack && !blocks.is_empty() {
+            env.stats.sack_blocks_received += blocks.len() as u64;
+            let u = self.loss.board.update(self.snd_una, self.snd_max, blocks);
+            env.stats.sack_invalid += u64::from(u.invalid);
+            env.stats.dsack_received += u64::from(u.dsack);
+            if u.dsack {
+                self.loss.log.on_dsack(self.snd_una, self.snd_max);
+            }
+            if u.newly_sacked > 0 {
+                let fin = self.fin_seq();
+                for &(l, r) in self.loss.board.ranges() {
+                    self.loss.log.on_sack(l, r, fin, now);
+                }
+                // RFC 6675 §2: an ACK SACKing new data is a duplicate.
+                dup |= repr.ack == self.snd_una.get() && self.snd_max != self.snd_una;
+            }
+        } else if dup && self.neg.sack {
+            // RFC 6675 §2 counts only ACKs that SACK new data (a window update
+            // or a D-SACK is no duplicate here).
+            dup = false;
+        }
+        if dup {
+            env.stats.dup_acks += 1;
+            self.loss.dup_acks += 1;
+            if !self.neg.sack && self.loss.in_recovery {
+                let mss = u32::from(self.neg.send_mss);
+                let flight = self.snd_max.since(self.snd_una);
+                self.loss.reno_sacked = (self.loss.reno_sacked + mss).min(flight.saturating_sub(mss));
+            }
+        }
+        self.detect_losses(now, env);
+    }
+
+    /// Mark lost what SACK (IsLost), RACK or DupThresh say is, and enter
+    /// recovery if that is new (RFC 6675 §5 step 4).
+    pub(crate) fn detect_losses(&mut self, now: Instant, env: &mut Env<'_>) {
+        let mss = u32::from(self.neg.send_mss);
+        let mut marked = 0;
+        // With SACK and RACK (the default) losses are found by time alone, as
+        // Linux does (tcp_time_to_recover skips the duplicate-ACK rules with
+        // RACK): a reordering shorter than the window is no loss. Otherwise
+        // RFC 6675's IsLost and DupThresh.
+        let rack_only = self.neg.sack && env.cfg.rack;
+        if self.neg.sack && !rack_only && !self.loss.board.is_empty() {
+            let board = &self.loss.board;
+            marked += self.loss.log.mark_lost_while(|s| board.is_lost(s, mss));
+        }
+        let (rack, at) = self.loss.log.rack_detect(now, self.rtt.srtt());
+        self.loss.rack_at = at;
+        if rack > 0 {
+            env.stats.rack_marked_lost += 1;
+        }
+        marked += rack;
+        let dupthresh = !rack_only && self.loss.dup_acks >= DUP_THRESH;
+        if (marked > 0 || dupthresh) && !self.loss.in_recovery && self.snd_una >= self.loss.point && self.snd_una != self.snd_max {
+            // RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh and cwnd
+            // from the controller, retransmit the first segment at once.
+            env.stats.fast_retransmits += 1;
+            env.stats.recoveries += 1;
+            self.loss.in_recovery = true;
+            self.loss.point = self.snd_max;
+            let flight = self.snd_max.since(self.snd_una);
+            let prior = self.cc.clone();
+            self.cc.on_congestion(now, flight);
+            // Eifel needs timestamps (RFC 3522 §2); keep one undo at a time.
+            if let Some(ts) = self.ts.as_ref() {
+                let first_end = self.loss.log.records().find(|r| !r.sacked()).map_or(self.snd_una + 1, |r| r.end);
+                self.loss.undo = Some((prior, super::options::ts_clock(now, ts.offset), first_end));
+            }
+            self.loss.log.mark_first_lost();
+            self.loss.force_first = true;
+            self.loss.tlp_at = None;
+        }
+    }
+
+    /// Retransmit lost segments while the window allows (RFC 6675 NextSeg rule
+    /// 1). Returns whether anything was sent.
+    pub(crate) fn send_lost(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> bool {
+        let mss = u32::from(self.neg.send_mss);
+        let mut sent = false;
+        while let Some(r) = self.loss.log.next_lost() {
+            let len = r.end.since(r.start);
+            if !self.loss.force_first && self.pipe().saturating_add(len.min(mss)) > self.cc.window() {
+                break;
+            }
+            self.loss.force_first = false;
+            if !self.resend_range(now, env, out, r.start, r.end) {
+                self.tx_blocked = true;
+                break;
+            }
+            sent = true;
+        }
+        sent
+    }
+
+    /// Send `[start, end)` again (a FIN at its end included), in up to two
+    /// pieces where the send ring wraps. Returns `false` if the sink was full.
+    fn resend_range(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, start: SeqNum, end: SeqNum) -> bool {
+        let fin_in = self.fin_seq().is_some_and(|f| f >= start && f < end);
+        let data_end = if fin_in { end - 1 } else { end };
+        let mut seq = start;
+        let mut first = true;
+        while seq < data_end || (first && fin_in && seq == data_end) {
+            first = false;
+            let off = seq.since(self.tx_seq) as usize;
+            let want = data_end.since(seq) as usize;
+            let chunk = self.tx.available(off, want);
+            if chunk == 0 && !(fin_in && seq == data_end) {
+                // Nothing left to send in the ring (acknowledged meanwhile).
+                break;
+            }
+            let fin = fin_in && seq + chunk as u32 == data_end;
+            if !self.send_data(now, env, out, seq, off, chunk, fin) {
+                return false;
+            }
+            seq += chunk as u32;
+            if fin || chunk == 0 {
+                break;
+            }
+        }
+        true
+    }
+
+    /// Arm the probe timeout after new data or an advancing ACK (RFC 8985 §7.2).
+    pub(crate) fn arm_tlp(&mut self, now: Instant, cfg_tlp: bool) {
+        self.loss.tlp_at = None;
+        if !cfg_tlp || !self.neg.sack || self.loss.in_recovery || self.loss.tlp_end.is_some() || self.snd_una == self.snd_max {
+            return;
+        }
+        let Some(srtt) = self.rtt.srtt() else { return };
+        if !self.state.is_synchronized() || self.snd_wnd == 0 {
+            return;
+        }
+        let mut pto = srtt * 2;
+        if self.snd_max.since(self.snd_una) <= u32::from(self.neg.send_mss) {
+            pto += WC_DEL_ACK;
+        }
+        let pto = pto.min(self.rtt.rto());
+        self.loss.tlp_at = Some(now + pto);
+    }
+
+    /// The probe timeout fired (RFC 8985 §7.3): send one new segment if the
+    /// receive window allows, else the last segment again; then the RTO runs.
+    pub(crate) fn on_tlp(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
+        self.loss.tlp_at = None;
+        if self.snd_una == self.snd_max || self.loss.in_recovery || self.loss.tlp_end.is_some() {
+            return;
+        }
+        let mss = u32::from(self.neg.send_mss);
+        let off = self.snd_max.since(self.tx_seq) as usize;
+        let unsent = self.tx.len().saturating_sub(off) as u32;
+        let rwnd_room = self.snd_wnd.saturating_sub(self.snd_max.since(self.snd_una));
+        env.stats.tlp_probes += 1;
+        let len = unsent.min(mss).min(rwnd_room);
+        if len > 0 && !self.loss.log.full() {
+            let chunk = self.tx.available(off, len as usize);
+            let fin = self.fin_seq() == Some(self.snd_max + chunk as u32);
+            let seq = self.snd_max;
+            self.send_data(now, env, out, seq, off, chunk, fin);
+        } else if let Some(last) = self.loss.log.last() {
+            self.resend_range(now, env, out, last.start, last.end);
+            self.loss.log.on_send(last.start, last.end, now, true);
+        }
+        self.loss.tlp_end = Some(self.snd_max);
+        self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    /// RACK's reordering timer fired: look again (RFC 8985 §6.2).
+    pub(crate) fn on_rack_timer(&mut self, now: Instant, env: &mut Env<'_>) {
+        self.loss.rack_at = None;
+        self.detect_losses(now, env);
+    }
+
+    /// The retransmission timer expired on a synchronized connection: every
+    /// segment not SACKed is lost (RFC 8985 §6.3); if the peer dropped data it
+    /// had SACKed (SND.UNA itself SACKed), the SACK information is void
+    /// (RFC 2018 §8). Recovery ends; RFC 6582 §3.2 step 4: no new fast
+    /// recovery until SND.MAX of now is acknowledged.
+    pub(crate) fn loss_on_rto(&mut self, env: &mut Env<'_>) {
+        if self.loss.board.is_sacked(self.snd_una) {
+            env.stats.sack_reneged += 1;
+            self.loss.board.clear();
+            self.loss.log.unsack_all();
+        }
+        self.loss.log.mark_all_lost();
+        self.loss.undo = None;
+        self.loss.in_recovery = false;
+        self.loss.point = self.snd_max;
+        self.loss.dup_acks = 0;
+        self.loss.reno_sacked = 0;
+        self.loss.tlp_at = None;
+        self.loss.tlp_end = None;
+        self.loss.force_first = true;
+    }
+
+    /// RFC 5681 §4.1: before new data goes with nothing in flight, restart
+    /// from the restart window if nothing was sent for more than an RTO.
+    pub(crate) fn restart_after_idle(&mut self, now: Instant, env: &mut Env<'_>) {
+        if self.snd_una != self.snd_max {
+            return;
+        }
+        if let Some(t) = self.loss.last_send {
+            if now.saturating_duration_since(t) > self.rtt.rto() {
+                self.cc.on_idle_restart(now);
+                env.stats.cwnd_restarts += 1;
+                self.loss.last_send = Some(now);
+            }
+        }
+    }
+}
