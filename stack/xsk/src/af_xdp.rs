@@ -44,6 +44,10 @@ impl fmt::Display for BindMode {
     }
 }
 
+/// How long opening a socket waits for a queue that answers EBUSY (a socket of
+/// an exited process not yet released by the kernel) before giving up.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Most frames one `rx_burst` handles (also the completion batch size).
 pub const MAX_BATCH: usize = 256;
 
@@ -307,10 +311,23 @@ impl XskDevice {
         };
         let mut last_err = None;
         let mut opened = None;
+        // A socket of a process that just exited is released by the kernel a
+        // little later (deferred file release): its queue answers EBUSY for a few
+        // milliseconds. Wait for that instead of failing a command run right
+        // after another one; a queue that stays busy is really taken.
+        let busy_deadline = std::time::Instant::now() + BUSY_WAIT;
         for &(flags, mode) in attempts {
             // A failed bind leaves libxdp's UMEM/ctx state half-used; start from a
             // fresh UMEM for each attempt rather than retrying on the same one.
-            match open_socket(cfg, ring, flags) {
+            let result = loop {
+                match open_socket(cfg, ring, flags) {
+                    Err((_, Some(libc::EBUSY))) if std::time::Instant::now() < busy_deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    r => break r,
+                }
+            };
+            match result {
                 Ok(o) => {
                     opened = Some((o, mode));
                     break;
@@ -323,7 +340,7 @@ impl XskDevice {
                         return Err(DeviceError::Socket {
                             iface: cfg.iface.clone(),
                             queue: cfg.queue,
-                            detail: "queue already in use by another AF_XDP socket (EBUSY)".into(),
+                            detail: format!("queue already in use by another AF_XDP socket (EBUSY for {} s)", BUSY_WAIT.as_secs()),
                         });
                     }
                     if mode == BindMode::ZeroCopy && cfg.zero_copy == ZeroCopy::On {
