@@ -131,6 +131,64 @@ impl Shared {
     }
 }
 
+/// One core's measurement, the same for every kind of client: when it started
+/// and stopped, what it counted, its latencies and its first error.
+#[derive(Debug)]
+pub struct Meter {
+    /// Latency of every unit of work, µs.
+    pub hist: Histogram<u64>,
+    /// Running totals.
+    pub totals: Totals,
+    /// When the client started.
+    pub start: Option<Instant>,
+    /// When the last unit of work completed (`--count` runs end there).
+    pub last_done: Instant,
+    /// When the measurement stopped (deadline passed, count exhausted, interrupted).
+    pub stopped_at: Option<Instant>,
+    /// The first error, for the summary.
+    pub first_error: Option<String>,
+}
+
+impl Meter {
+    /// Nothing measured yet.
+    pub fn new() -> Meter {
+        Meter { hist: new_histogram(), totals: Totals::default(), start: None, last_done: Instant::ZERO, stopped_at: None, first_error: None }
+    }
+
+    /// When `--duration` ends (none with `--count`).
+    pub fn deadline(&self, cfg: &LoadConfig) -> Option<Instant> {
+        let d = cfg.duration?;
+        self.start.map(|s| Instant::from_micros(s.micros() + d.as_micros() as u64))
+    }
+
+    /// Still starting new work at `now`?
+    pub fn measuring(&self, cfg: &LoadConfig, now: Instant) -> bool {
+        self.stopped_at.is_none() && self.deadline(cfg).is_none_or(|d| now < d)
+    }
+
+    /// Count an error; the first one's text is kept.
+    pub fn error(&mut self, what: impl FnOnce() -> String) {
+        self.totals.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(what());
+        }
+    }
+
+    /// Stop measuring at `now` (a `--duration` run at its deadline if that came first).
+    pub fn stop(&mut self, cfg: &LoadConfig, now: Instant) {
+        self.stopped_at = Some(match self.deadline(cfg) {
+            Some(d) if cfg.count.is_none() => d.min(now),
+            _ => now,
+        });
+    }
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter::new()
+    }
+}
+
 /// A latency histogram: 1 µs to 100 s, 3 significant digits.
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid histogram bounds")

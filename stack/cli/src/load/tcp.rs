@@ -17,11 +17,10 @@
 //! Nothing is allocated per event: the flow table and the connection map are
 //! sized at start.
 
-use super::shared::{micros_between, new_histogram, Shared, Totals};
+use super::shared::{micros_between, Meter, Shared};
 use super::{Direction, Kind};
 use engine::{App, CloseReason, ConnId, ConnectFailure, Event, Instant, Io};
 use hashbrown::HashMap;
-use hdrhistogram::Histogram;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,16 +66,10 @@ pub struct TcpLoad {
     flows: Vec<Flow>,
     by_conn: HashMap<ConnId, usize>,
     request: Vec<u8>,
-    hist: Histogram<u64>,
-    totals: Totals,
-    start: Option<Instant>,
-    /// When the last unit of work completed (`--count` runs end there).
-    last_done: Instant,
-    /// When the measurement stopped (deadline passed or count exhausted).
-    stopped_at: Option<Instant>,
+    /// Start, stop, totals, latencies, first error.
+    m: Meter,
     /// `crr` connections closed after their response, not yet `Closed`.
     closing: usize,
-    first_error: Option<String>,
     finished: bool,
 }
 
@@ -94,40 +87,18 @@ impl TcpLoad {
             flows: vec![flow; mine],
             by_conn: HashMap::with_capacity(mine * 2 + 8),
             request,
-            hist: new_histogram(),
-            totals: Totals::default(),
-            start: None,
-            last_done: Instant::ZERO,
-            stopped_at: None,
+            m: Meter::new(),
             closing: 0,
-            first_error: None,
             finished: false,
             core,
             shared,
         }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        let d = self.shared.cfg.duration?;
-        self.start.map(|s| Instant::from_micros(s.micros() + d.as_micros() as u64))
-    }
-
-    /// Still starting new work at `now`?
-    fn measuring(&self, now: Instant) -> bool {
-        self.stopped_at.is_none() && self.deadline().is_none_or(|d| now < d)
-    }
-
-    fn error(&mut self, what: impl FnOnce() -> String) {
-        self.totals.errors += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(what());
-        }
-    }
-
     /// Open flow `i`'s next connection, if the run still wants one.
     fn open(&mut self, io: &mut Io<'_>, i: usize) {
         let now = io.now();
-        if !self.measuring(now) || !self.shared.take_one() {
+        if !self.m.measuring(&self.shared.cfg, now) || !self.shared.take_one() {
             self.flows[i].state = FlowState::Done;
             return;
         }
@@ -141,7 +112,7 @@ impl TcpLoad {
                 f.opened_at = now;
             }
             Err(e) => {
-                self.error(|| format!("connect {to}: {e}"));
+                self.m.error(|| format!("connect {to}: {e}"));
                 // crr retries on the next turn; the others give the flow up.
                 self.flows[i].state = if self.kind == Kind::Crr { FlowState::Idle } else { FlowState::Done };
             }
@@ -159,7 +130,7 @@ impl TcpLoad {
         match io.send_nodelay(conn, &self.request) {
             Ok(n) if n == self.request.len() => self.flows[i].state = FlowState::Waiting,
             r => {
-                self.error(|| format!("send: {r:?}"));
+                self.m.error(|| format!("send: {r:?}"));
                 self.drop_flow(io, i);
             }
         }
@@ -189,9 +160,9 @@ impl TcpLoad {
         let now = io.now();
         let f = self.flows[i];
         let since = if self.kind == Kind::Crr { f.opened_at } else { f.sent_at };
-        let _ = self.hist.record(micros_between(since, now));
-        self.totals.done += 1;
-        self.last_done = now;
+        let _ = self.m.hist.record(micros_between(since, now));
+        self.m.totals.done += 1;
+        self.m.last_done = now;
         match self.kind {
             Kind::Crr => {
                 // Close this connection (it ends on its own) and open the next.
@@ -204,7 +175,7 @@ impl TcpLoad {
                 self.open(io, i);
             }
             _ => {
-                if self.measuring(now) && self.shared.take_one() {
+                if self.m.measuring(&self.shared.cfg, now) && self.shared.take_one() {
                     self.send_request(io, i);
                 } else {
                     self.close_flow(io, i);
@@ -221,10 +192,10 @@ impl TcpLoad {
                 FlowState::Streaming => {
                     match io.recv_with(conn, |b| b.len()) {
                         Ok(0) => return,
-                        Ok(n) => self.totals.bytes += n as u64,
+                        Ok(n) => self.m.totals.bytes += n as u64,
                         Err(engine::RecvError::Eof) => {
                             // The server ended the stream.
-                            self.last_done = io.now();
+                            self.m.last_done = io.now();
                             self.close_flow(io, i);
                             return;
                         }
@@ -257,9 +228,9 @@ impl TcpLoad {
             match r {
                 Ok(n) => {
                     self.flows[i].got += n;
-                    self.totals.bytes += n as u64;
+                    self.m.totals.bytes += n as u64;
                     if bad {
-                        self.error(|| "response differs from the request (--verify)".into());
+                        self.m.error(|| "response differs from the request (--verify)".into());
                         self.drop_flow(io, i);
                         return;
                     }
@@ -271,7 +242,7 @@ impl TcpLoad {
                     }
                 }
                 Err(engine::RecvError::Eof) => {
-                    self.error(|| "the server closed the connection before answering".into());
+                    self.m.error(|| "the server closed the connection before answering".into());
                     self.close_flow(io, i);
                     return;
                 }
@@ -286,20 +257,20 @@ impl TcpLoad {
         if self.flows[i].state != FlowState::Streaming {
             return;
         }
-        if !self.measuring(io.now()) {
+        if !self.m.measuring(&self.shared.cfg, io.now()) {
             self.close_flow(io, i);
             return;
         }
         loop {
             match io.send(conn, &self.request) {
                 Ok(n) => {
-                    self.totals.bytes += n as u64;
+                    self.m.totals.bytes += n as u64;
                     if n < self.request.len() {
                         return;
                     }
                 }
                 Err(e) => {
-                    self.error(|| format!("send: {e}"));
+                    self.m.error(|| format!("send: {e}"));
                     self.drop_flow(io, i);
                     return;
                 }
@@ -319,10 +290,7 @@ impl TcpLoad {
 
     /// End the measurement: close what is open.
     fn stop_measuring(&mut self, io: &mut Io<'_>, now: Instant) {
-        self.stopped_at = Some(match self.deadline() {
-            Some(d) if self.shared.cfg.count.is_none() => d.min(now),
-            _ => now,
-        });
+        self.m.stop(&self.shared.cfg, now);
         for i in 0..self.flows.len() {
             match self.flows[i].state {
                 FlowState::Connecting | FlowState::Waiting => self.close_flow(io, i),
@@ -347,24 +315,24 @@ impl TcpLoad {
         }
         self.finished = true;
         let now = io.now();
-        let start = self.start.unwrap_or(now);
+        let start = self.m.start.unwrap_or(now);
         let end = if self.shared.cfg.count.is_some() {
-            self.last_done.max(start)
+            self.m.last_done.max(start)
         } else if self.kind == Kind::Bulk && self.shared.cfg.direction == Direction::Send {
             // Sent means acknowledged: the close completed after the last byte.
             now
         } else {
-            self.stopped_at.unwrap_or(now)
+            self.m.stopped_at.unwrap_or(now)
         };
         let elapsed = Duration::from_micros(end.micros().saturating_sub(start.micros()));
-        self.shared.publish(self.core, self.totals);
-        self.shared.finish(self.totals, &self.hist, elapsed, self.first_error.take())
+        self.shared.publish(self.core, self.m.totals);
+        self.shared.finish(self.m.totals, &self.m.hist, elapsed, self.m.first_error.take())
     }
 }
 
 impl App for TcpLoad {
     fn start(&mut self, io: &mut Io<'_>) {
-        self.start = Some(io.now());
+        self.m.start = Some(io.now());
         for i in 0..self.flows.len() {
             self.open(io, i);
         }
@@ -401,12 +369,12 @@ impl App for TcpLoad {
             Event::ConnectFailed { conn, error } => {
                 let Some(i) = self.by_conn.remove(&conn) else { return };
                 let to = self.shared.cfg.to;
-                self.error(|| match error {
+                self.m.error(|| match error {
                     ConnectFailure::Refused => format!("connection refused by {to}"),
                     ConnectFailure::Timeout => format!("connection to {to} timed out"),
                 });
                 self.flows[i].conn = None;
-                self.flows[i].state = if self.kind == Kind::Crr && self.measuring(io.now()) { FlowState::Idle } else { FlowState::Done };
+                self.flows[i].state = if self.kind == Kind::Crr && self.m.measuring(&self.shared.cfg, io.now()) { FlowState::Idle } else { FlowState::Done };
             }
             Event::Closed { conn, reason } => match self.by_conn.remove(&conn) {
                 Some(i) => {
@@ -414,16 +382,16 @@ impl App for TcpLoad {
                     // abort when it had not finished its handshake.
                     let expected = self.flows[i].state == FlowState::Closing && matches!(reason, CloseReason::Normal | CloseReason::Aborted);
                     if !expected {
-                        self.error(|| format!("connection {}", Self::close_reason(reason)));
+                        self.m.error(|| format!("connection {}", Self::close_reason(reason)));
                     }
                     self.flows[i].conn = None;
-                    self.flows[i].state = if self.kind == Kind::Crr && self.measuring(io.now()) { FlowState::Idle } else { FlowState::Done };
+                    self.flows[i].state = if self.kind == Kind::Crr && self.m.measuring(&self.shared.cfg, io.now()) { FlowState::Idle } else { FlowState::Done };
                 }
                 None => {
                     // A crr connection closed after its response.
                     self.closing = self.closing.saturating_sub(1);
                     if reason != CloseReason::Normal {
-                        self.error(|| format!("connection {} while closing", Self::close_reason(reason)));
+                        self.m.error(|| format!("connection {} while closing", Self::close_reason(reason)));
                     }
                 }
             },
@@ -435,10 +403,10 @@ impl App for TcpLoad {
         if self.finished {
             return false;
         }
-        self.shared.publish(self.core, self.totals);
+        self.shared.publish(self.core, self.m.totals);
         let now = io.now();
         let mut busy = false;
-        if self.measuring(now) {
+        if self.m.measuring(&self.shared.cfg, now) {
             if self.kind == Kind::Crr {
                 for i in 0..self.flows.len() {
                     if self.flows[i].state == FlowState::Idle {
@@ -447,7 +415,7 @@ impl App for TcpLoad {
                     }
                 }
             }
-            if let Some(d) = self.deadline() {
+            if let Some(d) = self.m.deadline(&self.shared.cfg) {
                 io.wake_at(d);
             }
             // Every flow finished (its share of --count, or failed): stop early.
@@ -455,10 +423,10 @@ impl App for TcpLoad {
                 return busy;
             }
         }
-        if self.stopped_at.is_none() {
+        if self.m.stopped_at.is_none() {
             self.stop_measuring(io, now);
         }
-        let stopped = self.stopped_at.unwrap_or(now);
+        let stopped = self.m.stopped_at.unwrap_or(now);
         let grace_over = now.micros() > stopped.micros() + CLOSE_GRACE.as_micros() as u64;
         let quiet = self.flows.iter().all(|f| f.state == FlowState::Done) && self.closing == 0;
         if quiet || grace_over {
@@ -473,8 +441,8 @@ impl App for TcpLoad {
 
     fn stop(&mut self, io: &mut Io<'_>) {
         // Interrupted (SIGINT): report what was measured.
-        if self.stopped_at.is_none() {
-            self.stopped_at = Some(io.now());
+        if self.m.stopped_at.is_none() {
+            self.m.stopped_at = Some(io.now());
         }
         self.finish(io);
     }

@@ -9,9 +9,8 @@
 //! the next datagram. Datagrams that cannot leave yet (the next hop not resolved,
 //! no transmit frame) are sent on the next turn.
 
-use super::shared::{micros_between, new_histogram, Shared, Totals};
+use super::shared::{micros_between, Meter, Shared};
 use engine::{App, Event, Instant, Io, UdpError};
-use hdrhistogram::Histogram;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,14 +44,10 @@ pub struct UdpLoad {
     by_port: Vec<u32>,
     payload: Vec<u8>,
     rx: Vec<u8>,
-    hist: Histogram<u64>,
-    totals: Totals,
-    start: Option<Instant>,
-    last_done: Instant,
-    stopped_at: Option<Instant>,
+    /// Start, stop, totals, latencies, first error.
+    m: Meter,
     pending: usize,
     next_scan: Instant,
-    first_error: Option<String>,
     finished: bool,
 }
 
@@ -69,33 +64,12 @@ impl UdpLoad {
             by_port: vec![u32::MAX; usize::from(u16::MAX - PORT_BASE) + 1],
             payload,
             rx,
-            hist: new_histogram(),
-            totals: Totals::default(),
-            start: None,
-            last_done: Instant::ZERO,
-            stopped_at: None,
+            m: Meter::new(),
             pending: 0,
             next_scan: Instant::ZERO,
-            first_error: None,
             finished: false,
             core,
             shared,
-        }
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        let d = self.shared.cfg.duration?;
-        self.start.map(|s| Instant::from_micros(s.micros() + d.as_micros() as u64))
-    }
-
-    fn measuring(&self, now: Instant) -> bool {
-        self.stopped_at.is_none() && self.deadline().is_none_or(|d| now < d)
-    }
-
-    fn error(&mut self, what: impl FnOnce() -> String) {
-        self.totals.errors += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(what());
         }
     }
 
@@ -108,7 +82,7 @@ impl UdpLoad {
 
     /// Begin flow `i`'s next datagram if the run wants one.
     fn next(&mut self, io: &mut Io<'_>, i: usize) {
-        if !self.measuring(io.now()) || !self.shared.take_one() {
+        if !self.m.measuring(&self.shared.cfg, io.now()) || !self.shared.take_one() {
             self.flows[i].state = State::Done;
             return;
         }
@@ -134,7 +108,7 @@ impl UdpLoad {
             Err(UdpError::NeighbourUnresolved | UdpError::NoBuffer | UdpError::WouldBlock) => {}
             Err(e) => {
                 let to = self.shared.cfg.to;
-                self.error(|| format!("send to {to}: {e}"));
+                self.m.error(|| format!("send to {to}: {e}"));
                 self.flows[i].state = State::Done;
                 self.pending -= 1;
             }
@@ -163,13 +137,13 @@ impl UdpLoad {
                 continue; // the answer to an earlier datagram
             }
             if self.shared.cfg.verify && size > 4 && self.rx[4..size] != self.payload[4..size] {
-                self.error(|| "answer differs from the datagram (--verify)".into());
+                self.m.error(|| "answer differs from the datagram (--verify)".into());
             }
             let now = io.now();
-            let _ = self.hist.record(micros_between(f.sent_at, now));
-            self.totals.done += 1;
-            self.totals.bytes += d.len as u64;
-            self.last_done = now;
+            let _ = self.m.hist.record(micros_between(f.sent_at, now));
+            self.m.totals.done += 1;
+            self.m.totals.bytes += d.len as u64;
+            self.m.last_done = now;
             self.next(io, i);
         }
     }
@@ -185,17 +159,17 @@ impl UdpLoad {
             }
         }
         let now = io.now();
-        let start = self.start.unwrap_or(now);
-        let end = if self.shared.cfg.count.is_some() { self.last_done.max(start) } else { self.stopped_at.unwrap_or(now) };
+        let start = self.m.start.unwrap_or(now);
+        let end = if self.shared.cfg.count.is_some() { self.m.last_done.max(start) } else { self.m.stopped_at.unwrap_or(now) };
         let elapsed = Duration::from_micros(end.micros().saturating_sub(start.micros()));
-        self.shared.publish(self.core, self.totals);
-        self.shared.finish(self.totals, &self.hist, elapsed, self.first_error.take())
+        self.shared.publish(self.core, self.m.totals);
+        self.shared.finish(self.m.totals, &self.m.hist, elapsed, self.m.first_error.take())
     }
 }
 
 impl App for UdpLoad {
     fn start(&mut self, io: &mut Io<'_>) {
-        self.start = Some(io.now());
+        self.m.start = Some(io.now());
         let to = self.shared.cfg.to;
         for i in 0..self.flows.len() {
             match io.udp_bind_ephemeral(to) {
@@ -204,7 +178,7 @@ impl App for UdpLoad {
                     self.by_port[usize::from(port - PORT_BASE)] = i as u32;
                     self.next(io, i);
                 }
-                Err(e) => self.error(|| format!("bind a UDP port: {e}")),
+                Err(e) => self.m.error(|| format!("bind a UDP port: {e}")),
             }
         }
     }
@@ -219,7 +193,7 @@ impl App for UdpLoad {
         if self.finished {
             return false;
         }
-        self.shared.publish(self.core, self.totals);
+        self.shared.publish(self.core, self.m.totals);
         let now = io.now();
         let mut busy = false;
         if self.pending > 0 {
@@ -228,14 +202,14 @@ impl App for UdpLoad {
             }
             busy = true;
         }
-        if self.measuring(now) {
+        if self.m.measuring(&self.shared.cfg, now) {
             // Lost datagrams: every few milliseconds, not every turn.
             if now >= self.next_scan {
                 self.next_scan = Instant::from_micros(now.micros() + 5_000);
                 let lost_before = Instant::from_micros(now.micros().saturating_sub(LOSS_TIMEOUT.as_micros() as u64));
                 for i in 0..self.flows.len() {
                     if self.flows[i].state == State::Waiting && self.flows[i].sent_at < lost_before {
-                        self.error(|| "datagrams lost (no answer within 200 ms)".into());
+                        self.m.error(|| "datagrams lost (no answer within 200 ms)".into());
                         self.next(io, i);
                         busy = true;
                     }
@@ -246,13 +220,10 @@ impl App for UdpLoad {
                 return busy;
             }
         }
-        if self.stopped_at.is_none() {
-            self.stopped_at = Some(match self.deadline() {
-                Some(d) if self.shared.cfg.count.is_none() => d.min(now),
-                _ => now,
-            });
+        if self.m.stopped_at.is_none() {
+            self.m.stop(&self.shared.cfg, now);
         }
-        let stopped = self.stopped_at.unwrap_or(now);
+        let stopped = self.m.stopped_at.unwrap_or(now);
         // Answers still on their way may come within the loss timeout.
         let waiting = self.flows.iter().any(|f| f.state == State::Waiting);
         if !waiting || now.micros() > stopped.micros() + LOSS_TIMEOUT.as_micros() as u64 {
@@ -266,8 +237,8 @@ impl App for UdpLoad {
     }
 
     fn stop(&mut self, io: &mut Io<'_>) {
-        if self.stopped_at.is_none() {
-            self.stopped_at = Some(io.now());
+        if self.m.stopped_at.is_none() {
+            self.m.stopped_at = Some(io.now());
         }
         self.finish(io);
     }
