@@ -260,6 +260,7 @@ impl App for ConnectApp {
                 let what = match error {
                     ConnectFailure::Refused => format!("connection refused by {}", self.to),
                     ConnectFailure::Timeout => format!("connection to {} timed out", self.to),
+                    ConnectFailure::Unreachable(k) => format!("connection to {} failed: {k}", self.to),
                 };
                 self.finish(io, Err(what));
             }
@@ -270,6 +271,7 @@ impl App for ConnectApp {
                     CloseReason::Timeout => Err(format!("connection to {} timed out", self.to)),
                     CloseReason::Refused => Err(format!("connection refused by {}", self.to)),
                     CloseReason::Aborted => Err("connection aborted".into()),
+                    CloseReason::Unreachable(k) => Err(format!("connection to {} failed: {k}", self.to)),
                 };
                 self.finish(io, r);
             }

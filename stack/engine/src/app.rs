@@ -549,6 +549,7 @@ pub(crate) fn event_of(ev: TcpEvent, connecting: &mut hashbrown::HashSet<ConnId>
             match reason {
                 CloseReason::Refused => Event::ConnectFailed { conn, error: ConnectFailure::Refused },
                 CloseReason::Timeout if was_connecting => Event::ConnectFailed { conn, error: ConnectFailure::Timeout },
+                CloseReason::Unreachable(k) if was_connecting => Event::ConnectFailed { conn, error: ConnectFailure::Unreachable(k) },
                 _ => Event::Closed { conn, reason },
             }
         }

@@ -96,6 +96,10 @@ pub enum ConnectFailure {
     /// No answer to the SYN and its retransmissions (seed 001's `Timeout`).
     #[error("connection timed out")]
     Timeout,
+    /// An ICMP destination unreachable about the SYN (RFC 5461), or the soft
+    /// error last heard when the SYN's retransmissions gave up.
+    #[error("{0}")]
+    Unreachable(proto::tcp::Unreachable),
 }
 
 /// Error of [`crate::Io::listen`].

@@ -39,5 +39,5 @@ pub use crate::service::{Service, ServiceKind, Services};
 pub use crate::sink::TxSink;
 pub use crate::stack::{rx_checksum_policy, CoreInfo, Queues, Stack, StackConfig, StackInfo};
 pub use proto::iface::RxChecksum;
-pub use proto::tcp::{CloseReason, ConnId, ListenerQueues};
+pub use proto::tcp::{CloseReason, ConnId, ListenerQueues, Unreachable};
 pub use proto::time::Instant;

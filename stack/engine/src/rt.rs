@@ -401,6 +401,16 @@ fn io_err(kind: io::ErrorKind, what: &'static str) -> io::Error {
     io::Error::new(kind, what)
 }
 
+/// The I/O error for an ICMP destination unreachable (as Linux maps them:
+/// port and protocol unreachable refuse, the rest is no route to host).
+fn unreachable_err(k: proto::tcp::Unreachable) -> io::Error {
+    let kind = match k {
+        proto::tcp::Unreachable::Port | proto::tcp::Unreachable::Protocol => io::ErrorKind::ConnectionRefused,
+        proto::tcp::Unreachable::Host | proto::tcp::Unreachable::Prohibited => io::ErrorKind::HostUnreachable,
+    };
+    io::Error::new(kind, k.to_string())
+}
+
 impl TcpStream {
     fn new(conn: ConnId, shared: Rc<Shared>) -> TcpStream {
         shared.reactor.borrow_mut().live.insert(conn);
@@ -442,6 +452,7 @@ impl TcpStream {
             Some(CloseReason::Timeout) => Some(io_err(io::ErrorKind::TimedOut, "connection timed out")),
             Some(CloseReason::Aborted) => Some(io_err(io::ErrorKind::ConnectionAborted, "connection aborted")),
             Some(CloseReason::Refused) => Some(io_err(io::ErrorKind::ConnectionRefused, "connection refused")),
+            Some(CloseReason::Unreachable(k)) => Some(unreachable_err(*k)),
             None => Some(io_err(io::ErrorKind::NotConnected, "connection is gone")),
         }
     }

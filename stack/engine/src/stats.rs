@@ -90,6 +90,12 @@ counters! {
     ndp_adverts,
     /// MLDv2 reports sent.
     mld_reports,
+    /// ICMP and ICMPv6 errors received.
+    icmp_errors_in,
+    /// Path MTUs lowered by "fragmentation needed" / "packet too big".
+    pmtu_updates,
+    /// Valid ICMP errors about a bound UDP port (other than packet too big).
+    udp_icmp_errors,
     /// UDP datagrams queued for a bound port.
     udp_datagrams_in,
     /// UDP datagrams sent.

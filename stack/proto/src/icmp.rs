@@ -2,6 +2,7 @@
 //! unreachable for UDP ports and IP protocols nobody serves, and time exceeded
 //! for datagrams whose reassembly timed out (sent by the interface).
 
+use crate::icmp_err::{quoted_v4, report_v4, Quoted, Report};
 use crate::out::IpOut;
 use crate::stats::DropReason;
 use wire::ethernet::EthernetAddress;
@@ -10,16 +11,23 @@ use wire::ip::protocol;
 use wire::ipv4::Ipv4Repr;
 use wire::{ChecksumMode, Error};
 
-/// Handle an ICMPv4 message addressed to us; answer echo requests.
-pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress, out: &mut IpOut<'_>) {
+/// Handle an ICMPv4 message addressed to us; answer echo requests. An error
+/// about a packet of ours comes back, with what it quotes, for the interface
+/// to act on ([`crate::icmp_err`]).
+pub(crate) fn handle_icmpv4<'a>(ip: &Ipv4Repr, body: &'a [u8], src_mac: EthernetAddress, out: &mut IpOut<'_>) -> Option<(Report, Quoted<'a>)> {
     let Ok(view) = IcmpPacket::new_checked(body) else {
-        return out.stats.drop(DropReason::IcmpMalformed);
+        out.stats.drop(DropReason::IcmpMalformed);
+        return None;
+    };
+    let drop = |out: &mut IpOut<'_>, r| {
+        out.stats.drop(r);
+        None
     };
     let repr = match Icmpv4Repr::parse(&view, ChecksumMode::Full) {
         Ok(r) => r,
-        Err(Error::BadChecksum) => return out.stats.drop(DropReason::IcmpBadChecksum),
-        Err(Error::Unsupported) => return out.stats.drop(DropReason::IcmpIgnored),
-        Err(_) => return out.stats.drop(DropReason::IcmpMalformed),
+        Err(Error::BadChecksum) => return drop(out, DropReason::IcmpBadChecksum),
+        Err(Error::Unsupported) => return drop(out, DropReason::IcmpIgnored),
+        Err(_) => return drop(out, DropReason::IcmpMalformed),
     };
     match repr {
         // RFC 792 "Echo or Echo Reply Message"; RFC 1122 §3.2.2.6: the reply carries
@@ -42,8 +50,23 @@ pub(crate) fn handle_icmpv4(ip: &Ipv4Repr, body: &[u8], src_mac: EthernetAddress
                 out.stats.drop(DropReason::IcmpIgnored);
             }
         }
-        _ => out.stats.drop(DropReason::IcmpIgnored),
+        // RFC 1122 §3.2.2.1: destination unreachable goes to the transport
+        // layer; RFC 1191 §4: code 4 carries the next-hop MTU.
+        Icmpv4Repr::DstUnreachable { code, next_hop_mtu, quote } => match quoted_v4(&quote) {
+            Some(q) => return Some((report_v4(code, next_hop_mtu, q.total_len), q)),
+            None => {
+                out.stats.icmp_errors_in += 1;
+                out.stats.drop(DropReason::IcmpErrorMalformed);
+            }
+        },
+        // RFC 1122 §3.2.2.4: time exceeded is passed up; TCP has no use for it
+        // (RFC 5927 §5).
+        Icmpv4Repr::TimeExceeded { .. } => {
+            out.stats.icmp_errors_in += 1;
+            out.stats.drop(DropReason::IcmpErrorIgnored);
+        }
     }
+    None
 }
 
 /// Bytes of an echo reply's data kept for the application to check.

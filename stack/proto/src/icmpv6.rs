@@ -2,6 +2,7 @@
 //! echo replies for our pings, NS/NA (address resolution, DAD conflicts), RA
 //! (handed to `slaac.rs`), and the rate-limited error messages we send.
 
+use crate::icmp_err::{quoted_v6, Report};
 use crate::iface::Interface;
 use crate::input6::Rx6;
 use crate::ipv6::AddrState;
@@ -93,10 +94,29 @@ pub(crate) fn handle_icmpv6(i: &mut Interface, now: Instant, eth: &EthernetRepr,
             }
         }
         Icmpv6Repr::Mld(_) => i.stats.drop(DropReason::IcmpIgnored),
-        // Errors about our packets: not acted upon yet (no path MTU cache).
-        _ => i.stats.drop(DropReason::IcmpIgnored),
+        // RFC 4443 §3.1, §3.2: errors about packets of ours go to the flow
+        // they quote (RFC 8201 §4 packet too big; RFC 4443 §3.1 destination
+        // unreachable to the transport layer). §2.4 (c): time exceeded and
+        // parameter problem are passed up too; TCP has no use for them.
+        Icmpv6Repr::PktTooBig { mtu, data } => icmp6_error(i, now, Report::TooBig(mtu), data, tx),
+        Icmpv6Repr::DstUnreachable { code, data } => {
+            let r = crate::tcp::Unreachable::from_v6_code(code).map_or(Report::Ignored, Report::Unreachable);
+            icmp6_error(i, now, r, data, tx)
+        }
+        Icmpv6Repr::TimeExceeded { data, .. } | Icmpv6Repr::ParamProblem { data, .. } => icmp6_error(i, now, Report::Ignored, data, tx),
     }
     let _ = packet;
+}
+
+/// An ICMPv6 error quoting `data`: to the interface's error handling.
+fn icmp6_error(i: &mut Interface, now: Instant, report: Report, data: &[u8], tx: &mut dyn FrameSink) {
+    match quoted_v6(data) {
+        Some(q) => i.handle_icmp_error(now, report, q, tx),
+        None => {
+            i.stats.icmp_errors_in += 1;
+            i.stats.drop(DropReason::IcmpErrorMalformed);
+        }
+    }
 }
 
 fn handle_ndisc(i: &mut Interface, now: Instant, eth: &EthernetRepr, rx: &Rx6, n: NdiscRepr<'_>, tx: &mut dyn FrameSink) {

@@ -210,6 +210,29 @@ impl Addressing {
     }
 }
 
+/// The output path over an interface's fields (a macro, so that the caller
+/// can borrow the other fields — TCP, a reassembler — at the same time).
+macro_rules! ip_out {
+    ($i:ident, $tx:expr, $now:expr) => {
+        IpOut {
+            addr: &$i.addr,
+            arp: &mut $i.arp,
+            addr6: &$i.addr6,
+            nd: &mut $i.nd,
+            ident6: &mut $i.ident6,
+            stats: &mut $i.stats,
+            ident: &mut $i.ident,
+            icmp_limit: &mut $i.icmp_limit,
+            echo: &mut $i.echo,
+            scratch: &mut $i.tx_scratch,
+            mtu: $i.mtu,
+            pmtu: &mut $i.pmtu,
+            tx: $tx,
+            now: $now,
+        }
+    };
+}
+
 /// One core's protocol state: addressing, ARP cache, TCP, counters.
 #[derive(Debug)]
 pub struct Interface {
@@ -233,7 +256,9 @@ pub struct Interface {
     pub(crate) reasm_out: Vec<u8>,
     /// A datagram larger than the MTU, before it is cut into fragments.
     tx_scratch: Vec<u8>,
-    mtu: usize,
+    pub(crate) mtu: usize,
+    /// Path MTUs learned from ICMP errors (RFC 1191, RFC 8201).
+    pub(crate) pmtu: crate::pmtu::PathMtuCache,
     pub(crate) tcp_owner: Option<TcpOwner>,
     pub(crate) v6ctl: crate::slaac::Control,
 }
@@ -272,6 +297,7 @@ impl Interface {
             reasm_out: Vec::with_capacity(crate::frag::MAX_DATAGRAM_V6),
             tx_scratch: Vec::new(),
             mtu: cfg.mtu.clamp(68, 65535),
+            pmtu: crate::pmtu::PathMtuCache::new(),
             tcp_owner: None,
         }
     }
@@ -399,41 +425,13 @@ impl Interface {
 
     /// TCP and the output path (borrowing the rest of the interface) at once.
     pub(crate) fn split<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant) -> (&'a mut Tcp, IpOut<'a>) {
-        let out = IpOut {
-            addr: &self.addr,
-            arp: &mut self.arp,
-            addr6: &self.addr6,
-            nd: &mut self.nd,
-            ident6: &mut self.ident6,
-            stats: &mut self.stats,
-            ident: &mut self.ident,
-            icmp_limit: &mut self.icmp_limit,
-            echo: &mut self.echo,
-            scratch: &mut self.tx_scratch,
-            mtu: self.mtu,
-            tx,
-            now,
-        };
+        let out = ip_out!(self, tx, now);
         (&mut self.tcp, out)
     }
 
     /// A reassembler (`v6`: the IPv6 one) and the output path at once.
     pub(crate) fn split_frag<'a>(&'a mut self, tx: &'a mut dyn FrameSink, now: Instant, v6: bool) -> (&'a mut Reassembler, IpOut<'a>) {
-        let out = IpOut {
-            addr: &self.addr,
-            arp: &mut self.arp,
-            addr6: &self.addr6,
-            nd: &mut self.nd,
-            ident6: &mut self.ident6,
-            stats: &mut self.stats,
-            ident: &mut self.ident,
-            icmp_limit: &mut self.icmp_limit,
-            echo: &mut self.echo,
-            scratch: &mut self.tx_scratch,
-            mtu: self.mtu,
-            tx,
-            now,
-        };
+        let out = ip_out!(self, tx, now);
         (if v6 { &mut self.frag6 } else { &mut self.frag }, out)
     }
 
@@ -624,7 +622,9 @@ impl Interface {
             }
             protocol::ICMP => {
                 let (_, mut out) = self.split(tx, now);
-                icmp::handle_icmpv4(ip, body, eth.src, &mut out);
+                if let Some((report, quoted)) = icmp::handle_icmpv4(ip, body, eth.src, &mut out) {
+                    self.handle_icmp_error(now, report, quoted, tx);
+                }
             }
             protocol::UDP => self.handle_udp(now, ip, datagram, body, tx),
             _ => {

@@ -116,6 +116,13 @@ pub struct Addressing6 {
 }
 
 impl Addressing6 {
+    /// The IPv6 link MTU over an interface of `iface_mtu` bytes: a smaller one
+    /// a Router Advertisement gave (RFC 4861 §6.3.4), never below 1280 (RFC
+    /// 8200 §5).
+    pub fn link_mtu(&self, iface_mtu: usize) -> usize {
+        self.ra_mtu.map_or(iface_mtu, |m| m.min(iface_mtu)).max(wire::ipv6::MIN_MTU)
+    }
+
     /// Addressing with `addrs` (static, usable at once while their DAD runs if
     /// `dad` is set; else preferred) and an optional static default router.
     pub fn new(addrs: &[(Ipv6Addr, u8)], gateway: Option<Ipv6Addr>) -> Addressing6 {

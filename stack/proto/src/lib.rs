@@ -20,6 +20,8 @@ pub mod frag;
 pub mod iface;
 pub mod ipv6;
 pub mod ndp;
+pub mod pmtu;
+mod icmp_err;
 mod icmpv6;
 mod input6;
 mod out;

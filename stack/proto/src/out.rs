@@ -45,6 +45,8 @@ pub(crate) struct IpOut<'a> {
     /// A datagram larger than the MTU is written here, then cut into fragments.
     pub(crate) scratch: &'a mut Vec<u8>,
     pub(crate) mtu: usize,
+    /// Path MTUs learned from ICMP (RFC 1191, RFC 8201).
+    pub(crate) pmtu: &'a mut crate::pmtu::PathMtuCache,
     pub(crate) tx: &'a mut dyn FrameSink,
     pub(crate) now: Instant,
 }
@@ -198,7 +200,10 @@ impl IpOut<'_> {
         dst_mac: Option<EthernetAddress>,
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> bool {
-        if wire::ipv4::HEADER_LEN + payload_len <= self.mtu {
+        // RFC 1191 §3: datagrams larger than the path MTU leave in fragments
+        // (DF clear); those that fit carry DF.
+        let mtu = self.pmtu.get(self.now, IpAddr::V4(dst), self.mtu);
+        if wire::ipv4::HEADER_LEN + payload_len <= mtu {
             return self.send(src, dst, proto, payload_len, dst_mac, fill);
         }
         if payload_len > MAX_IPV4_PAYLOAD {
@@ -222,7 +227,7 @@ impl IpOut<'_> {
         let mut scratch = core::mem::take(self.scratch);
         fill(&mut scratch[..payload_len]);
         // Every fragment but the last carries a multiple of 8 bytes.
-        let per = (self.mtu - wire::ipv4::HEADER_LEN) & !7;
+        let per = (mtu - wire::ipv4::HEADER_LEN) & !7;
         let mut off = 0;
         let mut ok = true;
         while off < payload_len && ok {
@@ -289,6 +294,11 @@ impl SegmentSink for IpOut<'_> {
                 false
             }
         }
+    }
+
+    fn path_mtu(&self, remote: IpAddr) -> Option<usize> {
+        let link = if remote.is_ipv4() { self.mtu } else { self.mtu6() };
+        Some(self.pmtu.get(self.now, remote, link))
     }
 }
 
@@ -393,7 +403,8 @@ impl IpOut<'_> {
         hop_limit: u8,
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> bool {
-        let mtu = self.mtu6();
+        // RFC 8201 §4: fragment at the path MTU (a packet-too-big lowered it).
+        let mtu = self.pmtu.get(self.now, IpAddr::V6(dst), self.mtu6());
         if wire::ipv6::HEADER_LEN + payload_len <= mtu {
             return self.send6(src, dst, next_header, payload_len, dst_mac, hop_limit, fill);
         }
@@ -433,7 +444,7 @@ impl IpOut<'_> {
     /// The IPv6 link MTU: the interface's, or a smaller one a Router
     /// Advertisement gave (RFC 4861 §6.3.4), never below 1280 (RFC 8200 §5).
     pub(crate) fn mtu6(&self) -> usize {
-        self.addr6.ra_mtu.map_or(self.mtu, |m| m.min(self.mtu)).max(wire::ipv6::MIN_MTU)
+        self.addr6.link_mtu(self.mtu)
     }
 
     /// One frame: Ethernet to `mac`, the IPv6 header `ip`, the payload by `fill`.

@@ -127,6 +127,19 @@ drop_reasons! {
     IcmpIgnored => "icmp_ignored",
     /// ICMP error not sent: over the rate limit (RFC 1812 §4.3.2.8).
     IcmpErrorRateLimited => "icmp_error_rate_limited",
+    /// ICMP error we do not act on (time exceeded, parameter problem, ...).
+    IcmpErrorIgnored => "icmp_error_ignored",
+    /// ICMP error quoting a packet whose source is not one of our addresses
+    /// (RFC 5927 §4).
+    IcmpErrorNotOurs => "icmp_error_not_ours",
+    /// ICMP error whose quote is too short or unparsable.
+    IcmpErrorMalformed => "icmp_error_malformed",
+    /// ICMP error quoting no flow of ours: no TCP connection with that
+    /// sequence number in flight, or no bound UDP port (RFC 5927 §4.1).
+    IcmpErrorNoFlow => "icmp_error_no_flow",
+    /// "Fragmentation needed" / "packet too big" whose MTU is not below the
+    /// quoted packet's length (RFC 5927 §7.2).
+    IcmpErrorBadMtu => "icmp_error_bad_mtu",
     /// TCP segment truncated or with bad header length/options.
     TcpMalformed => "tcp_malformed",
     /// TCP checksum does not verify.
@@ -192,6 +205,12 @@ pub struct IfaceStats {
     pub ndp_adverts: u64,
     /// MLDv2 reports sent.
     pub mld_reports: u64,
+    /// ICMP and ICMPv6 errors received (each acted upon or dropped by reason).
+    pub icmp_errors_in: u64,
+    /// Path MTUs lowered by "fragmentation needed" / "packet too big".
+    pub pmtu_updates: u64,
+    /// Valid ICMP errors about a UDP port of ours other than packet too big.
+    pub udp_icmp_errors: u64,
     /// Drops by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }
@@ -216,6 +235,9 @@ impl Default for IfaceStats {
             ndp_solicits: 0,
             ndp_adverts: 0,
             mld_reports: 0,
+            icmp_errors_in: 0,
+            pmtu_updates: 0,
+            udp_icmp_errors: 0,
             drops: [0; DropReason::COUNT],
         }
     }

@@ -285,6 +285,7 @@ impl TcpLoad {
             CloseReason::Refused => "refused",
             CloseReason::Timeout => "timed out",
             CloseReason::Aborted => "aborted",
+            CloseReason::Unreachable(_) => "destination unreachable (ICMP)",
         }
     }
 
@@ -372,6 +373,7 @@ impl App for TcpLoad {
                 self.m.error(|| match error {
                     ConnectFailure::Refused => format!("connection refused by {to}"),
                     ConnectFailure::Timeout => format!("connection to {to} timed out"),
+                    ConnectFailure::Unreachable(k) => format!("connection to {to} failed: {k}"),
                 });
                 self.flows[i].conn = None;
                 self.flows[i].state = if self.kind == Kind::Crr && self.m.measuring(&self.shared.cfg, io.now()) { FlowState::Idle } else { FlowState::Done };

@@ -266,6 +266,9 @@ pub(crate) struct Conn {
     /// The reason `Closed` reports when a connection lingering in CLOSED (unread
     /// data) is finally freed.
     pub close_reason: CloseReason,
+    /// The last ICMP soft error about this connection (RFC 1122 §4.2.3.9),
+    /// reported instead of a bare timeout if the connection gives up.
+    pub soft_error: Option<super::Unreachable>,
 }
 
 /// Parameters of a new connection.
@@ -346,6 +349,7 @@ impl Conn {
             fin_wait2_from: Instant::ZERO,
             fin_wait2_at: None,
             close_reason: CloseReason::Normal,
+            soft_error: None,
         }
     }
 
@@ -403,11 +407,16 @@ impl Conn {
         }
     }
 
-    /// Apply the negotiated options of the peer's SYN (RFC 7323 §2.2, §3.2).
-    pub fn apply_peer_syn(&mut self, repr: &TcpRepr<'_>, now: Instant) {
+    /// Apply the negotiated options of the peer's SYN (RFC 7323 §2.2, §3.2);
+    /// the MSS we send also fits the known MTU of the path (RFC 1191 §3,
+    /// RFC 8201 §5), which `path_mtu` gives.
+    pub fn apply_peer_syn(&mut self, repr: &TcpRepr<'_>, now: Instant, path_mtu: Option<usize>) {
         self.irs = SeqNum(repr.seq);
         self.rcv_nxt = self.irs + 1;
         self.neg = self.offer.negotiate(&repr.options, self.remote.is_ipv6());
+        if let Some(mss) = path_mtu.and_then(|m| super::icmp::clamped_mss(self.neg.send_mss, m, self.remote.is_ipv6(), self.neg.timestamps)) {
+            self.neg.send_mss = mss;
+        }
         if !self.neg.timestamps {
             self.ts = None;
         }
@@ -498,7 +507,7 @@ impl Conn {
             env.stats.ignored += 1;
             return Outcome::Keep;
         }
-        self.apply_peer_syn(repr, now);
+        self.apply_peer_syn(repr, now, out.path_mtu(self.remote.ip()));
         if has_ack {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self.snd_una = ack;

@@ -273,7 +273,7 @@ impl Tcp {
         let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
         conn.listener_port = Some(port);
         let syn = TcpRepr { seq: irs, ack: 0, flags: TcpFlags::SYN, options: peer, payload: &[], ..*repr };
-        conn.apply_peer_syn(&syn, now);
+        conn.apply_peer_syn(&syn, now, out.path_mtu(remote.ip()));
         // What the cookie SYN-ACK did: SYN sent (SND.NXT = ISS + 1), our window
         // announced (unscaled).
         conn.snd_nxt = conn.iss + 1;

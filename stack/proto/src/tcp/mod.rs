@@ -172,6 +172,8 @@ macro_rules! env {
 
 pub mod buffer;
 mod conn;
+mod icmp;
+pub use icmp::{IcmpCheck, Unreachable};
 pub mod congestion;
 pub mod cubic;
 pub mod cookie;
@@ -212,6 +214,13 @@ pub trait SegmentSink {
     /// Send `repr` from `local` to `remote`. Returns `false` when no transmit buffer
     /// is free; the segment then counts as lost and retransmission recovers it.
     fn send_segment(&mut self, local: IpAddr, remote: IpAddr, repr: &TcpRepr<'_>) -> bool;
+
+    /// The MTU of the path to `remote` (the link MTU, or less where a router
+    /// said so, RFC 1191 / RFC 8201), if the sink knows it: the MSS we send is
+    /// clamped to fit it when a connection opens.
+    fn path_mtu(&self, _remote: IpAddr) -> Option<usize> {
+        None
+    }
 }
 
 /// Configuration of a [`Tcp`] endpoint. Build it with struct update syntax over
@@ -498,6 +507,9 @@ pub enum CloseReason {
     Timeout,
     /// We aborted it (or closed it before the handshake completed).
     Aborted,
+    /// An ICMP destination unreachable about our SYN (RFC 5461), or the soft
+    /// error last heard when retransmissions gave up (RFC 1122 §4.2.3.9).
+    Unreachable(Unreachable),
 }
 
 /// Error of [`Tcp::listen`].
@@ -1149,7 +1161,7 @@ impl Tcp {
         let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
         conn.listener_port = Some(port);
         conn.in_backlog = true;
-        conn.apply_peer_syn(repr, now);
+        conn.apply_peer_syn(repr, now, out.path_mtu(remote.ip()));
         // The SYN's window is never scaled (RFC 7323 §2.2).
         conn.snd_wnd = u32::from(repr.window);
         conn.max_snd_wnd = conn.snd_wnd;

@@ -280,7 +280,9 @@ impl Conn {
         };
         if self.retries > limit {
             env.stats.timeouts += 1;
-            return Outcome::Free(CloseReason::Timeout);
+            // RFC 1122 §4.2.3.9, RFC 5461: a soft error heard meanwhile is what
+            // the application learns, rather than a bare timeout.
+            return Outcome::Free(self.soft_error.map_or(CloseReason::Timeout, CloseReason::Unreachable));
         }
         self.rtt.on_timeout();
         let flight = self.snd_max.since(self.snd_una);

@@ -313,6 +313,24 @@ impl SentLog {
         false
     }
 
+    /// The path MTU dropped below what was sent: every record not SACKed and
+    /// longer than `mss` is lost (the router discarded it), as Linux's
+    /// `tcp_simple_retransmit`. Returns the bytes newly marked.
+    pub fn mark_longer_lost(&mut self, mss: u32) -> u32 {
+        let mut n = 0;
+        for k in 0..self.recs.len() {
+            let r = self.recs[k];
+            if r.sacked() || r.len() <= mss {
+                continue;
+            }
+            if !r.lost() {
+                n += r.len();
+            }
+            self.set(k, (r.flags | LOST) & !RETRANS);
+        }
+        n
+    }
+
     /// The recovery was spurious: records deemed lost and not yet
     /// retransmitted are not lost after all.
     pub fn unmark_lost(&mut self) {

@@ -259,8 +259,10 @@ impl Conn {
         sent
     }
 
-    /// Send `[start, end)` again (a FIN at its end included), in up to two
-    /// pieces where the send ring wraps. Returns `false` if the sink was full.
+    /// Send `[start, end)` again (a FIN at its end included), in pieces of at
+    /// most the MSS (which a lower path MTU may have cut since the range was
+    /// first sent) and where the send ring wraps. Returns `false` if the sink
+    /// was full.
     fn resend_range(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink, start: SeqNum, end: SeqNum) -> bool {
         let fin_in = self.fin_seq().is_some_and(|f| f >= start && f < end);
         let data_end = if fin_in { end - 1 } else { end };
@@ -269,7 +271,7 @@ impl Conn {
         while seq < data_end || (first && fin_in && seq == data_end) {
             first = false;
             let off = seq.since(self.tx_seq) as usize;
-            let want = data_end.since(seq) as usize;
+            let want = (data_end.since(seq) as usize).min(usize::from(self.neg.send_mss));
             let chunk = self.tx.available(off, want);
             if chunk == 0 && !(fin_in && seq == data_end) {
                 // Nothing left to send in the ring (acknowledged meanwhile).

@@ -129,6 +129,18 @@ pub struct TcpStats {
     pub sack_reneged: u64,
     /// Recoveries found spurious by timestamps (Eifel, RFC 3522) and undone.
     pub spurious_recoveries: u64,
+    /// ICMP errors quoting a connection we do not have (RFC 5927 §4.1).
+    pub icmp_no_connection: u64,
+    /// ICMP errors quoting a sequence number not in flight (RFC 5927 §4.1).
+    pub icmp_out_of_window: u64,
+    /// Connections whose MSS a lower path MTU cut (RFC 1191 §6.4, RFC 8201).
+    pub pmtu_mss_lowered: u64,
+    /// Times segments longer than a new path MTU were resent at once.
+    pub pmtu_retransmits: u64,
+    /// Valid destination unreachable errors about a connection.
+    pub icmp_soft_errors: u64,
+    /// Connection attempts ended by a destination unreachable (RFC 5461).
+    pub icmp_aborts: u64,
 }
 
 impl TcpStats {
@@ -152,10 +164,12 @@ impl TcpStats {
         "cookies_failed",
         "accept_queue_full",
         "sack_invalid",
+        "icmp_no_connection",
+        "icmp_out_of_window",
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 56;
+    pub const COUNT: usize = 62;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -216,6 +230,12 @@ impl TcpStats {
             ("cwnd_restarts", self.cwnd_restarts),
             ("sack_reneged", self.sack_reneged),
             ("spurious_recoveries", self.spurious_recoveries),
+            ("icmp_no_connection", self.icmp_no_connection),
+            ("icmp_out_of_window", self.icmp_out_of_window),
+            ("pmtu_mss_lowered", self.pmtu_mss_lowered),
+            ("pmtu_retransmits", self.pmtu_retransmits),
+            ("icmp_soft_errors", self.icmp_soft_errors),
+            ("icmp_aborts", self.icmp_aborts),
         ]
     }
 }
