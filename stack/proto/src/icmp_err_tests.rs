@@ -151,7 +151,7 @@ impl Bed {
     }
 
     /// A TCP segment from the far peer.
-    fn from_far(&mut self, repr: &TcpRepr<'_>) {
+    fn far_sends(&mut self, repr: &TcpRepr<'_>) {
         let mut seg = vec![0u8; repr.buffer_len()];
         repr.emit(&mut TcpPacket::new_unchecked(&mut seg[..]), &self.far, &self.us, ChecksumMode::Full);
         let f = self.ip_frame(self.far, self.us, wire::ip::protocol::TCP, 60, &seg);
@@ -207,7 +207,7 @@ impl Bed {
             options: TcpOptions { mss: Some(1460), window_scale: Some(7), ..Default::default() },
             payload: &[],
         };
-        self.from_far(&synack);
+        self.far_sends(&synack);
         assert!(self.events().contains(&TcpEvent::Connected(conn)));
         let data: Vec<u8> = (0..len).map(|k| k as u8).collect();
         assert_eq!(self.i.tcp_mut().send(conn, &data), Ok(len));
@@ -283,7 +283,7 @@ fn known_path_mtu_clamps_the_mss_of_a_new_connection() {
     let syn = b.sent().pop().unwrap();
     let syn = TcpRepr::parse(&TcpPacket::new_checked(&syn.body[..]).unwrap(), &us, &far, ChecksumMode::Full).unwrap();
     let synack = TcpRepr { src_port: 81, dst_port: 40001, seq: 9, ack: syn.seq.wrapping_add(1), flags: TcpFlags::SYN | TcpFlags::ACK, window: 65535, urgent: 0, options: TcpOptions { mss: Some(1460), ..Default::default() }, payload: &[] };
-    b.from_far(&synack);
+    b.far_sends(&synack);
     assert_eq!(b.i.tcp().negotiated(conn).unwrap().send_mss, 1400 - 40);
 }
 
