@@ -144,6 +144,16 @@ impl Bed {
         out.contains("prog/xdp") || out.contains(" xdp")
     }
 
+    /// The last line of `xdpstack stats --json` (the total over every core) of
+    /// the stack running in the stack namespace.
+    pub fn stats_total(&self) -> serde_json::Value {
+        let bin = env!("CARGO_BIN_EXE_xdpstack");
+        let out = Command::new("ip").args(["netns", "exec", &self.stack_ns, bin, "stats", "--iface", &self.stack_if, "--json"]).output().expect("run xdpstack stats");
+        assert!(out.status.success(), "xdpstack stats failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(text.lines().last().expect("a total line")).expect("JSON")
+    }
+
     /// Start `xdpstack ARGS...` in the stack namespace; waits for its `ready` line.
     pub fn start_stack(&self, args: &[&str]) -> Stack {
         let bin = env!("CARGO_BIN_EXE_xdpstack");
