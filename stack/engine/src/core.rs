@@ -208,6 +208,7 @@ impl<D: Device, A: App> Core<D, A> {
             (Counter::ndp_solicits, i.ndp_solicits),
             (Counter::ndp_adverts, i.ndp_adverts),
             (Counter::mld_reports, i.mld_reports),
+            (Counter::ndp_redirects, i.ndp_redirects),
             (Counter::icmp_errors_in, i.icmp_errors_in),
             (Counter::pmtu_updates, i.pmtu_updates),
             (Counter::udp_icmp_errors, i.udp_icmp_errors),

@@ -90,6 +90,8 @@ counters! {
     ndp_adverts,
     /// MLDv2 reports sent.
     mld_reports,
+    /// Redirects followed (RFC 4861 §8.3).
+    ndp_redirects,
     /// ICMP and ICMPv6 errors received.
     icmp_errors_in,
     /// Path MTUs lowered by "fragmentation needed" / "packet too big".

@@ -108,7 +108,8 @@ pub fn fragment_addrs(frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkControl {
     /// A Router Advertisement (RFC 4861 §6.3.4): every core learns the routers,
-    /// prefixes and SLAAC addresses (a copy to each).
+    /// prefixes and SLAAC addresses (a copy to each); a Redirect (§8.3): every
+    /// core follows it.
     AllCores,
     /// A message for the core that does the link's DAD and MLD duties (core 0):
     /// a DAD probe from `::` (RFC 4862 §5.4.3), an advertisement to a multicast
@@ -139,7 +140,8 @@ pub fn link_control(frame: &[u8]) -> Option<LinkControl> {
     let src_unspecified = ip.get(8..24)?.iter().all(|b| *b == 0);
     let dst_multicast = *ip.get(24)? == 0xff;
     match ty {
-        134 => Some(LinkControl::AllCores),
+        // RFC 4861 §8.3: a redirect changes every core's next hop too.
+        134 | 137 => Some(LinkControl::AllCores),
         135 if src_unspecified => Some(LinkControl::Control),
         136 if dst_multicast => Some(LinkControl::Control),
         130 => Some(LinkControl::Control),
@@ -468,6 +470,7 @@ mod tests {
         let us: Ipv6Addr = "2001:db8::2".parse().unwrap();
         let msg = |ty: u8| [ty, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(134)))), Some(LinkControl::AllCores));
+        assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, us, &msg(137)))), Some(LinkControl::AllCores), "a redirect: every core");
         assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, Ipv6Addr::UNSPECIFIED, snm, &msg(135)))), Some(LinkControl::Control));
         assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, snm, &msg(135)))), None, "address resolution: any core");
         assert_eq!(link_control(&eth(ETHERTYPE_IPV6, &ipv6(PROTO_ICMPV6, ll, all, &msg(136)))), Some(LinkControl::Control));

@@ -385,3 +385,49 @@ fn soft_error_on_an_established_connection_is_reported_at_timeout() {
     }
     assert_eq!(reason, Some(CloseReason::Unreachable(crate::tcp::Unreachable::Host)));
 }
+
+/// RFC 4861 §8: a Redirect from the current first hop for a destination sends
+/// the next packets to it to the target (with the target's link-layer address
+/// from the message); redirects failing §8.1 change nothing and are counted.
+#[test]
+fn ndp_redirect_from_the_first_hop_is_followed() {
+    let router_ll: Ipv6Addr = "fe80::1".parse().unwrap();
+    let better_ll: Ipv6Addr = "fe80::2".parse().unwrap();
+    let better_mac = [0x02, 0, 0, 0, 0, 0x22];
+    let cfg = InterfaceConfig { mac: OUR_MAC, ipv6: vec![(US6, 64)], gateway6: Some(router_ll), ..Default::default() };
+    let mut b = Bed { i: Interface::new(cfg), tx: Frames::default(), now: Instant::from_millis(2000), us: US6.into(), router: router_ll.into(), far: FAR6.into() };
+    b.i.poll_transmit(Instant::ZERO, &mut b.tx);
+    b.i.poll_transmit(Instant::from_millis(1000), &mut b.tx);
+    let ns = Icmpv6Repr::Ndisc(wire::ndp::NdiscRepr::NeighborSolicit { target_addr: US6, lladdr: Some(ROUTER_MAC), nonce: None });
+    let f = b.ip_frame(router_ll.into(), US6.into(), wire::ip::protocol::ICMPV6, 255, &b.icmp6_bytes(router_ll, US6, &ns));
+    b.i.handle_frame(b.now, &f, &mut b.tx);
+    b.i.udp_mut().bind(5353).unwrap();
+    let (local, remote) = (SocketAddr::new(US6.into(), 5353), SocketAddr::new(FAR6.into(), 9));
+    let dst_mac = |b: &mut Bed| -> [u8; 6] {
+        let now = b.now;
+        b.tx.0.clear();
+        b.i.send_udp(now, local, remote, b"x", &mut b.tx).unwrap();
+        let f = b.tx.0.pop().expect("sent");
+        EthernetRepr::parse(&Frame::new_checked(&f[..]).unwrap()).unwrap().dst.0
+    };
+    assert_eq!(dst_mac(&mut b), ROUTER_MAC, "via the default router");
+    let redirect = |b: &mut Bed, from: Ipv6Addr, target: Ipv6Addr| {
+        let r = Icmpv6Repr::Ndisc(wire::ndp::NdiscRepr::Redirect { target_addr: target, dest_addr: FAR6, lladdr: Some(better_mac), redirected_hdr: None });
+        let f = b.ip_frame(from.into(), US6.into(), wire::ip::protocol::ICMPV6, 255, &b.icmp6_bytes(from, US6, &r));
+        let now = b.now;
+        b.i.handle_frame(now, &f, &mut b.tx);
+    };
+    // Not from the first hop; a global target that is not the destination.
+    redirect(&mut b, "fe80::9".parse().unwrap(), better_ll);
+    redirect(&mut b, router_ll, "2001:db8::99".parse().unwrap());
+    assert_eq!(b.i.stats().drops_of(DropReason::NdpRedirectInvalid), 1);
+    assert_eq!(b.i.stats().drops_of(DropReason::NdpMalformed), 1, "wire's §8.1 checks");
+    assert_eq!(dst_mac(&mut b), ROUTER_MAC);
+    redirect(&mut b, router_ll, better_ll);
+    assert_eq!(b.i.stats().ndp_redirects, 1);
+    assert_eq!(dst_mac(&mut b), better_mac, "RFC 4861 §8.3: the better first hop");
+    // Forgotten after its lifetime.
+    b.now += crate::ipv6::REDIRECT_LIFETIME;
+    b.i.handle_frame(b.now, &f, &mut b.tx);
+    assert_eq!(dst_mac(&mut b), ROUTER_MAC);
+}

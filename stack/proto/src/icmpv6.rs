@@ -196,8 +196,27 @@ fn handle_ndisc(i: &mut Interface, now: Instant, eth: &EthernetRepr, rx: &Rx6, n
         NdiscRepr::RouterAdvert { hop_limit, router_lifetime, lladdr, mtu, prefixes, .. } => {
             i.handle_ra(now, rx.ip.src, hop_limit, router_lifetime, lladdr, mtu, &prefixes);
         }
-        // We are not a router (RS) and do not follow redirects yet.
-        NdiscRepr::RouterSolicit { .. } | NdiscRepr::Redirect { .. } => i.stats.drop(DropReason::NdpIgnored),
+        NdiscRepr::Redirect { target_addr, dest_addr, lladdr, .. } => {
+            // RFC 4861 §8.1: hop limit 255 and no fragment (checked above), a
+            // link-local source, a destination not multicast, a target that
+            // is link-local or the destination (checked by wire); here: "the
+            // IP source address of the Redirect is the same as the current
+            // first-hop router for the specified ICMP Destination Address".
+            if i.addr6.next_hop(&dest_addr, now) != Some(rx.ip.src) {
+                return i.stats.drop(DropReason::NdpRedirectInvalid);
+            }
+            // §8.3: the Destination Cache entry, and the target's link-layer
+            // address if given (a new entry is STALE).
+            i.addr6.add_redirect(dest_addr, target_addr, now);
+            i.stats.ndp_redirects += 1;
+            if let Some(m) = lladdr {
+                if i.nd.on_lladdr(now, target_addr, m) {
+                    i.resolved(now, IpAddr::V6(target_addr));
+                }
+            }
+        }
+        // We are not a router: solicitations for routers are not ours.
+        NdiscRepr::RouterSolicit { .. } => i.stats.drop(DropReason::NdpIgnored),
     }
 }
 

@@ -18,6 +18,12 @@ pub const MAX_ADDRS: usize = 16;
 pub const MAX_PREFIXES: usize = 16;
 /// Most default routers (RFC 4861 §6.3.4: the Default Router List).
 pub const MAX_ROUTERS: usize = 8;
+/// Most destinations redirected at once (RFC 6583 §7: state a node on the
+/// link can create is bounded); the redirect that ends first makes room.
+pub const MAX_REDIRECTS: usize = 64;
+/// How long a redirect is followed: RFC 4861 §8.3 leaves it to the
+/// implementation; like a learned path MTU (RFC 8201 §5.3), ten minutes.
+pub const REDIRECT_LIFETIME: crate::time::Duration = crate::time::Duration::from_secs(600);
 /// Default hop limit of packets we originate (RFC 8200 §3; Linux's 64).
 pub const DEFAULT_HOP_LIMIT: u8 = 64;
 
@@ -74,6 +80,18 @@ pub struct Router {
     pub until: Option<Instant>,
 }
 
+/// A redirect (RFC 4861 §8.3): packets to `dst` go to `target` (a better
+/// router, or `dst` itself when it is on-link) until `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Redirect {
+    /// The redirected destination.
+    pub dst: Ipv6Addr,
+    /// Its next hop.
+    pub target: Ipv6Addr,
+    /// When the redirect is forgotten.
+    pub until: Instant,
+}
+
 /// An on-link prefix (RFC 4861 §6.3.4 Prefix List).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefix {
@@ -113,6 +131,9 @@ pub struct Addressing6 {
     pub hop_limit: u8,
     /// Link MTU learned from a Router Advertisement (RFC 4861 §6.3.4), if any.
     pub ra_mtu: Option<usize>,
+    /// Destinations redirected (the Destination Cache's next hops, RFC 4861
+    /// §5.1, §8.3), at most [`MAX_REDIRECTS`].
+    pub redirects: Vec<Redirect>,
 }
 
 impl Addressing6 {
@@ -175,10 +196,31 @@ impl Addressing6 {
     /// a default router (the first one whose lifetime has not ended, RFC 4861
     /// §6.3.6 without reachability preference). `None`: no route.
     pub fn next_hop(&self, dst: &Ipv6Addr, now: Instant) -> Option<Ipv6Addr> {
+        // RFC 4861 §5.2: the Destination Cache first (a redirect's next hop).
+        if let Some(r) = self.redirects.iter().find(|r| r.dst == *dst && r.until > now) {
+            return Some(r.target);
+        }
         if self.on_link(dst, now) {
             return Some(*dst);
         }
         self.routers.iter().find(|r| r.until.is_none_or(|u| u > now)).map(|r| r.addr)
+    }
+
+    /// Follow a redirect (RFC 4861 §8.3, validated by the caller): packets to
+    /// `dst` go to `target` from now on, for [`REDIRECT_LIFETIME`].
+    pub fn add_redirect(&mut self, dst: Ipv6Addr, target: Ipv6Addr, now: Instant) {
+        let r = Redirect { dst, target, until: now + REDIRECT_LIFETIME };
+        if let Some(e) = self.redirects.iter_mut().find(|e| e.dst == dst) {
+            *e = r;
+            return;
+        }
+        self.redirects.retain(|e| e.until > now);
+        if self.redirects.len() >= MAX_REDIRECTS {
+            if let Some(k) = self.redirects.iter().enumerate().min_by_key(|(_, e)| e.until).map(|(k, _)| k) {
+                self.redirects.swap_remove(k);
+            }
+        }
+        self.redirects.push(r);
     }
 
     /// The source address for a packet to `dst` (RFC 6724 §5, a subset): rule 1

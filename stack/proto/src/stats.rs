@@ -110,6 +110,9 @@ drop_reasons! {
     NdpMalformed => "ndp_malformed",
     /// Neighbor Discovery message we do not act on (RS, Redirect, ...).
     NdpIgnored => "ndp_ignored",
+    /// A Redirect not from the current first hop for its destination (RFC
+    /// 4861 §8.1; its other checks count as `ndp_malformed`).
+    NdpRedirectInvalid => "ndp_redirect_invalid",
     /// A packet waiting for address resolution dropped: the queue of its
     /// neighbour (or of all neighbours) was full (RFC 4861 §7.2.2).
     NdpQueueFull => "ndp_queue_full",
@@ -205,6 +208,8 @@ pub struct IfaceStats {
     pub ndp_adverts: u64,
     /// MLDv2 reports sent.
     pub mld_reports: u64,
+    /// Redirects followed (RFC 4861 §8.3).
+    pub ndp_redirects: u64,
     /// ICMP and ICMPv6 errors received (each acted upon or dropped by reason).
     pub icmp_errors_in: u64,
     /// Path MTUs lowered by "fragmentation needed" / "packet too big".
@@ -235,6 +240,7 @@ impl Default for IfaceStats {
             ndp_solicits: 0,
             ndp_adverts: 0,
             mld_reports: 0,
+            ndp_redirects: 0,
             icmp_errors_in: 0,
             pmtu_updates: 0,
             udp_icmp_errors: 0,
