@@ -169,6 +169,18 @@ fn kernel_echo_clients(ns: &str, addr: SocketAddr, n: usize, len: usize) {
     }
 }
 
+/// The server sent no RST but those answering a peer's ACK of a tail loss
+/// probe that reached a connection already closed: on this 2-CPU machine four
+/// busy loops share the CPUs, a peer's ACK can take longer than the probe
+/// timeout, and the probe's duplicate FIN then draws an ACK after the final
+/// one (answered with RST by RFC 9293 §3.10.7.2, as Linux does). No RST for a
+/// bad ACK on a live connection, ever.
+fn assert_no_unexplained_rst(total: &CoreSnapshot) {
+    let (rst, probes) = (total.tcp("rst_sent").unwrap(), total.tcp("tlp_probes").unwrap());
+    assert!(rst <= probes, "{rst} RSTs sent, only {probes} tail loss probes to explain them");
+    assert_eq!(total.tcp("bad_ack"), Some(0));
+}
+
 #[test]
 fn async_api_server_and_client() {
     let bed = Bed::new();
@@ -214,7 +226,7 @@ fn async_api_server_and_client() {
     let snaps = server.stop();
     let total = CoreSnapshot::total(&snaps);
     assert_eq!(total.get(Counter::app_accepted), 24, "16 flows from the stack, 8 from the kernel");
-    assert_eq!(total.tcp("rst_sent"), Some(0));
+    assert_no_unexplained_rst(&total);
     assert_eq!(total.get(Counter::handoff_overflow), 0);
 }
 
@@ -309,5 +321,5 @@ fn async_api_over_ipv6() {
     let snaps = server.stop();
     let total = CoreSnapshot::total(&snaps);
     assert_eq!(total.get(Counter::app_accepted), 4);
-    assert_eq!(total.tcp("rst_sent"), Some(0));
+    assert_no_unexplained_rst(&total);
 }

@@ -47,9 +47,9 @@
 //!   [`rack::MAX_RECORDS`] segments in flight), time-based loss detection with
 //!   a reordering window of min_RTT/4 that grows with D-SACK rounds, its
 //!   reordering timer, lost retransmissions found again; the tail loss probe
-//!   (PTO = 2·SRTT, +200 ms with one segment out, at most the RTO) sends new
-//!   data or the last segment again ([`TcpConfig::tail_loss_probe`], off by
-//!   default for now, see there); after an
+//!   (PTO = 2·SRTT + 2 ms, or + 200 ms with one segment out, at most the RTO)
+//!   sends new data or the last segment again ([`TcpConfig::tail_loss_probe`],
+//!   on by default); after an
 //!   RTO every segment not SACKed is lost and goes again as cwnd allows.
 //! * Limited transmit (RFC 3042); cwnd restart after idle (RFC 5681 §4.1);
 //!   spurious recoveries undone by timestamps (Eifel, RFC 3522).
@@ -306,12 +306,10 @@ pub struct TcpConfig {
     /// Congestion control of new connections (default CUBIC, RFC 9438, as
     /// Linux).
     pub congestion: congestion::Algorithm,
-    /// Tail loss probes (RFC 8985 §7): a connection whose last segments went
-    /// unacknowledged for about two round trips sends a probe instead of
-    /// waiting for the retransmission timeout. **Default off for now**: with it
-    /// on, the engine's `api_veth` async test sees a server RST for a bad ACK
-    /// in SYN-RECEIVED in most runs, not yet understood (the simulator tests
-    /// turn it on and pass).
+    /// Tail loss probes (RFC 8985 §7, default on as in Linux): a connection
+    /// whose last segments went unacknowledged for two round trips plus 2 ms
+    /// (plus 200 ms for a lone segment, which a delayed ACK may hold) sends a
+    /// probe instead of waiting for the retransmission timeout.
     pub tail_loss_probe: bool,
     /// RACK time-based loss detection alone when SACK is in use (RFC 8985,
     /// default on, as Linux's `tcp_recovery = 1`): a segment is lost when one
@@ -416,7 +414,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             congestion: congestion::Algorithm::Cubic,
-            tail_loss_probe: false,
+            tail_loss_probe: true,
             rack: true,
             nodelay: false,
             challenge_ack_limit: 2,

@@ -39,6 +39,14 @@ use wire::tcp::{SackBlocks, TcpRepr};
 /// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time added to the PTO
 /// when one segment is in flight.
 const WC_DEL_ACK: Duration = Duration::from_millis(200);
+/// What the probe timeout adds to 2·SRTT with more than one segment in
+/// flight: RFC 8985 §7.2 leaves room for timer granularity and ACK
+/// processing; Linux adds `TCP_TIMEOUT_MIN` (2 ms). Without it, on a link of a
+/// few microseconds (veth, a rack), any peer that takes longer than two RTTs
+/// to send its ACK (scheduling, GRO, a delayed ACK for an odd segment) draws a
+/// spurious probe; at the end of a connection the probe's duplicate FIN then
+/// meets a peer that has closed.
+const PTO_MIN_EXTRA: Duration = Duration::from_millis(2);
 
 /// Loss-recovery state of one connection.
 #[derive(Debug, Default)]
@@ -302,6 +310,8 @@ impl Conn {
         let mut pto = srtt * 2;
         if self.snd_max.since(self.snd_una) <= u32::from(self.neg.send_mss) {
             pto += WC_DEL_ACK;
+        } else {
+            pto += PTO_MIN_EXTRA;
         }
         let pto = pto.min(self.rtt.rto());
         self.loss.tlp_at = Some(now + pto);
