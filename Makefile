@@ -19,7 +19,7 @@ APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS) $(BENCH_PKGS)
 XSK_REF := target/xsk-ref/l2echo
 
 .PHONY: all setup build test test-unit lint bench-micro bench demo fuzz clean fmt \
-        xsk-ref bench-tools bench-rr bench-l2echo
+        xsk-ref bench-tools bench-rr bench-loss bench-l2echo
 
 all: build
 
@@ -76,6 +76,11 @@ $(XSK_REF): bench/xsk-ref/l2echo.c | setup
 # Request/response: xdpstack's echo vs a one-thread epoll kernel echo (QUEUES, DURATION).
 bench-rr: build bench-tools
 	bash bench/rr.sh
+
+# Bulk echo under random BPF loss on the real path: xdpstack vs kernel TCP, same
+# run (LOSS_PERMILLE, BYTES, ROUNDS).
+bench-loss: build bench-tools
+	bash bench/loss.sh
 
 # Device layer vs the C libxdp reference: L2 echo packets/s (DURATION, ROUNDS).
 bench-l2echo: bench-tools xsk-ref
