@@ -237,11 +237,22 @@ pub(crate) enum ErrorKind {
 /// Send an ICMPv6 error about `packet` (its header `ip`) back to its source
 /// (RFC 4443 §2.4): as much of the invoking packet as fits in 1280 bytes
 /// (§2.4 (c)), never about an error or to a multicast or unspecified source
-/// (§2.4 (e)), rate-limited (§2.4 (f)).
+/// (§2.4 (e)), rate-limited (§2.4 (f)). About a packet sent to a multicast
+/// group only for an unrecognized option whose action bits ask for it (§2.4
+/// (e.3), RFC 8200 §4.2), from our address for that source.
 pub(crate) fn send_error(ip: &Ipv6Repr, packet: &[u8], kind: ErrorKind, out: &mut IpOut<'_>) {
-    if ip.src.is_unspecified() || ip.src.is_multicast() || ip.dst.is_multicast() {
+    let option_problem = matches!(kind, ErrorKind::ParamProblem { code: wire::icmpv6::param_problem::UNRECOGNIZED_OPTION, .. });
+    if ip.src.is_unspecified() || ip.src.is_multicast() || (ip.dst.is_multicast() && !option_problem) {
         return;
     }
+    let from = if ip.dst.is_multicast() {
+        match out.addr6.select_source(&ip.src) {
+            Some(s) => s,
+            None => return out.stats.drop(DropReason::TxNoRoute),
+        }
+    } else {
+        ip.dst
+    };
     if !out.icmp_limit.allow(out.now()) {
         return out.stats.drop(DropReason::IcmpErrorRateLimited);
     }
@@ -251,7 +262,7 @@ pub(crate) fn send_error(ip: &Ipv6Repr, packet: &[u8], kind: ErrorKind, out: &mu
         ErrorKind::ParamProblem { code, pointer } => Icmpv6Repr::ParamProblem { code, pointer, data },
     };
     let hl = out.addr6.hop_limit;
-    if out.send_icmpv6(ip.dst, ip.src, &repr, None, hl) {
+    if out.send_icmpv6(from, ip.src, &repr, None, hl) {
         out.stats.icmp_errors_sent += 1;
     }
 }

@@ -152,9 +152,9 @@ fn bad_ndp_is_dropped_and_counted_by_reason() {
     udp[2..4].copy_from_slice(&7u16.to_be_bytes());
     udp[4..6].copy_from_slice(&12u16.to_be_bytes());
     i.handle_frame(now, &frame6(OUR_MAC, PEER, US, protocol::UDP, 64, &udp), &mut tx);
-    // A routing header with segments left (RFC 8200 §4.4: we route nothing).
-    let rh = [protocol::UDP, 0, 0, 1, 0, 0, 0, 0];
-    i.handle_frame(now, &frame6(OUR_MAC, PEER, US, protocol::IPV6_ROUTE, 64, &rh), &mut tx);
+    // An unknown option whose action bits say "discard silently" (RFC 8200 §4.2).
+    let opts = [protocol::UDP, 0, 0x40, 4, 0, 0, 0, 0];
+    i.handle_frame(now, &frame6(OUR_MAC, PEER, US, protocol::IPV6_OPTS, 64, &opts), &mut tx);
     let s = i.stats();
     for (reason, n) in [
         (DropReason::NdpBadHopLimit, 1),
@@ -474,3 +474,48 @@ fn mld_general_query_is_answered_with_a_report() {
         other => panic!("{other:?}"),
     }
 }
+
+/// RFC 8200 §4.2 and §4.4 with RFC 4443 §3.4: an unknown option whose action
+/// bits ask for it, or a routing header with segments left (we route nothing),
+/// draws a Parameter Problem pointing at the offending byte; action 11 stays
+/// silent towards a multicast destination, action 10 does not (§2.4 (e.3)).
+#[test]
+fn unknown_options_and_routing_headers_draw_parameter_problems() {
+    let mut i = iface();
+    let mut tx = Frames::default();
+    let now = Instant::from_millis(2000);
+    i.handle_frame(now, &ns(PEER, US, 255), &mut tx);
+    let all: Ipv6Addr = "ff02::1".parse().unwrap();
+    let opts = |ty: u8| [protocol::UDP, 0, 0x01, 0x00, ty, 2, 0, 0];
+    let rh = [protocol::UDP, 0, 0, 1, 0, 0, 0, 0];
+    let cases: [(Ipv6Addr, u8, Vec<u8>, Option<(u8, u32)>); 5] = [
+        (US, protocol::IPV6_OPTS, opts(0x80).to_vec(), Some((wire::icmpv6::param_problem::UNRECOGNIZED_OPTION, 44))),
+        (US, protocol::IPV6_OPTS, opts(0xc0).to_vec(), Some((wire::icmpv6::param_problem::UNRECOGNIZED_OPTION, 44))),
+        (all, protocol::IPV6_OPTS, opts(0xc0).to_vec(), None),
+        (all, protocol::IPV6_OPTS, opts(0x80).to_vec(), Some((wire::icmpv6::param_problem::UNRECOGNIZED_OPTION, 44))),
+        (US, protocol::IPV6_ROUTE, rh.to_vec(), Some((wire::icmpv6::param_problem::ERRONEOUS_FIELD, 42))),
+    ];
+    for (k, (dst, nh, ext, want)) in cases.into_iter().enumerate() {
+        tx.0.clear();
+        let mac = if dst.is_multicast() { wire::ipv6::multicast_mac(&dst) } else { OUR_MAC };
+        i.handle_frame(now + Duration::from_secs(k as u64), &frame6(mac, PEER, dst, nh, 64, &ext), &mut tx);
+        match want {
+            None => assert!(tx.0.is_empty(), "case {k}: silent"),
+            Some((code, pointer)) => {
+                assert_eq!(tx.0.len(), 1, "case {k}: one error");
+                let (_, ip, body) = sent_icmp6(&tx.0[0]);
+                assert_eq!((ip.src, ip.dst), (US, PEER), "case {k}: from our unicast address");
+                let v = IcmpPacket::new_checked(&body[..]).unwrap();
+                match Icmpv6Repr::parse(&ip.src, &ip.dst, &v, ChecksumMode::Full).unwrap() {
+                    Icmpv6Repr::ParamProblem { code: c, pointer: p, data } => {
+                        assert_eq!((c, p), (code, pointer), "case {k}");
+                        assert_eq!(&data[40..], &ext[..], "case {k}: the invoking packet quoted");
+                    }
+                    other => panic!("case {k}: {other:?}"),
+                }
+            }
+        }
+    }
+    assert_eq!(i.stats().drops_of(DropReason::Ipv6BadExtHeader), 5);
+}
+

@@ -54,8 +54,14 @@ impl Interface {
             Ok(c) => c,
             Err(_) => return self.stats.drop(DropReason::Ipv6BadExtHeader),
         };
-        if !ext_headers_acceptable(ip.next_header, &packet[wire::ipv6::HEADER_LEN..]) {
-            return self.stats.drop(DropReason::Ipv6BadExtHeader);
+        match ext_headers_acceptable(ip.next_header, &packet[wire::ipv6::HEADER_LEN..], ip.dst.is_multicast()) {
+            ExtVerdict::Accept => {}
+            ExtVerdict::Drop => return self.stats.drop(DropReason::Ipv6BadExtHeader),
+            ExtVerdict::ParamProblem { code, pointer } => {
+                self.stats.drop(DropReason::Ipv6BadExtHeader);
+                let (_, mut out) = self.split(tx, now);
+                return icmpv6::send_error(&ip, packet, icmpv6::ErrorKind::ParamProblem { code, pointer }, &mut out);
+            }
         }
         let offset = wire::ipv6::HEADER_LEN + chain.offset;
         match chain.fragment {
@@ -75,42 +81,65 @@ impl Interface {
 
 }
 
-/// RFC 8200 §4.2: an option of an unknown type whose action bits say "discard"
-/// drops the packet (no Parameter Problem is sent for it); §4.4: a routing
-/// header with segments left asks us to forward, and we implement no routing
-/// type: dropped. The walk stops at a fragment header (what follows is checked
+/// What the extension headers before the upper layer (or a fragment header)
+/// say to do with a packet.
+#[derive(Debug, PartialEq, Eq)]
+enum ExtVerdict {
+    Accept,
+    /// Drop silently.
+    Drop,
+    /// Drop and send ICMPv6 Parameter Problem `code` pointing at byte
+    /// `pointer` of the packet (RFC 4443 §3.4).
+    ParamProblem { code: u8, pointer: u32 },
+}
+
+/// RFC 8200 §4.2: an option of an unknown type is skipped or drops the packet
+/// by its action bits — 01 silently, 10 with a Parameter Problem code 2
+/// pointing at the option's type, 11 the same unless the destination was
+/// multicast. §4.4: a routing header with segments left asks us to forward,
+/// and we implement no routing type: Parameter Problem code 0 pointing at its
+/// routing type. The walk stops at a fragment header (what follows is checked
 /// after reassembly by the upper layer).
-fn ext_headers_acceptable(mut nh: u8, payload: &[u8]) -> bool {
+fn ext_headers_acceptable(mut nh: u8, payload: &[u8], multicast: bool) -> ExtVerdict {
     let mut off = 0;
-    {
-        while ipv6ext::is_extension_header(nh) {
-            let Some(rest) = payload.get(off..) else { return false };
-            match nh {
-                protocol::HOP_BY_HOP | protocol::IPV6_OPTS => {
-                    let Ok(h) = ipv6ext::OptionsHeader::new_checked(rest) else { return false };
-                    for o in h.options() {
-                        let Ok(o) = o else { return false };
-                        let known = matches!(o.kind, ipv6ext::option_type::PAD1 | ipv6ext::option_type::PADN | ipv6ext::option_type::ROUTER_ALERT);
-                        if !known && o.unknown_action() != UnknownAction::Skip {
-                            return false;
-                        }
+    // Offsets in the invoking packet start at its IPv6 header.
+    let at = |o: usize| (wire::ipv6::HEADER_LEN + o) as u32;
+    while ipv6ext::is_extension_header(nh) {
+        let Some(rest) = payload.get(off..) else { return ExtVerdict::Drop };
+        match nh {
+            protocol::HOP_BY_HOP | protocol::IPV6_OPTS => {
+                let Ok(h) = ipv6ext::OptionsHeader::new_checked(rest) else { return ExtVerdict::Drop };
+                for o in h.options() {
+                    let Ok(o) = o else { return ExtVerdict::Drop };
+                    let known = matches!(o.kind, ipv6ext::option_type::PAD1 | ipv6ext::option_type::PADN | ipv6ext::option_type::ROUTER_ALERT);
+                    if known {
+                        continue;
                     }
-                    nh = h.next_header();
-                    off += h.header_len();
-                }
-                protocol::IPV6_ROUTE => {
-                    let Ok(h) = ipv6ext::RoutingHeader::new_checked(rest) else { return false };
-                    if h.segments_left() != 0 {
-                        return false;
+                    let problem = ExtVerdict::ParamProblem { code: wire::icmpv6::param_problem::UNRECOGNIZED_OPTION, pointer: at(off + 2 + o.offset) };
+                    match o.unknown_action() {
+                        UnknownAction::Skip => {}
+                        UnknownAction::Discard => return ExtVerdict::Drop,
+                        UnknownAction::DiscardSendIcmp => return problem,
+                        UnknownAction::DiscardSendIcmpUnlessMulticast if multicast => return ExtVerdict::Drop,
+                        UnknownAction::DiscardSendIcmpUnlessMulticast => return problem,
                     }
-                    nh = h.next_header();
-                    off += h.header_len();
                 }
-                _ => return true,
+                nh = h.next_header();
+                off += h.header_len();
             }
+            protocol::IPV6_ROUTE => {
+                let Ok(h) = ipv6ext::RoutingHeader::new_checked(rest) else { return ExtVerdict::Drop };
+                if h.segments_left() != 0 {
+                    // The routing type is the header's third byte.
+                    return ExtVerdict::ParamProblem { code: wire::icmpv6::param_problem::ERRONEOUS_FIELD, pointer: at(off + 2) };
+                }
+                nh = h.next_header();
+                off += h.header_len();
+            }
+            _ => return ExtVerdict::Accept,
         }
-        true
     }
+    ExtVerdict::Accept
 }
 
 impl Interface {
