@@ -488,7 +488,9 @@ fn unknown_options_and_routing_headers_draw_parameter_problems() {
     let all: Ipv6Addr = "ff02::1".parse().unwrap();
     let opts = |ty: u8| [protocol::UDP, 0, 0x01, 0x00, ty, 2, 0, 0];
     let rh = [protocol::UDP, 0, 0, 1, 0, 0, 0, 0];
-    let cases: [(Ipv6Addr, u8, Vec<u8>, Option<(u8, u32)>); 5] = [
+    // (destination, extension header, its bytes, the Parameter Problem's code and pointer)
+    type Case = (Ipv6Addr, u8, Vec<u8>, Option<(u8, u32)>);
+    let cases: [Case; 5] = [
         (US, protocol::IPV6_OPTS, opts(0x80).to_vec(), Some((wire::icmpv6::param_problem::UNRECOGNIZED_OPTION, 44))),
         (US, protocol::IPV6_OPTS, opts(0xc0).to_vec(), Some((wire::icmpv6::param_problem::UNRECOGNIZED_OPTION, 44))),
         (all, protocol::IPV6_OPTS, opts(0xc0).to_vec(), None),
