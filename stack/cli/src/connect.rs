@@ -270,6 +270,7 @@ impl App for ConnectApp {
                     CloseReason::Timeout => Err(format!("connection to {} timed out", self.to)),
                     CloseReason::Refused => Err(format!("connection refused by {}", self.to)),
                     CloseReason::Aborted => Err("connection aborted".into()),
+                    CloseReason::UserTimeout => Err(format!("connection to {} aborted due to user timeout", self.to)),
                 };
                 self.finish(io, r);
             }

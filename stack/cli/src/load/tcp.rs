@@ -285,6 +285,7 @@ impl TcpLoad {
             CloseReason::Refused => "refused",
             CloseReason::Timeout => "timed out",
             CloseReason::Aborted => "aborted",
+            CloseReason::UserTimeout => "aborted by the user timeout",
         }
     }
 

@@ -91,6 +91,9 @@ pub struct TcpStats {
     pub keepalive_probes: u64,
     /// Connections ended because keepalive probes went unanswered.
     pub keepalive_timeouts: u64,
+    /// Connections aborted because sent data stayed unacknowledged longer than
+    /// their user timeout (RFC 9293 §3.10.8; also counted in `timeouts`).
+    pub user_timeouts: u64,
     /// RSTs ignored in TIME-WAIT (RFC 1337 §3 fix F1).
     pub time_wait_rst_ignored: u64,
     /// RSTs not sent to segments for no connection (closed port, ACK to a
@@ -129,6 +132,9 @@ pub struct TcpStats {
     pub sack_reneged: u64,
     /// Recoveries found spurious by timestamps (Eifel, RFC 3522) and undone.
     pub spurious_recoveries: u64,
+    /// Flights sent without loss-recovery state because every one was lent
+    /// ([`super::TcpConfig::flight_states`]): recovered by the RTO alone.
+    pub flight_state_exhausted: u64,
 }
 
 impl TcpStats {
@@ -155,7 +161,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 56;
+    pub const COUNT: usize = 58;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -200,6 +206,7 @@ impl TcpStats {
             ("fin_wait2_timeouts", self.fin_wait2_timeouts),
             ("keepalive_probes", self.keepalive_probes),
             ("keepalive_timeouts", self.keepalive_timeouts),
+            ("user_timeouts", self.user_timeouts),
             ("time_wait_rst_ignored", self.time_wait_rst_ignored),
             ("rst_rate_limited", self.rst_rate_limited),
             ("cookies_sent", self.cookies_sent),
@@ -216,6 +223,7 @@ impl TcpStats {
             ("cwnd_restarts", self.cwnd_restarts),
             ("sack_reneged", self.sack_reneged),
             ("spurious_recoveries", self.spurious_recoveries),
+            ("flight_state_exhausted", self.flight_state_exhausted),
         ]
     }
 }
