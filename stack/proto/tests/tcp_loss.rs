@@ -534,7 +534,9 @@ fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
     s.sleep(Duration::from_millis(50));
     let (una, nxt, rcv_nxt, _) = s.a.seq_state(c).unwrap();
     assert!(nxt.get().wrapping_sub(una.get()) == 1000, "A's data in flight");
-    // B's zero-window probe: <SEQ=SND.UNA-1><ACK=all of A's data>.
+    // B's zero-window probe: <SEQ=SND.UNA-1><ACK=all of A's data>, with
+    // B's latest timestamp (RFC 7323 §3.2: on every segment once negotiated).
+    let ts = s.log.iter().rev().find(|(_, g)| g.src == B_IP).and_then(|(_, g)| g.options.timestamps);
     let probe = Seg {
         src: B_IP,
         dst: A_IP,
@@ -544,7 +546,7 @@ fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
         ack: nxt.get(),
         flags: TcpFlags::ACK,
         window: 1000,
-        options: Default::default(),
+        options: wire::tcp::TcpOptions { timestamps: ts, ..Default::default() },
         payload: Vec::new(),
     };
     let mut out = sim::Out::default();

@@ -6,7 +6,7 @@ use super::buffer::{ooo_range_limit, AddOutcome, Assembler};
 use super::congestion::{CongestionControl, Controller};
 use super::pool::{ChunkBuf, Pool};
 use super::recovery::LossState;
-use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
+use super::options::{paws_rejects, ts_clock, ts_recent_valid, Negotiated, Offer, Timestamps};
 use super::retransmit::Rtt;
 use super::seq::SeqNum;
 use super::state::State;
@@ -618,13 +618,37 @@ impl Conn {
             _ => {}
         }
 
-        // RFC 7323 §5.3 R1: PAWS (minimal: TSval older than TS.Recent).
+        // RFC 7323 §3.2: with timestamps negotiated (and only then, else a
+        // TSopt is ignored), "if a non-<RST> segment is received without a
+        // TSopt, a TCP SHOULD silently drop the segment"; an <RST> is never
+        // dropped for it.
         let seg_ts = if self.ts.is_some() { repr.options.timestamps } else { None };
+        if self.ts.is_some() && seg_ts.is_none() && !rst {
+            env.stats.ts_missing += 1;
+            return Outcome::Keep;
+        }
+        // RFC 7323 §5.3 R1 (PAWS): a non-RST segment whose TSval is older than
+        // a valid TS.Recent is an old duplicate: not acceptable, "send an
+        // acknowledgment in reply" (RFC 9293 §3.10.7.4), at most one per
+        // 200 ms (as Linux's `tcp_oow_rate_limited`: spoofed old segments
+        // draw no ACK flood, two confused peers no ACK loop), and drop it.
+        // §5.5: TS.Recent idle for more than 24 days is invalid: the segment
+        // is not rejected and its TSval becomes TS.Recent (R3 below).
+        let mut ts_expired = false;
         if let (Some(ts), Some((tsval, _))) = (self.ts.as_ref(), seg_ts) {
             if !rst && paws_rejects(tsval, ts.recent) {
-                env.stats.paws_rejected += 1;
-                self.ack_now = true;
-                return Outcome::Keep;
+                if ts_recent_valid(ts, now) {
+                    env.stats.paws_rejected += 1;
+                    if self.oow_ack_limited(now) {
+                        env.stats.paws_acks_limited += 1;
+                    } else {
+                        self.ack_now = true;
+                        self.last_oow_ack_ms = (now.millis() as u32).max(1);
+                    }
+                    return Outcome::Keep;
+                }
+                env.stats.ts_recent_expired += 1;
+                ts_expired = true;
             }
         }
 
@@ -695,9 +719,12 @@ impl Conn {
             fin = false;
         }
 
-        // RFC 7323 §4.3: update TS.Recent from an acceptable segment covering Last.ACK.sent.
+        // RFC 7323 §5.3 R3 / §4.3: an acceptable segment with SEG.TSval >=
+        // TS.Recent and SEG.SEQ <= Last.ACK.sent (it covers the left edge of
+        // what our next ACK acknowledges) updates TS.Recent; after §5.5's
+        // invalidation any TSval does.
         if let (Some(ts), Some((tsval, _))) = (self.ts.as_mut(), seg_ts) {
-            if seq <= self.last_ack_sent && !paws_rejects(tsval, ts.recent) {
+            if seq <= self.last_ack_sent && (ts_expired || !paws_rejects(tsval, ts.recent)) {
                 ts.recent = tsval;
                 ts.recent_at = now;
             }

@@ -167,6 +167,20 @@
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.
+//! * Timestamps (RFC 7323): offered in the SYN (TSecr 0), answered in the
+//!   SYN-ACK only to a SYN that had them, then on every segment. PAWS (§5.3):
+//!   a non-RST segment with a TSval older than TS.Recent is dropped and
+//!   answered with an ACK at most every 200 ms (`paws_acks_limited`);
+//!   TS.Recent is taken only from acceptable segments with SEG.SEQ <=
+//!   Last.ACK.sent (§4.3) and is invalid after 24 days without update (§5.5,
+//!   `ts_recent_expired`). With timestamps negotiated, a non-RST segment
+//!   without one is dropped silently (§3.2 SHOULD, `ts_missing`); Linux
+//!   accepts such segments, FreeBSD drops them.
+//! * The user timeout (RFC 9293 §3.8.3, RFC 5482 §2; [`Tcp::set_user_timeout`])
+//!   counts from when data went out with nothing outstanding or from the
+//!   last ACK of new data; the abort also sends the RST of an ABORT
+//!   (§3.10.8 only deletes the TCB). The UTO option (RFC 5482 §3) is neither
+//!   sent nor taken.
 
 /// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
 macro_rules! env {

@@ -47,8 +47,17 @@ pub struct TcpStats {
     /// In-window data bytes dropped (not acknowledged; the peer sends them
     /// again) because the buffer memory bound was reached.
     pub rx_no_memory: u64,
-    /// Segments dropped by PAWS (RFC 7323 §5).
+    /// Segments dropped by PAWS (RFC 7323 §5.3 R1).
     pub paws_rejected: u64,
+    /// ACKs owed to PAWS-rejected segments and held back by the 200 ms rate
+    /// limit (the segments are in `paws_rejected`).
+    pub paws_acks_limited: u64,
+    /// Segments that failed the PAWS test against a TS.Recent idle for more
+    /// than 24 days, hence invalid (RFC 7323 §5.5): accepted, TS.Recent reset.
+    pub ts_recent_expired: u64,
+    /// Non-RST segments without a timestamp on a connection that negotiated
+    /// timestamps, dropped silently (RFC 7323 §3.2).
+    pub ts_missing: u64,
     /// Challenge ACKs sent (RFC 5961 §3, §4).
     pub challenge_acks: u64,
     /// Challenge ACKs suppressed by the rate limit (RFC 5961 §7).
@@ -151,6 +160,7 @@ impl TcpStats {
         "conn_table_full",
         "conn_no_memory",
         "paws_rejected",
+        "ts_missing",
         "ignored",
         "ooo_dropped",
         "rst_rate_limited",
@@ -161,7 +171,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 58;
+    pub const COUNT: usize = 61;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -186,6 +196,9 @@ impl TcpStats {
             ("conn_no_memory", self.conn_no_memory),
             ("rx_no_memory", self.rx_no_memory),
             ("paws_rejected", self.paws_rejected),
+            ("paws_acks_limited", self.paws_acks_limited),
+            ("ts_recent_expired", self.ts_recent_expired),
+            ("ts_missing", self.ts_missing),
             ("challenge_acks", self.challenge_acks),
             ("challenge_acks_limited", self.challenge_acks_limited),
             ("bad_address", self.bad_address),
