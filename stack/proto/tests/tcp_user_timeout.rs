@@ -125,3 +125,39 @@ fn zero_window_probing_is_bounded_by_user_timeout() {
     s.a.abort(c, &mut out);
     assert!(!s.a.set_user_timeout(c, Some(Duration::from_secs(1))));
 }
+
+/// The clock runs only while something is outstanding: a window that closed
+/// while the connection was otherwise idle for longer than the user timeout
+/// does not abort it when the application writes again; the clock starts with
+/// the first window probe, and the peer reading in time lets everything
+/// through.
+#[test]
+fn user_timeout_clock_starts_with_the_first_probe() {
+    let small = TcpConfig { rx_buffer: 16 * 1024, rx_buffer_initial: 16 * 1024, ..TcpConfig::default() };
+    let mut s = Sim::new(8, with_uto(5000), small);
+    let (c, sc) = s.handshake(80);
+    // Exactly B's buffer: all acknowledged, B's window closed, nothing queued.
+    let first = pattern(16 * 1024, 8);
+    assert_eq!(s.a.send(c, &first), Ok(first.len()));
+    s.sleep(Duration::from_secs(1));
+    let (una, nxt, _, wnd) = s.a.seq_state(c).unwrap();
+    assert_eq!((una, wnd), (nxt, 0), "B's window did not close with everything acknowledged");
+    s.sleep(Duration::from_secs(60));
+    let more = pattern(1000, 9);
+    assert_eq!(s.a.send(c, &more), Ok(more.len()));
+    s.sleep(Duration::from_secs(4));
+    assert_eq!(Sim::closed(&s.a_events, c), None, "aborted by a clock that ran while nothing was outstanding: {:?}", s.a.stats());
+    // B reads: the window opens, the rest arrives.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let done = s.run(Duration::from_secs(10), |s| {
+        while let Ok(n) = s.b.recv(sc, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.len() == first.len() + more.len()
+    });
+    assert!(done, "got {} bytes", got.len());
+    assert_eq!(&got[first.len()..], &more[..]);
+    assert_eq!(Sim::closed(&s.a_events, c), None);
+    assert_eq!(s.a.stats().user_timeouts, 0);
+}

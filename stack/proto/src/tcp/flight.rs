@@ -85,9 +85,10 @@ impl FlightPool {
         let mut f = match self.free.pop() {
             Some(f) => f,
             None if self.allocated < self.limit => {
-                // Growth (the pool's high-water mark rises): the only allocation.
+                // Growth (the pool's high-water mark rises): the only
+                // allocations, the free list made room for every flight.
                 self.allocated += 1;
-                self.free.reserve(1);
+                self.free.reserve(self.allocated);
                 Box::default()
             }
             None => return None,

@@ -312,10 +312,10 @@ impl Conn {
         self.uto_clamp(now, now + self.rtt.rto())
     }
 
-    /// `at`, or the end of the user timeout if sooner (data outstanding or
-    /// unsent behind a closed window).
+    /// `at`, or the end of the user timeout if sooner (data outstanding,
+    /// window probes included).
     pub(crate) fn uto_clamp(&self, now: Instant, at: Instant) -> Instant {
-        if self.user_timeout_ms == 0 || !self.state.is_synchronized() {
+        if self.user_timeout_ms == 0 || !self.state.is_synchronized() || self.snd_una == self.snd_max {
             return at;
         }
         let elapsed = (now.millis() as u32).wrapping_sub(self.una_since_ms);
@@ -333,8 +333,9 @@ impl Conn {
         if self.user_timeout_ms == 0 || !self.state.is_synchronized() {
             return None;
         }
-        let probing = self.persist_at.is_some();
-        if self.snd_una == self.snd_max && !probing {
+        // Nothing outstanding (a closed window not probed yet): no clock runs;
+        // the first probe starts it.
+        if self.snd_una == self.snd_max {
             return None;
         }
         let elapsed = (now.millis() as u32).wrapping_sub(self.una_since_ms);
