@@ -272,6 +272,7 @@ impl App for ConnectApp {
                     CloseReason::Refused => Err(format!("connection refused by {}", self.to)),
                     CloseReason::Aborted => Err("connection aborted".into()),
                     CloseReason::Unreachable(k) => Err(format!("connection to {} failed: {k}", self.to)),
+                    CloseReason::UserTimeout => Err(format!("connection to {} aborted due to user timeout", self.to)),
                 };
                 self.finish(io, r);
             }

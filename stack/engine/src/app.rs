@@ -17,7 +17,7 @@ pub use proto::udp::Datagram;
 use crate::rss::Steering;
 use proto::iface::Interface;
 use proto::tcp::{CloseReason, ConnId, TcpEvent};
-use proto::time::Instant;
+use proto::time::{Duration, Instant};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -411,6 +411,20 @@ impl<'a> Io<'a> {
     /// Disable (`true`) or enable Nagle's algorithm on `conn`.
     pub fn set_nodelay(&mut self, conn: ConnId, nodelay: bool) {
         self.net.borrow_mut().iface.tcp_mut().set_nodelay(conn, nodelay);
+    }
+
+    /// Set the user timeout of `conn` (RFC 9293 §3.8.3, RFC 5482): when data it
+    /// sent stays unacknowledged this long (or its zero-window probes go
+    /// unanswered), the connection is aborted with a RST and
+    /// `Closed { reason: CloseReason::UserTimeout }` follows. `None` turns it
+    /// off; new connections take `TcpConfig::user_timeout`. At most 24 days.
+    pub fn set_user_timeout(&mut self, conn: ConnId, timeout: Option<Duration>) {
+        self.net.borrow_mut().iface.tcp_mut().set_user_timeout(conn, timeout);
+    }
+
+    /// The user timeout of `conn` (`None` when off or for a stale handle).
+    pub fn user_timeout(&self, conn: ConnId) -> Option<Duration> {
+        self.net.borrow().iface.tcp().user_timeout(conn)
     }
 
     /// The peer's address and port (seed 001's `get_dest`).

@@ -437,6 +437,20 @@ impl TcpStream {
         Io::new(&self.shared.net()).set_nodelay(self.conn, on);
     }
 
+    /// Set the user timeout (RFC 9293 §3.8.3, RFC 5482; Linux's
+    /// `TCP_USER_TIMEOUT`): data unacknowledged this long aborts the
+    /// connection, and reads and writes then fail with
+    /// [`io::ErrorKind::TimedOut`] ("connection aborted due to user timeout").
+    /// `None` turns it off. See [`Io::set_user_timeout`].
+    pub fn set_user_timeout(&self, timeout: Option<Duration>) {
+        Io::new(&self.shared.net()).set_user_timeout(self.conn, timeout);
+    }
+
+    /// The user timeout, `None` when off.
+    pub fn user_timeout(&self) -> Option<Duration> {
+        Io::new(&self.shared.net()).user_timeout(self.conn)
+    }
+
     /// Reset the connection now.
     pub fn abort(mut self) {
         self.closed = true;
@@ -451,6 +465,7 @@ impl TcpStream {
             Some(CloseReason::Reset) => Some(io_err(io::ErrorKind::ConnectionReset, "connection reset by peer")),
             Some(CloseReason::Timeout) => Some(io_err(io::ErrorKind::TimedOut, "connection timed out")),
             Some(CloseReason::Aborted) => Some(io_err(io::ErrorKind::ConnectionAborted, "connection aborted")),
+            Some(CloseReason::UserTimeout) => Some(io_err(io::ErrorKind::TimedOut, "connection aborted due to user timeout")),
             Some(CloseReason::Refused) => Some(io_err(io::ErrorKind::ConnectionRefused, "connection refused")),
             Some(CloseReason::Unreachable(k)) => Some(unreachable_err(*k)),
             None => Some(io_err(io::ErrorKind::NotConnected, "connection is gone")),

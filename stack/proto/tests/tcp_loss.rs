@@ -534,7 +534,9 @@ fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
     s.sleep(Duration::from_millis(50));
     let (una, nxt, rcv_nxt, _) = s.a.seq_state(c).unwrap();
     assert!(nxt.get().wrapping_sub(una.get()) == 1000, "A's data in flight");
-    // B's zero-window probe: <SEQ=SND.UNA-1><ACK=all of A's data>.
+    // B's zero-window probe: <SEQ=SND.UNA-1><ACK=all of A's data>, with
+    // B's latest timestamp (RFC 7323 §3.2: on every segment once negotiated).
+    let ts = s.log.iter().rev().find(|(_, g)| g.src == B_IP).and_then(|(_, g)| g.options.timestamps);
     let probe = Seg {
         src: B_IP,
         dst: A_IP,
@@ -544,7 +546,7 @@ fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
         ack: nxt.get(),
         flags: TcpFlags::ACK,
         window: 1000,
-        options: Default::default(),
+        options: wire::tcp::TcpOptions { timestamps: ts, ..Default::default() },
         payload: Vec::new(),
     };
     let mut out = sim::Out::default();
@@ -554,3 +556,42 @@ fn ack_of_a_zero_window_probe_below_rcv_nxt_is_taken() {
     assert!(out.0.iter().any(|g| g.src == A_IP && g.ack == rcv_nxt.get()), "the probe was not answered");
 }
 
+
+/// In-flight loss-recovery state (scoreboard, send log, RACK-TLP) is lent
+/// from a per-core pool only while data is outstanding (issue 13: idle
+/// connections stay small). After a lossy exchange every flight is back.
+/// With the pool empty (`flight_states: 0`), every flight goes without one and
+/// is counted; losses are repaired by the retransmission timer alone (going
+/// back to SND.UNA) and the bytes still arrive exactly.
+#[test]
+fn flights_returned_and_no_flight_state_degrades() {
+    for seed in [31u64, 32, 33] {
+        // Both ways over a lossy link, the connection kept open, then idle.
+        let mut s = Sim::new(seed, tlp(), tlp());
+        s.delay = Duration::from_millis(10);
+        let (c, sc) = s.handshake(80);
+        (s.loss, s.reorder, s.dup) = (20, 250, 10);
+        let mut fu = Flow::new(pattern(300_000, seed as u8), false);
+        let mut fd = Flow::new(pattern(100_000, !seed as u8), false);
+        assert!(run_transfer(&mut s, c, sc, &mut fu, &mut fd, false), "seed {seed}: transfer did not complete");
+        check_same(seed, "up", &fu.got, &fu.data);
+        check_same(seed, "down", &fd.got, &fd.data);
+        s.sleep(Duration::from_secs(5));
+        for (name, t) in [("A", &s.a), ("B", &s.b)] {
+            let m = t.memory();
+            assert_eq!(m.connections, 1, "seed {seed}: {name}");
+            assert_eq!(m.flights_lent, 0, "seed {seed}: {name} idle but still holds flight state: {m:?}");
+            assert_eq!(t.stats().flight_state_exhausted, 0, "seed {seed}: {name}");
+        }
+        assert!(s.a.stats().recoveries > 0, "seed {seed}: no SACK recovery: {}", summary(s.a.stats()));
+
+        let none = TcpConfig { flight_states: 0, ..tlp() };
+        let (mut s, _) = bulk(seed, link(20), none.clone(), none, 300_000, 100_000, false);
+        s.sleep(Duration::from_secs(30));
+        let a = s.a.stats();
+        assert!(a.flight_state_exhausted > 0, "seed {seed}: {}", summary(a));
+        assert_eq!((a.recoveries, a.fast_retransmits, a.tlp_probes), (0, 0, 0), "seed {seed}: recovery without state: {}", summary(a));
+        assert!(a.rto_expired > 0 && a.retransmits > 0, "seed {seed}: losses not repaired by the RTO: {}", summary(a));
+        assert_eq!(s.a.memory().flights_lent, 0);
+    }
+}

@@ -290,6 +290,9 @@ fn out_of_window_segments_dropped_and_counted() {
     let (c, sc) = s.handshake(80);
     let (_, _, rcv_nxt, _) = s.b.seq_state(sc).unwrap();
     let (snd_una, ..) = s.a.seq_state(c).unwrap();
+    // With A's latest timestamp (RFC 7323 §3.2: a segment without one is
+    // dropped before any other check).
+    let ts = s.log.iter().rev().find(|(_, g)| g.src == A_IP).and_then(|(_, g)| g.options.timestamps);
     let mut bogus = Seg {
         src: A_IP,
         dst: B_IP,
@@ -299,7 +302,7 @@ fn out_of_window_segments_dropped_and_counted() {
         ack: snd_una.get(),
         flags: TcpFlags::ACK,
         window: 100,
-        options: TcpOptions::default(),
+        options: TcpOptions { timestamps: ts, ..TcpOptions::default() },
         payload: b"junk".to_vec(),
     };
     let mut out = Out::default();

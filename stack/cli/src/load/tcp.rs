@@ -286,6 +286,7 @@ impl TcpLoad {
             CloseReason::Timeout => "timed out",
             CloseReason::Aborted => "aborted",
             CloseReason::Unreachable(_) => "destination unreachable (ICMP)",
+            CloseReason::UserTimeout => "aborted by the user timeout",
         }
     }
 

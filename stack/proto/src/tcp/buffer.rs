@@ -155,28 +155,35 @@ pub enum AddOutcome {
 /// stays small): when
 /// they are all taken, a range nearer to RCV.NXT evicts the farthest, so data at
 /// RCV.NXT is always taken.
+///
+/// The ranges live behind one pointer (8 bytes in the connection where a
+/// `Vec` takes 24), allocated with the first out-of-order segment and kept.
 #[derive(Debug, Clone, Default)]
 pub struct Assembler {
-    ranges: Vec<(u32, u32)>,
+    // One pointer in the connection on purpose (see above).
+    #[allow(clippy::box_collection)]
+    ranges: Option<Box<Vec<(u32, u32)>>>,
 }
 
 impl Assembler {
     /// An empty assembler. Allocates nothing until a range arrives.
     pub fn new() -> Assembler {
-        Assembler { ranges: Vec::new() }
+        Assembler { ranges: None }
     }
     /// True when no out-of-order data is held.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.ranges.as_ref().is_none_or(|r| r.is_empty())
     }
     /// Forget everything.
     pub fn clear(&mut self) {
-        self.ranges.clear();
+        if let Some(r) = self.ranges.as_mut() {
+            r.clear();
+        }
     }
     /// The held ranges.
     pub fn ranges(&self) -> &[(u32, u32)] {
-        &self.ranges
+        self.ranges.as_deref().map_or(&[], |r| r.as_slice())
     }
     /// Record `[start, end)` (nothing for `end <= start`), holding at most
     /// `limit` ranges (at least 1).
@@ -184,34 +191,37 @@ impl Assembler {
         if end <= start {
             return AddOutcome::Held;
         }
+        let ranges = self.ranges.get_or_insert_with(Box::default);
         // Ranges i..j overlap or touch [start, end].
-        let i = self.ranges.partition_point(|r| r.1 < start);
-        let j = self.ranges.partition_point(|r| r.0 <= end);
+        let i = ranges.partition_point(|r| r.1 < start);
+        let j = ranges.partition_point(|r| r.0 <= end);
         if i < j {
-            let s = start.min(self.ranges[i].0);
-            let e = end.max(self.ranges[j - 1].1);
-            self.ranges[i] = (s, e);
-            self.ranges.drain(i + 1..j);
+            let s = start.min(ranges[i].0);
+            let e = end.max(ranges[j - 1].1);
+            ranges[i] = (s, e);
+            ranges.drain(i + 1..j);
             return AddOutcome::Held;
         }
         let mut outcome = AddOutcome::Held;
-        if self.ranges.len() >= limit.max(1) {
-            if i == self.ranges.len() {
+        if ranges.len() >= limit.max(1) {
+            if i == ranges.len() {
                 return AddOutcome::Refused;
             }
-            self.ranges.pop();
+            ranges.pop();
             outcome = AddOutcome::Evicted;
         }
-        self.ranges.insert(i, (start, end));
+        ranges.insert(i, (start, end));
         outcome
     }
 
     /// If a range starts at offset 0, remove it and return its length; then shift all
     /// other ranges down by that amount (RCV.NXT moved forward by it).
     pub fn take_front(&mut self) -> u32 {
-        match self.ranges.first() {
+        match self.ranges().first() {
             Some(&(0, adv)) => {
-                self.ranges.remove(0);
+                if let Some(r) = self.ranges.as_mut() {
+                    r.remove(0);
+                }
                 self.shift(adv);
                 adv
             }
@@ -221,7 +231,8 @@ impl Assembler {
 
     /// RCV.NXT moved forward by `by` bytes: shift ranges, dropping what is now below 0.
     pub fn shift(&mut self, by: u32) {
-        self.ranges.retain_mut(|(s, e)| {
+        let Some(ranges) = self.ranges.as_mut() else { return };
+        ranges.retain_mut(|(s, e)| {
             if *e <= by {
                 return false;
             }
@@ -229,6 +240,11 @@ impl Assembler {
             *e -= by;
             true
         });
+    }
+
+    /// Bytes allocated for the ranges (kept while the connection lives).
+    pub fn heap_bytes(&self) -> usize {
+        self.ranges.as_ref().map_or(0, |r| core::mem::size_of::<Vec<(u32, u32)>>() + r.capacity() * 8)
     }
 }
 

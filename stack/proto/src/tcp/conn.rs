@@ -6,7 +6,7 @@ use super::buffer::{ooo_range_limit, AddOutcome, Assembler};
 use super::congestion::{CongestionControl, Controller};
 use super::pool::{ChunkBuf, Pool};
 use super::recovery::LossState;
-use super::options::{paws_rejects, ts_clock, Negotiated, Offer, Timestamps};
+use super::options::{paws_rejects, ts_clock, ts_recent_valid, Negotiated, Offer, Timestamps};
 use super::retransmit::Rtt;
 use super::seq::SeqNum;
 use super::state::State;
@@ -14,7 +14,7 @@ use super::stats::TcpStats;
 use super::window::{scaled_send_window, should_update_send_window, RecvWindow};
 use super::{CloseReason, ConnId, Keepalive, SegmentSink, TcpConfig, TcpEvent};
 use crate::time::{Duration, Instant};
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 use wire::tcp::{TcpFlags, TcpRepr};
 
 /// The event queue (preallocated; grows only if the application stops polling).
@@ -122,6 +122,8 @@ pub(crate) struct Env<'a> {
     pub stats: &'a mut TcpStats,
     pub events: &'a mut EventQueue,
     pub challenge: &'a mut GlobalChallengeCap,
+    /// In-flight loss-recovery state, lent while data is outstanding.
+    pub flights: &'a mut super::flight::FlightPool,
     /// The listener of a passive open in SYN-RECEIVED has no room in its accept
     /// queue: the handshake must not complete now.
     pub accept_full: bool,
@@ -164,8 +166,13 @@ pub(crate) enum Outcome {
 pub(crate) struct Conn {
     pub id: ConnId,
     pub state: State,
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
+    /// The 4-tuple, as addresses and ports (38 bytes where two `SocketAddr`
+    /// take 64: the per-connection state is kept small); [`Conn::local`] and
+    /// [`Conn::remote`] give them back.
+    pub local_ip: IpAddr,
+    pub remote_ip: IpAddr,
+    pub local_port: u16,
+    pub remote_port: u16,
     /// Listening port for passive opens.
     pub listener_port: Option<u16>,
     /// Counted in the listener's SYN backlog (SYN-RECEIVED of a passive open).
@@ -228,12 +235,12 @@ pub(crate) struct Conn {
     pub rto_at: Option<Instant>,
     pub persist_at: Option<Instant>,
     /// Window probes sent since the window closed (persist backoff exponent).
-    pub persist_probes: u32,
+    pub persist_probes: u16,
     /// Window probes sent since the last ACK (give up after `max_retries`).
-    pub probes_unanswered: u32,
+    pub probes_unanswered: u16,
     pub timewait_at: Option<Instant>,
     pub rtt: Rtt,
-    pub retries: u32,
+    pub retries: u16,
     pub cc: Controller,
     /// Loss recovery: SACK both ways, the segments in flight, RACK-TLP
     /// (`recovery.rs`).
@@ -247,8 +254,9 @@ pub(crate) struct Conn {
     pub tx_blocked: bool,
     /// recv() has returned Eof to the application.
     pub eof_seen: bool,
-    /// Last answer to an unacceptable zero-length segment.
-    pub last_oow_ack: Option<Instant>,
+    /// Last answer to an unacceptable zero-length segment, ms modulo 2^32
+    /// (0: none; after 49 days one answer may be held back once).
+    pub last_oow_ack_ms: u32,
     /// Challenge ACKs of this connection (RFC 5961 §7).
     pub challenge: ChallengeLimiter,
 
@@ -256,7 +264,7 @@ pub(crate) struct Conn {
     pub keepalive: PackedKeepalive,
     pub keepalive_at: Option<Instant>,
     /// Keepalive probes sent since the peer was last heard.
-    pub keepalive_sent: u32,
+    pub keepalive_sent: u16,
     /// When a segment was last accepted from the peer.
     pub last_rx: Instant,
     /// The FIN-WAIT-2 orphan timeout counts from here: entering FIN-WAIT-2, or
@@ -269,6 +277,19 @@ pub(crate) struct Conn {
     /// The last ICMP soft error about this connection (RFC 1122 §4.2.3.9),
     /// reported instead of a bare timeout if the connection gives up.
     pub soft_error: Option<super::Unreachable>,
+    /// The user timeout (RFC 9293 §3.8.3), ms; 0: none.
+    pub user_timeout_ms: u32,
+    /// Since when sent data is unacknowledged: when data went out with nothing
+    /// outstanding, or the last ACK of new data (ms modulo 2^32; compared only
+    /// while data is outstanding, within the 24-day bound of the timeout).
+    pub una_since_ms: u32,
+}
+
+/// A user timeout in ms as a connection keeps it (0: none; at most 24 days,
+/// so that elapsed times modulo 2^32 ms compare right).
+pub(crate) fn user_timeout_ms(t: Option<Duration>) -> u32 {
+    const MAX_MS: u128 = 24 * 24 * 3600 * 1000;
+    t.map_or(0, |d| d.as_millis().clamp(1, MAX_MS) as u32)
 }
 
 /// Parameters of a new connection.
@@ -291,8 +312,10 @@ impl Conn {
         Conn {
             id,
             state,
-            local,
-            remote,
+            local_ip: local.ip(),
+            remote_ip: remote.ip(),
+            local_port: local.port(),
+            remote_port: remote.port(),
             listener_port: None,
             in_backlog: false,
             accept: AcceptMark::Out,
@@ -335,12 +358,12 @@ impl Conn {
             rtt: Rtt::new(cfg.min_rto, cfg.max_rto),
             retries: 0,
             cc: Controller::new(cfg.congestion, mss),
-            loss: LossState::new(iss),
+            loss: LossState::new(),
             readable_pending: false,
             writable_wanted: false,
             tx_blocked: false,
             eof_seen: false,
-            last_oow_ack: None,
+            last_oow_ack_ms: 0,
             challenge: ChallengeLimiter::default(),
             keepalive: PackedKeepalive::new(cfg.keepalive),
             keepalive_at: None,
@@ -350,7 +373,26 @@ impl Conn {
             fin_wait2_at: None,
             close_reason: CloseReason::Normal,
             soft_error: None,
+            user_timeout_ms: user_timeout_ms(cfg.user_timeout),
+            una_since_ms: 0,
         }
+    }
+
+    /// Was an unacceptable segment answered less than 200 ms ago (like Linux's
+    /// `tcp_invalid_ratelimit`)?
+    pub fn oow_ack_limited(&self, now: Instant) -> bool {
+        self.last_oow_ack_ms != 0 && (now.millis() as u32).wrapping_sub(self.last_oow_ack_ms) < 200
+    }
+
+    /// Our address and port.
+    #[inline]
+    pub fn local(&self) -> SocketAddr {
+        SocketAddr::new(self.local_ip, self.local_port)
+    }
+    /// The peer's address and port.
+    #[inline]
+    pub fn remote(&self) -> SocketAddr {
+        SocketAddr::new(self.remote_ip, self.remote_port)
     }
 
     /// Sequence number of our FIN, once close() was called.
@@ -390,7 +432,7 @@ impl Conn {
             (None, y) => y,
         };
         let t = min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at));
-        let t = min(t, min(self.loss.tlp_at, self.loss.rack_at));
+        let t = min(t, min(self.loss.tlp_at(), self.loss.rack_at()));
         min(t, min(self.keepalive_at, self.fin_wait2_at))
     }
 
@@ -413,8 +455,8 @@ impl Conn {
     pub fn apply_peer_syn(&mut self, repr: &TcpRepr<'_>, now: Instant, path_mtu: Option<usize>) {
         self.irs = SeqNum(repr.seq);
         self.rcv_nxt = self.irs + 1;
-        self.neg = self.offer.negotiate(&repr.options, self.remote.is_ipv6());
-        if let Some(mss) = path_mtu.and_then(|m| super::icmp::clamped_mss(self.neg.send_mss, m, self.remote.is_ipv6(), self.neg.timestamps)) {
+        self.neg = self.offer.negotiate(&repr.options, self.remote_ip.is_ipv6());
+        if let Some(mss) = path_mtu.and_then(|m| super::icmp::clamped_mss(self.neg.send_mss, m, self.remote_ip.is_ipv6(), self.neg.timestamps)) {
             self.neg.send_mss = mss;
         }
         if !self.neg.timestamps {
@@ -451,7 +493,7 @@ impl Conn {
                 self.persist_at = None;
                 self.persist_probes = 0;
                 if self.snd_max != self.snd_una && self.rto_at.is_none() {
-                    self.rto_at = Some(now + self.rtt.rto());
+                    self.rto_at = Some(self.rto_deadline(now));
                 }
             }
         }
@@ -507,7 +549,7 @@ impl Conn {
             env.stats.ignored += 1;
             return Outcome::Keep;
         }
-        self.apply_peer_syn(repr, now, out.path_mtu(self.remote.ip()));
+        self.apply_peer_syn(repr, now, out.path_mtu(self.remote_ip));
         if has_ack {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self.snd_una = ack;
@@ -585,13 +627,37 @@ impl Conn {
             _ => {}
         }
 
-        // RFC 7323 §5.3 R1: PAWS (minimal: TSval older than TS.Recent).
+        // RFC 7323 §3.2: with timestamps negotiated (and only then, else a
+        // TSopt is ignored), "if a non-<RST> segment is received without a
+        // TSopt, a TCP SHOULD silently drop the segment"; an <RST> is never
+        // dropped for it.
         let seg_ts = if self.ts.is_some() { repr.options.timestamps } else { None };
+        if self.ts.is_some() && seg_ts.is_none() && !rst {
+            env.stats.ts_missing += 1;
+            return Outcome::Keep;
+        }
+        // RFC 7323 §5.3 R1 (PAWS): a non-RST segment whose TSval is older than
+        // a valid TS.Recent is an old duplicate: not acceptable, "send an
+        // acknowledgment in reply" (RFC 9293 §3.10.7.4), at most one per
+        // 200 ms (as Linux's `tcp_oow_rate_limited`: spoofed old segments
+        // draw no ACK flood, two confused peers no ACK loop), and drop it.
+        // §5.5: TS.Recent idle for more than 24 days is invalid: the segment
+        // is not rejected and its TSval becomes TS.Recent (R3 below).
+        let mut ts_expired = false;
         if let (Some(ts), Some((tsval, _))) = (self.ts.as_ref(), seg_ts) {
             if !rst && paws_rejects(tsval, ts.recent) {
-                env.stats.paws_rejected += 1;
-                self.ack_now = true;
-                return Outcome::Keep;
+                if ts_recent_valid(ts, now) {
+                    env.stats.paws_rejected += 1;
+                    if self.oow_ack_limited(now) {
+                        env.stats.paws_acks_limited += 1;
+                    } else {
+                        self.ack_now = true;
+                        self.last_oow_ack_ms = (now.millis() as u32).max(1);
+                    }
+                    return Outcome::Keep;
+                }
+                env.stats.ts_recent_expired += 1;
+                ts_expired = true;
             }
         }
 
@@ -612,8 +678,7 @@ impl Conn {
                 // Answering every unacceptable pure ACK could start an ACK storm with a
                 // peer that does the same; those get at most one answer per 200 ms
                 // (like Linux's tcp_invalid_ratelimit).
-                let limited = seg_len == 0
-                    && matches!(self.last_oow_ack, Some(t) if now.saturating_duration_since(t) < Duration::from_millis(200));
+                let limited = seg_len == 0 && self.oow_ack_limited(now);
                 if !rst && !limited {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                     self.ack_now = true;
@@ -622,7 +687,7 @@ impl Conn {
                         self.loss.gen.duplicate(seq, seq + payload.len() as u32);
                     }
                     if seg_len == 0 {
-                        self.last_oow_ack = Some(now);
+                        self.last_oow_ack_ms = (now.millis() as u32).max(1);
                     }
                     if self.state == State::TimeWait && fin {
                         // A retransmitted FIN in TIME-WAIT: restart the 2 MSL timeout.
@@ -663,9 +728,12 @@ impl Conn {
             fin = false;
         }
 
-        // RFC 7323 §4.3: update TS.Recent from an acceptable segment covering Last.ACK.sent.
+        // RFC 7323 §5.3 R3 / §4.3: an acceptable segment with SEG.TSval >=
+        // TS.Recent and SEG.SEQ <= Last.ACK.sent (it covers the left edge of
+        // what our next ACK acknowledges) updates TS.Recent; after §5.5's
+        // invalidation any TSval does.
         if let (Some(ts), Some((tsval, _))) = (self.ts.as_mut(), seg_ts) {
-            if seq <= self.last_ack_sent && !paws_rejects(tsval, ts.recent) {
+            if seq <= self.last_ack_sent && (ts_expired || !paws_rejects(tsval, ts.recent)) {
                 ts.recent = tsval;
                 ts.recent_at = now;
             }
@@ -774,6 +842,8 @@ impl Conn {
             self.tx.consume(env.pool, data_acked);
             self.tx_seq += data_acked as u32;
             self.snd_una = ack;
+            // The user timeout counts from the last progress (RFC 9293 §3.8.3).
+            self.una_since_ms = now.millis() as u32;
             if self.snd_nxt < ack {
                 self.snd_nxt = ack;
             }
@@ -793,7 +863,7 @@ impl Conn {
             let cc_acked = acked_total - u32::from(syn_acked);
             self.loss_on_cumulative(now, env, cc_acked, flight, repr.options.timestamps.map(|(_, ecr)| ecr));
             // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
-            self.rto_at = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
+            self.rto_at = if self.snd_una == self.snd_max { None } else { Some(self.rto_deadline(now)) };
             // RFC 8985 §7.2: an ACK that advances re-arms the probe timeout.
             self.arm_tlp(now, env.cfg.tail_loss_probe);
             if data_acked > 0 && self.writable_wanted {
@@ -1025,5 +1095,21 @@ mod tests {
         let t = Instant::from_millis(5000);
         assert!(per_conn.allow(t, 2) && per_conn.allow(t, 2) && !per_conn.allow(t, 2));
         assert!(per_conn.allow(t + Duration::from_secs(1), 2));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// The connection state stays small (issue 13: an idle established
+    /// connection in at most 512 bytes with its share of the table). What
+    /// matters only in flight is lent from a pool (`flight.rs`).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn connection_slot_is_small() {
+        use core::mem::size_of;
+        let slot = size_of::<super::super::table::Slot>();
+        eprintln!("slot {slot} B, conn {} B, loss state inline {} B, flight {} B", size_of::<super::Conn>(), size_of::<super::LossState>(), size_of::<super::super::flight::Flight>());
+        assert!(slot <= 488, "slot of {slot} bytes");
+        assert!(size_of::<super::LossState>() <= 56);
     }
 }

@@ -17,44 +17,58 @@ const C: f64 = 0.4;
 /// RFC 9438 §4.6 β_cubic.
 const BETA: f64 = 0.7;
 
-/// CUBIC's state of one connection. Windows in bytes.
+/// CUBIC's state of one connection. Windows in bytes. Kept in 36 bytes (the
+/// per-connection state is kept small): the values set only at a reduction
+/// in `f32` (W_max, cwnd_prior, K: 24 bits of precision), the accumulated
+/// W_est in full `f64` precision (stored as two words, 4-byte aligned), the
+/// epoch start in milliseconds modulo 2^32 (0: no epoch; an epoch longer than
+/// 49 days restarts its clock, the target stays clamped to [cwnd, 1.5 cwnd]).
 #[derive(Debug, Clone)]
 pub struct Cubic {
     mss: u32,
     cwnd: u32,
     ssthresh: u32,
     /// W_max, bytes: the window before the last reduction (after fast convergence).
-    w_max: f64,
+    w_max: f32,
     /// cwnd_prior: the window before the last reduction.
-    cwnd_prior: f64,
+    cwnd_prior: f32,
     /// K, seconds.
-    k: f64,
-    /// Start of the current congestion-avoidance epoch.
-    epoch: Option<Instant>,
-    /// W_est, bytes (the Reno-friendly estimate).
-    w_est: f64,
+    k: f32,
+    /// Start of the current congestion-avoidance epoch, ms modulo 2^32; 0: none.
+    epoch_ms: u32,
+    /// W_est, bytes (the Reno-friendly estimate): the bits of an `f64`.
+    w_est: [u32; 2],
 }
 
 impl Cubic {
     /// A controller with the initial window for `mss`.
     pub fn new(mss: u32) -> Cubic {
-        Cubic { mss: mss.max(1), cwnd: initial_window(mss), ssthresh: u32::MAX, w_max: 0.0, cwnd_prior: 0.0, k: 0.0, epoch: None, w_est: 0.0 }
+        Cubic { mss: mss.max(1), cwnd: initial_window(mss), ssthresh: u32::MAX, w_max: 0.0, cwnd_prior: 0.0, k: 0.0, epoch_ms: 0, w_est: [0, 0] }
+    }
+
+    fn w_est(&self) -> f64 {
+        f64::from_bits(u64::from(self.w_est[0]) | (u64::from(self.w_est[1]) << 32))
+    }
+
+    fn set_w_est(&mut self, v: f64) {
+        let b = v.to_bits();
+        self.w_est = [b as u32, (b >> 32) as u32];
     }
 
     /// W_cubic(t) in bytes, `t` in seconds (RFC 9438 §4.2 eq. 1).
     fn w_cubic(&self, t: f64) -> f64 {
         let seg = f64::from(self.mss);
-        (C * (t - self.k).powi(3) + self.w_max / seg) * seg
+        (C * (t - f64::from(self.k)).powi(3) + f64::from(self.w_max) / seg) * seg
     }
 
     /// Multiplicative decrease and fast convergence (RFC 9438 §4.6, §4.7).
     fn reduce(&mut self) {
         let cwnd = f64::from(self.cwnd);
-        self.cwnd_prior = cwnd;
+        self.cwnd_prior = cwnd as f32;
         // §4.7 fast convergence: a flow whose window shrank releases bandwidth.
-        self.w_max = if cwnd < self.w_max { cwnd * (1.0 + BETA) / 2.0 } else { cwnd };
+        self.w_max = if cwnd < f64::from(self.w_max) { (cwnd * (1.0 + BETA) / 2.0) as f32 } else { cwnd as f32 };
         self.ssthresh = ((cwnd * BETA) as u32).max(2 * self.mss);
-        self.epoch = None;
+        self.epoch_ms = 0;
     }
 }
 
@@ -76,29 +90,28 @@ impl CongestionControl for Cubic {
         }
         let seg = f64::from(self.mss);
         let cwnd = f64::from(self.cwnd);
-        let epoch = match self.epoch {
-            Some(e) => e,
-            None => {
-                // A new epoch (§4.2): K from W_max and the window now.
-                self.epoch = Some(now);
-                if cwnd < self.w_max {
-                    self.k = ((self.w_max - cwnd) / seg / C).cbrt();
-                } else {
-                    self.k = 0.0;
-                    self.w_max = cwnd;
-                }
-                self.w_est = cwnd;
-                now
+        let now_ms = (now.millis() as u32).max(1);
+        if self.epoch_ms == 0 {
+            // A new epoch (§4.2): K from W_max and the window now.
+            self.epoch_ms = now_ms;
+            let w_max = f64::from(self.w_max);
+            if cwnd < w_max {
+                self.k = ((w_max - cwnd) / seg / C).cbrt() as f32;
+            } else {
+                self.k = 0.0;
+                self.w_max = cwnd as f32;
             }
-        };
-        let t = now.saturating_duration_since(epoch).as_secs_f64();
+            self.set_w_est(cwnd);
+        }
+        let t = f64::from(now_ms.wrapping_sub(self.epoch_ms)) / 1000.0;
         let rtt = rtt.map_or(0.1, |r| r.as_secs_f64());
         // §4.3 Reno-friendly estimate.
-        let alpha = if self.w_est >= self.cwnd_prior { 1.0 } else { 3.0 * (1.0 - BETA) / (1.0 + BETA) };
-        self.w_est += alpha * seg * f64::from(acked) / cwnd;
-        if self.w_cubic(t) < self.w_est {
+        let alpha = if self.w_est() >= f64::from(self.cwnd_prior) { 1.0 } else { 3.0 * (1.0 - BETA) / (1.0 + BETA) };
+        let w_est = self.w_est() + alpha * seg * f64::from(acked) / cwnd;
+        self.set_w_est(w_est);
+        if self.w_cubic(t) < w_est {
             // §4.3: the Reno-friendly region.
-            self.cwnd = (self.w_est as u32).max(self.cwnd);
+            self.cwnd = (w_est as u32).max(self.cwnd);
             return;
         }
         // §4.4/§4.5: grow towards W_cubic(t + RTT), clamped to [cwnd, 1.5 cwnd].
@@ -127,7 +140,7 @@ impl CongestionControl for Cubic {
 
     fn on_idle_restart(&mut self, _now: Instant) {
         self.cwnd = restart_window(self.mss, self.cwnd);
-        self.epoch = None;
+        self.epoch_ms = 0;
     }
 
     fn set_mss(&mut self, mss: u32) {

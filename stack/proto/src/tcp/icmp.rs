@@ -108,8 +108,23 @@ impl Tcp {
         c.neg.send_mss = mss;
         c.cc.set_mss(u32::from(mss));
         env.stats.pmtu_mss_lowered += 1;
-        if c.state.is_synchronized() && c.loss.log.mark_longer_lost(u32::from(mss)) > 0 {
-            c.loss.force_first = true;
+        if !c.state.is_synchronized() || c.snd_una == c.snd_max {
+            return true;
+        }
+        let resend = match c.loss.fl.as_deref_mut() {
+            Some(f) => {
+                let marked = f.log.mark_longer_lost(u32::from(mss)) > 0;
+                f.force_first |= marked;
+                marked
+            }
+            // A flight without loss-recovery state (the pool was exhausted):
+            // go back to SND.UNA, as its retransmission timer would.
+            None => {
+                c.snd_nxt = c.snd_una;
+                true
+            }
+        };
+        if resend {
             env.stats.pmtu_retransmits += 1;
             c.transmit(now, &mut env, out);
         }

@@ -22,6 +22,7 @@
 //! Nagle), `retransmit` (RFC 6298),
 //! `congestion` (the controller trait, NewReno) and `cubic` (CUBIC), `sack`
 //! (SACK blocks both ways, the scoreboard), `rack` (segments in flight, RACK),
+//! `flight` (the pool of in-flight loss-recovery state),
 //! `recovery` (loss detection and recovery, TLP), `options` (MSS, window scale,
 //! timestamps, SACK-permitted), `isn` (RFC 6528), `cookie` (SYN cookies, RFC 4987
 //! §3.6), `conn` (segment arrival, RFC 9293 §3.10.7), `output` (segment
@@ -95,8 +96,12 @@
 //! # Memory
 //!
 //! Connection slots are allocated by pages of 1,024 as connections arrive (up to
-//! [`TcpConfig::max_connections`], 131,072 by default); a slot is under 500
-//! bytes ([`Tcp::memory`] reports the sizes). Send and receive queues take 4 KiB
+//! [`TcpConfig::max_connections`], 131,072 by default); a slot is 488
+//! bytes ([`Tcp::memory`] reports the sizes): what loss recovery needs only
+//! while data is in flight (SACK scoreboard, send log, RACK-TLP, recovery
+//! state) is lent from a per-core pool (`flight`) and given back when
+//! everything sent is acknowledged, so an idle established connection costs
+//! under 512 bytes with its share of the table. Send and receive queues take 4 KiB
 //! chunks from the endpoint's [`pool`] only while they hold bytes, so an idle
 //! connection holds no buffer memory. The receive buffer starts at
 //! [`TcpConfig::rx_buffer_initial`] and grows towards [`TcpConfig::rx_buffer`]
@@ -162,11 +167,25 @@
 //! * Connections of a passive open that never reach ESTABLISHED (RST, timeout in
 //!   SYN-RECEIVED) vanish silently: the application never saw their handle.
 //! * Urgent data is ignored.
+//! * Timestamps (RFC 7323): offered in the SYN (TSecr 0), answered in the
+//!   SYN-ACK only to a SYN that had them, then on every segment. PAWS (§5.3):
+//!   a non-RST segment with a TSval older than TS.Recent is dropped and
+//!   answered with an ACK at most every 200 ms (`paws_acks_limited`);
+//!   TS.Recent is taken only from acceptable segments with SEG.SEQ <=
+//!   Last.ACK.sent (§4.3) and is invalid after 24 days without update (§5.5,
+//!   `ts_recent_expired`). With timestamps negotiated, a non-RST segment
+//!   without one is dropped silently (§3.2 SHOULD, `ts_missing`); Linux
+//!   accepts such segments, FreeBSD drops them.
+//! * The user timeout (RFC 9293 §3.8.3, RFC 5482 §2; [`Tcp::set_user_timeout`])
+//!   counts from when data went out with nothing outstanding or from the
+//!   last ACK of new data; the abort also sends the RST of an ABORT
+//!   (§3.10.8 only deletes the TCB). The UTO option (RFC 5482 §3) is neither
+//!   sent nor taken.
 
 /// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
 macro_rules! env {
     ($self:ident) => {
-        $crate::tcp::conn::Env { cfg: &$self.cfg, pool: &mut $self.pool, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge, accept_full: false, syn_pressure: false }
+        $crate::tcp::conn::Env { cfg: &$self.cfg, pool: &mut $self.pool, stats: &mut $self.stats, events: &mut $self.events, challenge: &mut $self.challenge, flights: &mut $self.flights, accept_full: false, syn_pressure: false }
     };
 }
 
@@ -177,6 +196,7 @@ pub use icmp::{IcmpCheck, Unreachable};
 pub mod congestion;
 pub mod cubic;
 pub mod cookie;
+mod flight;
 pub mod isn;
 pub mod options;
 pub mod rack;
@@ -347,6 +367,22 @@ pub struct TcpConfig {
     /// the RFC requires) sends no probes. Per connection with
     /// [`Tcp::set_keepalive`].
     pub keepalive: Option<Keepalive>,
+    /// Most connections of this endpoint with in-flight loss-recovery state at
+    /// once (SACK scoreboard, send log, RACK-TLP, recovery: about 300 bytes
+    /// each plus the send log's records, lent from a pool only while data is
+    /// unacknowledged, so that idle connections stay small). A connection that
+    /// starts sending when all are lent sends that flight without one, counted
+    /// in [`TcpStats::flight_state_exhausted`]: its losses are repaired by the
+    /// retransmission timer alone (RFC 6298, going back to SND.UNA). Default
+    /// 65,536.
+    pub flight_states: usize,
+    /// The user timeout of new connections (RFC 9293 §3.8.3, RFC 5482): how
+    /// long sent data may stay unacknowledged (or a closed window unopened
+    /// while we probe it) before the connection is aborted with
+    /// [`CloseReason::UserTimeout`]. `None` (the default, as Linux's
+    /// `TCP_USER_TIMEOUT` of 0): only [`TcpConfig::max_retries`] decides. Per
+    /// connection with [`Tcp::set_user_timeout`]; at most 24 days.
+    pub user_timeout: Option<Duration>,
 }
 
 impl TcpConfig {
@@ -423,6 +459,8 @@ impl Default for TcpConfig {
             reset_rate: 1000,
             reset_burst: 50,
             keepalive: None,
+            flight_states: 65_536,
+            user_timeout: None,
         }
     }
 }
@@ -450,6 +488,12 @@ pub struct MemoryUsage {
     pub pool_bytes: usize,
     /// The pool's bound ([`TcpConfig::buffer_memory`]).
     pub pool_limit_bytes: usize,
+    /// Connections holding in-flight loss-recovery state now
+    /// ([`TcpConfig::flight_states`]).
+    pub flights_lent: usize,
+    /// Bytes of the in-flight state pool (lent and free; the record storage of
+    /// free ones included).
+    pub flight_bytes: usize,
 }
 
 /// How long a TIME-WAIT connection must have waited before an active open may
@@ -508,6 +552,10 @@ pub enum CloseReason {
     /// An ICMP destination unreachable about our SYN (RFC 5461), or the soft
     /// error last heard when retransmissions gave up (RFC 1122 §4.2.3.9).
     Unreachable(Unreachable),
+    /// Sent data stayed unacknowledged longer than the connection's user
+    /// timeout (RFC 9293 §3.10.8 "connection aborted due to user timeout",
+    /// [`Tcp::set_user_timeout`]); its queues were flushed and a RST sent.
+    UserTimeout,
 }
 
 /// Error of [`Tcp::listen`].
@@ -617,6 +665,8 @@ pub struct Tcp {
     map: ConnMap,
     /// Buffer memory (send and receive queues of every connection).
     pool: Pool,
+    /// In-flight loss-recovery state lent to connections (`flight.rs`).
+    flights: flight::FlightPool,
     listeners: HashMap<u16, Listener>,
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
     ready: VecDeque<u32>,
@@ -660,6 +710,7 @@ impl Tcp {
             free: Vec::with_capacity(n),
             map: ConnMap::with_capacity(n),
             pool: Pool::new(config.buffer_memory, 0),
+            flights: flight::FlightPool::new(config.flight_states),
             listeners: HashMap::new(),
             timers: BinaryHeap::with_capacity(4 * n + 16),
             ready: VecDeque::with_capacity(n + 16),
@@ -835,12 +886,15 @@ impl Tcp {
                 l.queued = l.queued.saturating_sub(1);
             }
         }
-        self.map.remove(&FourTuple { local: conn.local, remote: conn.remote }, idx);
+        self.map.remove(&FourTuple { local: conn.local(), remote: conn.remote() }, idx);
         slot.generation = slot.generation.wrapping_add(1);
         slot.timer_at = None;
         // The buffers go back to the pool.
         conn.tx.free_all(&mut self.pool);
         conn.rx.free_all(&mut self.pool);
+        if let Some(f) = conn.loss.fl.take() {
+            self.flights.put(f);
+        }
         self.free.push(idx);
         self.count -= 1;
     }
@@ -1224,7 +1278,7 @@ impl Tcp {
     pub fn neighbour_resolved(&mut self, via: impl Fn(IpAddr) -> bool) {
         for idx in 0..self.slots.len() {
             let Some(c) = self.slots[idx].conn.as_mut() else { continue };
-            if matches!(c.state, State::SynSent | State::SynReceived) && c.snd_una == c.iss && via(c.remote.ip()) {
+            if matches!(c.state, State::SynSent | State::SynReceived) && c.snd_una == c.iss && via(c.remote_ip) {
                 c.syn_resend = true;
                 self.after(idx as u32, Outcome::Keep);
             }
@@ -1513,6 +1567,33 @@ impl Tcp {
         }
     }
 
+    /// Set the user timeout of `conn` (RFC 9293 §3.8.3 and §3.10.8, RFC 5482
+    /// §2): when data it sent stays unacknowledged this long (counted from
+    /// when it went out with nothing outstanding, or from the last ACK that
+    /// acknowledged new data), or its zero-window probes go unanswered this
+    /// long, the connection is aborted: its queues are flushed, a RST goes to
+    /// the peer, and `Closed{UserTimeout}` is reported. `None` turns it off
+    /// (then [`TcpConfig::max_retries`] alone ends a dead connection). At most
+    /// 24 days (longer values are clamped). The retransmission and persist
+    /// timers are clamped so that the abort comes on time. Returns `false`
+    /// for a stale handle.
+    pub fn set_user_timeout(&mut self, conn: ConnId, timeout: Option<Duration>) -> bool {
+        let idx = conn.index;
+        match self.get_mut(conn) {
+            Some(c) => {
+                c.user_timeout_ms = conn::user_timeout_ms(timeout);
+                self.after(idx, Outcome::Keep);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The user timeout of `conn` (`None` when off or for a stale handle).
+    pub fn user_timeout(&self, conn: ConnId) -> Option<Duration> {
+        self.get(conn).and_then(|c| (c.user_timeout_ms != 0).then(|| Duration::from_millis(u64::from(c.user_timeout_ms))))
+    }
+
     /// Turn keepalive (RFC 1122 §4.2.3.6) on with these parameters, or off with
     /// `None`, for `conn` (new connections take [`TcpConfig::keepalive`]).
     /// Returns `false` for a stale handle.
@@ -1535,12 +1616,12 @@ impl Tcp {
 
     /// The peer's address.
     pub fn remote(&self, conn: ConnId) -> Option<SocketAddr> {
-        self.get(conn).map(|c| c.remote)
+        self.get(conn).map(|c| c.remote())
     }
 
     /// Our address.
     pub fn local(&self, conn: ConnId) -> Option<SocketAddr> {
-        self.get(conn).map(|c| c.local)
+        self.get(conn).map(|c| c.local())
     }
 
     /// Connections held, including handshakes in progress and TIME-WAIT.
@@ -1566,6 +1647,8 @@ impl Tcp {
             buffer_bytes: self.pool.in_use() * pool::CHUNK_SIZE,
             pool_bytes: self.pool.memory_bytes(),
             pool_limit_bytes: self.pool.limit() * pool::CHUNK_SIZE,
+            flights_lent: self.flights.lent(),
+            flight_bytes: self.flights.memory_bytes(),
         }
     }
 

@@ -108,8 +108,7 @@ impl Offer {
 pub struct Timestamps {
     /// TS.Recent: the peer's timestamp to echo.
     pub recent: u32,
-    /// When TS.Recent was last updated (PAWS's 24-day rule is not needed at our
-    /// connection lifetimes; kept for diagnostics).
+    /// When TS.Recent was last updated (RFC 7323 §5.5: invalid after 24 days).
     pub recent_at: Instant,
     /// Offset added to our millisecond clock, per connection (RFC 7323 §5.4).
     pub offset: u32,
@@ -127,8 +126,19 @@ pub fn ts_clock(now: Instant, offset: u32) -> u32 {
     }
 }
 
-/// RFC 7323 §5.3 R1 (PAWS, minimal): a non-RST segment whose TSval is older than
-/// TS.Recent is a duplicate from an old incarnation of the sequence space.
+/// RFC 7323 §5.5: TS.Recent not updated for this long is invalid (the peer's
+/// timestamp clock may have wrapped its sign bit meanwhile at 1 ms per tick).
+pub const TS_RECENT_LIFETIME: core::time::Duration = core::time::Duration::from_secs(24 * 24 * 3600);
+
+/// Is TS.Recent still valid at `now` (RFC 7323 §5.5)?
+#[inline]
+pub fn ts_recent_valid(ts: &Timestamps, now: Instant) -> bool {
+    now.saturating_duration_since(ts.recent_at) < TS_RECENT_LIFETIME
+}
+
+/// RFC 7323 §5.3 R1 (PAWS): a non-RST segment whose TSval is older than
+/// TS.Recent is a duplicate from an old incarnation of the sequence space
+/// (when TS.Recent is valid, [`ts_recent_valid`]).
 #[inline]
 pub fn paws_rejects(tsval: u32, recent: u32) -> bool {
     (tsval.wrapping_sub(recent) as i32) < 0

@@ -11,7 +11,7 @@ use super::state::State;
 use super::window::may_send;
 use super::{CloseReason, SegmentSink};
 use super::TcpStats;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use core::net::SocketAddr;
 use wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
@@ -39,8 +39,8 @@ impl Conn {
         };
         let payload = if len > 0 { self.tx.read_at(&mut *env.pool, off, len) } else { &[] };
         let repr = TcpRepr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
+            src_port: self.local_port,
+            dst_port: self.remote_port,
             seq: seq.get(),
             ack: if has_ack { self.rcv_nxt.get() } else { 0 },
             flags,
@@ -49,7 +49,7 @@ impl Conn {
             options,
             payload,
         };
-        let ok = out.send_segment(self.local.ip(), self.remote.ip(), &repr);
+        let ok = out.send_segment(self.local_ip, self.remote_ip, &repr);
         env.stats.segments_out += 1;
         if !ok {
             env.stats.send_failed += 1;
@@ -77,7 +77,7 @@ impl Conn {
             self.rtt.cancel_timing();
         }
         if self.rto_at.is_none() {
-            self.rto_at = Some(now + self.rtt.rto());
+            self.rto_at = Some(self.rto_deadline(now));
         }
     }
 
@@ -116,17 +116,25 @@ impl Conn {
         if end > self.snd_nxt {
             self.snd_nxt = end;
         }
-        // The segment's record (RACK, the scoreboard's pipe) and the idle clock.
-        self.loss.log.on_send(seq, end, now, false);
+        // The segment's record (RACK, the scoreboard's pipe) and the idle clock;
+        // new data with nothing outstanding starts a flight (`flight.rs`).
+        if old_max == self.snd_una && seq >= old_max {
+            self.start_flight(env);
+            // The user timeout counts from here (RFC 9293 §3.8.3).
+            self.una_since_ms = now.millis() as u32;
+        }
+        if let Some(f) = self.loss.fl.as_deref_mut() {
+            f.log.on_send(seq, end, now, false);
+        }
         self.loss.last_send = Some(now);
-        if seq >= old_max && self.loss.tlp_end.is_none() {
+        if seq >= old_max && self.loss.fl.as_ref().is_some_and(|f| f.tlp_end.is_none()) {
             // RFC 8985 §7.2: new data (re)arms the probe timeout.
             self.arm_tlp(now, env.cfg.tail_loss_probe);
         }
         // RFC 6298 §5.1: start the timer when data goes out and it is not running
         // (with a closed window the persist timer is in charge instead).
         if self.rto_at.is_none() && self.snd_wnd != 0 {
-            self.rto_at = Some(now + self.rtt.rto());
+            self.rto_at = Some(self.rto_deadline(now));
         }
         ok
     }
@@ -145,7 +153,7 @@ impl Conn {
     /// A RST `<SEQ=seq><CTL=RST>`, or `<SEQ=seq><ACK=ack><CTL=RST,ACK>` when `ack` is
     /// given (RFC 9293 §3.10.7).
     pub(crate) fn send_reset(&mut self, env: &mut Env<'_>, out: &mut impl SegmentSink, seq: SeqNum, ack: Option<SeqNum>) {
-        emit_reset(env.stats, out, self.local, self.remote, seq.get(), ack.map(SeqNum::get));
+        emit_reset(env.stats, out, self.local(), self.remote(), seq.get(), ack.map(SeqNum::get));
     }
 
     /// Retransmit the first unacknowledged segment (fast retransmit, NewReno partial
@@ -209,7 +217,7 @@ impl Conn {
             // window what is in the pipe (RFC 6675 rule 2, RFC 3042).
             let usable = self.snd_wnd.saturating_sub(in_flight).min(self.cwnd_room());
             let retrans = self.snd_nxt < self.snd_max;
-            let len = if self.loss.log.full() && !retrans { 0 } else { unsent.min(usable).min(mss) };
+            let len = if self.loss.log_full() && !retrans { 0 } else { unsent.min(usable).min(mss) };
             if len > 0 {
                 // The segment that carries our FIN goes without waiting for
                 // Nagle (nothing more will fill it; Linux's tcp_nagle_test).
@@ -226,7 +234,7 @@ impl Conn {
                     break;
                 }
                 sent = true;
-            } else if unsent == 0 && self.fin_seq() == Some(self.snd_nxt) && !self.loss.log.full() {
+            } else if unsent == 0 && self.fin_seq() == Some(self.snd_nxt) && !self.loss.log_full() {
                 // The FIN alone; it needs no window (it takes no buffer space).
                 if !self.send_data(now, env, out, self.snd_nxt, off, 0, true) {
                     self.tx_blocked = true;
@@ -258,7 +266,7 @@ impl Conn {
         if zero_window || sws_blocked {
             let backoff = 1u32 << self.persist_probes.min(16);
             let d = self.rtt.rto().saturating_mul(backoff).min(self.rtt.max_rto());
-            self.persist_at = Some(now + d);
+            self.persist_at = Some(self.uto_clamp(now, now + d));
         }
     }
 
@@ -270,7 +278,7 @@ impl Conn {
             return Outcome::Keep;
         }
         env.stats.rto_expired += 1;
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         let limit = match self.state.is_synchronized() {
             true => env.cfg.max_retries,
             // A half-open entry of a listener whose SYN queue is more than half
@@ -278,7 +286,7 @@ impl Conn {
             false if env.syn_pressure => env.cfg.syn_retries.min(super::SYN_RETRIES_UNDER_PRESSURE),
             false => env.cfg.syn_retries,
         };
-        if self.retries > limit {
+        if u32::from(self.retries) > limit {
             env.stats.timeouts += 1;
             // RFC 1122 §4.2.3.9, RFC 5461: a soft error heard meanwhile is what
             // the application learns, rather than a bare timeout.
@@ -296,8 +304,50 @@ impl Conn {
         } else {
             self.retransmit_first(now, env, out);
         }
-        self.rto_at = Some(now + self.rtt.rto());
+        self.rto_at = Some(self.rto_deadline(now));
         Outcome::Keep
+    }
+
+    /// The retransmission timer's deadline from `now`: the RTO, or sooner the
+    /// end of the user timeout (as Linux's `tcp_clamp_rto_to_user_timeout`).
+    pub(crate) fn rto_deadline(&self, now: Instant) -> Instant {
+        self.uto_clamp(now, now + self.rtt.rto())
+    }
+
+    /// `at`, or the end of the user timeout if sooner (data outstanding,
+    /// window probes included).
+    pub(crate) fn uto_clamp(&self, now: Instant, at: Instant) -> Instant {
+        if self.user_timeout_ms == 0 || !self.state.is_synchronized() || self.snd_una == self.snd_max {
+            return at;
+        }
+        let elapsed = (now.millis() as u32).wrapping_sub(self.una_since_ms);
+        let left = self.user_timeout_ms.saturating_sub(elapsed);
+        at.min(now + Duration::from_millis(u64::from(left)))
+    }
+
+    /// RFC 9293 §3.10.8 USER TIMEOUT: data sent has stayed unacknowledged
+    /// longer than the user timeout: "flush all queues, signal the user
+    /// 'error: connection aborted due to user timeout' ..., delete the TCB,
+    /// enter the CLOSED state". The peer gets the RST an ABORT sends
+    /// (§3.10.5; FreeBSD's `tcp_drop` does the same), so it does not keep a
+    /// half-open connection.
+    fn check_user_timeout(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> Option<Outcome> {
+        if self.user_timeout_ms == 0 || !self.state.is_synchronized() {
+            return None;
+        }
+        // Nothing outstanding (a closed window not probed yet): no clock runs;
+        // the first probe starts it.
+        if self.snd_una == self.snd_max {
+            return None;
+        }
+        let elapsed = (now.millis() as u32).wrapping_sub(self.una_since_ms);
+        if elapsed < self.user_timeout_ms {
+            return None;
+        }
+        env.stats.user_timeouts += 1;
+        env.stats.timeouts += 1;
+        self.abort(env, out);
+        Some(Outcome::Free(CloseReason::UserTimeout))
     }
 
     fn syn_pending(&self) -> bool {
@@ -320,11 +370,11 @@ impl Conn {
             }
             return Outcome::Keep;
         }
-        self.persist_probes += 1;
-        self.probes_unanswered += 1;
+        self.persist_probes = self.persist_probes.saturating_add(1);
+        self.probes_unanswered = self.probes_unanswered.saturating_add(1);
         // RFC 9293 §3.8.6.1: keep probing as long as the peer answers; give up only
         // when it stopped answering altogether.
-        if self.probes_unanswered > env.cfg.max_retries {
+        if u32::from(self.probes_unanswered) > env.cfg.max_retries {
             env.stats.timeouts += 1;
             return Outcome::Free(CloseReason::Timeout);
         }
@@ -348,13 +398,18 @@ impl Conn {
             self.timewait_at = None;
             return Outcome::Free(CloseReason::Normal);
         }
-        if matches!(self.loss.rack_at, Some(t) if t <= now) {
+        if matches!(self.loss.rack_at(), Some(t) if t <= now) {
             self.on_rack_timer(now, env);
         }
         // RFC 8985 §7.2: an armed probe timeout stands in for the RTO (it is
         // never later); the probe re-arms the RTO.
-        if matches!(self.loss.tlp_at, Some(t) if t <= now) {
+        if matches!(self.loss.tlp_at(), Some(t) if t <= now) {
             self.on_tlp(now, env, out);
+        }
+        if matches!(self.rto_at, Some(t) if t <= now) || matches!(self.persist_at, Some(t) if t <= now) {
+            if let Some(o) = self.check_user_timeout(now, env, out) {
+                return o;
+            }
         }
         if matches!(self.rto_at, Some(t) if t <= now) {
             if let Outcome::Free(r) = self.on_rto(now, env, out) {
@@ -402,7 +457,15 @@ impl Conn {
             self.state,
             State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
         )
-        .then(|| PendingReset { local: self.local, remote: self.remote, seq: self.snd_max.get(), ack: Some(self.rcv_nxt.get()) })
+        .then(|| {
+            // SND.NXT (our highest), unless it lies beyond the peer's window
+            // (probed bytes of a closed window): then the window's right edge,
+            // which the peer's RFC 5961 §3.2 check accepts (Linux's
+            // `tcp_acceptable_seq`).
+            let edge = self.snd_una + self.snd_wnd;
+            let seq = if self.snd_max > edge { edge } else { self.snd_max };
+            PendingReset { local: self.local(), remote: self.remote(), seq: seq.get(), ack: Some(self.rcv_nxt.get()) }
+        })
     }
 }
 

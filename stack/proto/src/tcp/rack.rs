@@ -65,6 +65,24 @@ impl Record {
     }
 }
 
+/// The RACK state that outlives a flight: kept in the connection (6 bytes)
+/// while its [`SentLog`] goes back to the per-core pool between flights.
+#[derive(Debug, Clone, Copy)]
+pub struct RackMemory {
+    /// RACK.min_RTT in µs, saturating; `u32::MAX` before the first sample.
+    min_rtt_us: u32,
+    /// RACK.reo_wnd_mult − 1.
+    reo_extra: u8,
+    /// RACK.reo_wnd_persist.
+    reo_persist: u8,
+}
+
+impl Default for RackMemory {
+    fn default() -> Self {
+        RackMemory { min_rtt_us: u32::MAX, reo_extra: 0, reo_persist: 0 }
+    }
+}
+
 /// Segments in flight and the RACK state of one connection.
 #[derive(Debug, Default)]
 pub struct SentLog {
@@ -103,6 +121,26 @@ impl SentLog {
         self.reo_extra = 0;
         self.dsack_round = None;
         self.reo_persist = 0;
+    }
+
+    /// Start a new flight with what RACK learnt before (an empty log taken
+    /// from the pool).
+    pub fn resume(&mut self, m: RackMemory) {
+        self.clear();
+        self.min_rtt = (m.min_rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(m.min_rtt_us)));
+        self.reo_extra = u32::from(m.reo_extra);
+        self.reo_persist = u32::from(m.reo_persist);
+    }
+
+    /// What outlives this flight (see [`RackMemory`]).
+    pub fn memory(&self) -> RackMemory {
+        let min_rtt_us = self.min_rtt.map_or(u32::MAX, |d| d.as_micros().min(u128::from(u32::MAX - 1)) as u32);
+        RackMemory { min_rtt_us, reo_extra: self.reo_extra.min(255) as u8, reo_persist: self.reo_persist.min(255) as u8 }
+    }
+
+    /// Bytes of record storage this log holds (kept across flights).
+    pub fn storage_bytes(&self) -> usize {
+        self.recs.capacity() * core::mem::size_of::<Record>()
     }
 
     /// A D-SACK arrived (RFC 8985 §6.2 step 4): a retransmission was needless,

@@ -28,8 +28,9 @@
 //! undoing spurious retransmissions from D-SACK (RFC 3708).
 
 use super::conn::{Conn, Env};
-use super::congestion::{CongestionControl, Controller};
-use super::rack::SentLog;
+use super::congestion::CongestionControl;
+use super::flight::Flight;
+use super::rack::RackMemory;
 use super::sack::{SackGen, Scoreboard, DUP_THRESH, MAX_BLOCKS, MAX_BLOCKS_WITH_TS};
 use super::seq::SeqNum;
 use super::SegmentSink;
@@ -48,55 +49,81 @@ const WC_DEL_ACK: Duration = Duration::from_millis(200);
 /// meets a peer that has closed.
 const PTO_MIN_EXTRA: Duration = Duration::from_millis(2);
 
-/// Loss-recovery state of one connection.
+/// Loss-recovery state of one connection: what an idle connection keeps
+/// inline, and the [`Flight`] lent by the endpoint's pool while data is in
+/// flight (`flight.rs`).
 #[derive(Debug, Default)]
 pub(crate) struct LossState {
-    /// What the peer SACKed (sender side).
-    pub board: Scoreboard,
     /// Which blocks we reported (receiver side).
     pub gen: SackGen,
-    /// Segments in flight and RACK.
-    pub log: SentLog,
-    /// In fast recovery (RFC 6675 §5).
-    pub in_recovery: bool,
-    /// RecoveryPoint (RFC 6675) / `recover` (RFC 6582): SND.MAX when the last
-    /// recovery or timeout began.
-    pub point: SeqNum,
-    /// Duplicate ACKs in a row (RFC 5681 §2, RFC 6675 §2).
-    pub dup_acks: u32,
-    /// Without SACK: bytes taken out of the pipe by duplicate ACKs.
-    pub reno_sacked: u32,
-    /// The first retransmission of a recovery goes regardless of the pipe
-    /// (RFC 6675 §5 step 4.3).
-    pub force_first: bool,
-    /// When data was last sent.
+    /// When data was last sent (RFC 5681 §4.1 restart after idle).
     pub last_send: Option<Instant>,
-    /// The probe timeout (RFC 8985 §7.2).
-    pub tlp_at: Option<Instant>,
-    /// A probe is outstanding until SND.UNA passes this (TLP.end_seq).
-    pub tlp_end: Option<SeqNum>,
-    /// RACK's reordering timer.
-    pub rack_at: Option<Instant>,
-    /// Undo of a spurious recovery (Eifel detection, RFC 3522, as Linux's
-    /// `tcp_try_undo_recovery`): the controller before the recovery, our
-    /// TSval when it began, and the end of the first segment deemed lost.
-    pub undo: Option<(Controller, u32, SeqNum)>,
+    /// What RACK learnt in earlier flights (min_RTT, reordering window).
+    pub rack: RackMemory,
+    /// The in-flight state: scoreboard, send log, recovery, TLP; `None` when
+    /// nothing is outstanding, or when the pool had none for this flight.
+    pub fl: Option<Box<Flight>>,
 }
 
 impl LossState {
-    /// A fresh state for a connection whose ISS is `iss`.
-    pub fn new(iss: SeqNum) -> LossState {
-        LossState { point: iss, ..LossState::default() }
+    /// A fresh state.
+    pub fn new() -> LossState {
+        LossState::default()
+    }
+    /// In fast recovery (RFC 6675 §5).
+    #[inline]
+    pub fn in_recovery(&self) -> bool {
+        self.fl.as_ref().is_some_and(|f| f.in_recovery)
+    }
+    /// No room in the send log for another segment.
+    #[inline]
+    pub fn log_full(&self) -> bool {
+        self.fl.as_ref().is_some_and(|f| f.log.full())
+    }
+    /// The probe timeout, if armed.
+    #[inline]
+    pub fn tlp_at(&self) -> Option<Instant> {
+        self.fl.as_ref().and_then(|f| f.tlp_at)
+    }
+    /// RACK's reordering timer, if armed.
+    #[inline]
+    pub fn rack_at(&self) -> Option<Instant> {
+        self.fl.as_ref().and_then(|f| f.rack_at)
     }
 }
 
 impl Conn {
+    /// New data goes out with nothing outstanding: take a [`Flight`] from the
+    /// pool (counted when there is none: this flight goes without).
+    pub(crate) fn start_flight(&mut self, env: &mut Env<'_>) {
+        if self.loss.fl.is_some() {
+            return;
+        }
+        match env.flights.take(self.snd_una, self.loss.rack) {
+            Some(f) => self.loss.fl = Some(f),
+            None => env.stats.flight_state_exhausted += 1,
+        }
+    }
+
+    /// Everything sent is acknowledged and no recovery runs: give the
+    /// [`Flight`] back (keeping what RACK learnt).
+    fn end_flight(&mut self, env: &mut Env<'_>) {
+        if self.snd_una == self.snd_max && !self.loss.in_recovery() {
+            if let Some(f) = self.loss.fl.take() {
+                self.loss.rack = env.flights.put(f);
+            }
+        }
+    }
+
     /// RFC 6675 §4 SetPipe: the bytes believed in the network, as Linux's
-    /// `packets_out − (sacked_out + lost_out) + retrans_out`.
+    /// `packets_out − (sacked_out + lost_out) + retrans_out`. Without a
+    /// [`Flight`], what lies between SND.UNA and SND.NXT (SND.NXT goes back to
+    /// SND.UNA on a timeout then).
     pub(crate) fn pipe(&self) -> u32 {
+        let Some(f) = self.loss.fl.as_deref() else { return self.snd_nxt.since(self.snd_una) };
         let flight = self.snd_max.since(self.snd_una);
-        let (sacked, lost, retrans) = self.loss.log.counts();
-        flight.saturating_sub(sacked.saturating_add(lost).saturating_add(self.loss.reno_sacked)).saturating_add(retrans)
+        let (sacked, lost, retrans) = f.log.counts();
+        flight.saturating_sub(sacked.saturating_add(lost).saturating_add(f.reno_sacked)).saturating_add(retrans)
     }
 
     /// Room the congestion window leaves for new data: `cwnd − pipe` in
@@ -104,13 +131,14 @@ impl Conn {
     /// two duplicate ACKs send one segment beyond cwnd.
     pub(crate) fn cwnd_room(&self) -> u32 {
         let cwnd = self.cc.window();
-        if self.loss.in_recovery {
+        let Some(f) = self.loss.fl.as_deref() else { return cwnd.saturating_sub(self.pipe()) };
+        if f.in_recovery {
             return cwnd.saturating_sub(self.pipe());
         }
         let mss = u32::from(self.neg.send_mss);
-        let (_, lost, retrans) = self.loss.log.counts();
+        let (_, lost, retrans) = f.log.counts();
         let flight = self.snd_max.since(self.snd_una).saturating_sub(lost).saturating_add(retrans);
-        (cwnd + self.loss.dup_acks.min(2) * mss).saturating_sub(flight)
+        (cwnd + f.dup_acks.min(2) * mss).saturating_sub(flight)
     }
 
     /// The SACK blocks for an ACK we send now (RFC 2018 §4): none unless SACK
@@ -126,45 +154,54 @@ impl Conn {
     /// A cumulative ACK advanced SND.UNA (already applied) by `acked` bytes of
     /// data; `flight` was outstanding before it.
     pub(crate) fn loss_on_cumulative(&mut self, now: Instant, env: &mut Env<'_>, acked: u32, flight: u32, tsecr: Option<u32>) {
+        let snd_una = self.snd_una;
+        let Some(f) = self.loss.fl.as_deref_mut() else {
+            // No flight state: never in recovery.
+            if acked > 0 {
+                self.cc.on_ack(now, acked, flight, self.rtt.srtt());
+            }
+            return;
+        };
         // Eifel (RFC 3522 §3.2): the ACK that covers the first segment deemed
         // lost echoes a timestamp from before its retransmission, so the
         // original arrived: the recovery was spurious (reordering), undo its
         // window reduction and stop retransmitting.
-        if self.loss.undo.as_ref().is_some_and(|u| self.snd_una >= u.2) {
-            if let Some((prior, ts_start, _)) = self.loss.undo.take() {
-                if tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(ts_start) as i32) < 0) && self.loss.in_recovery {
+        if f.undo.as_ref().is_some_and(|u| snd_una >= u.2) {
+            if let Some((prior, ts_start, _)) = f.undo.take() {
+                if tsecr.is_some_and(|ecr| ecr != 0 && (ecr.wrapping_sub(ts_start) as i32) < 0) && f.in_recovery {
                     env.stats.spurious_recoveries += 1;
                     // Reordering fooled RACK: widen its window as a D-SACK would.
-                    self.loss.log.on_dsack(self.snd_una, self.snd_max);
+                    f.log.on_dsack(snd_una, self.snd_max);
                     self.cc = prior;
-                    self.loss.in_recovery = false;
-                    self.loss.point = self.snd_una;
-                    self.loss.log.unmark_lost();
+                    f.in_recovery = false;
+                    f.point = snd_una;
+                    f.log.unmark_lost();
                 }
             }
         }
-        self.loss.log.on_cumulative(self.snd_una, now);
-        self.loss.board.prune(self.snd_una);
-        self.loss.dup_acks = 0;
-        self.loss.reno_sacked = self.loss.reno_sacked.saturating_sub(acked);
-        if self.loss.tlp_end.is_some_and(|e| self.snd_una >= e) {
-            self.loss.tlp_end = None;
+        f.log.on_cumulative(snd_una, now);
+        f.board.prune(snd_una);
+        f.dup_acks = 0;
+        f.reno_sacked = f.reno_sacked.saturating_sub(acked);
+        if f.tlp_end.is_some_and(|e| snd_una >= e) {
+            f.tlp_end = None;
         }
-        if self.loss.in_recovery {
-            if self.snd_una >= self.loss.point {
+        if f.in_recovery {
+            if snd_una >= f.point {
                 // RFC 6675 §5 / RFC 6582 §3.2 step 5: recovery ends.
-                self.loss.in_recovery = false;
-                self.loss.reno_sacked = 0;
-                self.loss.log.on_recovery_end();
-                let left = self.snd_max.since(self.snd_una);
+                f.in_recovery = false;
+                f.reno_sacked = 0;
+                f.log.on_recovery_end();
+                let left = self.snd_max.since(snd_una);
                 self.cc.on_recovery_end(now, left);
             } else if !self.neg.sack {
                 // RFC 6582 §3.2 step 5, partial ACK: the next segment is lost too.
-                self.loss.log.mark_first_lost();
+                f.log.mark_first_lost();
             }
         } else if acked > 0 {
             self.cc.on_ack(now, acked, flight, self.rtt.srtt());
         }
+        self.end_flight(env);
     }
 
     /// Take the ACK's SACK blocks (RFC 2018, RFC 6675 §5) and run loss
@@ -172,21 +209,36 @@ impl Conn {
     /// header alone.
     pub(crate) fn loss_on_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, mut dup: bool) {
         let blocks = repr.options.sack.as_slice();
+        let fin = self.fin_seq();
+        let (snd_una, snd_max) = (self.snd_una, self.snd_max);
+        let Some(f) = self.loss.fl.as_deref_mut() else {
+            if self.neg.sack && !blocks.is_empty() {
+                // Nothing in flight (or no flight state): the blocks are only
+                // checked and counted, against an empty scoreboard.
+                env.stats.sack_blocks_received += blocks.len() as u64;
+                let u = Scoreboard::default().update(snd_una, snd_max, blocks);
+                env.stats.sack_invalid += u64::from(u.invalid);
+                env.stats.dsack_received += u64::from(u.dsack);
+            }
+            if dup && !self.neg.sack {
+                env.stats.dup_acks += 1;
+            }
+            return;
+        };
         if self.neg.sack && !blocks.is_empty() {
             env.stats.sack_blocks_received += blocks.len() as u64;
-            let u = self.loss.board.update(self.snd_una, self.snd_max, blocks);
+            let u = f.board.update(snd_una, snd_max, blocks);
             env.stats.sack_invalid += u64::from(u.invalid);
             env.stats.dsack_received += u64::from(u.dsack);
             if u.dsack {
-                self.loss.log.on_dsack(self.snd_una, self.snd_max);
+                f.log.on_dsack(snd_una, snd_max);
             }
             if u.newly_sacked > 0 {
-                let fin = self.fin_seq();
-                for &(l, r) in self.loss.board.ranges() {
-                    self.loss.log.on_sack(l, r, fin, now);
+                for &(l, r) in f.board.ranges() {
+                    f.log.on_sack(l, r, fin, now);
                 }
                 // RFC 6675 §2: an ACK SACKing new data is a duplicate.
-                dup |= repr.ack == self.snd_una.get() && self.snd_max != self.snd_una;
+                dup |= repr.ack == snd_una.get() && snd_max != snd_una;
             }
         } else if dup && self.neg.sack {
             // RFC 6675 §2 counts only ACKs that SACK new data (a window update
@@ -195,11 +247,11 @@ impl Conn {
         }
         if dup {
             env.stats.dup_acks += 1;
-            self.loss.dup_acks += 1;
-            if !self.neg.sack && self.loss.in_recovery {
+            f.dup_acks += 1;
+            if !self.neg.sack && f.in_recovery {
                 let mss = u32::from(self.neg.send_mss);
-                let flight = self.snd_max.since(self.snd_una);
-                self.loss.reno_sacked = (self.loss.reno_sacked + mss).min(flight.saturating_sub(mss));
+                let flight = snd_max.since(snd_una);
+                f.reno_sacked = (f.reno_sacked + mss).min(flight.saturating_sub(mss));
             }
         }
         self.detect_losses(now, env);
@@ -209,41 +261,43 @@ impl Conn {
     /// recovery if that is new (RFC 6675 §5 step 4).
     pub(crate) fn detect_losses(&mut self, now: Instant, env: &mut Env<'_>) {
         let mss = u32::from(self.neg.send_mss);
+        let srtt = self.rtt.srtt();
+        let Some(f) = self.loss.fl.as_deref_mut() else { return };
         let mut marked = 0;
         // With SACK and RACK (the default) losses are found by time alone, as
         // Linux does (tcp_time_to_recover skips the duplicate-ACK rules with
         // RACK): a reordering shorter than the window is no loss. Otherwise
         // RFC 6675's IsLost and DupThresh.
         let rack_only = self.neg.sack && env.cfg.rack;
-        if self.neg.sack && !rack_only && !self.loss.board.is_empty() {
-            let board = &self.loss.board;
-            marked += self.loss.log.mark_lost_while(|s| board.is_lost(s, mss));
+        if self.neg.sack && !rack_only && !f.board.is_empty() {
+            let board = &f.board;
+            marked += f.log.mark_lost_while(|s| board.is_lost(s, mss));
         }
-        let (rack, at) = self.loss.log.rack_detect(now, self.rtt.srtt());
-        self.loss.rack_at = at;
+        let (rack, at) = f.log.rack_detect(now, srtt);
+        f.rack_at = at;
         if rack > 0 {
             env.stats.rack_marked_lost += 1;
         }
         marked += rack;
-        let dupthresh = !rack_only && self.loss.dup_acks >= DUP_THRESH;
-        if (marked > 0 || dupthresh) && !self.loss.in_recovery && self.snd_una >= self.loss.point && self.snd_una != self.snd_max {
+        let dupthresh = !rack_only && f.dup_acks >= DUP_THRESH;
+        if (marked > 0 || dupthresh) && !f.in_recovery && self.snd_una >= f.point && self.snd_una != self.snd_max {
             // RFC 6675 §5 step 4: RecoveryPoint = HighData, ssthresh and cwnd
             // from the controller, retransmit the first segment at once.
             env.stats.fast_retransmits += 1;
             env.stats.recoveries += 1;
-            self.loss.in_recovery = true;
-            self.loss.point = self.snd_max;
+            f.in_recovery = true;
+            f.point = self.snd_max;
             let flight = self.snd_max.since(self.snd_una);
             let prior = self.cc.clone();
             self.cc.on_congestion(now, flight);
             // Eifel needs timestamps (RFC 3522 §2); keep one undo at a time.
             if let Some(ts) = self.ts.as_ref() {
-                let first_end = self.loss.log.records().find(|r| !r.sacked()).map_or(self.snd_una + 1, |r| r.end);
-                self.loss.undo = Some((prior, super::options::ts_clock(now, ts.offset), first_end));
+                let first_end = f.log.records().find(|r| !r.sacked()).map_or(self.snd_una + 1, |r| r.end);
+                f.undo = Some((prior, super::options::ts_clock(now, ts.offset), first_end));
             }
-            self.loss.log.mark_first_lost();
-            self.loss.force_first = true;
-            self.loss.tlp_at = None;
+            f.log.mark_first_lost();
+            f.force_first = true;
+            f.tlp_at = None;
         }
     }
 
@@ -252,12 +306,14 @@ impl Conn {
     pub(crate) fn send_lost(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> bool {
         let mss = u32::from(self.neg.send_mss);
         let mut sent = false;
-        while let Some(r) = self.loss.log.next_lost() {
+        while let Some((r, force)) = self.loss.fl.as_deref().and_then(|f| Some((f.log.next_lost()?, f.force_first))) {
             let len = r.end.since(r.start);
-            if !self.loss.force_first && self.pipe().saturating_add(len.min(mss)) > self.cc.window() {
+            if !force && self.pipe().saturating_add(len.min(mss)) > self.cc.window() {
                 break;
             }
-            self.loss.force_first = false;
+            if let Some(f) = self.loss.fl.as_deref_mut() {
+                f.force_first = false;
+            }
             if !self.resend_range(now, env, out, r.start, r.end) {
                 self.tx_blocked = true;
                 break;
@@ -299,53 +355,62 @@ impl Conn {
 
     /// Arm the probe timeout after new data or an advancing ACK (RFC 8985 §7.2).
     pub(crate) fn arm_tlp(&mut self, now: Instant, cfg_tlp: bool) {
-        self.loss.tlp_at = None;
-        if !cfg_tlp || !self.neg.sack || self.loss.in_recovery || self.loss.tlp_end.is_some() || self.snd_una == self.snd_max {
+        let mss = u32::from(self.neg.send_mss);
+        let outstanding = self.snd_max.since(self.snd_una);
+        let (srtt, rto) = (self.rtt.srtt(), self.rtt.rto());
+        let usable = self.state.is_synchronized() && self.snd_wnd != 0;
+        let Some(f) = self.loss.fl.as_deref_mut() else { return };
+        f.tlp_at = None;
+        if !cfg_tlp || !self.neg.sack || f.in_recovery || f.tlp_end.is_some() || outstanding == 0 || !usable {
             return;
         }
-        let Some(srtt) = self.rtt.srtt() else { return };
-        if !self.state.is_synchronized() || self.snd_wnd == 0 {
-            return;
-        }
+        let Some(srtt) = srtt else { return };
         let mut pto = srtt * 2;
-        if self.snd_max.since(self.snd_una) <= u32::from(self.neg.send_mss) {
+        if outstanding <= mss {
             pto += WC_DEL_ACK;
         } else {
             pto += PTO_MIN_EXTRA;
         }
-        let pto = pto.min(self.rtt.rto());
-        self.loss.tlp_at = Some(now + pto);
+        f.tlp_at = Some(now + pto.min(rto));
     }
 
     /// The probe timeout fired (RFC 8985 §7.3): send one new segment if the
     /// receive window allows, else the last segment again; then the RTO runs.
     pub(crate) fn on_tlp(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) {
-        self.loss.tlp_at = None;
-        if self.snd_una == self.snd_max || self.loss.in_recovery || self.loss.tlp_end.is_some() {
+        let Some(f) = self.loss.fl.as_deref_mut() else { return };
+        f.tlp_at = None;
+        if self.snd_una == self.snd_max || f.in_recovery || f.tlp_end.is_some() {
             return;
         }
+        let (log_full, last) = (f.log.full(), f.log.last());
         let mss = u32::from(self.neg.send_mss);
         let off = self.snd_max.since(self.tx_seq) as usize;
         let unsent = self.tx.len().saturating_sub(off) as u32;
         let rwnd_room = self.snd_wnd.saturating_sub(self.snd_max.since(self.snd_una));
         env.stats.tlp_probes += 1;
         let len = unsent.min(mss).min(rwnd_room);
-        if len > 0 && !self.loss.log.full() {
+        if len > 0 && !log_full {
             let chunk = self.tx.available(off, len as usize);
             let fin = self.fin_seq() == Some(self.snd_max + chunk as u32);
             let seq = self.snd_max;
             self.send_data(now, env, out, seq, off, chunk, fin);
-        } else if let Some(last) = self.loss.log.last() {
+        } else if let Some(last) = last {
             self.resend_range(now, env, out, last.start, last.end);
-            self.loss.log.on_send(last.start, last.end, now, true);
+            if let Some(f) = self.loss.fl.as_deref_mut() {
+                f.log.on_send(last.start, last.end, now, true);
+            }
         }
-        self.loss.tlp_end = Some(self.snd_max);
-        self.rto_at = Some(now + self.rtt.rto());
+        if let Some(f) = self.loss.fl.as_deref_mut() {
+            f.tlp_end = Some(self.snd_max);
+        }
+        self.rto_at = Some(self.rto_deadline(now));
     }
 
     /// RACK's reordering timer fired: look again (RFC 8985 §6.2).
     pub(crate) fn on_rack_timer(&mut self, now: Instant, env: &mut Env<'_>) {
-        self.loss.rack_at = None;
+        if let Some(f) = self.loss.fl.as_deref_mut() {
+            f.rack_at = None;
+        }
         self.detect_losses(now, env);
     }
 
@@ -353,22 +418,28 @@ impl Conn {
     /// segment not SACKed is lost (RFC 8985 §6.3); if the peer dropped data it
     /// had SACKed (SND.UNA itself SACKed), the SACK information is void
     /// (RFC 2018 §8). Recovery ends; RFC 6582 §3.2 step 4: no new fast
-    /// recovery until SND.MAX of now is acknowledged.
+    /// recovery until SND.MAX of now is acknowledged. Without a [`Flight`],
+    /// go back to SND.UNA (RFC 5681 §3.1: everything after it goes again as
+    /// cwnd allows).
     pub(crate) fn loss_on_rto(&mut self, env: &mut Env<'_>) {
-        if self.loss.board.is_sacked(self.snd_una) {
+        let Some(f) = self.loss.fl.as_deref_mut() else {
+            self.snd_nxt = self.snd_una;
+            return;
+        };
+        if f.board.is_sacked(self.snd_una) {
             env.stats.sack_reneged += 1;
-            self.loss.board.clear();
-            self.loss.log.unsack_all();
+            f.board.clear();
+            f.log.unsack_all();
         }
-        self.loss.log.mark_all_lost();
-        self.loss.undo = None;
-        self.loss.in_recovery = false;
-        self.loss.point = self.snd_max;
-        self.loss.dup_acks = 0;
-        self.loss.reno_sacked = 0;
-        self.loss.tlp_at = None;
-        self.loss.tlp_end = None;
-        self.loss.force_first = true;
+        f.log.mark_all_lost();
+        f.undo = None;
+        f.in_recovery = false;
+        f.point = self.snd_max;
+        f.dup_acks = 0;
+        f.reno_sacked = 0;
+        f.tlp_at = None;
+        f.tlp_end = None;
+        f.force_first = true;
     }
 
     /// RFC 5681 §4.1: before new data goes with nothing in flight, restart

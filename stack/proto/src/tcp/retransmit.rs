@@ -31,24 +31,27 @@ pub const SYN_TIMEOUT_RTO: Duration = Duration::from_secs(3);
 const GRANULARITY_US: u64 = 1000;
 
 /// RTT estimator and RTO timer state of one connection (RFC 6298). Kept in
-/// microseconds (plain integer arithmetic on every sample; the interface speaks
-/// [`Duration`]).
+/// microseconds as `u32` (up to 71 minutes, beyond any RTO bound; 36 bytes:
+/// the per-connection state is kept small), the interface speaks
+/// [`Duration`].
 #[derive(Debug, Clone)]
 pub struct Rtt {
-    /// Smoothed RTT, µs; `None` before the first sample.
-    srtt: Srtt,
+    /// Smoothed RTT, µs; `u32::MAX` before the first sample.
+    srtt: u32,
     /// RTT variation, µs.
-    rttvar: u64,
+    rttvar: u32,
     /// The current RTO, µs.
-    rto: u64,
-    /// Consecutive expirations without progress (backoff exponent).
-    backoffs: u32,
-    /// Bounds, µs (u32: up to 71 minutes; kept small for the per-connection
-    /// state size).
+    rto: u32,
+    /// Bounds, µs.
     min_rto: u32,
     max_rto: u32,
-    /// Karn: the segment being timed, `(end seq, sent at)`.
-    timed: Option<(u32, Instant)>,
+    /// Karn: the segment being timed, its end sequence number and the low 32
+    /// bits of its send time in µs (valid when `timing`).
+    timed_seq: u32,
+    timed_at: u32,
+    timing: bool,
+    /// Consecutive expirations without progress (backoff exponent), saturating.
+    backoffs: u8,
 }
 
 impl Default for Rtt {
@@ -57,38 +60,24 @@ impl Default for Rtt {
     }
 }
 
-/// The smoothed RTT in µs, `u64::MAX` before the first sample (8 bytes where an
-/// `Option<u64>` takes 16: the per-connection state is kept small).
-#[derive(Debug, Clone, Copy)]
-struct Srtt(u64);
+const NO_SRTT: u32 = u32::MAX;
 
-impl Srtt {
-    const NONE: Srtt = Srtt(u64::MAX);
-    fn new(us: u64) -> Srtt {
-        Srtt(us.min(u64::MAX - 1))
-    }
-    fn get(self) -> Option<u64> {
-        (self.0 != u64::MAX).then_some(self.0)
-    }
-}
-
-fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX - 1)) as u32
 }
 
 impl Rtt {
     /// A fresh estimator with the given bounds.
     pub fn new(min_rto: Duration, max_rto: Duration) -> Rtt {
-        let us32 = |d: Duration| micros(d).min(u64::from(u32::MAX)) as u32;
-        Rtt { srtt: Srtt::NONE, rttvar: 0, rto: micros(INITIAL_RTO.clamp(min_rto, max_rto)), backoffs: 0, min_rto: us32(min_rto), max_rto: us32(max_rto), timed: None }
+        Rtt { srtt: NO_SRTT, rttvar: 0, rto: micros(INITIAL_RTO.clamp(min_rto, max_rto)), backoffs: 0, min_rto: micros(min_rto), max_rto: micros(max_rto), timed_seq: 0, timed_at: 0, timing: false }
     }
     /// The smoothed RTT, if measured.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt.get().map(Duration::from_micros)
+        (self.srtt != NO_SRTT).then(|| Duration::from_micros(u64::from(self.srtt)))
     }
     /// The current (backed-off) RTO.
     pub fn rto(&self) -> Duration {
-        Duration::from_micros(self.rto)
+        Duration::from_micros(u64::from(self.rto))
     }
     /// The configured upper bound of the RTO.
     pub fn max_rto(&self) -> Duration {
@@ -96,62 +85,60 @@ impl Rtt {
     }
     /// Consecutive timeouts since the last progress.
     pub fn backoffs(&self) -> u32 {
-        self.backoffs
+        u32::from(self.backoffs)
     }
 
     /// Feed one RTT measurement (RFC 6298 §2.2, §2.3).
     pub fn sample(&mut self, r: Duration) {
-        let r = micros(r);
-        match self.srtt.get() {
-            None => {
-                // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
-                self.srtt = Srtt::new(r);
-                self.rttvar = r / 2;
-            }
-            Some(srtt) => {
-                // RFC 6298 §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'.
-                let delta = srtt.abs_diff(r);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Srtt::new((srtt * 7 + r) / 8);
-            }
+        let r = u64::from(micros(r));
+        if self.srtt == NO_SRTT {
+            // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
+            self.srtt = r as u32;
+            self.rttvar = (r / 2) as u32;
+        } else {
+            // RFC 6298 §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'.
+            let srtt = u64::from(self.srtt);
+            let delta = srtt.abs_diff(r);
+            self.rttvar = ((u64::from(self.rttvar) * 3 + delta) / 4) as u32;
+            self.srtt = ((srtt * 7 + r) / 8) as u32;
         }
         self.recompute();
     }
 
     fn recompute(&mut self) {
         // RFC 6298 §2.3: RTO <- SRTT + max(G, K*RTTVAR), K = 4; §2.4/2.5 bounds.
-        let base = match self.srtt.get() {
-            Some(srtt) => srtt.saturating_add(self.rttvar.saturating_mul(4).max(GRANULARITY_US)),
-            None => micros(INITIAL_RTO),
+        let base = match self.srtt {
+            NO_SRTT => u64::from(micros(INITIAL_RTO)),
+            srtt => u64::from(srtt).saturating_add(u64::from(self.rttvar).saturating_mul(4).max(GRANULARITY_US)),
         };
         // RFC 6298 §2.4 bound first, then §5.5 doubling per expiration, capped (§2.5).
         let (min, max) = (u64::from(self.min_rto), u64::from(self.max_rto));
         let bounded = base.clamp(min, max.max(min));
-        self.rto = bounded.saturating_mul(1u64 << self.backoffs.min(16)).min(max);
+        self.rto = bounded.saturating_mul(1u64 << self.backoffs.min(16)).min(max) as u32;
     }
 
     /// Start timing the segment ending at `end_seq` if none is being timed (RFC 6298
     /// §3: one measurement per RTT).
     pub fn start_timing(&mut self, end_seq: u32, now: Instant) {
-        if self.timed.is_none() {
-            self.timed = Some((end_seq, now));
+        if !self.timing {
+            self.timing = true;
+            self.timed_seq = end_seq;
+            self.timed_at = now.micros() as u32;
         }
     }
 
     /// Karn's algorithm (RFC 6298 §3): a retransmission makes the timed sample
     /// ambiguous, so drop it.
     pub fn cancel_timing(&mut self) {
-        self.timed = None;
+        self.timing = false;
     }
 
     /// A cumulative ACK up to `ack` arrived at `now`: take the sample if it covers the
     /// timed segment. `ack` and the timed sequence number compare modulo 2^32.
     pub fn on_ack(&mut self, ack: u32, now: Instant) {
-        if let Some((end, at)) = self.timed {
-            if (ack.wrapping_sub(end) as i32) >= 0 {
-                self.timed = None;
-                self.sample(now - at);
-            }
+        if self.timing && (ack.wrapping_sub(self.timed_seq) as i32) >= 0 {
+            self.timing = false;
+            self.sample(Duration::from_micros(u64::from((now.micros() as u32).wrapping_sub(self.timed_at))));
         }
     }
 
@@ -169,9 +156,8 @@ impl Rtt {
     /// backoff.
     pub fn after_syn_timeout(&mut self) {
         self.backoffs = 0;
-        if self.srtt.get().is_none() {
-            let (min, max) = (u64::from(self.min_rto), u64::from(self.max_rto.max(self.min_rto)));
-            self.rto = micros(SYN_TIMEOUT_RTO).clamp(min, max);
+        if self.srtt == NO_SRTT {
+            self.rto = micros(SYN_TIMEOUT_RTO).clamp(self.min_rto, self.max_rto.max(self.min_rto));
         } else {
             self.recompute();
         }
@@ -180,7 +166,7 @@ impl Rtt {
     /// The retransmission timer expired (RFC 6298 §5.5: RTO <- RTO * 2, capped).
     pub fn on_timeout(&mut self) {
         self.backoffs = self.backoffs.saturating_add(1);
-        self.timed = None;
+        self.timing = false;
         self.recompute();
     }
 }

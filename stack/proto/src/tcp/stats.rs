@@ -47,8 +47,17 @@ pub struct TcpStats {
     /// In-window data bytes dropped (not acknowledged; the peer sends them
     /// again) because the buffer memory bound was reached.
     pub rx_no_memory: u64,
-    /// Segments dropped by PAWS (RFC 7323 §5).
+    /// Segments dropped by PAWS (RFC 7323 §5.3 R1).
     pub paws_rejected: u64,
+    /// ACKs owed to PAWS-rejected segments and held back by the 200 ms rate
+    /// limit (the segments are in `paws_rejected`).
+    pub paws_acks_limited: u64,
+    /// Segments that failed the PAWS test against a TS.Recent idle for more
+    /// than 24 days, hence invalid (RFC 7323 §5.5): accepted, TS.Recent reset.
+    pub ts_recent_expired: u64,
+    /// Non-RST segments without a timestamp on a connection that negotiated
+    /// timestamps, dropped silently (RFC 7323 §3.2).
+    pub ts_missing: u64,
     /// Challenge ACKs sent (RFC 5961 §3, §4).
     pub challenge_acks: u64,
     /// Challenge ACKs suppressed by the rate limit (RFC 5961 §7).
@@ -91,6 +100,9 @@ pub struct TcpStats {
     pub keepalive_probes: u64,
     /// Connections ended because keepalive probes went unanswered.
     pub keepalive_timeouts: u64,
+    /// Connections aborted because sent data stayed unacknowledged longer than
+    /// their user timeout (RFC 9293 §3.10.8; also counted in `timeouts`).
+    pub user_timeouts: u64,
     /// RSTs ignored in TIME-WAIT (RFC 1337 §3 fix F1).
     pub time_wait_rst_ignored: u64,
     /// RSTs not sent to segments for no connection (closed port, ACK to a
@@ -141,6 +153,9 @@ pub struct TcpStats {
     pub icmp_soft_errors: u64,
     /// Connection attempts ended by a destination unreachable (RFC 5461).
     pub icmp_aborts: u64,
+    /// Flights sent without loss-recovery state because every one was lent
+    /// ([`super::TcpConfig::flight_states`]): recovered by the RTO alone.
+    pub flight_state_exhausted: u64,
 }
 
 impl TcpStats {
@@ -157,6 +172,7 @@ impl TcpStats {
         "conn_table_full",
         "conn_no_memory",
         "paws_rejected",
+        "ts_missing",
         "ignored",
         "ooo_dropped",
         "rst_rate_limited",
@@ -169,7 +185,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 62;
+    pub const COUNT: usize = 67;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -194,6 +210,9 @@ impl TcpStats {
             ("conn_no_memory", self.conn_no_memory),
             ("rx_no_memory", self.rx_no_memory),
             ("paws_rejected", self.paws_rejected),
+            ("paws_acks_limited", self.paws_acks_limited),
+            ("ts_recent_expired", self.ts_recent_expired),
+            ("ts_missing", self.ts_missing),
             ("challenge_acks", self.challenge_acks),
             ("challenge_acks_limited", self.challenge_acks_limited),
             ("bad_address", self.bad_address),
@@ -214,6 +233,7 @@ impl TcpStats {
             ("fin_wait2_timeouts", self.fin_wait2_timeouts),
             ("keepalive_probes", self.keepalive_probes),
             ("keepalive_timeouts", self.keepalive_timeouts),
+            ("user_timeouts", self.user_timeouts),
             ("time_wait_rst_ignored", self.time_wait_rst_ignored),
             ("rst_rate_limited", self.rst_rate_limited),
             ("cookies_sent", self.cookies_sent),
@@ -236,6 +256,7 @@ impl TcpStats {
             ("pmtu_retransmits", self.pmtu_retransmits),
             ("icmp_soft_errors", self.icmp_soft_errors),
             ("icmp_aborts", self.icmp_aborts),
+            ("flight_state_exhausted", self.flight_state_exhausted),
         ]
     }
 }

@@ -152,7 +152,7 @@ impl core::fmt::Debug for ConnMap {
 
 fn tuple_of(slots: &Slots, idx: u32) -> FourTuple {
     let c = slots[idx as usize].conn.as_ref().expect("an indexed slot holds a connection");
-    FourTuple { local: c.local, remote: c.remote }
+    FourTuple { local: c.local(), remote: c.remote() }
 }
 
 impl ConnMap {
@@ -168,7 +168,7 @@ impl ConnMap {
     /// The slot of `t`.
     #[inline]
     pub fn get(&self, slots: &Slots, t: &FourTuple) -> Option<u32> {
-        self.table.find(self.hash(t), |&i| slots[i as usize].conn.as_ref().is_some_and(|c| c.remote == t.remote && c.local == t.local)).copied()
+        self.table.find(self.hash(t), |&i| slots[i as usize].conn.as_ref().is_some_and(|c| c.remote_port == t.remote.port() && c.local_port == t.local.port() && c.remote_ip == t.remote.ip() && c.local_ip == t.local.ip())).copied()
     }
 
     /// Index slot `idx`, whose connection has the 4-tuple `t` (not yet indexed).

@@ -90,7 +90,7 @@ impl Conn {
             self.keepalive_at = Some(heard);
             return Outcome::Keep;
         }
-        if self.keepalive_sent >= ka.probes {
+        if u32::from(self.keepalive_sent) >= ka.probes {
             env.stats.keepalive_timeouts += 1;
             env.stats.timeouts += 1;
             return self.linger_or_free(CloseReason::Timeout);
@@ -98,7 +98,7 @@ impl Conn {
         // <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>, no data: a sequence number the
         // peer has seen, so it answers with an ACK (RFC 9293 §3.10.7.4 first check).
         env.stats.keepalive_probes += 1;
-        self.keepalive_sent += 1;
+        self.keepalive_sent = self.keepalive_sent.saturating_add(1);
         let seq: SeqNum = self.snd_max - 1;
         self.send_segment(now, env, out, seq, 0, 0, TcpFlags::ACK);
         self.keepalive_at = Some(now + ka.interval);
