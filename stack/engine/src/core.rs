@@ -20,7 +20,7 @@
 
 use crate::app::{event_of, App, Event, Io, Net};
 use crate::clock::Clock;
-use crate::mesh::{CoreLinks, NeighbourUpdate};
+use crate::mesh::{AddressVerdict, CoreLinks, NeighbourUpdate};
 use crate::sink::TxSink;
 use crate::stats::{CoreSnapshot, Counter, StatsBoard, PUBLISH_INTERVAL};
 use crate::steer::{link_control, owner_of, LinkControl};
@@ -334,6 +334,10 @@ impl<D: Device, A: App> Core<D, A> {
                 links.neighbour_updates(|u| {
                     net.iface.learn_neighbour(now, u.ip, u.mac);
                 });
+                // DAD verdicts reached on another core (core 0 runs the link's
+                // DAD; any core may see a conflict): this core's replica of the
+                // address follows, before any frame of this turn is answered.
+                links.address_verdicts(|v| net.iface.apply_address_verdict(v.addr, v.usable));
                 let tx = self.dev.tx();
                 links.receive(HANDOFF_BURST, |f| net.iface.handle_frame(now, f, &mut TxSink::recording_shared(tx, self.pcap.as_ref())));
                 busy = true;
@@ -378,14 +382,19 @@ impl<D: Device, A: App> Core<D, A> {
             busy |= received > 0;
             // 3a. Neighbours learned here, for the other cores.
             net.iface.drain_learned(|ip, mac| links.publish_neighbour(NeighbourUpdate { ip, mac }));
-            if let Some(hook) = self.addr_hook.as_mut() {
-                net.iface.take_address_events(hook);
-            }
+            // 3b. DAD verdicts reached here: to the other cores, and reported.
+            let hook = &mut self.addr_hook;
+            net.iface.take_address_events(|addr, usable| {
+                links.publish_address(AddressVerdict { addr, usable });
+                if let Some(h) = hook.as_mut() {
+                    h(addr, usable);
+                }
+            });
             if let Some(now) = fresh {
                 net.now = now;
             }
         }
-        // 3b. Events to the application, then its own work.
+        // 3c. Events to the application, then its own work.
         busy |= self.dispatch() > 0;
         {
             let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());
