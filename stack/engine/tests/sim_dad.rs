@@ -109,6 +109,7 @@ fn sum16(data: &[u8], mut acc: u32) -> u32 {
 
 /// An IPv6 frame carrying `body` (next header `nh`), with the upper-layer
 /// checksum at `csum_at` in `body` filled in.
+#[allow(clippy::too_many_arguments)]
 fn frame6(src_mac: [u8; 6], dst_mac: [u8; 6], src: Ipv6Addr, dst: Ipv6Addr, nh: u8, hop_limit: u8, body: &[u8], csum_at: usize) -> Vec<u8> {
     let mut f = Vec::with_capacity(54 + body.len());
     f.extend_from_slice(&dst_mac);

@@ -214,7 +214,7 @@ fn with_tlla(kernel: &[u8]) -> Vec<u8> {
     }
     f[58] |= 0x20;
     f.extend_from_slice(&[2, 1]);
-    f.extend_from_slice(&f[6..12].to_vec());
+    f.extend_from_within(6..12);
     f[19] += 8;
     f[56..58].copy_from_slice(&[0, 0]);
     let acc = sum16(&f[22..54], 58 + 32);
