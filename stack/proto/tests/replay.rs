@@ -7,7 +7,8 @@
 //! at the captured times, and its answers are compared with the ones the target
 //! kernel gave: byte for byte where the answer is determined by the request, and
 //! field by field where it is not (a SYN-ACK's initial sequence number, window
-//! and options are each stack's choice). The fields that may differ byte-wise
+//! and options are each stack's choice; the peer's later segments of that
+//! connection are moved onto our sequence numbers before they are fed). The fields that may differ byte-wise
 //! (the IPv4 identification and the IPv6 fragment identification, chosen freely
 //! by each sender, RFC 6864 / RFC 7739) are listed per case, and every checksum
 //! of ours is verified.
@@ -245,7 +246,7 @@ fn assert_same(case: &str, i: usize, ours: &[u8], kernel: &[u8], free: &[Free]) 
 enum Check {
     /// Byte for byte, outside the listed fields.
     Bytes(&'static [Free]),
-    /// A SYN-ACK, field by field.
+    /// A SYN-ACK, then the ACK of the peer's FIN, field by field.
     SynAck,
     /// An ICMPv4 error, field by field: how much of the datagram it quotes
     /// and its type of service are each sender's choice (see
@@ -275,7 +276,9 @@ const CASES: &[(&str, Check)] = &[
     ("ns_unicast", Check::Bytes(&[Free::FlowLabel, Free::UnicastNaTlla])),
     // Echo between link-local addresses.
     ("ping6_ll", Check::Bytes(&[Free::FlowLabel])),
-    // SYN to a listening port: SYN-ACK (RFC 9293 §3.10.7.2).
+    // SYN to a listening port: SYN-ACK (RFC 9293 §3.10.7.2); then the peer's
+    // ACK and FIN, moved onto our sequence numbers and timestamps: the ACK of
+    // the FIN, as the kernel's.
     ("tcp4_syn_listen", Check::SynAck),
     // SYN to a closed port: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (RFC 9293 §3.10.7.1).
     ("tcp4_syn_closed", Check::Bytes(&[Free::Ipv4Ident])),
@@ -383,6 +386,71 @@ fn check_syn_ack(case: &str, syn: &[u8], ours: &[u8], kernel: &[u8]) {
     }
 }
 
+/// Where the TCP header of `f` starts (no IPv4 options, no IPv6 extension
+/// headers in these captures).
+fn tcp_at(f: &[u8]) -> usize {
+    if f[12..14] == [0x08, 0x00] { 14 + usize::from(f[14] & 0xf) * 4 } else { 54 }
+}
+
+fn be32(b: &[u8], o: usize) -> u32 {
+    u32::from_be_bytes(b[o..o + 4].try_into().unwrap())
+}
+
+/// The offset of the timestamps option's TSval in the TCP header at `t`.
+fn ts_at(f: &[u8], t: usize) -> Option<usize> {
+    let end = t + usize::from(f[t + 12] >> 4) * 4;
+    let mut o = t + 20;
+    while o < end {
+        match f[o] {
+            0 => return None,
+            1 => o += 1,
+            8 => return Some(o + 2),
+            _ => o += usize::from(f[o + 1]).max(2),
+        }
+    }
+    None
+}
+
+/// A segment of the peer's, written against the kernel's SYN-ACK, moved onto
+/// ours: its ACK number shifted by the difference of the initial sequence
+/// numbers, its TSecr set to our TSval where it echoed the kernel's, the TCP
+/// checksum computed again.
+fn onto_ours(peer: &[u8], kernel_synack: &[u8], our_synack: &[u8]) -> Vec<u8> {
+    let mut f = peer.to_vec();
+    let (t, tk, to) = (tcp_at(&f), tcp_at(kernel_synack), tcp_at(our_synack));
+    let delta = be32(our_synack, to + 4).wrapping_sub(be32(kernel_synack, tk + 4));
+    let ack = be32(&f, t + 8).wrapping_add(delta);
+    f[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
+    if let (Some(p), Some(k), Some(o)) = (ts_at(&f, t), ts_at(kernel_synack, tk), ts_at(our_synack, to)) {
+        if be32(&f, p + 4) == be32(kernel_synack, k) {
+            let ours = be32(our_synack, o);
+            f[p + 4..p + 8].copy_from_slice(&ours.to_be_bytes());
+        }
+    }
+    f[t + 16..t + 18].copy_from_slice(&[0, 0]);
+    let (v4, len) = (f[12..14] == [0x08, 0x00], f.len() - t);
+    let pseudo = if v4 { sum16(&f[26..34], 6 + len as u32) } else { sum16(&f[22..54], 6 + len as u32) };
+    let c = !fold(sum16(&f[t..], pseudo));
+    f[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+/// Our acknowledgment of the peer's FIN against the kernel's: same addresses
+/// and ports, ACK only, the sequence number one past our ISN as the kernel's is
+/// past its own, the same acknowledgment number (the FIN's sequence number plus
+/// one, RFC 9293 §3.10.7.4) and TSecr (the FIN's TSval, RFC 7323 §4.3).
+fn check_ack(case: &str, our_synack: &[u8], ours: &[u8], kernel_synack: &[u8], kernel: &[u8]) {
+    verify_checksums(ours);
+    let (t, tk) = (tcp_at(ours), tcp_at(kernel));
+    assert_eq!(ours[..14], kernel[..14], "{case}: ACK's Ethernet header");
+    assert_eq!(ours[t - 8..t + 4], kernel[tk - 8..tk + 4], "{case}: ACK's addresses and ports");
+    assert_eq!(ours[t + 13], kernel[tk + 13], "{case}: ACK's flags");
+    assert_eq!(be32(ours, t + 4).wrapping_sub(be32(our_synack, tcp_at(our_synack) + 4)), be32(kernel, tk + 4).wrapping_sub(be32(kernel_synack, tcp_at(kernel_synack) + 4)), "{case}: ACK's sequence number");
+    assert_eq!(be32(ours, t + 8), be32(kernel, tk + 8), "{case}: ACK's acknowledgment number");
+    let (o, k) = (ts_at(ours, t).expect("our timestamps"), ts_at(kernel, tk).expect("the kernel's timestamps"));
+    assert_eq!(be32(ours, o + 4), be32(kernel, k + 4), "{case}: ACK's TSecr");
+}
+
 /// Check an ICMPv4 error of ours against the kernel's. Linux quotes as much
 /// of the datagram as fits 576 bytes and sends with precedence "internetwork
 /// control" and DF clear (what RFC 1812 §4.3.2.3 and §4.3.2.5 ask of routers);
@@ -416,6 +484,7 @@ fn kernel_captures_replayed_through_the_core() {
         let kernel: Vec<&Rec> = recs.iter().filter(|r| r.data[6..12] == TARGET_MAC && !initiative(kind(&r.data))).collect();
         let mut ours = Frames::default();
         let mut syn = None;
+        let mut last = Instant::ZERO;
         for r in recs.iter().filter(|r| r.data[6..12] == PEER_MAC) {
             let t0 = *t0.get_or_insert(r.ts);
             let now = Instant::from_micros(10_000_000 + r.ts - t0);
@@ -423,15 +492,17 @@ fn kernel_captures_replayed_through_the_core() {
             let mut own = Frames::default();
             i.poll_transmit(now, &mut own);
             let before = ours.0.len();
+            let mut frame = r.data.clone();
             if matches!(check, Check::SynAck) {
-                // Only the SYN: the rest of the capture acknowledges the
-                // kernel's sequence numbers, not ours.
-                if syn.is_some() {
-                    continue;
+                // The rest of the capture acknowledges the kernel's sequence
+                // numbers and timestamps: moved onto ours.
+                match &syn {
+                    None => syn = Some(r.data.clone()),
+                    Some(_) => frame = onto_ours(&frame, &kernel[0].data, &ours.0[0]),
                 }
-                syn = Some(r.data.clone());
             }
-            i.handle_frame(now, &r.data, &mut ours);
+            last = now;
+            i.handle_frame(now, &frame, &mut ours);
             udp_echo(&mut i, now, &mut ours);
             for f in &ours.0[before..] {
                 assert_eq!(f[..6], r.data[6..12], "{case}: an answer goes to the peer's MAC");
@@ -439,8 +510,14 @@ fn kernel_captures_replayed_through_the_core() {
         }
         match check {
             Check::SynAck => {
-                assert_eq!(ours.0.len(), 1, "{case}: one SYN-ACK");
+                // An acknowledgment we may delay (RFC 9293 §3.8.6.3) is due by now.
+                let mut late = Frames::default();
+                i.poll_transmit(last + proto::time::Duration::from_millis(200), &mut late);
+                ours.0.extend(late.0.into_iter().filter(|f| matches!(kind(f), Kind::Ipv4(6) | Kind::Ipv6(6, _))));
+                let kinds: Vec<_> = ours.0.iter().map(|f| (kind(f), f[tcp_at(f) + 13])).collect();
+                assert_eq!(ours.0.len(), kernel.len(), "{case}: SYN-ACK and the ACK of the FIN, as the kernel: ours {kinds:?}");
                 check_syn_ack(case, syn.as_deref().unwrap(), &ours.0[0], &kernel[0].data);
+                check_ack(case, &ours.0[0], &ours.0[1], &kernel[0].data, &kernel[1].data);
             }
             Check::Icmp4Error => {
                 assert_eq!((ours.0.len(), kernel.len()), (1, 1), "{case}: one ICMP error");
