@@ -85,12 +85,18 @@ pub struct Core<D: Device, A: App> {
     next_publish: Instant,
     started: bool,
     addr_hook: Option<AddrHook>,
+    conflict_hook: Option<ConflictHook>,
 }
 
 /// Called with an IPv6 address of the interface that became usable (`true`:
 /// DAD done, e.g. formed by SLAAC) or was found duplicate (`false`); the stack
 /// steers a new address to itself in the XDP program and logs duplicates.
 pub type AddrHook = Box<dyn FnMut(std::net::Ipv6Addr, bool) + Send>;
+
+/// Called with a preferred IPv6 address of the interface that another node
+/// (this MAC) advertised: the address is kept (RFC 4862 §5.4.4), the stack
+/// warns once per address.
+pub type ConflictHook = Box<dyn FnMut(std::net::Ipv6Addr, [u8; 6]) + Send>;
 
 impl<D: Device, A: App> Core<D, A> {
     /// A core over `dev` (serving NIC queue `queue`) with protocol state `net`,
@@ -113,6 +119,7 @@ impl<D: Device, A: App> Core<D, A> {
             next_publish: Instant::ZERO,
             started: false,
             addr_hook: None,
+            conflict_hook: None,
         }
     }
 
@@ -129,6 +136,12 @@ impl<D: Device, A: App> Core<D, A> {
     /// Install the hook told about IPv6 address changes (see [`AddrHook`]).
     pub fn set_addr_hook(&mut self, hook: AddrHook) {
         self.addr_hook = Some(hook);
+    }
+
+    /// Install the hook told about addresses of ours another node advertises
+    /// (see [`ConflictHook`]).
+    pub fn set_conflict_hook(&mut self, hook: ConflictHook) {
+        self.conflict_hook = Some(hook);
     }
 
     /// Publish counters on `board` (slot = this core's index).
@@ -390,6 +403,9 @@ impl<D: Device, A: App> Core<D, A> {
                     h(addr, usable);
                 }
             });
+            if let Some(h) = self.conflict_hook.as_mut() {
+                net.iface.take_address_conflicts(h);
+            }
             if let Some(now) = fresh {
                 net.now = now;
             }

@@ -54,11 +54,16 @@ pub(crate) struct Control {
     /// (its copy of a Router Advertisement is still on its way), newest last,
     /// at most [`MAX_ADDRS`].
     early_verdicts: Vec<(Ipv6Addr, bool)>,
+    /// Preferred addresses another node advertised (with its MAC), not yet
+    /// taken by the driver.
+    conflicts: Vec<(Ipv6Addr, [u8; 6])>,
+    /// Addresses whose conflict was reported already (once each).
+    conflicts_seen: Vec<Ipv6Addr>,
 }
 
 impl Control {
     pub(crate) fn new(slaac: bool, control: bool) -> Control {
-        Control { slaac, control, started: false, rs_left: 0, rs_next: None, mld_left: 0, mld_next: None, new_addrs: Vec::new(), duplicates: Vec::new(), early_verdicts: Vec::new() }
+        Control { slaac, control, started: false, rs_left: 0, rs_next: None, mld_left: 0, mld_next: None, new_addrs: Vec::new(), duplicates: Vec::new(), early_verdicts: Vec::new(), conflicts: Vec::new(), conflicts_seen: Vec::new() }
     }
 
     /// Set up the addresses: with SLAAC a tentative link-local address from the
@@ -212,6 +217,26 @@ impl Interface {
                 }
                 v.push((addr, usable));
             }
+        }
+    }
+
+    /// Another node (`mac`) advertised `addr`, one of our preferred addresses:
+    /// the address is kept (RFC 4862 §5.4.4 leaves this case open; Linux too
+    /// only warns), and reported once to the driver.
+    pub(crate) fn address_conflict(&mut self, addr: Ipv6Addr, mac: [u8; 6]) {
+        let c = &mut self.v6ctl;
+        if !c.conflicts_seen.contains(&addr) && c.conflicts_seen.len() < MAX_ADDRS {
+            c.conflicts_seen.push(addr);
+            c.conflicts.push((addr, mac));
+        }
+    }
+
+    /// Hand the preferred addresses another node advertised since the last call
+    /// (each at most once in the interface's life) with that node's MAC to the
+    /// driver, which warns about them.
+    pub fn take_address_conflicts(&mut self, mut f: impl FnMut(Ipv6Addr, [u8; 6])) {
+        for (a, m) in self.v6ctl.conflicts.drain(..) {
+            f(a, m);
         }
     }
 
