@@ -276,7 +276,8 @@ fn a_fragmented_datagram_waits_whole_for_the_reply() {
 }
 
 /// A fragmented datagram that does not fit the queue's byte bound even alone
-/// is refused whole (an error and a counted drop), and no fragment of it
+/// is refused whole (a neighbour miss, counted, and `NeighbourUnresolved`: the
+/// sender may try again, as `xdpstack ping` does), and no fragment of it
 /// leaves on the reply.
 #[test]
 fn a_datagram_larger_than_the_queue_is_refused_whole() {
@@ -284,8 +285,10 @@ fn a_datagram_larger_than_the_queue_is_refused_whole() {
     let mut tx = Frames::default();
     let t = Instant::from_millis(1000);
     let data = vec![7u8; 65_000];
-    assert_eq!(i.send_udp(t, SocketAddr::from((US, 5000)), SocketAddr::from((PEER, 7)), &data, &mut tx), Err(UdpError::NoBuffer));
-    assert_eq!(i.stats().drops_of(DropReason::ArpQueueFull), 1, "counted once, for the datagram");
+    assert_eq!(i.send_udp(t, SocketAddr::from((US, 5000)), SocketAddr::from((PEER, 7)), &data, &mut tx), Err(UdpError::NeighbourUnresolved));
+    assert_eq!(i.stats().drops_of(DropReason::TxNeighbourMiss), 1, "counted once, for the datagram");
+    assert_eq!(i.stats().drops_of(DropReason::ArpQueueFull), 0);
+    assert_eq!(arps(&tx.0).len(), 1, "the request went out");
     assert_eq!(i.arp().queued(PEER), 0);
     tx.0.clear();
     i.handle_frame(t + Duration::from_millis(5), &arp_from_peer(ArpOperation::Reply, PEER_MAC, US), &mut tx);

@@ -256,13 +256,21 @@ impl IpOut<'_> {
         }
         *self.scratch = scratch;
         if let Some((hop, held)) = hold {
-            // Older packets that made room, or this datagram if it cannot
-            // wait at all, are counted (one drop per datagram).
-            let queued = self.arp.enqueue_fragments(hop, held);
-            for _ in 0..queued.unwrap_or(1) {
-                self.stats.drop(DropReason::ArpQueueFull);
-            }
-            return queued.is_some();
+            // Older packets that made room are counted; a datagram too large
+            // to wait at all is a neighbour miss, as before resolution (the
+            // sender learns `NeighbourUnresolved` and may try again).
+            return match self.arp.enqueue_fragments(hop, held) {
+                Some(dropped) => {
+                    for _ in 0..dropped {
+                        self.stats.drop(DropReason::ArpQueueFull);
+                    }
+                    true
+                }
+                None => {
+                    self.stats.drop(DropReason::TxNeighbourMiss);
+                    false
+                }
+            };
         }
         ok
     }
