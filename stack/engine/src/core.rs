@@ -20,7 +20,7 @@
 
 use crate::app::{event_of, App, Event, Io, Net};
 use crate::clock::Clock;
-use crate::mesh::{CoreLinks, NeighbourUpdate};
+use crate::mesh::{AddressVerdict, CoreLinks, NeighbourUpdate};
 use crate::sink::TxSink;
 use crate::stats::{CoreSnapshot, Counter, StatsBoard, PUBLISH_INTERVAL};
 use crate::steer::{link_control, owner_of, LinkControl};
@@ -85,12 +85,18 @@ pub struct Core<D: Device, A: App> {
     next_publish: Instant,
     started: bool,
     addr_hook: Option<AddrHook>,
+    conflict_hook: Option<ConflictHook>,
 }
 
 /// Called with an IPv6 address of the interface that became usable (`true`:
 /// DAD done, e.g. formed by SLAAC) or was found duplicate (`false`); the stack
 /// steers a new address to itself in the XDP program and logs duplicates.
 pub type AddrHook = Box<dyn FnMut(std::net::Ipv6Addr, bool) + Send>;
+
+/// Called with a preferred IPv6 address of the interface that another node
+/// (this MAC) advertised: the address is kept (RFC 4862 §5.4.4), the stack
+/// warns once per address.
+pub type ConflictHook = Box<dyn FnMut(std::net::Ipv6Addr, [u8; 6]) + Send>;
 
 impl<D: Device, A: App> Core<D, A> {
     /// A core over `dev` (serving NIC queue `queue`) with protocol state `net`,
@@ -113,6 +119,7 @@ impl<D: Device, A: App> Core<D, A> {
             next_publish: Instant::ZERO,
             started: false,
             addr_hook: None,
+            conflict_hook: None,
         }
     }
 
@@ -129,6 +136,12 @@ impl<D: Device, A: App> Core<D, A> {
     /// Install the hook told about IPv6 address changes (see [`AddrHook`]).
     pub fn set_addr_hook(&mut self, hook: AddrHook) {
         self.addr_hook = Some(hook);
+    }
+
+    /// Install the hook told about addresses of ours another node advertises
+    /// (see [`ConflictHook`]).
+    pub fn set_conflict_hook(&mut self, hook: ConflictHook) {
+        self.conflict_hook = Some(hook);
     }
 
     /// Publish counters on `board` (slot = this core's index).
@@ -338,6 +351,10 @@ impl<D: Device, A: App> Core<D, A> {
                 links.neighbour_updates(|u| {
                     net.iface.learn_neighbour(now, u.ip, u.mac);
                 });
+                // DAD verdicts reached on another core (core 0 runs the link's
+                // DAD; any core may see a conflict): this core's replica of the
+                // address follows, before any frame of this turn is answered.
+                links.address_verdicts(|v| net.iface.apply_address_verdict(v.addr, v.usable));
                 let tx = self.dev.tx();
                 links.receive(HANDOFF_BURST, |f| net.iface.handle_frame(now, f, &mut TxSink::recording_shared(tx, self.pcap.as_ref())));
                 busy = true;
@@ -382,14 +399,22 @@ impl<D: Device, A: App> Core<D, A> {
             busy |= received > 0;
             // 3a. Neighbours learned here, for the other cores.
             net.iface.drain_learned(|ip, mac| links.publish_neighbour(NeighbourUpdate { ip, mac }));
-            if let Some(hook) = self.addr_hook.as_mut() {
-                net.iface.take_address_events(hook);
+            // 3b. DAD verdicts reached here: to the other cores, and reported.
+            let hook = &mut self.addr_hook;
+            net.iface.take_address_events(|addr, usable| {
+                links.publish_address(AddressVerdict { addr, usable });
+                if let Some(h) = hook.as_mut() {
+                    h(addr, usable);
+                }
+            });
+            if let Some(h) = self.conflict_hook.as_mut() {
+                net.iface.take_address_conflicts(h);
             }
             if let Some(now) = fresh {
                 net.now = now;
             }
         }
-        // 3b. Events to the application, then its own work.
+        // 3c. Events to the application, then its own work.
         busy |= self.dispatch() > 0;
         {
             let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());

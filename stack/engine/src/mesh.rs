@@ -12,13 +12,17 @@
 //! * **Neighbours.** Per core one queue of neighbour updates (ip, MAC) that every
 //!   other core pushes to when it learns an entry; the owner applies them at the
 //!   start of a turn to its own replica of the cache.
+//! * **Address verdicts.** Per core one queue of IPv6 address verdicts
+//!   (usable after DAD, or duplicate) that the core that reached the verdict
+//!   pushes to every other core; each applies them at the start of a turn, so an
+//!   address found duplicate on one core is withdrawn on all (RFC 4862 §5.4.5).
 //! * **Wake-ups.** A core about to sleep in poll(2) raises its `sleeping` flag,
 //!   looks at its queues once more, then sleeps; a core that queued work for it
 //!   and sees the flag writes its eventfd. Busy cores never touch the eventfd.
 
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::CachePadded;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use xsk::Waker;
@@ -27,6 +31,10 @@ use xsk::Waker;
 pub const DEFAULT_HANDOFF_DEPTH: usize = 512;
 /// Neighbour updates a core's queue holds.
 pub const NEIGHBOUR_QUEUE: usize = 1024;
+/// Address verdicts a core's queue holds: far more than can be pending (an
+/// interface has at most `proto::ipv6::MAX_ADDRS` addresses, each with one
+/// verdict per formation, and every core drains its queue each turn).
+pub const ADDRESS_QUEUE: usize = 256;
 
 /// A frame copy in flight between two cores.
 #[derive(Debug)]
@@ -56,6 +64,16 @@ pub struct NeighbourUpdate {
     pub mac: [u8; 6],
 }
 
+/// The verdict of Duplicate Address Detection on one of our IPv6 addresses,
+/// reached on one core, for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressVerdict {
+    /// The address.
+    pub addr: Ipv6Addr,
+    /// `true`: unique, usable; `false`: duplicate, withdrawn.
+    pub usable: bool,
+}
+
 /// What one core shares with the others.
 #[derive(Debug)]
 struct Shared {
@@ -64,6 +82,7 @@ struct Shared {
     /// This core's free frame buffers (owners push them back after use).
     pool: ArrayQueue<FrameBuf>,
     neigh: ArrayQueue<NeighbourUpdate>,
+    addr: ArrayQueue<AddressVerdict>,
     waker: Waker,
     sleeping: CachePadded<AtomicBool>,
 }
@@ -83,6 +102,8 @@ pub struct LinkStats {
     pub neigh_applied: u64,
     /// Neighbour updates lost to full queues.
     pub neigh_overflow: u64,
+    /// Address verdicts lost to full queues (see [`ADDRESS_QUEUE`]).
+    pub addr_overflow: u64,
     /// Eventfd wake-ups sent to sleeping cores.
     pub wakeups_sent: u64,
 }
@@ -119,6 +140,7 @@ pub fn mesh(n: usize, depth: usize, frame_cap: usize) -> std::io::Result<Vec<Cor
             inbound: ArrayQueue::new(depth),
             pool,
             neigh: ArrayQueue::new(NEIGHBOUR_QUEUE),
+            addr: ArrayQueue::new(ADDRESS_QUEUE),
             waker: Waker::new()?,
             sleeping: CachePadded::new(AtomicBool::new(false)),
         }));
@@ -184,7 +206,7 @@ impl CoreLinks {
     #[inline]
     pub fn has_input(&self) -> bool {
         let me = &self.cores[self.me];
-        !me.neigh.is_empty() || !me.inbound.is_empty()
+        !me.neigh.is_empty() || !me.inbound.is_empty() || !me.addr.is_empty()
     }
 
     /// Hand every frame other cores queued for us (at most `budget`) to `f`, then
@@ -228,6 +250,28 @@ impl CoreLinks {
         }
         self.stats.neigh_applied += n as u64;
         n
+    }
+
+    /// Publish an address verdict to every other core.
+    pub fn publish_address(&mut self, v: AddressVerdict) {
+        for (c, s) in self.cores.iter().enumerate() {
+            if c == self.me {
+                continue;
+            }
+            if s.addr.push(v).is_err() {
+                self.stats.addr_overflow += 1;
+            } else {
+                self.dirty[c] = true;
+                self.any_dirty = true;
+            }
+        }
+    }
+
+    /// Take every address verdict published to this core.
+    pub fn address_verdicts(&mut self, mut f: impl FnMut(AddressVerdict)) {
+        while let Some(v) = self.cores[self.me].addr.pop() {
+            f(v);
+        }
     }
 
     /// Wake the cores we queued work for this turn, if they sleep.

@@ -491,6 +491,10 @@ fn run_core<D: Device, A: App>(dev: D, links: crate::mesh::CoreLinks, ctx: CoreC
             eprintln!("warning: duplicate address detected: {a} is used by another node and is not used (RFC 4862 §5.4.5)");
         }
     }));
+    core.set_conflict_hook(Box::new(|a, m| {
+        let mac = m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+        eprintln!("warning: {mac} advertised our address {a}: kept, but another node claims it (RFC 4862 §5.4.4)");
+    }));
     let _ = ctx.ready.send(Ok(()));
     // Every core's application is built before any loop turns (an application may
     // count the cores at construction).

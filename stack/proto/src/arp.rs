@@ -6,7 +6,8 @@
 //! Bounded: the table never grows past its capacity (when full, the entry that
 //! expires first is replaced; static entries never are); at most
 //! [`QUEUE_PER_NEIGHBOUR`] packets wait per neighbour and [`QUEUE_BYTES`] bytes
-//! in all.
+//! in all; the fragments of one datagram wait together, as one packet, and are
+//! kept or dropped whole.
 
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
@@ -47,10 +48,41 @@ struct Entry {
     failed_until: Option<Instant>,
     /// Configured: never expires, never replaced by what the network says.
     fixed: bool,
-    /// Packets waiting for the MAC address (whole IPv4 packets).
-    queue: VecDeque<Vec<u8>>,
+    /// Packets waiting for the MAC address: whole IPv4 packets, or all the
+    /// fragments of one datagram back to back.
+    queue: VecDeque<Queued>,
     /// Resolved with packets still queued: [`ArpCache::flush_ready`] sends them.
     ready: bool,
+}
+
+/// One queued IPv4 packet, or the fragments of one datagram.
+#[derive(Debug, Clone)]
+struct Queued {
+    bytes: Vec<u8>,
+    /// `bytes` holds several IPv4 packets, each as long as its total length.
+    fragments: bool,
+}
+
+impl Queued {
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Each IPv4 packet held.
+    fn packets(&self, mut f: impl FnMut(&[u8])) {
+        if !self.fragments {
+            return f(&self.bytes);
+        }
+        let mut rest = &self.bytes[..];
+        while rest.len() >= 20 {
+            let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+            if len < 20 || len > rest.len() {
+                return;
+            }
+            f(&rest[..len]);
+            rest = &rest[len..];
+        }
+    }
 }
 
 impl Entry {
@@ -219,9 +251,30 @@ impl ArpCache {
     /// make room (RFC 1122 §2.3.2.2: keep the latest). Returns how many packets
     /// were dropped (the new one included if it cannot be queued at all).
     pub fn enqueue(&mut self, ip: Ipv4Addr, packet: Vec<u8>) -> usize {
-        let Some(e) = self.map.get_mut(&ip) else { return 1 };
+        let (dropped, queued) = self.enqueue_item(ip, Queued { bytes: packet, fragments: false });
+        dropped + usize::from(!queued)
+    }
+
+    /// Queue every fragment of one datagram for `ip` (IPv4 packets back to
+    /// back, each as long as its total length field says): they wait as one
+    /// packet, so either all of them leave on the reply or none does (a
+    /// datagram missing a fragment is only a burden for the receiver's
+    /// reassembly, RFC 791 §3.2). Older packets make room as for
+    /// [`ArpCache::enqueue`]. Returns how many older packets were dropped, or
+    /// `None` if the datagram cannot wait (too large for [`QUEUE_BYTES`], or
+    /// `ip` is not being resolved).
+    pub fn enqueue_fragments(&mut self, ip: Ipv4Addr, fragments: Vec<u8>) -> Option<usize> {
+        match self.enqueue_item(ip, Queued { bytes: fragments, fragments: true }) {
+            (dropped, true) => Some(dropped),
+            (_, false) => None,
+        }
+    }
+
+    /// (older packets dropped, `packet` queued).
+    fn enqueue_item(&mut self, ip: Ipv4Addr, packet: Queued) -> (usize, bool) {
+        let Some(e) = self.map.get_mut(&ip) else { return (0, false) };
         if e.mac.is_some() || packet.len() > QUEUE_BYTES {
-            return 1;
+            return (0, false);
         }
         let mut dropped = 0;
         while e.queue.len() >= QUEUE_PER_NEIGHBOUR || (self.queued_bytes + packet.len() > QUEUE_BYTES && !e.queue.is_empty()) {
@@ -231,11 +284,11 @@ impl ArpCache {
             }
         }
         if self.queued_bytes + packet.len() > QUEUE_BYTES {
-            return dropped + 1;
+            return (dropped, false);
         }
         self.queued_bytes += packet.len();
         e.queue.push_back(packet);
-        dropped
+        (dropped, true)
     }
 
     /// Bytes of packets waiting for resolution.
@@ -253,7 +306,8 @@ impl ArpCache {
         self.any_ready
     }
 
-    /// Hand every packet whose neighbour is now resolved to `send` (MAC, packet).
+    /// Hand every packet whose neighbour is now resolved to `send` (MAC, packet;
+    /// each fragment of a queued datagram on its own).
     pub fn flush_ready(&mut self, mut send: impl FnMut([u8; 6], &[u8])) {
         if !self.any_ready {
             return;
@@ -264,7 +318,7 @@ impl ArpCache {
             let Some(mac) = e.mac else { continue };
             while let Some(p) = e.queue.pop_front() {
                 self.queued_bytes -= p.len();
-                send(mac, &p);
+                p.packets(|pkt| send(mac, pkt));
             }
         }
     }
@@ -352,7 +406,7 @@ impl ArpCache {
                 .map(|(k, _)| *k);
             match victim.and_then(|k| self.map.remove(&k)) {
                 Some(old) => {
-                    self.queued_bytes -= old.queue.iter().map(Vec::len).sum::<usize>();
+                    self.queued_bytes -= old.queue.iter().map(Queued::len).sum::<usize>();
                     if old.retry_at.is_some() {
                         self.resolving -= 1;
                     }

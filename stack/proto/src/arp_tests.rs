@@ -226,3 +226,74 @@ fn gratuitous_arp_frame_format() {
     assert_eq!(peer.stats().total_drops(), 0);
     assert_eq!(peer.arp().get(Instant::from_millis(2), PEER), Some([2, 0, 0, 0, 0, 0x77]));
 }
+
+/// The IPv4 fragments among `frames`: (offset, more fragments, ident, payload).
+fn fragments(frames: &[Vec<u8>]) -> Vec<(usize, bool, u16, Vec<u8>)> {
+    frames
+        .iter()
+        .filter_map(|f| {
+            let f = Frame::new_checked(&f[..]).ok()?;
+            let e = EthernetRepr::parse(&f).ok()?;
+            if e.ethertype != ethertype::IPV4 {
+                return None;
+            }
+            assert_eq!(e.dst, EthernetAddress(PEER_MAC));
+            let p = Ipv4Packet::new_checked(f.payload()).unwrap();
+            let ip = Ipv4Repr::parse(&p, ChecksumMode::Full).expect("valid IPv4 header checksum");
+            Some((usize::from(ip.frag_offset), ip.more_frags, ip.ident, p.payload()[..ip.payload_len].to_vec()))
+        })
+        .collect()
+}
+
+/// A datagram larger than the MTU to an unresolved neighbour: every fragment
+/// waits (the datagram counts as one queued packet) and all leave, in order,
+/// on the reply; they make up the exact UDP datagram.
+#[test]
+fn a_fragmented_datagram_waits_whole_for_the_reply() {
+    let mut i = iface();
+    let mut tx = Frames::default();
+    let t = Instant::from_millis(1000);
+    let data: Vec<u8> = (0..3000u32).map(|n| (n % 251) as u8).collect();
+    assert_eq!(i.send_udp(t, SocketAddr::from((US, 5000)), SocketAddr::from((PEER, 7)), &data, &mut tx), Ok(()));
+    assert_eq!(send(&mut i, t, 1, &mut tx), Ok(()));
+    assert_eq!(arps(&tx.0).len(), 1, "one request");
+    assert!(fragments(&tx.0).is_empty(), "nothing sent before the reply");
+    assert_eq!(i.arp().queued(PEER), 2, "the fragmented datagram and the small one");
+    tx.0.clear();
+    i.handle_frame(t + Duration::from_millis(5), &arp_from_peer(ArpOperation::Reply, PEER_MAC, US), &mut tx);
+    let f = fragments(&tx.0);
+    assert_eq!(f.len(), 4, "three fragments, then the small datagram");
+    let mut whole = Vec::new();
+    for (k, (off, mf, ident, payload)) in f[..3].iter().enumerate() {
+        assert_eq!((*off, *mf, *ident), (whole.len(), k < 2, f[0].2), "fragment {k}");
+        whole.extend_from_slice(payload);
+    }
+    assert_eq!(whole.len(), 8 + data.len());
+    assert_eq!(&whole[8..], &data[..], "the fragments make up the datagram");
+    assert_eq!(f[3].3[8..], [1; 20], "the small datagram after it");
+    assert_eq!(i.arp().queued_bytes(), 0);
+    assert_eq!(i.stats().drops_of(DropReason::TxNeighbourMiss), 0);
+}
+
+/// A fragmented datagram that does not fit the queue's byte bound even alone
+/// is refused whole (a neighbour miss, counted, and `NeighbourUnresolved`: the
+/// sender may try again, as `xdpstack ping` does), and no fragment of it
+/// leaves on the reply.
+#[test]
+fn a_datagram_larger_than_the_queue_is_refused_whole() {
+    let mut i = iface();
+    let mut tx = Frames::default();
+    let t = Instant::from_millis(1000);
+    let data = vec![7u8; 65_000];
+    assert_eq!(i.send_udp(t, SocketAddr::from((US, 5000)), SocketAddr::from((PEER, 7)), &data, &mut tx), Err(UdpError::NeighbourUnresolved));
+    assert_eq!(i.stats().drops_of(DropReason::TxNeighbourMiss), 1, "counted once, for the datagram");
+    assert_eq!(i.stats().drops_of(DropReason::ArpQueueFull), 0);
+    assert_eq!(arps(&tx.0).len(), 1, "the request went out");
+    assert_eq!(i.arp().queued(PEER), 0);
+    tx.0.clear();
+    i.handle_frame(t + Duration::from_millis(5), &arp_from_peer(ArpOperation::Reply, PEER_MAC, US), &mut tx);
+    assert!(fragments(&tx.0).is_empty(), "no stray fragment");
+    // Resolved: the same datagram leaves at once, in fragments.
+    assert_eq!(i.send_udp(t + Duration::from_millis(6), SocketAddr::from((US, 5000)), SocketAddr::from((PEER, 7)), &data, &mut tx), Ok(()));
+    assert_eq!(fragments(&tx.0).len(), (8 + data.len()).div_ceil(1480));
+}

@@ -168,11 +168,13 @@ fn handle_ndisc(i: &mut Interface, now: Instant, eth: &EthernetRepr, rx: &Rx6, n
             if let Some(a) = i.addr6.find(&target_addr) {
                 // RFC 4862 §5.4.4: an advertisement for our tentative address:
                 // another node has it. For a preferred address we keep it (a
-                // real conflict needs an operator) but count it.
+                // real conflict needs an operator; one unauthenticated NA must
+                // not take it away) but count it and report it.
                 if matches!(a.state, AddrState::Tentative { .. }) {
                     i.dad_conflict(target_addr);
-                } else if lladdr.is_some_and(|m| m != i.addr.mac.0) {
+                } else if let Some(m) = lladdr.filter(|m| *m != i.addr.mac.0) {
                     i.stats.drop(DropReason::NdpDadDuplicate);
+                    i.address_conflict(target_addr, m);
                 }
                 return;
             }

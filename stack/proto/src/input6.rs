@@ -221,6 +221,12 @@ impl Interface {
         if rx.ip.src.is_unspecified() && rx.upper != protocol::ICMPV6 {
             return self.stats.drop(DropReason::Ipv6BadSource);
         }
+        // RFC 4862 §5.4: a tentative address is not assigned yet and a duplicate
+        // one never is: packets to it are silently discarded, ICMPv6 aside (NDP
+        // for it is processed, §5.4.3; echo checks the address itself).
+        if rx.upper != protocol::ICMPV6 && !rx.ip.dst.is_multicast() && !self.addr6.is_ours(&rx.ip.dst) {
+            return self.stats.drop(DropReason::Ipv6NotForUs);
+        }
         match rx.upper {
             protocol::TCP => {
                 if rx.ip.dst.is_multicast() {

@@ -211,12 +211,12 @@ impl IpOut<'_> {
             self.stats.drop(DropReason::TxNoRoute);
             return false;
         }
-        let mac = match dst_mac {
-            Some(m) => m,
-            None => match self.resolve_now(src, dst) {
-                Some(m) => m,
-                None => return false,
-            },
+        // While the next hop is being resolved the fragments wait, all together
+        // (RFC 1122 §2.3.2.2), and leave on the reply.
+        let (mac, mut hold) = match dst_mac.map_or_else(|| self.resolve(src, dst), Next4::Mac) {
+            Next4::Mac(m) => (m, None),
+            Next4::Queue(hop) => (EthernetAddress::BROADCAST, Some((hop, Vec::new()))),
+            Next4::Fail => return false,
         };
         let ident = *self.ident;
         *self.ident = self.ident.wrapping_add(1);
@@ -245,13 +245,38 @@ impl IpOut<'_> {
                 dscp_ecn: 0,
             };
             let piece = &scratch[off..off + n];
-            ok = self.emit(mac, &ip, &mut |buf| buf[..n].copy_from_slice(piece));
-            if ok {
-                self.stats.ipv4_frags_out += 1;
+            if let Some((_, held)) = hold.as_mut() {
+                let at = held.len();
+                held.resize(at + ip.buffer_len(), 0);
+                let mut p = Ipv4Packet::new_unchecked(&mut held[at..]);
+                ip.emit(&mut p, ChecksumMode::Full);
+                p.payload_mut()[..n].copy_from_slice(piece);
+            } else {
+                ok = self.emit(mac, &ip, &mut |buf| buf[..n].copy_from_slice(piece));
+                if ok {
+                    self.stats.ipv4_frags_out += 1;
+                }
             }
             off += n;
         }
         *self.scratch = scratch;
+        if let Some((hop, held)) = hold {
+            // Older packets that made room are counted; a datagram too large
+            // to wait at all is a neighbour miss, as before resolution (the
+            // sender learns `NeighbourUnresolved` and may try again).
+            return match self.arp.enqueue_fragments(hop, held) {
+                Some(dropped) => {
+                    for _ in 0..dropped {
+                        self.stats.drop(DropReason::ArpQueueFull);
+                    }
+                    true
+                }
+                None => {
+                    self.stats.drop(DropReason::TxNeighbourMiss);
+                    false
+                }
+            };
+        }
         ok
     }
 

@@ -6,7 +6,10 @@
 //! groups we join (RFC 3810 §6.1: the solicited-node groups of our addresses).
 //!
 //! On a stack with several cores one interface has `control` set and does the
-//! link's DAD, RS and MLD duties (each would otherwise send its own).
+//! link's DAD, RS and MLD duties (each would otherwise send its own). The
+//! others hold the addresses SLAAC forms as tentative until the control
+//! interface's verdict reaches them ([`Interface::apply_address_verdict`]); a
+//! conflict seen on any interface is a verdict for all.
 
 use crate::iface::Interface;
 use crate::ipv6::{Addr6, AddrState, Prefix, Router, MAX_ADDRS, MAX_PREFIXES, MAX_ROUTERS};
@@ -47,11 +50,20 @@ pub(crate) struct Control {
     pub(crate) new_addrs: Vec<Ipv6Addr>,
     /// Addresses found duplicate and not yet taken by the driver.
     pub(crate) duplicates: Vec<Ipv6Addr>,
+    /// Verdicts of another interface on addresses this one has not formed yet
+    /// (its copy of a Router Advertisement is still on its way), newest last,
+    /// at most [`MAX_ADDRS`].
+    early_verdicts: Vec<(Ipv6Addr, bool)>,
+    /// Preferred addresses another node advertised (with its MAC), not yet
+    /// taken by the driver.
+    conflicts: Vec<(Ipv6Addr, [u8; 6])>,
+    /// Addresses whose conflict was reported already (once each).
+    conflicts_seen: Vec<Ipv6Addr>,
 }
 
 impl Control {
     pub(crate) fn new(slaac: bool, control: bool) -> Control {
-        Control { slaac, control, started: false, rs_left: 0, rs_next: None, mld_left: 0, mld_next: None, new_addrs: Vec::new(), duplicates: Vec::new() }
+        Control { slaac, control, started: false, rs_left: 0, rs_next: None, mld_left: 0, mld_next: None, new_addrs: Vec::new(), duplicates: Vec::new(), early_verdicts: Vec::new(), conflicts: Vec::new(), conflicts_seen: Vec::new() }
     }
 
     /// Set up the addresses: with SLAAC a tentative link-local address from the
@@ -61,7 +73,9 @@ impl Control {
         if self.slaac {
             let ll = link_local_from_mac(mac);
             if addr6.find(&ll).is_none() && addr6.addrs.len() < MAX_ADDRS {
-                let state = if self.control { AddrState::Tentative { probes_left: DUP_ADDR_DETECT_TRANSMITS, next: Instant::ZERO, optimistic: false } } else { AddrState::Preferred };
+                // Tentative everywhere: on the other interfaces until the control
+                // interface's verdict (RFC 4862 §5.4: not used before DAD).
+                let state = AddrState::Tentative { probes_left: DUP_ADDR_DETECT_TRANSMITS, next: Instant::ZERO, optimistic: false };
                 addr6.addrs.push(Addr6 { addr: ll, prefix_len: 64, state, valid_until: None });
             }
             if addr6.hop_limit == 0 {
@@ -176,6 +190,53 @@ impl Interface {
                 self.stats.drop(DropReason::NdpDadDuplicate);
                 self.v6ctl.duplicates.push(addr);
             }
+        }
+    }
+
+    /// Apply the verdict of Duplicate Address Detection that another interface
+    /// of the stack reached on `addr` (the engine relays them between cores):
+    /// `usable`, a tentative address becomes preferred (never a duplicate one);
+    /// not `usable`, the address is withdrawn (RFC 4862 §5.4.5: never used
+    /// again): no packet is answered for it or sent from it. Not reported again
+    /// by [`Interface::take_address_events`]: the interface that reached the
+    /// verdict did. A verdict on an address not formed here yet is kept for
+    /// when it is.
+    pub fn apply_address_verdict(&mut self, addr: Ipv6Addr, usable: bool) {
+        match self.addr6.find_mut(&addr) {
+            Some(a) if !usable => a.state = AddrState::Duplicate,
+            Some(a) => {
+                if matches!(a.state, AddrState::Tentative { .. }) {
+                    a.state = AddrState::Preferred;
+                }
+            }
+            None => {
+                let v = &mut self.v6ctl.early_verdicts;
+                v.retain(|(a, _)| *a != addr);
+                if v.len() >= MAX_ADDRS {
+                    v.remove(0);
+                }
+                v.push((addr, usable));
+            }
+        }
+    }
+
+    /// Another node (`mac`) advertised `addr`, one of our preferred addresses:
+    /// the address is kept (RFC 4862 §5.4.4 leaves this case open; Linux too
+    /// only warns), and reported once to the driver.
+    pub(crate) fn address_conflict(&mut self, addr: Ipv6Addr, mac: [u8; 6]) {
+        let c = &mut self.v6ctl;
+        if !c.conflicts_seen.contains(&addr) && c.conflicts_seen.len() < MAX_ADDRS {
+            c.conflicts_seen.push(addr);
+            c.conflicts.push((addr, mac));
+        }
+    }
+
+    /// Hand the preferred addresses another node advertised since the last call
+    /// (each at most once in the interface's life) with that node's MAC to the
+    /// driver, which warns about them.
+    pub fn take_address_conflicts(&mut self, mut f: impl FnMut(Ipv6Addr, [u8; 6])) {
+        for (a, m) in self.v6ctl.conflicts.drain(..) {
+            f(a, m);
         }
     }
 
@@ -324,7 +385,14 @@ impl Interface {
         if self.addr6.addrs.len() >= MAX_ADDRS {
             return;
         }
-        let state = if self.v6ctl.control { AddrState::Tentative { probes_left: DUP_ADDR_DETECT_TRANSMITS, next: now, optimistic: false } } else { AddrState::Preferred };
+        // Tentative (RFC 4862 §5.4); on an interface without the link's DAD
+        // duty, until the verdict of the one with it, which may have come first.
+        let early = self.v6ctl.early_verdicts.iter().position(|(a, _)| *a == addr).map(|i| self.v6ctl.early_verdicts.remove(i).1);
+        let state = match early {
+            Some(true) if !self.v6ctl.control => AddrState::Preferred,
+            Some(false) => AddrState::Duplicate,
+            _ => AddrState::Tentative { probes_left: DUP_ADDR_DETECT_TRANSMITS, next: now, optimistic: false },
+        };
         self.addr6.addrs.push(Addr6 { addr, prefix_len: 64, state, valid_until: valid(p.valid_lifetime) });
         // The new address's solicited-node group is reported before its probe.
         self.v6ctl.mld_left = MLD_ROBUSTNESS;
