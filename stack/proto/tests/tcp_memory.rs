@@ -306,3 +306,50 @@ fn steady_state_allocates_nothing() {
     assert_eq!(n, 0, "the steady-state path allocated");
     assert_eq!(tcp.memory().buffer_bytes, 0, "buffers not returned when empty");
 }
+
+/// The pool of in-flight loss-recovery state is bounded
+/// (`TcpConfig::flight_states`): 2,000 connections with unacknowledged data at
+/// once and 500 states hold 500; the others send without one (counted), and
+/// every state is back once the clients acknowledge. The heap grows by the
+/// 500 states only, not by one per connection in flight.
+#[test]
+fn flight_pool_is_bounded() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const N: u32 = 2000;
+    const LIMIT: usize = 500;
+    let mut out = Sink(Vec::with_capacity(64));
+    let mut buf = vec![0u8; 4096];
+    let msg = b"some request";
+    let mut tcp = Tcp::new(TcpConfig { flight_states: LIMIT, ..config() });
+    tcp.listen(PORT).unwrap();
+    let now = Instant::from_millis(1000);
+    let mut clients: Vec<Client> = (0..N).map(Client::new).collect();
+    for c in clients.iter_mut() {
+        c.send(&mut tcp, now, TcpFlags::SYN, &[], &mut out);
+        c.take(&mut out);
+        c.send(&mut tcp, now, TcpFlags::ACK, &[], &mut out);
+        let conn = match tcp.poll_event() {
+            Some(TcpEvent::Accepted { conn, .. }) => conn,
+            e => panic!("expected Accepted, got {e:?}"),
+        };
+        c.send(&mut tcp, now, TcpFlags::ACK | TcpFlags::PSH, msg, &mut out);
+        while tcp.poll_event().is_some() {}
+        let n = tcp.recv(conn, &mut buf).unwrap();
+        assert_eq!(tcp.send(conn, &buf[..n]), Ok(n));
+        tcp.poll_transmit(now, &mut out);
+        // The echo is not acknowledged yet.
+        c.take(&mut out);
+    }
+    let mem = tcp.memory();
+    assert_eq!(mem.flights_lent, LIMIT, "{mem:?}");
+    assert_eq!(tcp.stats().flight_state_exhausted, u64::from(N) - LIMIT as u64);
+    let per_flight = mem.flight_bytes as f64 / LIMIT as f64;
+    eprintln!("{N} connections in flight, {LIMIT} flight states: {} B of flight state ({per_flight:.0} B each)", mem.flight_bytes);
+    assert!(per_flight < 512.0, "{per_flight} B per flight state");
+    for c in clients.iter_mut() {
+        c.send(&mut tcp, now, TcpFlags::ACK, &[], &mut out);
+    }
+    tcp.poll_transmit(now, &mut out);
+    assert_eq!(tcp.memory().flights_lent, 0);
+    assert_eq!(tcp.stats().flight_state_exhausted, u64::from(N) - LIMIT as u64);
+}

@@ -161,3 +161,24 @@ fn user_timeout_clock_starts_with_the_first_probe() {
     assert_eq!(Sim::closed(&s.a_events, c), None);
     assert_eq!(s.a.stats().user_timeouts, 0);
 }
+
+/// Set while the retransmission timer runs with a long backoff, the user
+/// timeout still ends the connection on time (the armed timer is brought
+/// forward), not at that timer's expiry.
+#[test]
+fn user_timeout_set_late_still_on_time() {
+    let mut s = Sim::new(9, TcpConfig::default(), TcpConfig::default());
+    let (c, _sc) = s.handshake(80);
+    s.drop_if = Some(Box::new(|g: &sim::Seg| g.dst != A_IP));
+    let t0 = s.now;
+    assert_eq!(s.a.send(c, &pattern(5000, 9)), Ok(5000));
+    s.sleep(Duration::from_secs(20));
+    assert!(s.a.stats().rto_expired >= 5, "{:?}", s.a.stats());
+    // The next RTO is seconds away; the user timeout ends 21 s after sending.
+    assert!(s.a.set_user_timeout(c, Some(Duration::from_secs(21))));
+    s.sleep(Duration::from_millis(999));
+    assert_eq!(Sim::closed(&s.a_events, c), None);
+    s.sleep(Duration::from_millis(2));
+    let at = s.now.saturating_duration_since(t0);
+    assert_eq!(Sim::closed(&s.a_events, c), Some(CloseReason::UserTimeout), "not aborted {at:?} after sending: {:?}", s.a.stats());
+}

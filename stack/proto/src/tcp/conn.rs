@@ -254,8 +254,9 @@ pub(crate) struct Conn {
     pub tx_blocked: bool,
     /// recv() has returned Eof to the application.
     pub eof_seen: bool,
-    /// Last answer to an unacceptable zero-length segment, ms modulo 2^32
-    /// (0: none; after 49 days one answer may be held back once).
+    /// Last answer to an unacceptable zero-length segment or a PAWS-rejected
+    /// one, ms modulo 2^32 (0: none; after 49 days one answer may be held back
+    /// once).
     pub last_oow_ack_ms: u32,
     /// Challenge ACKs of this connection (RFC 5961 §7).
     pub challenge: ChallengeLimiter,

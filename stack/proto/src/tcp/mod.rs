@@ -1575,13 +1575,15 @@ impl Tcp {
     /// the peer, and `Closed{UserTimeout}` is reported. `None` turns it off
     /// (then [`TcpConfig::max_retries`] alone ends a dead connection). At most
     /// 24 days (longer values are clamped). The retransmission and persist
-    /// timers are clamped so that the abort comes on time. Returns `false`
-    /// for a stale handle.
+    /// timers are clamped so that the abort comes on time, also when the
+    /// timeout is set while they run (one already past aborts at the next
+    /// [`Tcp::poll_transmit`]). Returns `false` for a stale handle.
     pub fn set_user_timeout(&mut self, conn: ConnId, timeout: Option<Duration>) -> bool {
         let idx = conn.index;
         match self.get_mut(conn) {
             Some(c) => {
                 c.user_timeout_ms = conn::user_timeout_ms(timeout);
+                c.reclamp_user_timeout();
                 self.after(idx, Outcome::Keep);
                 true
             }

@@ -325,6 +325,27 @@ impl Conn {
         at.min(now + Duration::from_millis(u64::from(left)))
     }
 
+    /// The user timeout changed: bring the armed retransmission or persist
+    /// timer forward to its end if sooner. No clock is at hand here: the
+    /// armed deadline itself is the reference (it lies within the 24 days the
+    /// millisecond counters cover).
+    pub(crate) fn reclamp_user_timeout(&mut self) {
+        if self.user_timeout_ms == 0 || !self.state.is_synchronized() || self.snd_una == self.snd_max {
+            return;
+        }
+        for t in [&mut self.rto_at, &mut self.persist_at] {
+            if let Some(at) = *t {
+                let since = (at.millis() as u32).wrapping_sub(self.una_since_ms);
+                let end = if since >= self.user_timeout_ms {
+                    Instant::from_micros(at.micros().saturating_sub(1000 * u64::from(since - self.user_timeout_ms)))
+                } else {
+                    at
+                };
+                *t = Some(end);
+            }
+        }
+    }
+
     /// RFC 9293 §3.10.8 USER TIMEOUT: data sent has stayed unacknowledged
     /// longer than the user timeout: "flush all queues, signal the user
     /// 'error: connection aborted due to user timeout' ..., delete the TCB,
