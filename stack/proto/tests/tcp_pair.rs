@@ -690,3 +690,53 @@ fn time_wait_recycled_by_new_syn() {
     assert!(s.run(Duration::from_secs(2), |s| s.accepted().is_some() && s.a_events.contains(&TcpEvent::Connected(c2))));
     assert_eq!(s.b.stats().time_wait_recycled, 1);
 }
+
+/// RFC 6191 §2: with timestamps on the old connection, a SYN whose TSval is
+/// newer than TS.Recent opens a new incarnation from TIME-WAIT even with a
+/// sequence number below RCV.NXT (the sequence-number rule alone refused it);
+/// one with an older TSval does not, whatever its sequence number.
+#[test]
+fn time_wait_recycled_by_timestamp_rfc6191() {
+    let mut s = Sim::pair();
+    let (c, sc) = s.handshake(80);
+    s.b.close(sc).unwrap();
+    let mut client_closed = false;
+    assert!(s.run(Duration::from_secs(2), |s| {
+        let mut buf = [0u8; 8];
+        if !client_closed && s.a.recv(c, &mut buf) == Err(RecvError::Eof) {
+            s.a.close(c).unwrap();
+            client_closed = true;
+        }
+        let _ = s.b.recv(sc, &mut buf);
+        Sim::closed(&s.a_events, c).is_some() && Sim::closed(&s.b_events, sc).is_some()
+    }));
+    assert_eq!(s.b.connection_count(), 1, "server in TIME-WAIT");
+    // The client's last segment: its port, sequence number and TSval.
+    let last = s.log.iter().rev().find(|(_, g)| g.src == s.a_ip).map(|(_, g)| g.clone()).unwrap();
+    let tsval = last.options.timestamps.expect("timestamps in use").0;
+    let syn = |seq: u32, tsval: u32| Seg {
+        src: s.a_ip,
+        dst: s.b_ip,
+        src_port: last.src_port,
+        dst_port: 80,
+        seq,
+        ack: 0,
+        flags: TcpFlags::SYN,
+        window: 65535,
+        options: TcpOptions { mss: Some(1460), timestamps: Some((tsval, 0)), sack_permitted: true, ..TcpOptions::default() },
+        payload: Vec::new(),
+    };
+    let now = s.now;
+    // An older TSval with a higher sequence number: TIME-WAIT stays.
+    let old = syn(last.seq.wrapping_add(100_000), tsval.wrapping_sub(5));
+    let mut out = Out(Vec::new(), None);
+    s.b.handle_segment(now, s.a_ip, s.b_ip, &old.repr(), &mut out);
+    assert_eq!(s.b.stats().time_wait_recycled, 0);
+    assert!(out.0.iter().all(|g| !g.has(TcpFlags::SYN)), "no SYN-ACK for an old incarnation's timestamp");
+    // A newer TSval with a lower sequence number: a new incarnation.
+    let new = syn(last.seq.wrapping_sub(100_000), tsval.wrapping_add(5));
+    let mut out = Out(Vec::new(), None);
+    s.b.handle_segment(now, s.a_ip, s.b_ip, &new.repr(), &mut out);
+    assert_eq!(s.b.stats().time_wait_recycled, 1);
+    assert!(out.0.iter().any(|g| g.has(TcpFlags::SYN) && g.has(TcpFlags::ACK)), "SYN-ACK for the new incarnation: {:?}", out.0);
+}
