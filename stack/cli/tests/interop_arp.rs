@@ -11,18 +11,6 @@ use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// `xdpstack stats --json` in the stack's namespace: the total line.
-fn stats_total(bed: &Bed) -> Value {
-    let bin = env!("CARGO_BIN_EXE_xdpstack");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &bed.stack_ns, bin, "stats", "--iface", &bed.stack_if, "--json"])
-        .output()
-        .expect("run xdpstack stats");
-    assert!(out.status.success(), "xdpstack stats failed: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().expect("a total line")).expect("JSON")
-}
-
 /// The ARP frames of a pcap file (classic format, Ethernet): (operation,
 /// sender IP, target IP).
 fn arp_frames(path: &str) -> Vec<(u16, [u8; 4], [u8; 4])> {
@@ -73,7 +61,7 @@ fn gratuitous_arp_at_start_reaches_the_kernel_neighbour_table() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(neigh.contains(&mac), "the peer learned our MAC {mac} from the announcement: {neigh:?}");
-    let total = stats_total(&bed);
+    let total = bed.stats_total();
     assert_eq!(total["arp_announcements"].as_u64(), Some(1), "{total}");
     assert_eq!(total["arp_requests"].as_u64(), Some(0), "{total}");
     assert_eq!(total["arp_replies"].as_u64(), Some(0), "the peer never asked: {total}");

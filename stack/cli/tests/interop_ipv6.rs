@@ -12,7 +12,6 @@
 mod common;
 
 use common::{in_netns, payload, sh_try, Bed};
-use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
@@ -24,18 +23,6 @@ const PEER6: &str = "2001:db8::1";
 fn require_tool(tool: &str) {
     let (ok, _) = sh_try(&format!("command -v {tool}"));
     assert!(ok, "{tool} is needed by this test (make test installs it): not found in PATH");
-}
-
-/// `xdpstack stats --json` total line in the stack's namespace.
-fn stats_total(bed: &Bed) -> Value {
-    let bin = env!("CARGO_BIN_EXE_xdpstack");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &bed.stack_ns, bin, "stats", "--iface", &bed.stack_if, "--json"])
-        .output()
-        .expect("run xdpstack stats");
-    assert!(out.status.success(), "xdpstack stats failed: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().expect("a total line")).expect("JSON")
 }
 
 /// Every frame of `pcap` sent by `mac` decodes in tshark with checksum
@@ -126,7 +113,7 @@ fn kernel_ping6_udp_tcp_echo_and_neighbour_table() {
     assert!(got == want, "TCP echo over IPv6 differs");
 
     std::thread::sleep(Duration::from_millis(100));
-    let total = stats_total(&bed);
+    let total = bed.stats_total();
     assert!(total["ipv6_reassembled"].as_u64().unwrap() > 0, "fragmented requests were reassembled: {total}");
     assert!(total["ipv6_frags_out"].as_u64().unwrap() > 0, "the large replies left fragmented: {total}");
     assert!(total["ndp_adverts"].as_u64().unwrap() > 0, "we answered the kernel's solicitations: {total}");
@@ -246,7 +233,7 @@ fn slaac_case(queues: u32) {
     // TCP to the SLAAC address from the kernel (any core may own the flow).
     let (ok, out) = bed.peer(&format!("sh -c 'echo hello-v6 | timeout 5 nc -N {addr} 7'"));
     assert!(ok && out.contains("hello-v6"), "{queues} queue(s): TCP echo on the SLAAC address:\n{out}");
-    let total = stats_total(&bed);
+    let total = bed.stats_total();
     assert!(total["mld_reports"].as_u64().unwrap() > 0, "MLDv2 reports for our groups: {total}");
     assert!(total["ndp_solicits"].as_u64().unwrap() >= 2, "DAD probes for the link-local and the SLAAC address: {total}");
     let (code, _) = stack.signal_and_wait(libc::SIGTERM);
@@ -266,7 +253,7 @@ fn duplicate_address_is_detected() {
         let mut stack = bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip6", "2001:db8::1/64", "--ip6", "2001:db8::2/64", "--service", "echo:7", "--queues", queues]);
         let seen = stack.wait_for("duplicate address detected: 2001:db8::1", Duration::from_secs(10));
         assert!(seen, "{queues} queue(s): no duplicate reported for 2001:db8::1: {:?}", stack.seen);
-        let total = stats_total(&bed);
+        let total = bed.stats_total();
         assert_eq!(total["drops"]["ndp_dad_duplicate"].as_u64(), Some(1), "{queues} queue(s): {total}");
         // The other address, unique, still serves.
         let (ok, out) = bed.peer(&format!("ping -6 -c 2 -i 0.2 -W 3 {STACK6}"));
@@ -302,7 +289,7 @@ fn kernel_ping6_fragmented_on_two_queues() {
         })
     });
     assert!(echoed, "2 queues: UDP echo of 8000 bytes over IPv6");
-    let total = stats_total(&bed);
+    let total = bed.stats_total();
     assert!(total["ipv6_reassembled"].as_u64().unwrap() >= 6, "{total}");
     let (code, _) = stack.signal_and_wait(libc::SIGTERM);
     assert_eq!(code, Some(0));

@@ -19,7 +19,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const STACK: &str = "198.18.0.2";
@@ -45,18 +44,6 @@ fn echo_through(ns: &str, data: Vec<u8>, stall: Duration) -> (Vec<u8>, Duration)
         res.unwrap_or_else(|e| panic!("read echo after {} bytes: {e}", got.len()));
         (got, t0.elapsed())
     })
-}
-
-/// `xdpstack stats --json` in the stack's namespace: the total object.
-fn stats_total(bed: &Bed) -> Value {
-    let bin = env!("CARGO_BIN_EXE_xdpstack");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &bed.stack_ns, bin, "stats", "--iface", &bed.stack_if, "--json"])
-        .output()
-        .expect("run xdpstack stats");
-    assert!(out.status.success(), "xdpstack stats failed: {}", String::from_utf8_lossy(&out.stderr));
-    let last = String::from_utf8_lossy(&out.stdout).lines().last().map(str::to_owned).expect("a total line");
-    serde_json::from_str(&last).expect("JSON")
 }
 
 fn counter(total: &Value, key: &str) -> u64 {
@@ -104,7 +91,7 @@ fn fault_eight_flows_and_one_five_megabyte_flow() {
         assert!(took < Duration::from_secs(180), "flow {i} took {took:?}");
     }
     eprintln!("all 9 flows done in {:.2} s", t0.elapsed().as_secs_f64());
-    let total = stats_total(&bed);
+    let total = bed.stats_total();
     eprintln!("stack TCP: {}", ["tcp_retransmits", "tcp_recoveries", "tcp_rto_expired", "tcp_tlp_probes", "tcp_sack_blocks_sent", "tcp_sack_blocks_received"].map(|k| format!("{k}={}", counter(&total, k))).join(" "));
     assert!(counter(&total, "tcp_sack_blocks_sent") > 0, "no SACK blocks sent to the kernel: {total}");
     assert!(counter(&total, "tcp_sack_blocks_received") > 0, "no SACK blocks from the kernel: {total}");
@@ -161,7 +148,7 @@ fn twenty_percent_bpf_loss_both_ways_ten_megabytes() {
     assert_eq!(got.len(), 10 << 20);
     assert_eq!(Sha256::digest(&got), want, "echoed bytes differ under 20 % loss");
     eprintln!("10 MiB echoed under 20 % BPF loss both ways in {:.1} s", took.as_secs_f64());
-    let total = stats_total(&bed);
+    let total = bed.stats_total();
     eprintln!("stack TCP: {}", ["tcp_retransmits", "tcp_recoveries", "tcp_rto_expired", "tcp_tlp_probes"].map(|k| format!("{k}={}", counter(&total, k))).join(" "));
     let (code, _) = stack.signal_and_wait(libc::SIGTERM);
     assert_eq!(code, Some(0));

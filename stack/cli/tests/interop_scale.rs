@@ -13,25 +13,10 @@ use common::{in_netns, Bed};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const STACK: &str = "198.18.0.2";
 const N: usize = 10_000;
-
-/// `xdpstack stats --json` in the stack's namespace: the total object.
-fn stats_total(bed: &Bed) -> Value {
-    let bin = env!("CARGO_BIN_EXE_xdpstack");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &bed.stack_ns, bin, "stats", "--iface", &bed.stack_if, "--json"])
-        .output()
-        .expect("run xdpstack stats");
-    assert!(out.status.success(), "xdpstack stats failed: {}", String::from_utf8_lossy(&out.stderr));
-    let last = String::from_utf8_lossy(&out.stdout).lines().last().map(str::to_owned).expect("a total line");
-    let total: Value = serde_json::from_str(&last).expect("JSON");
-    assert_eq!(total["core"], "total");
-    total
-}
 
 fn counter(total: &Value, key: &str) -> u64 {
     total[key].as_u64().unwrap_or_else(|| panic!("no counter {key} in {total}"))
@@ -68,7 +53,7 @@ fn raise_nofile(n: u64) {
 fn wait_flows(bed: &Bed, want: u64, limit: Duration) -> u64 {
     let end = Instant::now() + limit;
     loop {
-        let f = counter(&stats_total(bed), "flows");
+        let f = counter(&bed.stats_total(), "flows");
         if f == want || Instant::now() > end {
             return f;
         }
@@ -126,7 +111,7 @@ fn ten_thousand_concurrent_echo_connections() {
     }
     let echoed = t0.elapsed();
     assert!(bad.is_empty(), "{} connections not echoed exactly, first: {:?}", bad.len(), bad.first());
-    assert_eq!(counter(&stats_total(&bed), "flows"), N as u64, "flows after the echoes");
+    assert_eq!(counter(&bed.stats_total(), "flows"), N as u64, "flows after the echoes");
     // Idle again; the buffer chunks the echoes used are back in the pool (which
     // keeps them for reuse).
     std::thread::sleep(Duration::from_millis(500));
@@ -137,7 +122,7 @@ fn ten_thousand_concurrent_echo_connections() {
     let left = wait_flows(&bed, 0, Duration::from_secs(30));
     let closed = t0.elapsed();
     let rss_end = rss(pid);
-    let total = stats_total(&bed);
+    let total = bed.stats_total();
     let per_idle = rss_idle.saturating_sub(rss_start) as f64 / N as f64;
     let per_conn = rss_open.saturating_sub(rss_start) as f64 / N as f64;
     eprintln!(

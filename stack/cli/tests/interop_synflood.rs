@@ -75,20 +75,6 @@ impl Drop for Flood {
     }
 }
 
-/// `xdpstack stats --json` in the stack's namespace: the total object.
-fn stats_total(bed: &Bed) -> Value {
-    let bin = env!("CARGO_BIN_EXE_xdpstack");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &bed.stack_ns, bin, "stats", "--iface", &bed.stack_if, "--json"])
-        .output()
-        .expect("run xdpstack stats");
-    assert!(out.status.success(), "xdpstack stats failed: {}", String::from_utf8_lossy(&out.stderr));
-    let last = String::from_utf8_lossy(&out.stdout).lines().last().map(str::to_owned).expect("a total line");
-    let total: Value = serde_json::from_str(&last).expect("JSON");
-    assert_eq!(total["core"], "total");
-    total
-}
-
 fn counter(total: &Value, key: &str) -> u64 {
     total[key].as_u64().unwrap_or_else(|| panic!("no counter {key} in {total}"))
 }
@@ -152,7 +138,7 @@ fn echo_served_during_and_after_a_spoofed_syn_flood() {
     let mut stack = bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--gw", "198.18.0.1", "--service", "echo:7"]);
     // One connection before the flood, so that the gateway is resolved.
     assert_eq!(echo_clients(&bed, 1, 1000).0, 1, "echo before the flood");
-    let before = stats_total(&bed);
+    let before = bed.stats_total();
 
     // The flood was about 50,000 SYN/s; hping3 --flood sends several
     // times that on a veth (the rate is measured and asserted below).
@@ -162,7 +148,7 @@ fn echo_served_during_and_after_a_spoofed_syn_flood() {
     let t0 = Instant::now();
     let (served, slowest) = echo_clients(&bed, 20, 64 * 1024);
     let during = t0.elapsed();
-    let mid = stats_total(&bed);
+    let mid = bed.stats_total();
     // Flood on for 5 s in all.
     std::thread::sleep(Duration::from_secs(5).saturating_sub(started.elapsed()));
     let flood_for = started.elapsed();
@@ -189,7 +175,7 @@ fn echo_served_during_and_after_a_spoofed_syn_flood() {
     let (after, _) = echo_clients(&bed, 5, 16 * 1024);
     assert_eq!(after, 5, "echo connections served 1 s after the flood");
     std::thread::sleep(Duration::from_millis(300));
-    let end = stats_total(&bed);
+    let end = bed.stats_total();
     assert!(counter(&end, "tcp_cookies_validated") >= counter(&mid, "tcp_cookies_validated") + 5, "{end}");
     let (code, _) = stack.signal_and_wait(libc::SIGTERM);
     assert_eq!(code, Some(0));

@@ -151,7 +151,9 @@ impl Bed {
         let out = Command::new("ip").args(["netns", "exec", &self.stack_ns, bin, "stats", "--iface", &self.stack_if, "--json"]).output().expect("run xdpstack stats");
         assert!(out.status.success(), "xdpstack stats failed: {}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8_lossy(&out.stdout);
-        serde_json::from_str(text.lines().last().expect("a total line")).expect("JSON")
+        let total: serde_json::Value = serde_json::from_str(text.lines().last().expect("a total line")).expect("JSON");
+        assert_eq!(total["core"], "total", "the last line is the total: {text}");
+        total
     }
 
     /// Start `xdpstack ARGS...` in the stack namespace; waits for its `ready` line.
