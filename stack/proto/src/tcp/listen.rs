@@ -226,6 +226,13 @@ impl Tcp {
         conn.listener_port = Some(port);
         conn.in_backlog = true;
         conn.apply_peer_syn(repr, now, out.path_mtu(remote.ip()));
+        // RFC 5482 §3.1: the client's UTO in its SYN (a SYN answered with a
+        // cookie is not remembered, nor is its UTO).
+        if let Some(u) = repr.options.user_timeout {
+            if conn.on_remote_uto(u, env.cfg) {
+                env.stats.uto_adopted += 1;
+            }
+        }
         // The SYN's window is never scaled (RFC 7323 §2.2).
         conn.snd_wnd = u32::from(repr.window);
         conn.max_snd_wnd = conn.snd_wnd;

@@ -209,6 +209,7 @@ mod output;
 pub mod pool;
 mod table;
 mod timers;
+pub mod uto;
 pub mod retransmit;
 pub mod seq;
 pub mod state;
@@ -384,8 +385,16 @@ pub struct TcpConfig {
     /// while we probe it) before the connection is aborted with
     /// [`CloseReason::UserTimeout`]. `None` (the default, as Linux's
     /// `TCP_USER_TIMEOUT` of 0): only [`TcpConfig::max_retries`] decides. Per
-    /// connection with [`Tcp::set_user_timeout`]; at most 24 days.
+    /// connection with [`Tcp::set_user_timeout`]; at most 24 days. When set,
+    /// SYN and SYN-ACK advertise it in a User Timeout Option (RFC 5482 §3).
     pub user_timeout: Option<Duration>,
+    /// RFC 5482 §3.2 "changeable": a peer's User Timeout Option sets the user
+    /// timeout to `min(uto_max, max(ours, theirs, 100 s))` (§3.1, [`uto`]).
+    /// Default true; false ignores received options.
+    pub uto_changeable: bool,
+    /// U_LIMIT of RFC 5482 §3.1: the largest user timeout a peer's option can
+    /// set. Default 24 days (the largest user timeout).
+    pub uto_max: Duration,
 }
 
 impl TcpConfig {
@@ -464,6 +473,8 @@ impl Default for TcpConfig {
             keepalive: None,
             flight_states: 65_536,
             user_timeout: None,
+            uto_changeable: true,
+            uto_max: Duration::from_secs(24 * 86_400),
         }
     }
 }
@@ -1374,6 +1385,13 @@ impl Tcp {
             Some(c) => {
                 c.user_timeout_ms = conn::user_timeout_ms(timeout);
                 c.reclamp_user_timeout();
+                // RFC 5482 §3: advertise the new value (on the SYN if not yet
+                // synchronized, else once on a pure ACK).
+                c.adv_uto = uto::adv_uto(timeout);
+                if c.adv_uto != 0 && c.state.is_synchronized() {
+                    c.uto_pending = true;
+                    c.ack_now = true;
+                }
                 self.after(idx, Outcome::Keep);
                 true
             }

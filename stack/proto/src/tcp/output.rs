@@ -29,13 +29,21 @@ impl Conn {
                 Some(ts) => (ts_clock(now, ts.offset), if has_ack { ts.recent } else { 0 }),
                 None => (0, 0),
             };
-            self.offer.syn_options(tsval, tsecr)
+            // RFC 5482 §3: ADV_UTO in our SYN / SYN-ACK when a local user
+            // timeout is set (never by default: the SYN-ACK stays Linux's).
+            TcpOptions { user_timeout: self.adv_uto(), ..self.offer.syn_options(tsval, tsecr) }
         } else {
             let timestamps = self.ts.as_ref().map(|ts| (ts_clock(now, ts.offset), ts.recent));
             // RFC 2018 §4: SACK blocks in every ACK while data is held out of order.
             let sack = if has_ack { self.sack_blocks() } else { Default::default() };
             env.stats.sack_blocks_sent += u64::from(sack.len);
-            TcpOptions { timestamps, sack, ..TcpOptions::default() }
+            // RFC 5482 §3: after a change of the local user timeout, ADV_UTO
+            // once more, on a segment without data (the MSS leaves no room).
+            let user_timeout = if self.uto_pending && len == 0 { self.adv_uto() } else { None };
+            if user_timeout.is_some() && has_ack {
+                self.uto_pending = false;
+            }
+            TcpOptions { timestamps, sack, user_timeout, ..TcpOptions::default() }
         };
         let payload = if len > 0 { self.tx.read_at(&mut *env.pool, off, len) } else { &[] };
         let repr = TcpRepr {
