@@ -179,8 +179,14 @@
 //! * The user timeout (RFC 9293 §3.8.3, RFC 5482 §2; [`Tcp::set_user_timeout`])
 //!   counts from when data went out with nothing outstanding or from the
 //!   last ACK of new data; the abort also sends the RST of an ABORT
-//!   (§3.10.8 only deletes the TCB). The UTO option (RFC 5482 §3) is neither
-//!   sent nor taken.
+//!   (§3.10.8 only deletes the TCB).
+//! * The TCP User Timeout Option (RFC 5482 §3; [`uto`]): a local user timeout
+//!   is advertised (ADV_UTO) in the SYN / SYN-ACK and once on a pure ACK after
+//!   [`Tcp::set_user_timeout`] changes it (never by default); a received one
+//!   sets the user timeout to `min(uto_max, max(ADV_UTO, REMOTE_UTO, 100 s))`
+//!   (§3.1) unless [`TcpConfig::uto_changeable`] is off (§3.2), counted in
+//!   `uto_adopted`. A SYN answered with a SYN cookie is not remembered, nor is
+//!   its UTO. Linux implements no UTO: kernel peers ignore it.
 
 /// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
 macro_rules! env {
