@@ -785,7 +785,7 @@ impl Tcp {
         if conn.announced {
             self.events.push_back(TcpEvent::Closed { conn: conn.id, reason });
         }
-        if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+        if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p.get())) {
             if conn.in_backlog {
                 l.pending = l.pending.saturating_sub(1);
             }
@@ -817,14 +817,14 @@ impl Tcp {
         let Some(conn) = slot.conn.as_mut() else { return };
         if conn.in_backlog && conn.state != State::SynReceived {
             conn.in_backlog = false;
-            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p.get())) {
                 l.pending = l.pending.saturating_sub(1);
             }
         }
         if conn.accept == AcceptMark::Entering {
             // Just established (its Accepted event is queued): in the accept
             // queue until the application takes it (if the listener still exists).
-            conn.accept = match conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+            conn.accept = match conn.listener_port.and_then(|p| self.listeners.get_mut(&p.get())) {
                 Some(l) => {
                     l.queued += 1;
                     AcceptMark::In
@@ -1015,7 +1015,7 @@ impl Tcp {
             } else {
                 // A passive open in SYN-RECEIVED completes only if its listener's
                 // accept queue has room.
-                let accept_full = conn.state == State::SynReceived && conn.listener_port.and_then(|p| listeners.get(&p)).is_some_and(Listener::accept_full);
+                let accept_full = conn.state == State::SynReceived && conn.listener_port.and_then(|p| listeners.get(&p.get())).is_some_and(Listener::accept_full);
                 let mut env = env!(self);
                 env.accept_full = accept_full;
                 let outcome = conn.process(now, &mut env, repr, out);
@@ -1047,7 +1047,7 @@ impl Tcp {
             }
             slot.timer_at = None;
             let syn_pressure = slot.conn.as_ref().is_some_and(|c| c.in_backlog)
-                && slot.conn.as_ref().and_then(|c| c.listener_port).and_then(|p| self.listeners.get(&p)).is_some_and(|l| self.cfg.under_pressure(l.pending));
+                && slot.conn.as_ref().and_then(|c| c.listener_port).and_then(|p| self.listeners.get(&p.get())).is_some_and(|l| self.cfg.under_pressure(l.pending));
             let mut env = env!(self);
             env.syn_pressure = syn_pressure;
             let conn = self.slots[idx as usize].conn.as_mut().expect("checked");
@@ -1389,13 +1389,13 @@ impl Tcp {
         let idx = conn.index;
         match self.get_mut(conn) {
             Some(c) => {
-                c.user_timeout_ms = conn::user_timeout_ms(timeout);
+                c.set_user_timeout_ms(conn::user_timeout_ms(timeout));
                 c.reclamp_user_timeout();
                 // RFC 5482 §3: advertise the new value (on the SYN if not yet
                 // synchronized, else once on a pure ACK).
                 c.adv_uto = uto::adv_uto(timeout);
                 if c.adv_uto != 0 && c.state.is_synchronized() {
-                    c.uto_pending = true;
+                    c.set_uto_pending(true);
                     c.ack_now = true;
                 }
                 self.after(idx, Outcome::Keep);
@@ -1407,7 +1407,7 @@ impl Tcp {
 
     /// The user timeout of `conn` (`None` when off or for a stale handle).
     pub fn user_timeout(&self, conn: ConnId) -> Option<Duration> {
-        self.get(conn).and_then(|c| (c.user_timeout_ms != 0).then(|| Duration::from_millis(u64::from(c.user_timeout_ms))))
+        self.get(conn).and_then(|c| (c.user_timeout_ms() != 0).then(|| Duration::from_millis(u64::from(c.user_timeout_ms()))))
     }
 
     /// Turn keepalive (RFC 1122 §4.2.3.6) on with these parameters, or off with

@@ -28,7 +28,34 @@ pub fn adopted_user_timeout(adv: Option<u16>, remote: u16, u_limit: Duration) ->
     adv.max(user_timeout_from_raw(remote)).max(UTO_LOWER_LIMIT).min(u_limit)
 }
 
+/// The "send ADV_UTO on the next pure ACK" bit of `Conn::user_timeout_word`.
+const UTO_PENDING: u32 = 1 << 31;
+
 impl Conn {
+    /// The user timeout in ms (0: none).
+    #[inline]
+    pub(crate) fn user_timeout_ms(&self) -> u32 {
+        self.user_timeout_word & !UTO_PENDING
+    }
+
+    /// Set the user timeout (ms as `conn::user_timeout_ms` gives, below 2^31).
+    #[inline]
+    pub(crate) fn set_user_timeout_ms(&mut self, ms: u32) {
+        self.user_timeout_word = (self.user_timeout_word & UTO_PENDING) | (ms & !UTO_PENDING);
+    }
+
+    /// Is ADV_UTO to go out on the next pure ACK?
+    #[inline]
+    pub(crate) fn uto_pending(&self) -> bool {
+        self.user_timeout_word & UTO_PENDING != 0
+    }
+
+    /// Mark (or clear) ADV_UTO for the next pure ACK.
+    #[inline]
+    pub(crate) fn set_uto_pending(&mut self, on: bool) {
+        self.user_timeout_word = self.user_timeout_ms() | if on { UTO_PENDING } else { 0 };
+    }
+
     /// ADV_UTO, if we advertise one.
     #[inline]
     pub(crate) fn adv_uto(&self) -> Option<u16> {
@@ -43,7 +70,7 @@ impl Conn {
             return false;
         }
         let t = adopted_user_timeout(self.adv_uto(), remote, cfg.uto_max);
-        self.user_timeout_ms = user_timeout_ms(Some(t));
+        self.set_user_timeout_ms(user_timeout_ms(Some(t)));
         self.reclamp_user_timeout();
         true
     }
