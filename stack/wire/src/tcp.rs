@@ -1,4 +1,4 @@
-//! TCP header and options (RFC 9293 §3.1, RFC 7323, RFC 2018).
+//! TCP header and options (RFC 9293 §3.1, RFC 7323, RFC 2018, RFC 5482 §3).
 //!
 //! CONTRACT (fixed; the `proto` crate is written against it): the public types
 //! `TcpFlags`, `SackBlocks`, `TcpOptions`, `TcpRepr` below keep these fields and
@@ -85,6 +85,11 @@ pub struct TcpOptions {
     pub sack: SackBlocks,
     /// Timestamps `(TSval, TSecr)` (kind 8, RFC 7323 §3).
     pub timestamps: Option<(u32, u32)>,
+    /// TCP User Timeout Option (kind 28, RFC 5482 §3): the raw 16 bits, granularity
+    /// bit G (top bit: 1 = minutes, 0 = seconds) and a 15-bit timeout; see
+    /// [`user_timeout_to_raw`] and [`user_timeout_from_raw`]. Parsed and written on
+    /// any segment (§3: "MAY be included in any segment").
+    pub user_timeout: Option<u16>,
 }
 
 /// A validated TCP segment: header fields, options and a borrowed payload.
@@ -192,6 +197,32 @@ pub mod option_kind {
     pub const SACK: u8 = 5;
     /// Timestamps.
     pub const TIMESTAMPS: u8 = 8;
+    /// TCP User Timeout (RFC 5482 §3).
+    pub const USER_TIMEOUT: u8 = 28;
+}
+
+/// Granularity bit of the User Timeout Option (RFC 5482 §3): set = minutes.
+const UTO_MINUTES: u16 = 0x8000;
+/// Largest 15-bit User Timeout value.
+const UTO_MAX: u16 = 0x7fff;
+
+/// The User Timeout Option field for `timeout` (RFC 5482 §3): whole seconds
+/// (G = 0) up to 32,767 s, above that minutes (G = 1), rounded up so the peer
+/// is never told less than our timeout, at most 32,767 minutes (about 22.75 days).
+/// Fractions of a second are rounded up too; a zero timeout is sent as 0 seconds.
+pub fn user_timeout_to_raw(timeout: core::time::Duration) -> u16 {
+    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() != 0);
+    if secs <= u64::from(UTO_MAX) {
+        secs as u16
+    } else {
+        UTO_MINUTES | secs.div_ceil(60).min(u64::from(UTO_MAX)) as u16
+    }
+}
+
+/// The timeout a User Timeout Option field stands for (RFC 5482 §3).
+pub fn user_timeout_from_raw(raw: u16) -> core::time::Duration {
+    let v = u64::from(raw & UTO_MAX);
+    core::time::Duration::from_secs(if raw & UTO_MINUTES != 0 { 60 * v } else { v })
 }
 
 mod field {
@@ -481,6 +512,8 @@ pub enum TcpOption<'a> {
     Sack(SackBlocks),
     /// Timestamps (kind 8, length 10).
     Timestamps(u32, u32),
+    /// User Timeout (kind 28, length 4, RFC 5482 §3), the raw 16 bits.
+    UserTimeout(u16),
     /// Any other kind, with its data (length − 2 bytes).
     Unknown {
         /// The option kind.
@@ -560,12 +593,14 @@ impl<'a> Iterator for TcpOptionIter<'a> {
                 TcpOption::Sack(s)
             }
             (option_kind::TIMESTAMPS, 10) => TcpOption::Timestamps(be32(&data[0..4]), be32(&data[4..8])),
+            (option_kind::USER_TIMEOUT, 4) => TcpOption::UserTimeout(be16(data)),
             (
                 option_kind::MSS
                 | option_kind::WINDOW_SCALE
                 | option_kind::SACK_PERMITTED
                 | option_kind::SACK
-                | option_kind::TIMESTAMPS,
+                | option_kind::TIMESTAMPS
+                | option_kind::USER_TIMEOUT,
                 _,
             ) => return self.fail(),
             _ => TcpOption::Unknown { kind, data },
@@ -578,7 +613,8 @@ impl TcpOptions {
     /// Parse an options area. MSS, window scale and SACK-permitted are kept only
     /// when `syn` is set: RFC 9293 §3.7.1 (MSS "MUST only be sent in SYN"), RFC 7323
     /// §2.2 (window scale in a non-SYN segment "MUST be ignored") and RFC 2018 §2
-    /// (SACK-permitted only in SYN). A repeated option: the last one counts.
+    /// (SACK-permitted only in SYN). The User Timeout Option is kept on any
+    /// segment (RFC 5482 §3). A repeated option: the last one counts.
     /// Unknown kinds are skipped by their length.
     pub fn parse(options: &[u8], syn: bool) -> Result<TcpOptions> {
         let mut o = TcpOptions::default();
@@ -596,6 +632,7 @@ impl TcpOptions {
                 TcpOption::SackPermitted if syn => o.sack_permitted = true,
                 TcpOption::Sack(s) => o.sack = s,
                 TcpOption::Timestamps(v, e) => o.timestamps = Some((v, e)),
+                TcpOption::UserTimeout(u) => o.user_timeout = Some(u),
                 _ => {}
             }
         }
@@ -603,9 +640,10 @@ impl TcpOptions {
     }
 }
 
-/// Option bytes of `opts` without SACK blocks in Linux's NOP-aligned layout.
+/// Option bytes of `opts` without SACK blocks in Linux's NOP-aligned layout
+/// (plus the User Timeout Option, 4 bytes, aligned by itself).
 fn aligned_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
-    let mut n = 0;
+    let mut n = if opts.user_timeout.is_some() { 4 } else { 0 };
     if syn {
         if opts.mss.is_some() {
             n += 4;
@@ -628,6 +666,7 @@ fn aligned_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
 /// Option bytes of `opts` without SACK blocks packed back to back (no NOPs).
 fn packed_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
     let mut n = if opts.timestamps.is_some() { 10 } else { 0 };
+    n += if opts.user_timeout.is_some() { 4 } else { 0 };
     if syn {
         n += if opts.mss.is_some() { 4 } else { 0 };
         n += if opts.sack_permitted { 2 } else { 0 };
@@ -646,12 +685,15 @@ fn packed_len_without_sack(opts: &TcpOptions, syn: bool) -> usize {
 /// parse, emit and parse again give the same options. Only a hand-built set can
 /// exceed 40 bytes even packed; then SACK blocks are dropped from the end (RFC 2018
 /// §4: the first block is the most recent, the others repeat older news) until it
-/// fits. [`TcpOptions::as_emitted`] tells what is written.
+/// fits. SACK blocks are the only thing ever dropped: every other option together
+/// (MSS, SACK-permitted, timestamps, window scale, User Timeout) takes at most 23
+/// bytes packed, so the User Timeout Option (RFC 5482 §3) ranks above SACK blocks
+/// and is always written. [`TcpOptions::as_emitted`] tells what is written.
 fn layout(opts: &TcpOptions, syn: bool) -> (bool, usize, usize) {
     let n = opts.sack.as_slice().len();
     let sack_len = |k: usize| if k == 0 { 0 } else { 2 + 8 * k };
     let packed = packed_len_without_sack(opts, syn);
-    // Most blocks that fit at all (packed); 0 blocks always fit (at most 19 bytes).
+    // Most blocks that fit at all (packed); 0 blocks always fit (at most 23 bytes).
     let k = (0..=n).rev().find(|&k| packed + sack_len(k) <= MAX_OPTIONS_LEN).unwrap_or(0);
     // Linux's layout puts NOP NOP before the SACK option.
     let aligned = aligned_len_without_sack(opts, syn) + if k == 0 { 0 } else { 2 + sack_len(k) };
@@ -699,11 +741,12 @@ pub fn options_len(opts: &TcpOptions, syn: bool) -> usize {
 ///
 /// * SYN: `MSS`, then `SACK_PERM TS` (both) | `NOP NOP TS` (TS only) |
 ///   `NOP NOP SACK_PERM` (SACK only), then `NOP WS`;
-/// * every segment: `NOP NOP TS` (non-SYN), then `NOP NOP SACK(blocks)`.
+/// * every segment: `NOP NOP TS` (non-SYN), then `UTO` (RFC 5482 §3, 4 bytes; Linux
+///   never sends it), then `NOP NOP SACK(blocks)`.
 ///
 /// When that layout exceeds 40 bytes (a SYN with MSS, SACK-permitted and 4 SACK
 /// blocks, say) the same options are packed without NOPs: `MSS SACK_PERM TS WS
-/// SACK`. Returns the number of bytes written (a multiple of 4; any padding is
+/// UTO SACK`. Returns the number of bytes written (a multiple of 4; any padding is
 /// NOP), always [`options_len`].
 pub fn emit_options(opts: &TcpOptions, syn: bool, buf: &mut [u8]) -> usize {
     use option_kind::*;
@@ -739,6 +782,10 @@ pub fn emit_options(opts: &TcpOptions, syn: bool, buf: &mut [u8]) -> usize {
                 put(&[WINDOW_SCALE, 3, w], &mut i);
             }
         }
+        if let Some(u) = opts.user_timeout {
+            let u = u.to_be_bytes();
+            put(&[USER_TIMEOUT, 4, u[0], u[1]], &mut i);
+        }
     } else if syn {
         if let Some(m) = opts.mss {
             let m = m.to_be_bytes();
@@ -762,6 +809,10 @@ pub fn emit_options(opts: &TcpOptions, syn: bool, buf: &mut [u8]) -> usize {
     } else if let Some((v, e)) = opts.timestamps {
         put(&[NOP, NOP], &mut i);
         put(&ts(v, e), &mut i);
+    }
+    if let (false, Some(u)) = (packed, opts.user_timeout) {
+        let u = u.to_be_bytes();
+        put(&[USER_TIMEOUT, 4, u[0], u[1]], &mut i);
     }
     if s > 0 {
         if !packed {
@@ -1148,6 +1199,9 @@ mod tests {
         assert_eq!(parse(&segment_with_options(&[5, 2, 1, 1])), Err(Error::Malformed));
         assert_eq!(parse(&segment_with_options(&[5, 6, 0, 0, 0, 0, 1, 1])), Err(Error::Malformed));
         assert_eq!(parse(&segment_with_options(&[8, 8, 0, 0, 0, 0, 0, 0])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[28, 3, 0, 1])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[28, 2, 1, 1])), Err(Error::Malformed));
+        assert_eq!(parse(&segment_with_options(&[28, 6, 0, 0, 0, 0, 1, 1])), Err(Error::Malformed));
         // Unknown kinds are skipped by their length; EOL ends the list.
         let b = segment_with_options(&[30, 4, 0xaa, 0xbb, 2, 4, 1, 0, 0, 2, 4, 0]);
         let r = parse(&b).unwrap();
@@ -1209,6 +1263,39 @@ mod tests {
         assert_eq!((options_len(&m, true), options_len(&m, false)), (4, 0));
     }
 
+    /// RFC 5482 §3: kind 28, length 4, G bit (minutes) and 15 bits of timeout.
+    #[test]
+    fn user_timeout_option_round_trip() {
+        use core::time::Duration;
+        // Seconds (G = 0) and minutes (G = 1), on a SYN and on a data segment.
+        for (raw, d) in [(200u16, 200u64), (0x7fff, 32767), (0x8000 | 600, 36000), (0xffff, 60 * 32767), (0, 0)] {
+            assert_eq!(user_timeout_from_raw(raw), Duration::from_secs(d));
+            for syn in [true, false] {
+                let o = TcpOptions { mss: syn.then_some(1460), timestamps: Some((1, 2)), user_timeout: Some(raw), ..Default::default() };
+                let r = TcpRepr { src_port: 1, dst_port: 2, seq: 3, ack: 4, flags: if syn { TcpFlags::SYN } else { TcpFlags::ACK }, window: 5, urgent: 0, options: o, payload: b"z" };
+                let mut buf = vec![0u8; r.buffer_len()];
+                r.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), &v4(1), &v4(2), ChecksumMode::Full);
+                let u = raw.to_be_bytes();
+                let at = if syn { 20 + 4 + 12 } else { 20 + 12 };
+                assert_eq!(&buf[at..at + 4], &[28, 4, u[0], u[1]], "UTO after TS in Linux's layout");
+                assert_eq!(r.header_len(), at + 4);
+                assert_eq!(parse(&buf), Ok(r));
+            }
+        }
+        // Raw bytes as another stack may lay them out: last option, minutes.
+        let b = segment_with_options(&[2, 4, 5, 0xb4, 28, 4, 0x80, 0x0a]);
+        let r = parse(&b).unwrap();
+        assert_eq!((r.options.mss, r.options.user_timeout), (Some(1460), Some(0x800a)));
+        assert_eq!(user_timeout_from_raw(0x800a), Duration::from_secs(600));
+        // Encoding: seconds up to 32,767 s, minutes (rounded up) above, capped.
+        assert_eq!(user_timeout_to_raw(Duration::from_secs(200)), 200);
+        assert_eq!(user_timeout_to_raw(Duration::from_millis(1500)), 2);
+        assert_eq!(user_timeout_to_raw(Duration::from_secs(32767)), 0x7fff);
+        assert_eq!(user_timeout_to_raw(Duration::from_secs(32768)), 0x8000 | 547);
+        assert_eq!(user_timeout_to_raw(Duration::from_secs(24 * 86400)), 0xffff);
+        assert_eq!(TcpOptionIter::new(&[28, 4, 0x80, 1]).next(), Some(Ok(TcpOption::UserTimeout(0x8001))));
+    }
+
     /// The fuzz input of issue 13 (`fuzz_targets/tcp.rs` format: an even first byte,
     /// then two IPv4 addresses, then the segment): a SYN whose 40 option bytes are
     /// MSS, SACK-permitted and 4 SACK blocks, packed without NOPs. It parses with 4
@@ -1257,6 +1344,15 @@ mod tests {
         // 3 blocks fit in Linux's layout, the fourth does not fit in any.
         let e = o.as_emitted(false);
         assert_eq!((e.mss, e.window_scale, e.sack_permitted, e.sack.as_slice().len()), (None, None, false, 3));
+        // The User Timeout Option ranks above SACK blocks: one more block goes.
+        o.user_timeout = Some(0x8001);
+        let e = o.as_emitted(true);
+        assert_eq!((e.sack.as_slice().len(), e.user_timeout), (1, Some(0x8001)));
+        let r = TcpRepr { options: o, ..r };
+        let mut buf = vec![0u8; r.buffer_len()];
+        r.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), &v4(1), &v4(2), ChecksumMode::Full);
+        assert_eq!(parse(&buf).unwrap().options, e);
+        assert_eq!(o.as_emitted(false).sack.as_slice().len(), 3, "TS, UTO and 3 blocks fit packed");
     }
 
     fn arb_options(syn: bool) -> impl Strategy<Value = TcpOptions> {
@@ -1266,9 +1362,10 @@ mod tests {
             any::<bool>(),
             proptest::option::of((any::<u32>(), any::<u32>())),
             proptest::collection::vec((any::<u32>(), any::<u32>()), 0..5),
+            proptest::option::of(any::<u16>()),
         )
-            .prop_map(move |(mss, ws, sp, ts, blocks)| {
-                let mut o = TcpOptions { timestamps: ts, ..Default::default() };
+            .prop_map(move |(mss, ws, sp, ts, blocks, uto)| {
+                let mut o = TcpOptions { timestamps: ts, user_timeout: uto, ..Default::default() };
                 if syn {
                     o.mss = mss;
                     o.window_scale = ws;
@@ -1326,7 +1423,7 @@ mod tests {
         #[test]
         fn parsed_options_round_trip(
             syn in any::<bool>(),
-            items in proptest::collection::vec((0u8..7, any::<u32>(), any::<u32>(), 1usize..5), 0..12),
+            items in proptest::collection::vec((0u8..8, any::<u32>(), any::<u32>(), 1usize..5), 0..12),
             (s, d) in arb_addrs(),
         ) {
             let mut opts: Vec<u8> = Vec::new();
@@ -1342,6 +1439,7 @@ mod tests {
                         t
                     }
                     5 => vec![1],
+                    6 => vec![28, 4, a as u8, b as u8],
                     _ => vec![99, 3, a as u8],
                 };
                 if opts.len() + o.len() <= MAX_OPTIONS_LEN {

@@ -173,8 +173,9 @@ pub(crate) struct Conn {
     pub remote_ip: IpAddr,
     pub local_port: u16,
     pub remote_port: u16,
-    /// Listening port for passive opens.
-    pub listener_port: Option<u16>,
+    /// Listening port for passive opens (never 0: a segment to port 0 is
+    /// malformed); 2 bytes where an `Option<u16>` takes 4.
+    pub listener_port: Option<core::num::NonZeroU16>,
     /// Counted in the listener's SYN backlog (SYN-RECEIVED of a passive open).
     pub in_backlog: bool,
     /// Place in the listener's accept queue.
@@ -278,8 +279,19 @@ pub(crate) struct Conn {
     /// The last ICMP soft error about this connection (RFC 1122 §4.2.3.9),
     /// reported instead of a bare timeout if the connection gives up.
     pub soft_error: Option<super::Unreachable>,
-    /// The user timeout (RFC 9293 §3.8.3), ms; 0: none.
-    pub user_timeout_ms: u32,
+    /// The user timeout (RFC 9293 §3.8.3) in ms in the low 31 bits (0: none; at
+    /// most 24 days < 2^31 ms), set locally or adopted from the peer's User
+    /// Timeout Option (RFC 5482 §3.1); the top bit: send ADV_UTO on the next
+    /// pure ACK (the local user timeout changed on a synchronized connection,
+    /// §3: "MAY be included in any segment"). One word, where a separate flag
+    /// would grow the slot by 8 bytes. See [`Conn::user_timeout_ms`] and
+    /// `uto.rs`.
+    pub user_timeout_word: u32,
+    /// ADV_UTO (RFC 5482 §3): the User Timeout Option field we advertise, from
+    /// the local user timeout; sent on SYN / SYN-ACK. 0: none (a local
+    /// timeout is never advertised as 0, see `uto::adv_uto`); 2 bytes where an
+    /// `Option<u16>` takes 4 (the per-connection state is kept small).
+    pub adv_uto: u16,
     /// Since when sent data is unacknowledged: when data went out with nothing
     /// outstanding, or the last ACK of new data (ms modulo 2^32; compared only
     /// while data is outstanding, within the 24-day bound of the timeout).
@@ -374,7 +386,8 @@ impl Conn {
             fin_wait2_at: None,
             close_reason: CloseReason::Normal,
             soft_error: None,
-            user_timeout_ms: user_timeout_ms(cfg.user_timeout),
+            user_timeout_word: user_timeout_ms(cfg.user_timeout),
+            adv_uto: super::uto::adv_uto(cfg.user_timeout),
             una_since_ms: 0,
         }
     }
@@ -513,7 +526,7 @@ impl Conn {
         self.retries = 0;
         env.stats.established += 1;
         self.announced = true;
-        match self.listener_port {
+        match self.listener_port.map(core::num::NonZeroU16::get) {
             Some(port) => {
                 self.accept = AcceptMark::Entering;
                 env.events.push_back(TcpEvent::Accepted { conn: self.id, port });
@@ -551,6 +564,12 @@ impl Conn {
             return Outcome::Keep;
         }
         self.apply_peer_syn(repr, now, out.path_mtu(self.remote_ip));
+        if let Some(u) = repr.options.user_timeout {
+            // RFC 5482 §3.1: the server's UTO in its SYN-ACK.
+            if self.on_remote_uto(u, env.cfg) {
+                env.stats.uto_adopted += 1;
+            }
+        }
         if has_ack {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self.snd_una = ack;
@@ -795,6 +814,13 @@ impl Conn {
                 env.stats.bad_ack += 1;
                 self.send_reset(env, out, ack, None);
                 return Outcome::Keep;
+            }
+        }
+        if let Some(u) = repr.options.user_timeout {
+            // RFC 5482 §3: a UTO "MAY be included in any segment"; adopted
+            // from an acceptable one (§3.1).
+            if self.on_remote_uto(u, env.cfg) {
+                env.stats.uto_adopted += 1;
             }
         }
         let pure = repr.payload.is_empty() && !flags.contains(TcpFlags::FIN);

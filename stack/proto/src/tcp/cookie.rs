@@ -271,7 +271,7 @@ impl Tcp {
         self.stats.passive_opens += 1;
         let mut env = env!(self);
         let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
-        conn.listener_port = Some(port);
+        conn.listener_port = core::num::NonZeroU16::new(port);
         let syn = TcpRepr { seq: irs, ack: 0, flags: TcpFlags::SYN, options: peer, payload: &[], ..*repr };
         conn.apply_peer_syn(&syn, now, out.path_mtu(remote.ip()));
         // What the cookie SYN-ACK did: SYN sent (SND.NXT = ISS + 1), our window

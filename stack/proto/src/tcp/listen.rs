@@ -3,6 +3,7 @@
 //! a listener or to no connection at all, and the RSTs that answer them.
 
 use super::conn::AcceptMark;
+use core::num::NonZeroU16;
 use super::*;
 
 #[derive(Debug)]
@@ -85,7 +86,7 @@ impl Tcp {
             return false;
         }
         let Some(c) = slot.conn.as_mut().filter(|c| c.announced) else { return false };
-        let Some(port) = c.listener_port else { return false };
+        let Some(port) = c.listener_port.map(NonZeroU16::get) else { return false };
         if c.accept != AcceptMark::Out {
             return false;
         }
@@ -108,7 +109,7 @@ impl Tcp {
             return false;
         }
         c.accept = AcceptMark::Out;
-        if let Some(l) = c.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+        if let Some(l) = c.listener_port.and_then(|p| self.listeners.get_mut(&p.get())) {
             l.queued = l.queued.saturating_sub(1);
         }
         true
@@ -123,7 +124,7 @@ impl Tcp {
         // Its connections no longer count in any queue (a later listener on the
         // port starts empty). Walks the slots: unlisten is rare.
         for idx in 0..self.slots.len() {
-            if let Some(c) = self.slots[idx].conn.as_mut().filter(|c| c.listener_port == Some(port)) {
+            if let Some(c) = self.slots[idx].conn.as_mut().filter(|c| c.listener_port.map(NonZeroU16::get) == Some(port)) {
                 c.in_backlog = false;
                 c.accept = AcceptMark::Out;
             }
@@ -223,9 +224,16 @@ impl Tcp {
         self.stats.passive_opens += 1;
         let mut env = env!(self);
         let conn = self.slots[idx as usize].conn.as_mut().expect("just allocated");
-        conn.listener_port = Some(port);
+        conn.listener_port = NonZeroU16::new(port);
         conn.in_backlog = true;
         conn.apply_peer_syn(repr, now, out.path_mtu(remote.ip()));
+        // RFC 5482 §3.1: the client's UTO in its SYN (a SYN answered with a
+        // cookie is not remembered, nor is its UTO).
+        if let Some(u) = repr.options.user_timeout {
+            if conn.on_remote_uto(u, env.cfg) {
+                env.stats.uto_adopted += 1;
+            }
+        }
         // The SYN's window is never scaled (RFC 7323 §2.2).
         conn.snd_wnd = u32::from(repr.window);
         conn.max_snd_wnd = conn.snd_wnd;

@@ -179,8 +179,14 @@
 //! * The user timeout (RFC 9293 §3.8.3, RFC 5482 §2; [`Tcp::set_user_timeout`])
 //!   counts from when data went out with nothing outstanding or from the
 //!   last ACK of new data; the abort also sends the RST of an ABORT
-//!   (§3.10.8 only deletes the TCB). The UTO option (RFC 5482 §3) is neither
-//!   sent nor taken.
+//!   (§3.10.8 only deletes the TCB).
+//! * The TCP User Timeout Option (RFC 5482 §3; [`uto`]): a local user timeout
+//!   is advertised (ADV_UTO) in the SYN / SYN-ACK and once on a pure ACK after
+//!   [`Tcp::set_user_timeout`] changes it (never by default); a received one
+//!   sets the user timeout to `min(uto_max, max(ADV_UTO, REMOTE_UTO, 100 s))`
+//!   (§3.1) unless [`TcpConfig::uto_changeable`] is off (§3.2), counted in
+//!   `uto_adopted`. A SYN answered with a SYN cookie is not remembered, nor is
+//!   its UTO. Linux implements no UTO: kernel peers ignore it.
 
 /// Split borrows of a [`Tcp`] into the slot of `idx` and the environment.
 macro_rules! env {
@@ -209,6 +215,7 @@ mod output;
 pub mod pool;
 mod table;
 mod timers;
+pub mod uto;
 pub mod retransmit;
 pub mod seq;
 pub mod state;
@@ -384,8 +391,16 @@ pub struct TcpConfig {
     /// while we probe it) before the connection is aborted with
     /// [`CloseReason::UserTimeout`]. `None` (the default, as Linux's
     /// `TCP_USER_TIMEOUT` of 0): only [`TcpConfig::max_retries`] decides. Per
-    /// connection with [`Tcp::set_user_timeout`]; at most 24 days.
+    /// connection with [`Tcp::set_user_timeout`]; at most 24 days. When set,
+    /// SYN and SYN-ACK advertise it in a User Timeout Option (RFC 5482 §3).
     pub user_timeout: Option<Duration>,
+    /// RFC 5482 §3.2 "changeable": a peer's User Timeout Option sets the user
+    /// timeout to `min(uto_max, max(ours, theirs, 100 s))` (§3.1, [`uto`]).
+    /// Default true; false ignores received options.
+    pub uto_changeable: bool,
+    /// U_LIMIT of RFC 5482 §3.1: the largest user timeout a peer's option can
+    /// set. Default 24 days (the largest user timeout).
+    pub uto_max: Duration,
 }
 
 impl TcpConfig {
@@ -464,6 +479,8 @@ impl Default for TcpConfig {
             keepalive: None,
             flight_states: 65_536,
             user_timeout: None,
+            uto_changeable: true,
+            uto_max: Duration::from_secs(24 * 86_400),
         }
     }
 }
@@ -768,7 +785,7 @@ impl Tcp {
         if conn.announced {
             self.events.push_back(TcpEvent::Closed { conn: conn.id, reason });
         }
-        if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+        if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p.get())) {
             if conn.in_backlog {
                 l.pending = l.pending.saturating_sub(1);
             }
@@ -800,14 +817,14 @@ impl Tcp {
         let Some(conn) = slot.conn.as_mut() else { return };
         if conn.in_backlog && conn.state != State::SynReceived {
             conn.in_backlog = false;
-            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+            if let Some(l) = conn.listener_port.and_then(|p| self.listeners.get_mut(&p.get())) {
                 l.pending = l.pending.saturating_sub(1);
             }
         }
         if conn.accept == AcceptMark::Entering {
             // Just established (its Accepted event is queued): in the accept
             // queue until the application takes it (if the listener still exists).
-            conn.accept = match conn.listener_port.and_then(|p| self.listeners.get_mut(&p)) {
+            conn.accept = match conn.listener_port.and_then(|p| self.listeners.get_mut(&p.get())) {
                 Some(l) => {
                     l.queued += 1;
                     AcceptMark::In
@@ -998,7 +1015,7 @@ impl Tcp {
             } else {
                 // A passive open in SYN-RECEIVED completes only if its listener's
                 // accept queue has room.
-                let accept_full = conn.state == State::SynReceived && conn.listener_port.and_then(|p| listeners.get(&p)).is_some_and(Listener::accept_full);
+                let accept_full = conn.state == State::SynReceived && conn.listener_port.and_then(|p| listeners.get(&p.get())).is_some_and(Listener::accept_full);
                 let mut env = env!(self);
                 env.accept_full = accept_full;
                 let outcome = conn.process(now, &mut env, repr, out);
@@ -1030,7 +1047,7 @@ impl Tcp {
             }
             slot.timer_at = None;
             let syn_pressure = slot.conn.as_ref().is_some_and(|c| c.in_backlog)
-                && slot.conn.as_ref().and_then(|c| c.listener_port).and_then(|p| self.listeners.get(&p)).is_some_and(|l| self.cfg.under_pressure(l.pending));
+                && slot.conn.as_ref().and_then(|c| c.listener_port).and_then(|p| self.listeners.get(&p.get())).is_some_and(|l| self.cfg.under_pressure(l.pending));
             let mut env = env!(self);
             env.syn_pressure = syn_pressure;
             let conn = self.slots[idx as usize].conn.as_mut().expect("checked");
@@ -1372,8 +1389,15 @@ impl Tcp {
         let idx = conn.index;
         match self.get_mut(conn) {
             Some(c) => {
-                c.user_timeout_ms = conn::user_timeout_ms(timeout);
+                c.set_user_timeout_ms(conn::user_timeout_ms(timeout));
                 c.reclamp_user_timeout();
+                // RFC 5482 §3: advertise the new value (on the SYN if not yet
+                // synchronized, else once on a pure ACK).
+                c.adv_uto = uto::adv_uto(timeout);
+                if c.adv_uto != 0 && c.state.is_synchronized() {
+                    c.set_uto_pending(true);
+                    c.ack_now = true;
+                }
                 self.after(idx, Outcome::Keep);
                 true
             }
@@ -1383,7 +1407,7 @@ impl Tcp {
 
     /// The user timeout of `conn` (`None` when off or for a stale handle).
     pub fn user_timeout(&self, conn: ConnId) -> Option<Duration> {
-        self.get(conn).and_then(|c| (c.user_timeout_ms != 0).then(|| Duration::from_millis(u64::from(c.user_timeout_ms))))
+        self.get(conn).and_then(|c| (c.user_timeout_ms() != 0).then(|| Duration::from_millis(u64::from(c.user_timeout_ms()))))
     }
 
     /// Turn keepalive (RFC 1122 §4.2.3.6) on with these parameters, or off with

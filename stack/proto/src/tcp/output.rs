@@ -29,13 +29,21 @@ impl Conn {
                 Some(ts) => (ts_clock(now, ts.offset), if has_ack { ts.recent } else { 0 }),
                 None => (0, 0),
             };
-            self.offer.syn_options(tsval, tsecr)
+            // RFC 5482 §3: ADV_UTO in our SYN / SYN-ACK when a local user
+            // timeout is set (never by default: the SYN-ACK stays Linux's).
+            TcpOptions { user_timeout: self.adv_uto(), ..self.offer.syn_options(tsval, tsecr) }
         } else {
             let timestamps = self.ts.as_ref().map(|ts| (ts_clock(now, ts.offset), ts.recent));
             // RFC 2018 §4: SACK blocks in every ACK while data is held out of order.
             let sack = if has_ack { self.sack_blocks() } else { Default::default() };
             env.stats.sack_blocks_sent += u64::from(sack.len);
-            TcpOptions { timestamps, sack, ..TcpOptions::default() }
+            // RFC 5482 §3: after a change of the local user timeout, ADV_UTO
+            // once more, on a segment without data (the MSS leaves no room).
+            let user_timeout = if self.uto_pending() && len == 0 { self.adv_uto() } else { None };
+            if user_timeout.is_some() && has_ack {
+                self.set_uto_pending(false);
+            }
+            TcpOptions { timestamps, sack, user_timeout, ..TcpOptions::default() }
         };
         let payload = if len > 0 { self.tx.read_at(&mut *env.pool, off, len) } else { &[] };
         let repr = TcpRepr {
@@ -317,11 +325,11 @@ impl Conn {
     /// `at`, or the end of the user timeout if sooner (data outstanding,
     /// window probes included).
     pub(crate) fn uto_clamp(&self, now: Instant, at: Instant) -> Instant {
-        if self.user_timeout_ms == 0 || !self.state.is_synchronized() || self.snd_una == self.snd_max {
+        if self.user_timeout_ms() == 0 || !self.state.is_synchronized() || self.snd_una == self.snd_max {
             return at;
         }
         let elapsed = (now.millis() as u32).wrapping_sub(self.una_since_ms);
-        let left = self.user_timeout_ms.saturating_sub(elapsed);
+        let left = self.user_timeout_ms().saturating_sub(elapsed);
         at.min(now + Duration::from_millis(u64::from(left)))
     }
 
@@ -330,14 +338,15 @@ impl Conn {
     /// armed deadline itself is the reference (it lies within the 24 days the
     /// millisecond counters cover).
     pub(crate) fn reclamp_user_timeout(&mut self) {
-        if self.user_timeout_ms == 0 || !self.state.is_synchronized() || self.snd_una == self.snd_max {
+        if self.user_timeout_ms() == 0 || !self.state.is_synchronized() || self.snd_una == self.snd_max {
             return;
         }
+        let uto = self.user_timeout_ms();
         for t in [&mut self.rto_at, &mut self.persist_at] {
             if let Some(at) = *t {
                 let since = (at.millis() as u32).wrapping_sub(self.una_since_ms);
-                let end = if since >= self.user_timeout_ms {
-                    Instant::from_micros(at.micros().saturating_sub(1000 * u64::from(since - self.user_timeout_ms)))
+                let end = if since >= uto {
+                    Instant::from_micros(at.micros().saturating_sub(1000 * u64::from(since - uto)))
                 } else {
                     at
                 };
@@ -353,7 +362,7 @@ impl Conn {
     /// (§3.10.5; FreeBSD's `tcp_drop` does the same), so it does not keep a
     /// half-open connection.
     fn check_user_timeout(&mut self, now: Instant, env: &mut Env<'_>, out: &mut impl SegmentSink) -> Option<Outcome> {
-        if self.user_timeout_ms == 0 || !self.state.is_synchronized() {
+        if self.user_timeout_ms() == 0 || !self.state.is_synchronized() {
             return None;
         }
         // Nothing outstanding (a closed window not probed yet): no clock runs;
@@ -362,7 +371,7 @@ impl Conn {
             return None;
         }
         let elapsed = (now.millis() as u32).wrapping_sub(self.una_since_ms);
-        if elapsed < self.user_timeout_ms {
+        if elapsed < self.user_timeout_ms() {
             return None;
         }
         env.stats.user_timeouts += 1;

@@ -103,6 +103,9 @@ pub struct TcpStats {
     /// Connections aborted because sent data stayed unacknowledged longer than
     /// their user timeout (RFC 9293 §3.10.8; also counted in `timeouts`).
     pub user_timeouts: u64,
+    /// User Timeout Options of the peer adopted as the connection's user
+    /// timeout (RFC 5482 §3.1; `TcpConfig::uto_changeable`).
+    pub uto_adopted: u64,
     /// RSTs ignored in TIME-WAIT (RFC 1337 §3 fix F1).
     pub time_wait_rst_ignored: u64,
     /// RSTs not sent to segments for no connection (closed port, ACK to a
@@ -185,7 +188,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 67;
+    pub const COUNT: usize = 68;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -234,6 +237,7 @@ impl TcpStats {
             ("keepalive_probes", self.keepalive_probes),
             ("keepalive_timeouts", self.keepalive_timeouts),
             ("user_timeouts", self.user_timeouts),
+            ("uto_adopted", self.uto_adopted),
             ("time_wait_rst_ignored", self.time_wait_rst_ignored),
             ("rst_rate_limited", self.rst_rate_limited),
             ("cookies_sent", self.cookies_sent),
