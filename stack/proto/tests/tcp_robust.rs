@@ -690,10 +690,10 @@ fn old_cookie_is_refused() {
     assert_eq!(out.0.len(), 1);
     assert!(out.0[0].has(TcpFlags::RST) && out.0[0].seq == old.ack);
     // Two minutes after the last cookie the listener stops checking: a plain
-    // ACK to a listener (bad_ack), no hashing.
+    // ACK to a listener (ack_to_listener), no hashing.
     b.handle_segment(Instant::from_millis(121_000), SPOOFED, B_IP, &old.repr(), &mut out);
     assert_eq!(b.stats().cookies_failed, 1);
-    assert_eq!(b.stats().bad_ack, 1);
+    assert_eq!(b.stats().ack_to_listener, 1);
 }
 
 /// Cookie SYN-ACKs are never retransmitted (no state). The 128 queued

@@ -191,7 +191,7 @@ impl Tcp {
                 }
             }
             // An ACK to a listener (RFC 9293 §3.10.7.2): <SEQ=SEG.ACK><CTL=RST>.
-            self.stats.bad_ack += 1;
+            self.stats.ack_to_listener += 1;
             self.reset_reply(now, local, remote, repr, out);
             return;
         }

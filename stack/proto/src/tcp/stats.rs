@@ -31,6 +31,10 @@ pub struct TcpStats {
     /// Segments dropped for an unacceptable ACK (too old per RFC 5961 §5.2, or a bad
     /// ACK of our SYN).
     pub bad_ack: u64,
+    /// ACKs (without SYN) to a listener with no connection: answered with RST
+    /// (RFC 9293 §3.10.7.2), e.g. a peer's ACK of a retransmitted FIN that
+    /// arrived after the connection was freed.
+    pub ack_to_listener: u64,
     /// Segments dropped because they acknowledge data never sent.
     pub ack_unsent: u64,
     /// Segments dropped because they lack the ACK bit in a synchronized state.
@@ -169,6 +173,7 @@ impl TcpStats {
         "bad_address",
         "out_of_window",
         "bad_ack",
+        "ack_to_listener",
         "ack_unsent",
         "no_ack",
         "syn_queue_full",
@@ -188,7 +193,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 68;
+    pub const COUNT: usize = 69;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -206,6 +211,7 @@ impl TcpStats {
             ("no_listener_rst", self.no_listener_rst),
             ("out_of_window", self.out_of_window),
             ("bad_ack", self.bad_ack),
+            ("ack_to_listener", self.ack_to_listener),
             ("ack_unsent", self.ack_unsent),
             ("no_ack", self.no_ack),
             ("syn_queue_full", self.syn_queue_full),
