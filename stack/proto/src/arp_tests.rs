@@ -2,12 +2,12 @@
 //! reply (here or from another core), retries and failure reaching the sender,
 //! static entries, gratuitous ARP bytes.
 
+use crate::Frames;
 use crate::arp::{FAILED_HOLD, QUEUE_PER_NEIGHBOUR};
 use crate::iface::{Interface, InterfaceConfig};
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
 use crate::udp::UdpError;
-use crate::FrameSink;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use wire::arp::{ArpOperation, ArpRepr};
 use wire::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
@@ -18,17 +18,6 @@ const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-
-#[derive(Default)]
-struct Frames(Vec<Vec<u8>>);
-impl FrameSink for Frames {
-    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        let mut b = vec![0u8; len];
-        fill(&mut b);
-        self.0.push(b);
-        true
-    }
-}
 
 fn iface() -> Interface {
     Interface::new(InterfaceConfig { mac: OUR_MAC, ipv4: vec![(US, 24)], ..Default::default() })

@@ -5,6 +5,7 @@
 //! counted; a destination unreachable ends a connection attempt (RFC 5461) and
 //! is otherwise the error reported at timeout (RFC 1122 §4.2.3.9).
 
+use crate::Frames;
 use super::*;
 use crate::iface::InterfaceConfig;
 use crate::stats::DropReason;
@@ -27,17 +28,6 @@ const FAR4: Ipv4Addr = Ipv4Addr::new(198, 19, 1, 2);
 const US6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 const ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const FAR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
-
-#[derive(Default)]
-struct Frames(Vec<Vec<u8>>);
-impl FrameSink for Frames {
-    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        let mut b = vec![0u8; len];
-        fill(&mut b);
-        self.0.push(b);
-        true
-    }
-}
 
 /// A packet we sent, decoded (checksums verified).
 struct Sent {

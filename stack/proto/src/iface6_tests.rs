@@ -2,11 +2,11 @@
 //! and counted by reason), echo (also fragmented both ways), UDP with packets
 //! queued during resolution, ICMPv6 errors, DAD and SLAAC.
 
+use crate::Frames;
 use crate::iface::{Interface, InterfaceConfig};
 use crate::ipv6::AddrState;
 use crate::stats::DropReason;
 use crate::time::{Duration, Instant};
-use crate::FrameSink;
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use wire::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
 use wire::icmpv6::{Icmpv6Repr, Packet as IcmpPacket};
@@ -20,17 +20,6 @@ const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const US: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 const PEER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const PEER_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
-
-#[derive(Default)]
-struct Frames(Vec<Vec<u8>>);
-impl FrameSink for Frames {
-    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        let mut b = vec![0u8; len];
-        fill(&mut b);
-        self.0.push(b);
-        true
-    }
-}
 
 /// An interface with US, its DAD done.
 fn iface() -> Interface {

@@ -1,6 +1,7 @@
 //! Tests of the interface: ARP, ICMP, UDP, TCP answers, drops by reason, and
 //! IPv4 fragments both ways.
 
+use crate::Frames;
 use super::*;
 use wire::icmpv4::{unreachable, Icmpv4Repr};
 use wire::udp::UdpRepr;
@@ -10,18 +11,6 @@ const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-
-/// Collects the frames the interface sends.
-#[derive(Default)]
-struct Frames(Vec<Vec<u8>>);
-impl FrameSink for Frames {
-    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        let mut b = vec![0u8; len];
-        fill(&mut b);
-        self.0.push(b);
-        true
-    }
-}
 
 fn iface() -> Interface {
     Interface::new(InterfaceConfig { mac: OUR_MAC, ipv4: vec![(US, 24)], ..Default::default() })

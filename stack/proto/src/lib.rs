@@ -37,3 +37,17 @@ pub trait FrameSink {
     /// nothing) when no transmit buffer is free; the caller counts the drop.
     fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool;
 }
+
+/// A [`FrameSink`] that keeps every frame in memory, in order, and never runs
+/// out of room: for tests, simulations and replays (`.0` is the list).
+#[derive(Debug, Default, Clone)]
+pub struct Frames(pub Vec<Vec<u8>>);
+
+impl FrameSink for Frames {
+    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
+        let mut b = vec![0u8; len];
+        fill(&mut b);
+        self.0.push(b);
+        true
+    }
+}

@@ -4,27 +4,17 @@
 //! forms the address is applied when it does. Another node advertising an
 //! address we use (DAD done) is counted and reported once; the address stays.
 
+use proto::Frames;
 use core::net::Ipv6Addr;
 use proto::iface::{Interface, InterfaceConfig};
 use proto::ipv6::AddrState;
 use proto::time::Instant;
-use proto::FrameSink;
 
 const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 /// Our SLAAC address in 2001:db8:1::/64 (modified EUI-64 of OUR_MAC).
 const SLAAC: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0xff, 0xfe00, 2);
 const LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, 2);
-
-struct Frames(Vec<Vec<u8>>);
-impl FrameSink for Frames {
-    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        let mut b = vec![0u8; len];
-        fill(&mut b);
-        self.0.push(b);
-        true
-    }
-}
 
 /// An IPv6 frame from `src_mac` carrying the ICMPv6 message `b` (checksum filled in).
 fn icmp6_frame(src_mac: [u8; 6], dst_mac: [u8; 6], src: Ipv6Addr, dst: Ipv6Addr, b: &[u8]) -> Vec<u8> {

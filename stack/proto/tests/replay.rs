@@ -13,10 +13,10 @@
 //! by each sender, RFC 6864 / RFC 7739) are listed per case, and every checksum
 //! of ours is verified.
 
+use proto::Frames;
 use core::net::{Ipv4Addr, Ipv6Addr};
 use proto::iface::{Interface, InterfaceConfig};
 use proto::time::Instant;
-use proto::FrameSink;
 use std::path::PathBuf;
 
 const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
@@ -27,17 +27,6 @@ const TARGET_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0xff, 0xfe00, 2);
 /// The target's TCP listener and UDP echo port in the captures.
 const TCP_PORT: u16 = 7777;
 const ECHO_PORT: u16 = 7;
-
-#[derive(Default)]
-struct Frames(Vec<Vec<u8>>);
-impl FrameSink for Frames {
-    fn send_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        let mut b = vec![0u8; len];
-        fill(&mut b);
-        self.0.push(b);
-        true
-    }
-}
 
 /// One captured frame: microseconds since the epoch and the bytes.
 struct Rec {
