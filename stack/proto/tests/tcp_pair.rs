@@ -665,38 +665,9 @@ fn readable_once_and_writable_after_full() {
     assert_eq!(s.a.send(c, b"x"), Err(proto::tcp::SendError::Closed));
 }
 
-#[test]
-fn time_wait_recycled_by_new_syn() {
-    let mut s = Sim::pair();
-    // The server closes first, so the server holds TIME-WAIT.
-    let (c, sc) = s.handshake(80);
-    s.b.close(sc).unwrap();
-    let mut client_closed = false;
-    let ok = s.run(Duration::from_secs(2), |s| {
-        let mut buf = [0u8; 8];
-        if !client_closed && s.a.recv(c, &mut buf) == Err(RecvError::Eof) {
-            s.a.close(c).unwrap();
-            client_closed = true;
-        }
-        let _ = s.b.recv(sc, &mut buf);
-        Sim::closed(&s.a_events, c).is_some() && Sim::closed(&s.b_events, sc).is_some()
-    });
-    assert!(ok);
-    assert_eq!(s.b.connection_count(), 1, "server in TIME-WAIT");
-    // Same 4-tuple again, right away: the SYN (higher ISN, the clock moved) recycles it.
-    s.now += Duration::from_millis(10);
-    s.b_events.clear();
-    let c2 = s.connect(80);
-    assert!(s.run(Duration::from_secs(2), |s| s.accepted().is_some() && s.a_events.contains(&TcpEvent::Connected(c2))));
-    assert_eq!(s.b.stats().time_wait_recycled, 1);
-}
-
-/// RFC 6191 §2: with timestamps on the old connection, a SYN whose TSval is
-/// newer than TS.Recent opens a new incarnation from TIME-WAIT even with a
-/// sequence number below RCV.NXT (the sequence-number rule alone refused it);
-/// one with an older TSval does not, whatever its sequence number.
-#[test]
-fn time_wait_recycled_by_timestamp_rfc6191() {
+/// A pair whose connection on port 80 the server closed first, so that the
+/// server holds it in TIME-WAIT (both sides saw it closed).
+fn server_in_time_wait() -> Sim {
     let mut s = Sim::pair();
     let (c, sc) = s.handshake(80);
     s.b.close(sc).unwrap();
@@ -711,6 +682,27 @@ fn time_wait_recycled_by_timestamp_rfc6191() {
         Sim::closed(&s.a_events, c).is_some() && Sim::closed(&s.b_events, sc).is_some()
     }));
     assert_eq!(s.b.connection_count(), 1, "server in TIME-WAIT");
+    s
+}
+
+#[test]
+fn time_wait_recycled_by_new_syn() {
+    let mut s = server_in_time_wait();
+    // Same 4-tuple again, right away: the SYN (higher ISN, the clock moved) recycles it.
+    s.now += Duration::from_millis(10);
+    s.b_events.clear();
+    let c2 = s.connect(80);
+    assert!(s.run(Duration::from_secs(2), |s| s.accepted().is_some() && s.a_events.contains(&TcpEvent::Connected(c2))));
+    assert_eq!(s.b.stats().time_wait_recycled, 1);
+}
+
+/// RFC 6191 §2: with timestamps on the old connection, a SYN whose TSval is
+/// newer than TS.Recent opens a new incarnation from TIME-WAIT even with a
+/// sequence number below RCV.NXT (the sequence-number rule alone refused it);
+/// one with an older TSval does not, whatever its sequence number.
+#[test]
+fn time_wait_recycled_by_timestamp_rfc6191() {
+    let mut s = server_in_time_wait();
     // The client's last segment: its port, sequence number and TSval.
     let last = s.log.iter().rev().find(|(_, g)| g.src == s.a_ip).map(|(_, g)| g.clone()).unwrap();
     let tsval = last.options.timestamps.expect("timestamps in use").0;
