@@ -595,27 +595,34 @@ fn write_icmp6(
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
 }
 
-/// Poll every device until `pred` matched or `timeout` passed.
+/// Poll every device until `pred` matched or `timeout` passed. Stops at the
+/// burst that matched: a frame the answer draws may arrive on another queue
+/// at once (the peer's transmit queue follows the CPU or the flow hash, so
+/// the NS and the echo request it unblocks often land on different queues)
+/// and must be left for the next call, not swept up and discarded here.
 fn rx_until_any(
     devs: &mut [XskDevice],
     timeout: Duration,
     mut pred: impl FnMut(usize, &[u8], &mut xsk::XskTx) -> bool,
 ) -> bool {
     let deadline = Instant::now() + timeout;
-    let mut hit = false;
-    while !hit && Instant::now() < deadline {
+    while Instant::now() < deadline {
         for (q, dev) in devs.iter_mut().enumerate() {
             dev.wait(Duration::from_millis(10)).expect("wait");
+            let mut hit = false;
             dev.rx_burst(64, |f, tx| {
-                if pred(q, f, tx) {
+                if !hit && pred(q, f, tx) {
                     hit = true;
                 }
             })
             .expect("rx_burst");
             dev.flush().expect("flush");
+            if hit {
+                return true;
+            }
         }
     }
-    hit
+    false
 }
 
 #[test]
@@ -624,7 +631,26 @@ fn ndp_and_ping6_on_two_queues() {
     let tb = Testbed::new('c', 2);
     let stack_if = tb.stack_if.clone();
     let peer_ns = tb.peer_ns.clone();
+    // The NS and the echo request on different queues, on every machine: the
+    // peer sends the NS from ping's CPU (0) and the echo request from the
+    // softirq that took our NA, on this thread's CPU (1); XPS maps CPU q to
+    // transmit queue q, and veth delivers on the matching receive queue.
+    // Without this, the queues follow the kernel's per-boot flow-hash seed, and
+    // the harness bug this found (the echo swept up with the NS) showed on some
+    // machines only.
+    for (q, mask) in [(0, "1"), (1, "2")] {
+        let path = format!("/sys/class/net/{}/queues/tx-{q}/xps_cpus", tb.peer_if);
+        must(&["ip", "netns", "exec", &tb.peer_ns, "sh", "-c", &format!("echo {mask} > {path}")]);
+    }
     tb.in_stack_ns(move || {
+        // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it and
+        // sched_setaffinity(0, ..) changes this thread's affinity only.
+        let rc = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(1, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+        };
+        assert_eq!(rc, 0, "ndp_and_ping6_on_two_queues needs CPU 1 (2 CPUs): {}", std::io::Error::last_os_error());
         assert_eq!(xsk::interface_queues(&stack_if).unwrap(), 2);
         let prog = XdpProgram::attach(&stack_if, XdpMode::Auto, &[], &[STACK_IP6]).unwrap();
         let mut devs = Vec::new();
@@ -649,6 +675,9 @@ fn ndp_and_ping6_on_two_queues() {
             "netns",
             "exec",
             &peer_ns,
+            "taskset",
+            "-c",
+            "0",
             "ping",
             "-6",
             "-n",
