@@ -320,7 +320,7 @@ impl Conn {
     pub fn new(p: NewConn, state: State, cfg: &TcpConfig) -> Conn {
         let NewConn { id, local, remote, iss, offer, ts_offset } = p;
         let tx = ChunkBuf::new(cfg.tx_buffer);
-        let rx = ChunkBuf::new(cfg.rx_buffer_initial.clamp(1, cfg.rx_buffer.max(1)));
+        let rx = ChunkBuf::new(cfg.initial_rx_buffer());
         let mss = u32::from(cfg.mss);
         Conn {
             id,
@@ -695,10 +695,22 @@ impl Conn {
             let zero_window_at_edge = self.rwin.current(self.rcv_nxt) == 0 && (seq == self.rcv_nxt || (seq + 1 == self.rcv_nxt && payload.len() <= 1)) && !syn;
             if !zero_window_at_edge {
                 env.stats.out_of_window += 1;
+                if syn && !rst {
+                    // RFC 5961 §4.2: a SYN "irrespective of the sequence number"
+                    // draws a challenge ACK, and those are rate-limited (§7),
+                    // as in Linux (`tcp_validate_incoming`: syn_challenge): an
+                    // out-of-window SYN must not buy a blind attacker one ACK
+                    // each (duplicate ACKs a non-SACK sender takes for loss).
+                    self.challenge_ack(now, env);
+                    return Outcome::Keep;
+                }
                 // Answering every unacceptable pure ACK could start an ACK storm with a
                 // peer that does the same; those get at most one answer per 200 ms
                 // (like Linux's tcp_invalid_ratelimit).
                 let limited = seg_len == 0 && self.oow_ack_limited(now);
+                if limited && !rst {
+                    env.stats.oow_acks_limited += 1;
+                }
                 if !rst && !limited {
                     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                     self.ack_now = true;
@@ -746,17 +758,6 @@ impl Conn {
         if payload.len() > room {
             payload = &payload[..room];
             fin = false;
-        }
-
-        // RFC 7323 §5.3 R3 / §4.3: an acceptable segment with SEG.TSval >=
-        // TS.Recent and SEG.SEQ <= Last.ACK.sent (it covers the left edge of
-        // what our next ACK acknowledges) updates TS.Recent; after §5.5's
-        // invalidation any TSval does.
-        if let (Some(ts), Some((tsval, _))) = (self.ts.as_mut(), seg_ts) {
-            if seq <= self.last_ack_sent && (ts_expired || !paws_rejects(tsval, ts.recent)) {
-                ts.recent = tsval;
-                ts.recent_at = now;
-            }
         }
 
         // Second: the RST bit (RFC 5961 §3.2).
@@ -824,8 +825,26 @@ impl Conn {
             }
         }
         let pure = repr.payload.is_empty() && !flags.contains(TcpFlags::FIN);
+        // An ACK below SND.UNA (still within RFC 5961 §5.2's bound) is old:
+        // its data is taken, its TSval is not (Linux's `old_ack`).
+        let ack_not_old = ack >= self.snd_una;
         if let Some(outcome) = self.process_ack(now, env, repr, pure) {
             return outcome;
+        }
+        // RFC 7323 §5.3 R3 / §4.3: an acceptable segment with SEG.TSval >=
+        // TS.Recent and SEG.SEQ <= Last.ACK.sent (it covers the left edge of
+        // what our next ACK acknowledges) updates TS.Recent; after §5.5's
+        // invalidation any TSval does. "Acceptable" includes its RST, SYN and
+        // ACK fields (RFC 5961 §5, RFC 7323 §5.3 note): only here, after they
+        // passed, so that a segment dropped for its ACK or its missing ACK bit
+        // cannot install a TSval far ahead and make PAWS reject every segment
+        // of the real peer (Linux calls tcp_replace_ts_recent from tcp_ack for
+        // the same reason).
+        if let (Some(ts), Some((tsval, _))) = (self.ts.as_mut(), seg_ts) {
+            if ack_not_old && seq <= self.last_ack_sent && (ts_expired || !paws_rejects(tsval, ts.recent)) {
+                ts.recent = tsval;
+                ts.recent_at = now;
+            }
         }
 
         // Seventh: segment text.
@@ -849,14 +868,17 @@ impl Conn {
     fn process_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, pure: bool) -> Option<Outcome> {
         let ack = SeqNum(repr.ack);
         // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+        // Either answer is an ACK a blind attacker can draw at will: both go
+        // through the challenge-ACK limit (RFC 5961 §7; Linux answers both
+        // with `tcp_send_challenge_ack`).
         if ack > self.snd_max {
             env.stats.ack_unsent += 1;
-            self.ack_now = true;
+            self.challenge_ack(now, env);
             return Some(Outcome::Keep);
         }
         if ack < self.snd_una - self.max_snd_wnd.max(1) {
             env.stats.bad_ack += 1;
-            self.ack_now = true;
+            self.challenge_ack(now, env);
             return Some(Outcome::Keep);
         }
         self.probes_unanswered = 0;
@@ -869,14 +891,30 @@ impl Conn {
             self.tx.consume(env.pool, data_acked);
             self.tx_seq += data_acked as u32;
             self.snd_una = ack;
+            // `push_to` is compared with SND.NXT modulo 2^32: kept within the
+            // window, it cannot read as "ahead" 2 GiB after the last
+            // `send_nodelay` (which would switch Nagle off for the next 2 GiB).
+            if self.push_to < ack {
+                self.push_to = ack;
+            }
             // The user timeout counts from the last progress (RFC 9293 §3.8.3).
             self.una_since_ms = now.millis() as u32;
             if self.snd_nxt < ack {
                 self.snd_nxt = ack;
             }
-            // RTT measurement: timestamps (RFC 7323 §4) or Karn-timed segment (RFC 6298 §3).
-            match (self.ts.as_ref(), repr.options.timestamps) {
-                (Some(ts), Some((_, tsecr))) if tsecr != 0 => {
+            // RTT measurement, in µs of our own clock where it can be: the send
+            // time of the oldest newly acknowledged segment never retransmitted
+            // (as Linux's `tcp_clean_rtx_queue`); else timestamps (RFC 7323 §4,
+            // unambiguous after a retransmission, in ms), else the Karn-timed
+            // segment (RFC 6298 §3). Timestamps in ms alone would give SRTT 0
+            // on a sub-millisecond path, and RACK a reordering window of 0.
+            let log_rtt = self.loss.fl.as_deref().and_then(|f| f.log.rtt_sample(ack, now));
+            match (log_rtt, self.ts.as_ref(), repr.options.timestamps) {
+                (Some(r), _, _) => {
+                    self.rtt.sample(r);
+                    self.rtt.cancel_timing();
+                }
+                (None, Some(ts), Some((_, tsecr))) if tsecr != 0 => {
                     let ms = ts_clock(now, ts.offset).wrapping_sub(tsecr);
                     if ms < 60_000 {
                         self.rtt.sample(Duration::from_millis(u64::from(ms)));

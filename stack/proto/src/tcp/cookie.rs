@@ -205,7 +205,9 @@ impl Tcp {
             }
             _ => None,
         };
-        let options = TcpOptions { mss: Some(self.cfg.mss), window_scale: offer.wscale, sack_permitted: offer.sack, timestamps, ..TcpOptions::default() };
+        // The MSS a queued SYN-ACK announces (the offer's: 20 bytes less over
+        // IPv6, RFC 9293 §3.7.1); the cookie encodes the peer's, not ours.
+        let options = TcpOptions { mss: Some(offer.mss), window_scale: offer.wscale, sack_permitted: offer.sack, timestamps, ..TcpOptions::default() };
         let synack = TcpRepr {
             src_port: local.port(),
             dst_port: remote.port(),
@@ -213,8 +215,11 @@ impl Tcp {
             ack: repr.seq.wrapping_add(1),
             flags: TcpFlags::SYN | TcpFlags::ACK,
             // A SYN's window is never scaled (RFC 7323 §2.2); the same value a
-            // queued SYN-ACK would announce with an empty receive buffer.
-            window: self.cfg.rx_buffer.min(0xffff) as u16,
+            // queued SYN-ACK announces: the receive buffer the connection the
+            // cookie creates starts with, not the one it may grow to (a larger
+            // window would shrink at once, RFC 9293 §3.8.6, and the client's
+            // first flight into it be dropped as out of window).
+            window: self.cfg.initial_rx_buffer().min(0xffff) as u16,
             urgent: 0,
             options,
             payload: &[],

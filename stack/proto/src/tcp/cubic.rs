@@ -62,8 +62,12 @@ impl Cubic {
     }
 
     /// Multiplicative decrease and fast convergence (RFC 9438 §4.6, §4.7).
-    fn reduce(&mut self) {
-        let cwnd = f64::from(self.cwnd);
+    /// A congestion event with `flight` bytes outstanding. RFC 9438 §4.6:
+    /// ssthresh = flight_size · β (an implementation that takes cwnd instead
+    /// must keep cwnd from growing above the flight; we do both, see
+    /// `Conn::cwnd_limited`): the window the flow really used, never above cwnd.
+    fn reduce(&mut self, flight: u32) {
+        let cwnd = f64::from(self.cwnd.min(flight.max(2 * self.mss)));
         self.cwnd_prior = cwnd as f32;
         // §4.7 fast convergence: a flow whose window shrank releases bandwidth.
         self.w_max = if cwnd < f64::from(self.w_max) { (cwnd * (1.0 + BETA) / 2.0) as f32 } else { cwnd as f32 };
@@ -120,8 +124,8 @@ impl CongestionControl for Cubic {
         self.cwnd = self.cwnd.saturating_add(inc);
     }
 
-    fn on_congestion(&mut self, _now: Instant, _flight: u32) {
-        self.reduce();
+    fn on_congestion(&mut self, _now: Instant, flight: u32) {
+        self.reduce(flight);
         self.cwnd = self.ssthresh;
     }
 
@@ -132,9 +136,9 @@ impl CongestionControl for Cubic {
         }
     }
 
-    fn on_rto(&mut self, _now: Instant, _flight: u32) {
+    fn on_rto(&mut self, _now: Instant, flight: u32) {
         // §4.8: reduce as for a loss, then one segment; slow start follows.
-        self.reduce();
+        self.reduce(flight);
         self.cwnd = self.mss;
     }
 

@@ -57,6 +57,15 @@ pub(crate) struct Flight {
     /// `tcp_try_undo_recovery`): the controller before the recovery, our
     /// TSval when it began, and the end of the first segment deemed lost.
     pub undo: Option<(Controller, u32, SeqNum)>,
+    /// Congestion window validation (as Linux's `tcp_cwnd_validate`, RFC 9438
+    /// §4.6, RFC 7661's intent): the last transmit in this window stopped
+    /// for cwnd with data waiting.
+    pub cwnd_limited: bool,
+    /// The most bytes outstanding in this window (slow start grows cwnd only
+    /// while it is below twice this).
+    pub max_flight: u32,
+    /// The window of the two above ends when SND.UNA reaches this.
+    pub usage_seq: SeqNum,
 }
 
 /// The flights of one [`super::Tcp`]: lent to connections while they have data
@@ -104,6 +113,9 @@ impl FlightPool {
         f.tlp_end = None;
         f.rack_at = None;
         f.undo = None;
+        f.cwnd_limited = false;
+        f.max_flight = 0;
+        f.usage_seq = snd_una;
         Some(f)
     }
 

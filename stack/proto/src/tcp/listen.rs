@@ -167,8 +167,10 @@ impl Tcp {
         true
     }
 
-    /// RFC 9293 §3.10.7.2: a segment to a listener.
-    pub(super) fn listen_input(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) {
+    /// RFC 9293 §3.10.7.2: a segment to a listener. `iss`: the initial
+    /// sequence number a SYN that recycled a TIME-WAIT must take (else the
+    /// RFC 6528 clock's).
+    pub(super) fn listen_input(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, repr: &TcpRepr<'_>, iss: Option<SeqNum>, out: &mut impl SegmentSink) {
         let f = repr.flags;
         if f.contains(TcpFlags::RST) {
             self.stats.ignored += 1;
@@ -199,6 +201,13 @@ impl Tcp {
             self.stats.ignored += 1;
             return;
         }
+        if f.contains(TcpFlags::FIN) {
+            // SYN+FIN is no valid opening (a scanner's probe): dropped unanswered,
+            // as Linux does (`tcp_rcv_state_process`, LISTEN: "if (th->fin) goto
+            // discard"), where RFC 9293 would open the connection and take the FIN.
+            self.stats.syn_fin_dropped += 1;
+            return;
+        }
         let Some(l) = self.listeners.get(&port) else { return };
         if l.accept_full() {
             // No room to complete handshakes: leave the SYN unanswered (Linux).
@@ -214,7 +223,7 @@ impl Tcp {
             return;
         }
         let offer = self.offer(&remote).answer(&repr.options);
-        let iss = self.isn(&local, &remote, now);
+        let iss = iss.unwrap_or_else(|| self.isn(&local, &remote, now));
         // A SYN finding no slot or no memory is dropped unanswered (counted in
         // `alloc`): the client's retransmission may find room.
         let Ok(idx) = self.alloc(local, remote, iss, State::SynReceived, offer) else { return };

@@ -263,7 +263,8 @@ pub struct TcpConfig {
     /// Receive buffer per connection, bytes: the most the receive window can grow
     /// to (it starts at [`TcpConfig::rx_buffer_initial`] and is auto-tuned, see
     /// "Memory" in the module doc). Memory is taken from the pool only for bytes
-    /// actually held.
+    /// actually held. At most [`pool::MAX_QUEUE_BYTES`] (256 MiB; larger values
+    /// are clamped, as is `tx_buffer`).
     pub rx_buffer: usize,
     /// Receive buffer a connection starts with (the first windows it advertises),
     /// bytes; at most `rx_buffer`.
@@ -404,6 +405,12 @@ pub struct TcpConfig {
 }
 
 impl TcpConfig {
+    /// The receive buffer a new connection starts with:
+    /// [`TcpConfig::rx_buffer_initial`] within `1..=rx_buffer`.
+    pub(crate) fn initial_rx_buffer(&self) -> usize {
+        self.rx_buffer_initial.clamp(1, self.rx_buffer.max(1))
+    }
+
     /// Is a SYN queue holding `pending` handshakes under pressure (more than half
     /// of [`TcpConfig::syn_backlog`], at least 8, as Linux's `reqsk_timer_handler`
     /// judges)? Its entries then send at most [`SYN_RETRIES_UNDER_PRESSURE`]
@@ -1003,6 +1010,7 @@ impl Tcp {
         }
         let local = SocketAddr::new(dst, repr.dst_port);
         let remote = SocketAddr::new(src, repr.src_port);
+        let mut iss = None;
         if let Some(idx) = self.map.get(&self.slots, &FourTuple { local, remote }) {
             let listeners = &self.listeners;
             let conn = self.slots[idx as usize].conn.as_mut().expect("mapped slot holds a connection");
@@ -1011,6 +1019,12 @@ impl Tcp {
                 // A new incarnation: drop the TIME-WAIT and open anew (RFC 9293
                 // §3.10.7.4 TIME-WAIT note, RFC 6191).
                 self.stats.time_wait_recycled += 1;
+                // RFC 1122 §4.2.2.13 (1), RFC 6191 §2: the new ISS lies above
+                // every sequence number of the old incarnation, so none of its
+                // delayed segments (seen by the peer) can fall into the new
+                // one's window, timestamps or not. Linux (`tcp_timewait_state_process`):
+                // the old SND.NXT + 65535 + 2.
+                iss = Some(conn.snd_max + 65535 + 2);
                 self.release(idx, CloseReason::Normal);
             } else {
                 // A passive open in SYN-RECEIVED completes only if its listener's
@@ -1024,7 +1038,7 @@ impl Tcp {
             }
         }
         if self.listeners.contains_key(&repr.dst_port) {
-            self.listen_input(now, local, remote, repr, out);
+            self.listen_input(now, local, remote, repr, iss, out);
         } else {
             self.closed_input(now, local, remote, repr, out);
         }
@@ -1477,6 +1491,13 @@ impl Tcp {
     /// the peer's SACK-permitted), for tests and diagnostics.
     pub fn negotiated(&self, conn: ConnId) -> Option<Negotiated> {
         self.get(conn).map(|c| c.neg)
+    }
+
+    /// Congestion state of a connection, for tests and diagnostics:
+    /// `(cwnd, ssthresh)` in bytes (ssthresh `u32::MAX` before the first loss).
+    pub fn congestion_state(&self, conn: ConnId) -> Option<(u32, u32)> {
+        use congestion::CongestionControl;
+        self.get(conn).map(|c| (c.cc.window(), c.cc.ssthresh()))
     }
 
     /// Sequence state of a connection, for tests and diagnostics:

@@ -253,6 +253,8 @@ impl Conn {
                 break;
             }
         }
+        let unsent = self.tx.len().saturating_sub(self.snd_nxt.since(self.tx_seq) as usize) as u32;
+        self.note_cwnd_use(unsent);
         if self.ack_now && !sent {
             self.send_ack(now, env, out);
         }

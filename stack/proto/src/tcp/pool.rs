@@ -198,19 +198,27 @@ pub struct ChunkBuf {
     cur_k: Cell<u16>,
 }
 
+/// Most bytes one queue holds: a chain has at most `u16::MAX` chunks, the
+/// first of them partly consumed, so `u16::MAX - 1` whole chunks (256 MiB)
+/// can always be backed. Capacities are clamped to it, so that a receive
+/// window is never advertised beyond what the queue can take.
+pub const MAX_QUEUE_BYTES: usize = (u16::MAX as usize - 1) * CHUNK_SIZE;
+
 impl ChunkBuf {
-    /// An empty queue of `capacity` bytes; holds no memory.
+    /// An empty queue of `capacity` bytes (at most [`MAX_QUEUE_BYTES`]); holds
+    /// no memory.
     pub fn new(capacity: usize) -> ChunkBuf {
-        ChunkBuf { head: NIL, tail: NIL, cur_idx: Cell::new(NIL), len: 0, cap: capacity.min(u32::MAX as usize / 2) as u32, start: 0, held: 0, cur_k: Cell::new(0) }
+        ChunkBuf { head: NIL, tail: NIL, cur_idx: Cell::new(NIL), len: 0, cap: capacity.min(MAX_QUEUE_BYTES) as u32, start: 0, held: 0, cur_k: Cell::new(0) }
     }
     /// Most bytes it may hold.
     #[inline]
     pub fn capacity(&self) -> usize {
         self.cap as usize
     }
-    /// Raise (or lower, never below what is queued) the capacity.
+    /// Raise (or lower, never below what is queued) the capacity, at most
+    /// [`MAX_QUEUE_BYTES`].
     pub fn set_capacity(&mut self, cap: usize) {
-        self.cap = cap.min(u32::MAX as usize / 2).max(self.len as usize) as u32;
+        self.cap = cap.min(MAX_QUEUE_BYTES).max(self.len as usize) as u32;
     }
     /// Bytes queued.
     #[inline]

@@ -265,8 +265,22 @@ impl SentLog {
         }
     }
 
+    /// An RTT sample for a cumulative ACK up to `ack` (before
+    /// [`SentLog::on_cumulative`] drops what it covers): the time since the
+    /// oldest newly acknowledged record was sent, if it was never deemed lost
+    /// nor retransmitted (Karn, RFC 6298 §3: else the sample is ambiguous).
+    pub fn rtt_sample(&self, ack: SeqNum, now: Instant) -> Option<Duration> {
+        let r = self.recs.iter().find(|r| !r.sacked())?;
+        (r.end <= ack && r.flags & (LOST | RETRANS) == 0).then(|| now.saturating_duration_since(r.sent))
+    }
+
     /// The cumulative ACK reached `snd_una`: drop what it covers.
     pub fn on_cumulative(&mut self, snd_una: SeqNum, now: Instant) {
+        // The D-SACK round ends once SND.UNA passes it; forgotten then, it
+        // cannot go stale (compared modulo 2^32) in a flight of several GiB.
+        if self.dsack_round.is_some_and(|r| snd_una >= r) {
+            self.dsack_round = None;
+        }
         while let Some(&r) = self.recs.front() {
             if r.start >= snd_una {
                 break;
@@ -525,5 +539,40 @@ mod tests {
         }
         assert!(l.full());
         assert_eq!(l.records().count(), MAX_RECORDS);
+    }
+
+    /// The D-SACK round (SND.MAX when the multiplier last grew) is compared
+    /// with SND.UNA modulo 2^32: in one flight that moves 3 GiB after it, a
+    /// D-SACK must still widen the window once per round (it was ignored for
+    /// the 2 GiB in which the stale round read as "ahead").
+    #[test]
+    fn dsack_round_survives_a_long_flight() {
+        let mut l = SentLog::default();
+        l.on_dsack(s(0), s(100_000));
+        assert_eq!(l.reo_extra, 1);
+        l.on_dsack(s(50_000), s(150_000));
+        assert_eq!(l.reo_extra, 1, "one widening per round");
+        let mut una = 0u32;
+        for _ in 0..3 {
+            una = una.wrapping_add(1 << 30);
+            l.on_cumulative(s(una), ms(1));
+        }
+        l.on_dsack(s(una), s(una.wrapping_add(100_000)));
+        assert_eq!(l.reo_extra, 2, "a D-SACK 3 GiB later is a new round");
+    }
+
+    /// RTT samples come from the oldest newly acknowledged record, in µs, and
+    /// never from one deemed lost or retransmitted (Karn).
+    #[test]
+    fn rtt_sample_from_the_send_log() {
+        let mut l = SentLog::default();
+        let t0 = Instant::from_micros(10_000);
+        l.on_send(s(0), s(1000), t0, false);
+        l.on_send(s(1000), s(2000), t0 + Duration::from_micros(50), false);
+        let now = t0 + Duration::from_micros(180);
+        assert_eq!(l.rtt_sample(s(500), now), None, "partly acknowledged");
+        assert_eq!(l.rtt_sample(s(2000), now), Some(Duration::from_micros(180)));
+        l.mark_first_lost();
+        assert_eq!(l.rtt_sample(s(2000), now), None, "ambiguous");
     }
 }

@@ -138,7 +138,39 @@ impl Conn {
         let mss = u32::from(self.neg.send_mss);
         let (_, lost, retrans) = f.log.counts();
         let flight = self.snd_max.since(self.snd_una).saturating_sub(lost).saturating_add(retrans);
-        (cwnd + f.dup_acks.min(2) * mss).saturating_sub(flight)
+        cwnd.saturating_add(f.dup_acks.min(2) * mss).saturating_sub(flight)
+    }
+
+    /// After a transmit: remember whether cwnd was what stopped it, and the
+    /// most bytes outstanding, for the current window of data (Linux's
+    /// `tcp_cwnd_validate`). `unsent`: bytes queued and not sent.
+    pub(crate) fn note_cwnd_use(&mut self, unsent: u32) {
+        let mss = u32::from(self.neg.send_mss);
+        let limited = unsent > 0 && self.cwnd_room() < unsent.min(mss);
+        let (snd_una, snd_nxt) = (self.snd_una, self.snd_nxt);
+        let Some(f) = self.loss.fl.as_deref_mut() else { return };
+        let out = snd_nxt.since(snd_una);
+        if snd_una >= f.usage_seq || limited || (!f.cwnd_limited && out > f.max_flight) {
+            f.cwnd_limited = limited;
+            f.max_flight = out;
+            f.usage_seq = snd_nxt;
+        }
+    }
+
+    /// May an ACK grow cwnd? Only while the flow uses it (RFC 9438 §4.6: cwnd
+    /// must not grow while the bytes in flight stay below it, rwnd- or
+    /// application-limited; RFC 7661): in slow start while cwnd is below twice
+    /// the most outstanding in this window, in congestion avoidance when the
+    /// last transmit was stopped by cwnd (Linux's `tcp_is_cwnd_limited`).
+    /// Without a [`Flight`] (the pool had none) it may.
+    fn cwnd_limited(&self) -> bool {
+        let Some(f) = self.loss.fl.as_deref() else { return true };
+        let cwnd = self.cc.window();
+        if cwnd < self.cc.ssthresh() {
+            u64::from(cwnd) < 2 * u64::from(f.max_flight)
+        } else {
+            f.cwnd_limited
+        }
     }
 
     /// The SACK blocks for an ACK we send now (RFC 2018 §4): none unless SACK
@@ -198,8 +230,17 @@ impl Conn {
                 // RFC 6582 §3.2 step 5, partial ACK: the next segment is lost too.
                 f.log.mark_first_lost();
             }
-        } else if acked > 0 {
-            self.cc.on_ack(now, acked, flight, self.rtt.srtt());
+        } else {
+            // Outside recovery only `SND.UNA >= point` matters; RecoveryPoint is
+            // compared modulo 2^32, so it follows SND.UNA: a flight that stays
+            // open for more than 2 GiB must not make the comparison read
+            // "before the point" and keep every later loss out of recovery.
+            if snd_una > f.point {
+                f.point = snd_una;
+            }
+            if acked > 0 && self.cwnd_limited() {
+                self.cc.on_ack(now, acked, flight, self.rtt.srtt());
+            }
         }
         self.end_flight(env);
     }

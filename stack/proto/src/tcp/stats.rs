@@ -37,6 +37,12 @@ pub struct TcpStats {
     pub ack_to_listener: u64,
     /// Segments dropped because they acknowledge data never sent.
     pub ack_unsent: u64,
+    /// SYN+FIN segments to a listener, dropped unanswered (as Linux).
+    pub syn_fin_dropped: u64,
+    /// Answers to unacceptable segments (out of window, ACK of unsent data)
+    /// not sent: at most one per 200 ms per connection (Linux's
+    /// `tcp_invalid_ratelimit`).
+    pub oow_acks_limited: u64,
     /// Segments dropped because they lack the ACK bit in a synchronized state.
     pub no_ack: u64,
     /// SYNs dropped because the listener's SYN backlog was full and SYN cookies
@@ -175,6 +181,7 @@ impl TcpStats {
         "bad_ack",
         "ack_to_listener",
         "ack_unsent",
+        "syn_fin_dropped",
         "no_ack",
         "syn_queue_full",
         "conn_table_full",
@@ -193,7 +200,7 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 69;
+    pub const COUNT: usize = 71;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
@@ -213,6 +220,8 @@ impl TcpStats {
             ("bad_ack", self.bad_ack),
             ("ack_to_listener", self.ack_to_listener),
             ("ack_unsent", self.ack_unsent),
+            ("syn_fin_dropped", self.syn_fin_dropped),
+            ("oow_acks_limited", self.oow_acks_limited),
             ("no_ack", self.no_ack),
             ("syn_queue_full", self.syn_queue_full),
             ("conn_table_full", self.conn_table_full),
