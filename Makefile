@@ -11,7 +11,7 @@ BIN := target/release/xdpstack
 BUILD_PKGS := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc
 # Tests and demo: namespaces/veth, the kernel peers and capture tools.
 TEST_PKGS := iproute2 ethtool tcpdump tshark socat iputils-ping netcat-openbsd curl \
-             iperf3 python3 python3-scapy bpftool hping3 sockperf wrk radvd
+             iperf3 python3 python3-scapy bpftool hping3 sockperf wrk radvd valgrind
 # Benchmark tools: libxdp/libbpf headers and libraries for the C AF_XDP reference
 # (bench/xsk-ref/l2echo.c).
 BENCH_PKGS := libxdp-dev libbpf-dev nginx-light
@@ -19,7 +19,7 @@ APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS) $(BENCH_PKGS)
 XSK_REF := target/xsk-ref/l2echo
 
 .PHONY: all setup build test test-unit lint bench-micro bench demo fuzz clean fmt \
-        xsk-ref bench-tools bench-rr bench-loss bench-l2echo
+        xsk-ref bench-tools bench-rr bench-loss bench-l2echo perf-budget
 
 all: build
 
@@ -45,7 +45,15 @@ lint: setup
 # interop suite against the Linux kernel in network namespaces.
 test: setup lint
 	$(CARGO) test --workspace --release
+	$(MAKE) perf-budget
 	@echo "make test: all suites passed"
+
+# Instructions per unit of work on the stack side (callgrind: exact, no timing),
+# held to the limits of bench/budgets.toml; bench/src/units.rs describes the units.
+# PERF_MARKDOWN=FILE also writes the table for docs/results.md.
+perf-budget: setup
+	$(CARGO) build --release -p xdpstack-bench --bin perf-budget
+	target/release/perf-budget check --budgets bench/budgets.toml $(if $(PERF_MARKDOWN),--markdown $(PERF_MARKDOWN))
 
 test-unit: setup
 	$(CARGO) test --workspace --release --lib

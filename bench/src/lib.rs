@@ -97,3 +97,5 @@ impl proto::FrameSink for ScratchSink {
         true
     }
 }
+
+pub mod units;
