@@ -18,6 +18,7 @@ use wire::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
 use wire::ip::protocol;
 use wire::ipv4::{Ipv4Repr, Packet as Ipv4Packet};
 use wire::ipv6::{Ipv6Repr, Packet as Ipv6Packet};
+use wire::segment::{self, Ip, L3};
 use wire::tcp::{TcpPacket, TcpRepr};
 use wire::ChecksumMode;
 
@@ -300,19 +301,49 @@ impl IpOut<'_> {
     }
 }
 
+impl IpOut<'_> {
+    /// One TCP frame written in one pass ([`wire::segment::write_frame`]).
+    fn emit_segment(&mut self, l3: &L3<'_>, repr: &TcpRepr<'_>) -> bool {
+        let len = segment::frame_len(l3, repr);
+        let ok = self.tx.send_frame(len, &mut |buf| segment::write_frame(buf, l3, repr, true));
+        if ok {
+            self.stats.tx_frames += 1;
+        } else {
+            self.stats.drop(DropReason::TxNoFrame);
+        }
+        ok
+    }
+}
+
 impl SegmentSink for IpOut<'_> {
     fn send_segment(&mut self, local: IpAddr, remote: IpAddr, repr: &TcpRepr<'_>) -> bool {
-        let len = repr.buffer_len();
-        let mut fill = |buf: &mut [u8]| {
-            let mut p = TcpPacket::new_unchecked(&mut buf[..len]);
-            repr.emit(&mut p, &local, &remote, ChecksumMode::Full);
-        };
         match (local, remote) {
             // Not queued: TCP sends again when the neighbour is resolved.
-            (IpAddr::V4(src), IpAddr::V4(dst)) => self.send_ip(src, dst, protocol::TCP, len, None, false, &mut fill),
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let Some(mac) = self.resolve_now(src, dst) else { return false };
+                let ident = *self.ident;
+                *self.ident = ident.wrapping_add(1);
+                let l3 = L3 { dst_mac: mac.0, src_mac: self.addr.mac.0, ip: Ip::V4 { src, dst, ttl: self.addr.ttl, ident } };
+                self.emit_segment(&l3, repr)
+            }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                let hl = self.addr6.hop_limit;
-                self.send6(src, dst, protocol::TCP, len, None, hl, &mut fill)
+                let hop_limit = self.addr6.hop_limit;
+                match self.resolve6(src, dst) {
+                    Next6::Mac(mac) => {
+                        let l3 = L3 { dst_mac: mac.0, src_mac: self.addr.mac.0, ip: Ip::V6 { src: &src, dst: &dst, hop_limit } };
+                        return self.emit_segment(&l3, repr);
+                    }
+                    Next6::Fail => return false,
+                    Next6::Queue(_) => {}
+                }
+                // Being resolved (or no route): the segment waits in the
+                // neighbour cache like any IPv6 packet (RFC 4861 §7.2.2).
+                let len = repr.buffer_len();
+                let mut fill = |buf: &mut [u8]| {
+                    let mut p = TcpPacket::new_unchecked(&mut buf[..len]);
+                    repr.emit(&mut p, &local, &remote, ChecksumMode::Full);
+                };
+                self.send6(src, dst, protocol::TCP, len, None, hop_limit, &mut fill)
             }
             _ => {
                 self.stats.drop(DropReason::TxNoRoute);

@@ -48,15 +48,39 @@ pub fn data(data: &[u8]) -> u16 {
         a0 += word(rest);
         rest = &rest[8..];
     }
-    let mut last = [0u8; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    a1 += word(&last);
+    a1 += u128::from(tail(rest));
     // Fold 128 → 64 bits with end-around carries (twice: the first add may carry).
     let s = a0 + a1 + a2 + a3;
     let x = u128::from(s as u64) + (s >> 64);
     let x = u128::from(x as u64) + (x >> 64);
     // `x` sums the 16-bit words read in native order; bring it to network order.
     fold(x as u64).swap_if_le()
+}
+
+/// The last `rest.len() < 8` bytes as the native-endian word they would make
+/// padded with zeros (RFC 1071 §4.1), read without a copy into a buffer.
+#[inline(always)]
+fn tail(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    let mut t = 0u64;
+    let mut at = 0;
+    // (value, bit position of its first byte in the padded word)
+    let mut put = |v: u64, bytes: usize, at: usize| {
+        let shift = if cfg!(target_endian = "little") { 8 * at } else { 64 - 8 * (at + bytes) };
+        t |= v << shift;
+    };
+    if n & 4 != 0 {
+        put(u64::from(u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]])), 4, at);
+        at += 4;
+    }
+    if n & 2 != 0 {
+        put(u64::from(u16::from_ne_bytes([rest[at], rest[at + 1]])), 2, at);
+        at += 2;
+    }
+    if n & 1 != 0 {
+        put(u64::from(rest[at]), 1, at);
+    }
+    t
 }
 
 /// Swap the two bytes of a native-order sum on little-endian hosts.

@@ -43,6 +43,7 @@ pub mod ndp;
 pub mod mld;
 pub mod udp;
 pub mod tcp;
+pub mod segment;
 pub mod ip;
 
 #[cfg(test)]
