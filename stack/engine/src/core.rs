@@ -457,6 +457,9 @@ impl<D: Device, A: App> Core<D, A> {
     /// Deliver the TCP and UDP events to the application (which may answer into
     /// this turn's transmit frames); returns how many there were.
     fn dispatch(&mut self) -> usize {
+        if !self.net.borrow().iface.has_events() {
+            return 0;
+        }
         let mut n = 0;
         loop {
             let ev = {

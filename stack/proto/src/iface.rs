@@ -316,7 +316,11 @@ impl Interface {
     /// Hand every neighbour learned from ARP or NDP since the last call to `f`
     /// (the engine publishes them to the other cores, which apply them with
     /// [`Interface::learn_neighbour`]).
+    #[inline]
     pub fn drain_learned(&mut self, mut f: impl FnMut(IpAddr, [u8; 6])) {
+        if self.learned.is_empty() {
+            return;
+        }
         for (ip, mac) in self.learned.drain(..) {
             f(ip, mac);
         }
@@ -406,6 +410,12 @@ impl Interface {
     /// The TCP endpoint (listeners, connections, events).
     pub fn tcp(&self) -> &Tcp {
         &self.tcp
+    }
+
+    /// Is a TCP or UDP event waiting for the application?
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        self.tcp.has_events() || self.udp.has_events()
     }
 
     /// The TCP endpoint, mutable (listen, send, recv, close, poll_event).
@@ -826,11 +836,22 @@ impl Interface {
     /// The earliest instant at which `poll_transmit` has timer work (TCP, a
     /// reassembly deadline, an IPv6 timer or packets waiting to go).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let v4 = [self.tcp.poll_timeout(), self.frag.poll_timeout(), self.arp.poll_timeout()].into_iter().flatten().min();
+        let v4 = earliest(earliest(self.tcp.poll_timeout(), self.frag.poll_timeout()), self.arp.poll_timeout());
         if !self.addr6.enabled() {
             return v4;
         }
-        [v4, self.frag6.poll_timeout(), self.nd.poll_timeout(), self.v6ctl.poll_timeout(), self.dad_timeout()].into_iter().flatten().min()
+        let v6 = earliest(earliest(self.frag6.poll_timeout(), self.nd.poll_timeout()), earliest(self.v6ctl.poll_timeout(), self.dad_timeout()));
+        earliest(v4, v6)
+    }
+}
+
+/// The earlier of two optional deadlines.
+#[inline]
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
     }
 }
 

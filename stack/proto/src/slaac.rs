@@ -234,7 +234,11 @@ impl Interface {
     /// Hand the preferred addresses another node advertised since the last call
     /// (each at most once in the interface's life) with that node's MAC to the
     /// driver, which warns about them.
+    #[inline]
     pub fn take_address_conflicts(&mut self, mut f: impl FnMut(Ipv6Addr, [u8; 6])) {
+        if self.v6ctl.conflicts.is_empty() {
+            return;
+        }
         for (a, m) in self.v6ctl.conflicts.drain(..) {
             f(a, m);
         }
@@ -243,7 +247,11 @@ impl Interface {
     /// Hand the addresses that became usable (DAD done, SLAAC: `true`) and those
     /// found duplicate (`false`) since the last call to the driver (which logs
     /// them and adds new ones to its receive filter).
+    #[inline]
     pub fn take_address_events(&mut self, mut f: impl FnMut(Ipv6Addr, bool)) {
+        if self.v6ctl.new_addrs.is_empty() && self.v6ctl.duplicates.is_empty() {
+            return;
+        }
         for a in self.v6ctl.new_addrs.drain(..) {
             f(a, true);
         }

@@ -235,6 +235,12 @@ impl Udp {
     pub fn poll_event(&mut self) -> Option<UdpEvent> {
         self.events.pop_front()
     }
+
+    /// Is an event waiting for [`Udp::poll_event`]?
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -1116,6 +1116,12 @@ impl Tcp {
         self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
+    /// Is an event waiting for [`Tcp::poll_event`]?
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event for the application. Handing out an `Accepted` event takes
     /// its connection out of the listener's accept queue.
     pub fn poll_event(&mut self) -> Option<TcpEvent> {
