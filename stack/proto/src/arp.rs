@@ -110,6 +110,10 @@ pub struct ArpCache {
     /// Entries being resolved (retry timers running).
     resolving: usize,
     any_ready: bool,
+    /// The last address [`ArpCache::lookup`] found resolved: (address, MAC,
+    /// expiry, static). Checked before the table (a burst mostly goes to one
+    /// neighbour); cleared whenever an entry is learned, added or evicted.
+    last: Option<(Ipv4Addr, [u8; 6], Instant, bool)>,
 }
 
 /// What [`ArpCache::lookup`] says about an address.
@@ -151,7 +155,7 @@ impl ArpCache {
     /// A cache holding at most `capacity` entries.
     pub fn new(capacity: usize) -> ArpCache {
         let capacity = capacity.max(1);
-        ArpCache { map: HashMap::with_capacity(capacity), capacity, queued_bytes: 0, resolving: 0, any_ready: false }
+        ArpCache { map: HashMap::with_capacity(capacity), capacity, queued_bytes: 0, resolving: 0, any_ready: false, last: None }
     }
 
     /// Add a static entry `ip → mac`: never expires, never evicted, never
@@ -171,6 +175,7 @@ impl ArpCache {
     }
 
     fn learn(&mut self, now: Instant, ip: Ipv4Addr, mac: [u8; 6], fixed: bool) {
+        self.last = None;
         if let Some(e) = self.map.get_mut(&ip) {
             if e.fixed && !fixed {
                 return;
@@ -215,9 +220,15 @@ impl ArpCache {
 
     /// The MAC of `ip`, or whether to send a request for it.
     pub fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Lookup {
+        if let Some((last, mac, expires, fixed)) = self.last {
+            if last == ip && (fixed || expires > now) {
+                return Lookup::Found(mac);
+            }
+        }
         if let Some(e) = self.map.get_mut(&ip) {
             if let Some(mac) = e.mac {
                 if e.fixed || e.expires > now {
+                    self.last = Some((ip, mac, e.expires, e.fixed));
                     return Lookup::Found(mac);
                 }
                 // RFC 1122 §2.3.2.1: at most one request per second per address.
@@ -395,6 +406,7 @@ impl ArpCache {
     }
 
     fn put(&mut self, now: Instant, ip: Ipv4Addr, e: Entry) -> bool {
+        self.last = None;
         if !self.map.contains_key(&ip) && self.map.len() >= self.capacity {
             // Evict the entry that expires first (expired and pending ones
             // first); static entries stay.

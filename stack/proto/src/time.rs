@@ -53,11 +53,21 @@ impl Instant {
     }
 }
 
+impl Instant {
+    /// `us` microseconds later (saturating).
+    #[inline]
+    pub const fn add_micros(self, us: u64) -> Instant {
+        Instant::from_micros(self.micros().saturating_add(us))
+    }
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
     #[inline]
     fn add(self, d: Duration) -> Instant {
-        Instant::from_micros(self.micros().saturating_add(d.as_micros().min(u128::from(u64::MAX)) as u64))
+        // In u64 (no u128 of `Duration::as_micros`): saturating past 584,000 years.
+        let us = d.as_secs().saturating_mul(1_000_000).saturating_add(u64::from(d.subsec_micros()));
+        self.add_micros(us)
     }
 }
 

@@ -439,15 +439,14 @@ impl Conn {
         self.rx.len()
     }
     /// Earliest timer deadline.
+    #[inline]
     pub fn next_deadline(&self) -> Option<Instant> {
-        let min = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
-            (Some(x), Some(y)) => Some(x.min(y)),
-            (x, None) => x,
-            (None, y) => y,
-        };
-        let t = min(min(self.rto_at, self.persist_at), min(self.delack_at, self.timewait_at));
-        let t = min(t, min(self.loss.tlp_at(), self.loss.rack_at()));
-        min(t, min(self.keepalive_at, self.fin_wait2_at))
+        // Branch-free: a missing deadline is the latest possible instant.
+        let k = |t: Option<Instant>| t.map_or(u64::MAX, Instant::micros);
+        let (tlp, rack) = self.loss.fl.as_deref().map_or((None, None), |f| (f.tlp_at, f.rack_at));
+        let m = k(self.rto_at).min(k(self.persist_at)).min(k(self.delack_at)).min(k(self.timewait_at));
+        let m = m.min(k(tlp)).min(k(rack)).min(k(self.keepalive_at)).min(k(self.fin_wait2_at));
+        (m != u64::MAX).then(|| Instant::from_micros(m))
     }
 
     pub(crate) fn push_event(&self, env: &mut Env<'_>, ev: TcpEvent) {

@@ -673,6 +673,10 @@ pub struct Tcp {
     /// Slots whose `send` or `splice` found no buffer memory.
     mem_waiters: Vec<u32>,
     count: usize,
+    /// The slot the last segment found: checked before the 4-tuple index
+    /// (a burst is mostly one connection's). Needs no invalidation: a slot
+    /// holding a connection with the segment's 4-tuple holds the one.
+    last_slot: u32,
 }
 
 impl core::fmt::Debug for Tcp {
@@ -729,6 +733,7 @@ impl Tcp {
             reset_limit: RateLimit::new(config.reset_rate, config.reset_burst),
             mem_waiters: Vec::new(),
             count: 0,
+            last_slot: u32::MAX,
             cfg: config,
         }
     }
@@ -977,6 +982,23 @@ impl Tcp {
         Ok(idx)
     }
 
+    /// The slot of the connection with this 4-tuple: the last one found, if
+    /// it is that, else the index's.
+    #[inline]
+    fn find(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<u32> {
+        let i = self.last_slot;
+        if let Some(c) = self.slots.get(i as usize).and_then(|s| s.conn.as_ref()) {
+            if c.remote_port == remote.port() && c.local_port == local.port() && c.remote_ip == remote.ip() && c.local_ip == local.ip() {
+                return Some(i);
+            }
+        }
+        let found = self.map.get(&self.slots, &FourTuple { local, remote });
+        if let Some(i) = found {
+            self.last_slot = i;
+        }
+        found
+    }
+
     /// Is a connection with this 4-tuple held (in any state, TIME-WAIT included)?
     pub fn is_in_use(&self, local: SocketAddr, remote: SocketAddr) -> bool {
         self.map.get(&self.slots, &FourTuple { local, remote }).is_some()
@@ -1011,7 +1033,7 @@ impl Tcp {
         let local = SocketAddr::new(dst, repr.dst_port);
         let remote = SocketAddr::new(src, repr.src_port);
         let mut iss = None;
-        if let Some(idx) = self.map.get(&self.slots, &FourTuple { local, remote }) {
+        if let Some(idx) = self.find(local, remote) {
             let listeners = &self.listeners;
             let conn = self.slots[idx as usize].conn.as_mut().expect("mapped slot holds a connection");
             let syn_only = repr.flags.contains(TcpFlags::SYN) && !repr.flags.contains(TcpFlags::ACK) && !repr.flags.contains(TcpFlags::RST);

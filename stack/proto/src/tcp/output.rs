@@ -321,7 +321,7 @@ impl Conn {
     /// The retransmission timer's deadline from `now`: the RTO, or sooner the
     /// end of the user timeout (as Linux's `tcp_clamp_rto_to_user_timeout`).
     pub(crate) fn rto_deadline(&self, now: Instant) -> Instant {
-        self.uto_clamp(now, now + self.rtt.rto())
+        self.uto_clamp(now, now.add_micros(u64::from(self.rtt.rto_us())))
     }
 
     /// `at`, or the end of the user timeout if sooner (data outstanding,

@@ -398,7 +398,7 @@ impl Conn {
     pub(crate) fn arm_tlp(&mut self, now: Instant, cfg_tlp: bool) {
         let mss = u32::from(self.neg.send_mss);
         let outstanding = self.snd_max.since(self.snd_una);
-        let (srtt, rto) = (self.rtt.srtt(), self.rtt.rto());
+        let (srtt, rto) = (self.rtt.srtt_us(), self.rtt.rto_us());
         let usable = self.state.is_synchronized() && self.snd_wnd != 0;
         let Some(f) = self.loss.fl.as_deref_mut() else { return };
         f.tlp_at = None;
@@ -406,13 +406,10 @@ impl Conn {
             return;
         }
         let Some(srtt) = srtt else { return };
-        let mut pto = srtt * 2;
-        if outstanding <= mss {
-            pto += WC_DEL_ACK;
-        } else {
-            pto += PTO_MIN_EXTRA;
-        }
-        f.tlp_at = Some(now + pto.min(rto));
+        // In µs (the hot path avoids `Duration` arithmetic).
+        let extra = if outstanding <= mss { WC_DEL_ACK } else { PTO_MIN_EXTRA };
+        let pto = (2 * u64::from(srtt) + extra.as_micros() as u64).min(u64::from(rto));
+        f.tlp_at = Some(now.add_micros(pto));
     }
 
     /// The probe timeout fired (RFC 8985 §7.3): send one new segment if the

@@ -83,6 +83,16 @@ impl Rtt {
     pub fn max_rto(&self) -> Duration {
         Duration::from_micros(u64::from(self.max_rto))
     }
+    /// The smoothed RTT in µs, if measured (the hot path's integer form).
+    #[inline]
+    pub fn srtt_us(&self) -> Option<u32> {
+        (self.srtt != NO_SRTT).then_some(self.srtt)
+    }
+    /// The current (backed-off) RTO in µs.
+    #[inline]
+    pub fn rto_us(&self) -> u32 {
+        self.rto
+    }
     /// Consecutive timeouts since the last progress.
     pub fn backoffs(&self) -> u32 {
         u32::from(self.backoffs)

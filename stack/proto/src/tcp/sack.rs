@@ -70,6 +70,11 @@ impl SackGen {
     /// offsets from `rcv_nxt`; at most `max` blocks. Takes the pending D-SACK.
     pub fn build(&mut self, rcv_nxt: SeqNum, ranges: &[(u32, u32)], max: usize) -> SackBlocks {
         let mut out = SackBlocks::default();
+        if self.dsack.is_none() && ranges.is_empty() {
+            // Nothing held out of order, no duplicate to report (the common case).
+            self.len = 0;
+            return out;
+        }
         let max = max.min(MAX_BLOCKS);
         if let Some((s, e)) = self.dsack.take() {
             out.push(s.get(), e.get());
