@@ -106,6 +106,11 @@ pub struct SentLog {
     dsack_round: Option<SeqNum>,
     /// RACK.reo_wnd_persist: recoveries left before the multiplier resets.
     reo_persist: u32,
+    /// No record was sent again since the log was last empty: send times rise
+    /// with sequence numbers, so the records sent before the most recently
+    /// delivered one are a prefix of the log (RACK's scan stops at the first
+    /// that is not).
+    send_order: bool,
 }
 
 impl SentLog {
@@ -121,6 +126,7 @@ impl SentLog {
         self.reo_extra = 0;
         self.dsack_round = None;
         self.reo_persist = 0;
+        self.send_order = true;
     }
 
     /// Start a new flight with what RACK learnt before (an empty log taken
@@ -224,11 +230,16 @@ impl SentLog {
         }
         let last_end = self.recs.back().map(|r| r.end);
         if last_end.is_none_or(|e| start >= e) {
+            if last_end.is_none() {
+                self.send_order = true;
+            }
             if !self.full() {
                 self.recs.push_back(Record { start, end, sent: now, flags: 0 });
             }
             return;
         }
+        // A retransmission: send times no longer follow sequence numbers.
+        self.send_order = false;
         let i = self.recs.partition_point(|r| r.end <= start);
         for k in i..self.recs.len() {
             let r = self.recs[k];
@@ -408,6 +419,10 @@ impl SentLog {
     /// The first record deemed lost and not retransmitted since (RFC 6675
     /// NextSeg rule 1).
     pub fn next_lost(&self) -> Option<Record> {
+        if self.lost == 0 {
+            // No record is marked lost (the counter follows the flags).
+            return None;
+        }
         self.recs.iter().find(|r| r.lost() && !r.retransmitted() && !r.sacked()).copied()
     }
 
@@ -433,6 +448,10 @@ impl SentLog {
             }
             let before = r.sent < xmit || (r.sent == xmit && r.end < end_seq);
             if !before {
+                if self.send_order {
+                    // Every later record was sent later still.
+                    break;
+                }
                 continue;
             }
             let due = r.sent + self.rack_rtt + reo;
