@@ -52,8 +52,8 @@ test: setup lint
 # held to the limits of bench/budgets.toml; bench/src/units.rs describes the units.
 # PERF_MARKDOWN=FILE also writes the table for docs/results.md.
 perf-budget: setup
-	$(CARGO) build --release -p xdpstack-bench --bin perf-budget
-	target/release/perf-budget check --budgets bench/budgets.toml $(if $(PERF_MARKDOWN),--markdown $(PERF_MARKDOWN))
+	$(CARGO) build --profile perf -p xdpstack-bench --bin perf-budget
+	target/perf/perf-budget check --budgets bench/budgets.toml $(if $(PERF_MARKDOWN),--markdown $(PERF_MARKDOWN))
 
 test-unit: setup
 	$(CARGO) test --workspace --release --lib

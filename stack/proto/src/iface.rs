@@ -448,7 +448,7 @@ impl Interface {
     /// Handle one received frame; answers go to `tx`.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8], tx: &mut dyn FrameSink) {
         self.stats.rx_frames += 1;
-        if self.fast_tcp4(now, frame, tx) {
+        if self.fast_tcp4(now, frame, tx) || self.fast_udp4(frame) {
             return;
         }
         let Ok(eth_view) = Frame::new_checked(frame) else {
@@ -493,6 +493,31 @@ impl Interface {
         }
         let (tcp, mut out) = self.split(tx, now);
         tcp.handle_segment(now, IpAddr::V4(rx.src), IpAddr::V4(rx.dst), &rx.tcp, &mut out);
+        true
+    }
+
+    /// The receive fast path of UDP: a datagram to a bound port of ours in the
+    /// common shape ([`wire::datagram::parse_v4`]: one pass, the same checks as
+    /// the layered path) is queued for the application. Returns `false` for
+    /// anything else (an unbound port included: the layered path answers it
+    /// with port unreachable).
+    #[inline]
+    fn fast_udp4(&mut self, frame: &[u8]) -> bool {
+        let Some(rx) = wire::datagram::parse_v4(frame, self.rx_checksum.mode()) else { return false };
+        // RFC 1122 §3.2.1.3: no broadcast, multicast or "this host" source.
+        if rx.dst_mac != self.addr.mac.0 || !self.addr.is_ours(rx.dst) || rx.src.is_broadcast() || rx.src.is_multicast() || rx.src.is_unspecified() {
+            return false;
+        }
+        if !self.udp.is_bound(rx.dst_port) {
+            return false;
+        }
+        if rx.partial {
+            self.stats.rx_csum_partial += 1;
+        }
+        let (src, dst) = (core::net::SocketAddr::new(IpAddr::V4(rx.src), rx.src_port), core::net::SocketAddr::new(IpAddr::V4(rx.dst), rx.dst_port));
+        if !self.udp.deliver(src, dst, rx.payload) {
+            self.stats.drop(DropReason::UdpRxQueueFull);
+        }
         true
     }
 
@@ -765,20 +790,15 @@ impl Interface {
         if !self.addr.is_ours(src) {
             return Err(UdpError::NoRoute);
         }
-        let repr = wire::udp::UdpRepr { src_port: local.port(), dst_port: remote.port(), payload };
-        let len = repr.buffer_len();
         // RFC 791 §3.1: the whole datagram fits the 16-bit total length.
-        if len > MAX_IPV4_PAYLOAD {
+        if wire::udp::HEADER_LEN + payload.len() > MAX_IPV4_PAYLOAD {
             return Err(UdpError::MessageTooLong);
         }
         let misses = self.stats.drops_of(DropReason::TxNeighbourMiss);
         let no_route = self.stats.drops_of(DropReason::TxNoRoute);
         let failed = self.stats.drops_of(DropReason::ArpResolveFailed);
         let (_, mut out) = self.split(tx, now);
-        let (s, d) = (src_ip, remote.ip());
-        let sent = out.send_datagram(src, dst, protocol::UDP, len, None, &mut |buf| {
-            repr.emit(&mut wire::udp::Packet::new_unchecked(&mut buf[..len]), &s, &d, ChecksumMode::Full);
-        });
+        let sent = out.send_udp4(src, dst, local.port(), remote.port(), payload);
         if sent {
             self.udp.sent(payload.len());
             return Ok(());

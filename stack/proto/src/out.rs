@@ -153,6 +153,11 @@ impl IpOut<'_> {
                 None => return false,
             },
         };
+        self.send_next(next, src, dst, proto, payload_len, fill)
+    }
+
+    /// [`IpOut::send_ip`] once the next hop is known.
+    fn send_next(&mut self, next: Next4, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload_len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
         let ident = *self.ident;
         *self.ident = self.ident.wrapping_add(1);
         let ip = Ipv4Repr {
@@ -183,6 +188,38 @@ impl IpOut<'_> {
                 }
                 true
             }
+        }
+    }
+
+    /// A UDP datagram `src:sport → dst:dport` (RFC 768). When it fits the path
+    /// MTU and the next hop is resolved, the frame is written in one pass
+    /// ([`wire::datagram::write_frame`]); otherwise as [`IpOut::send_datagram`]
+    /// sends it (queued while ARP resolves, fragments beyond the MTU). Returns
+    /// whether it was sent or queued.
+    pub(crate) fn send_udp4(&mut self, src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> bool {
+        let len = wire::udp::HEADER_LEN + payload.len();
+        let repr = wire::udp::UdpRepr { src_port: sport, dst_port: dport, payload };
+        let (s, d) = (IpAddr::V4(src), IpAddr::V4(dst));
+        let mut fill = |buf: &mut [u8]| repr.emit(&mut wire::udp::Packet::new_unchecked(&mut buf[..len]), &s, &d, ChecksumMode::Full);
+        let mtu = self.pmtu.get(self.now, IpAddr::V4(dst), self.mtu);
+        if wire::ipv4::HEADER_LEN + len > mtu {
+            return self.send_datagram(src, dst, protocol::UDP, len, None, &mut fill);
+        }
+        match self.resolve(src, dst) {
+            Next4::Mac(mac) => {
+                let ident = *self.ident;
+                *self.ident = ident.wrapping_add(1);
+                let l3 = L3 { dst_mac: mac.0, src_mac: self.addr.mac.0, ip: Ip::V4 { src, dst, ttl: self.addr.ttl, ident } };
+                let flen = wire::datagram::frame_len(&l3, payload.len());
+                let ok = self.tx.send_frame(flen, &mut |buf| wire::datagram::write_frame(buf, &l3, sport, dport, payload));
+                if ok {
+                    self.stats.tx_frames += 1;
+                } else {
+                    self.stats.drop(DropReason::TxNoFrame);
+                }
+                ok
+            }
+            next => self.send_next(next, src, dst, protocol::UDP, len, &mut fill),
         }
     }
 

@@ -3,13 +3,19 @@
 //! the interface ([`crate::iface::Interface::handle_frame`]) and go out through
 //! [`crate::iface::Interface::send_udp`].
 //!
-//! A received datagram is copied into its port's queue as one record (its source,
-//! the address it was sent to, its bytes); the frame it came in is given back to
-//! the device with the rest of the batch. A full queue drops the datagram and
-//! counts it (`udp_rx_queue_full`), as a socket's receive buffer does.
+//! A received datagram's bytes are copied into its port's byte ring and its
+//! source, the address it was sent to and its length into a typed record
+//! beside it; the frame it came in is given back to the device with the rest
+//! of the batch. A full queue drops the datagram and counts it
+//! (`udp_rx_queue_full`), as a socket's receive buffer does: the bytes of the
+//! datagrams plus [`RECORD`] bytes each are bounded by
+//! [`UdpConfig::rx_queue`], and the count of datagrams by
+//! [`UdpConfig::rx_queue`] / [`MIN_TRUESIZE`] (as Linux charges every
+//! datagram at least its buffer's truesize against `SO_RCVBUF`). Both are
+//! allocated when the port is bound: receiving allocates nothing.
 
 use crate::tcp::buffer::RingBuffer;
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, SocketAddr};
 use hashbrown::HashMap;
 use std::collections::VecDeque;
 
@@ -17,9 +23,12 @@ use std::collections::VecDeque;
 pub const DEFAULT_RX_QUEUE: usize = 256 * 1024;
 /// Most ports bound at once on one core by default.
 pub const DEFAULT_MAX_SOCKETS: usize = 1024;
-/// Per-datagram record: length (2), source family (1), source address (16),
-/// source port (2), destination family (1), destination address (16).
-const RECORD: usize = 38;
+/// Bytes each queued datagram costs against [`UdpConfig::rx_queue`] besides
+/// its data (its record: length, source, destination).
+pub const RECORD: usize = 38;
+/// The queue holds at most [`UdpConfig::rx_queue`] / `MIN_TRUESIZE` datagrams
+/// (at least 16), however short they are: 1024 for the default queue.
+pub const MIN_TRUESIZE: usize = 256;
 
 /// Configuration of the UDP sockets of one core.
 #[derive(Debug, Clone)]
@@ -98,10 +107,23 @@ pub struct UdpStats {
     pub bytes_out: u64,
 }
 
+/// Where a queued datagram came from and went to; its bytes are in the ring.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    len: u16,
+    src: SocketAddr,
+    dst: IpAddr,
+}
+
 #[derive(Debug)]
 struct Socket {
+    /// The bytes of the queued datagrams, in order.
     rx: RingBuffer,
-    queued: usize,
+    /// One record per queued datagram, in order; its capacity is the bound on
+    /// their count (never grown).
+    records: VecDeque<Record>,
+    /// Bytes charged against the queue: data plus [`RECORD`] per datagram.
+    charged: usize,
     readable_pending: bool,
 }
 
@@ -112,30 +134,6 @@ pub struct Udp {
     sockets: HashMap<u16, Socket>,
     events: VecDeque<UdpEvent>,
     stats: UdpStats,
-}
-
-fn put_addr(rec: &mut [u8], a: IpAddr) {
-    match a {
-        IpAddr::V4(v) => {
-            rec[0] = 4;
-            rec[1..5].copy_from_slice(&v.octets());
-            rec[5..17].fill(0);
-        }
-        IpAddr::V6(v) => {
-            rec[0] = 6;
-            rec[1..17].copy_from_slice(&v.octets());
-        }
-    }
-}
-
-fn get_addr(rec: &[u8]) -> IpAddr {
-    if rec[0] == 4 {
-        IpAddr::V4(Ipv4Addr::new(rec[1], rec[2], rec[3], rec[4]))
-    } else {
-        let mut o = [0u8; 16];
-        o.copy_from_slice(&rec[1..17]);
-        IpAddr::V6(Ipv6Addr::from(o))
-    }
 }
 
 impl Udp {
@@ -156,7 +154,9 @@ impl Udp {
         if self.sockets.len() >= self.cfg.max_sockets {
             return Err(UdpError::TooManySockets);
         }
-        self.sockets.insert(port, Socket { rx: RingBuffer::new(self.cfg.rx_queue.max(RECORD + 1)), queued: 0, readable_pending: false });
+        let cap = self.cfg.rx_queue.max(RECORD + 1);
+        let records = VecDeque::with_capacity((cap / MIN_TRUESIZE).max(16));
+        self.sockets.insert(port, Socket { rx: RingBuffer::new(cap), records, charged: 0, readable_pending: false });
         Ok(())
     }
 
@@ -173,7 +173,7 @@ impl Udp {
 
     /// Datagrams queued on `port`.
     pub fn queued(&self, port: u16) -> usize {
-        self.sockets.get(&port).map_or(0, |s| s.queued)
+        self.sockets.get(&port).map_or(0, |s| s.records.len())
     }
 
     /// Counters.
@@ -192,17 +192,12 @@ impl Udp {
     pub(crate) fn deliver(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> bool {
         let Some(s) = self.sockets.get_mut(&dst.port()) else { return false };
         let need = RECORD + payload.len();
-        if s.rx.free() < need || payload.len() > usize::from(u16::MAX) {
+        if s.charged + need > s.rx.capacity() || s.records.len() == s.records.capacity() || payload.len() > usize::from(u16::MAX) {
             return false;
         }
-        let mut rec = [0u8; RECORD];
-        rec[0..2].copy_from_slice(&(payload.len() as u16).to_be_bytes());
-        put_addr(&mut rec[2..19], src.ip());
-        rec[19..21].copy_from_slice(&src.port().to_be_bytes());
-        put_addr(&mut rec[21..38], dst.ip());
-        s.rx.push(&rec);
         s.rx.push(payload);
-        s.queued += 1;
+        s.records.push_back(Record { len: payload.len() as u16, src, dst: dst.ip() });
+        s.charged += need;
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += payload.len() as u64;
         if !s.readable_pending {
@@ -216,18 +211,15 @@ impl Udp {
     pub fn recv_from(&mut self, port: u16, buf: &mut [u8]) -> Result<Datagram, UdpError> {
         let s = self.sockets.get_mut(&port).ok_or(UdpError::NotBound)?;
         s.readable_pending = false;
-        if s.queued == 0 {
+        let Some(rec) = s.records.pop_front() else {
             return Err(UdpError::WouldBlock);
-        }
-        let mut rec = [0u8; RECORD];
-        s.rx.pop(&mut rec);
-        let len = usize::from(u16::from_be_bytes([rec[0], rec[1]]));
-        let src = SocketAddr::new(get_addr(&rec[2..19]), u16::from_be_bytes([rec[19], rec[20]]));
-        let dst = SocketAddr::new(get_addr(&rec[21..38]), port);
+        };
+        let len = usize::from(rec.len);
+        let (src, dst) = (rec.src, SocketAddr::new(rec.dst, port));
         let n = len.min(buf.len());
         s.rx.pop(&mut buf[..n]);
         s.rx.consume(len - n);
-        s.queued -= 1;
+        s.charged -= RECORD + len;
         Ok(Datagram { len: n, truncated: n < len, src, dst })
     }
 

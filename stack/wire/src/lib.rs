@@ -44,6 +44,7 @@ pub mod mld;
 pub mod udp;
 pub mod tcp;
 pub mod segment;
+pub mod datagram;
 pub mod ip;
 
 #[cfg(test)]

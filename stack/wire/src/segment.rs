@@ -95,7 +95,7 @@ pub fn frame_len(l3: &L3<'_>, tcp: &TcpRepr<'_>) -> usize {
 }
 
 #[inline]
-fn hi_lo(x: u32) -> u32 {
+pub(crate) fn hi_lo(x: u32) -> u32 {
     (x >> 16) + (x & 0xffff)
 }
 
@@ -111,10 +111,52 @@ fn sum_v6(a: &Ipv6Addr) -> u32 {
 }
 
 #[inline]
-fn fold32(mut s: u32) -> u16 {
+pub(crate) fn fold32(mut s: u32) -> u16 {
     s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     s as u16
+}
+
+/// Write the Ethernet and IP headers of `l3` for `l4_len` bytes of protocol
+/// `proto` at the front of `frame` (which must be exactly that long: a caller
+/// bug otherwise); returns the pseudo-header sum of the transport checksum
+/// (RFC 9293 §3.1, RFC 768, RFC 8200 §8.1), unfolded, and the transport area.
+#[inline(always)]
+pub(crate) fn write_l3<'f>(frame: &'f mut [u8], l3: &L3<'_>, proto: u8, l4_len: usize) -> (u32, &'f mut [u8]) {
+    let ip_len = l3.ip.header_len();
+    assert_eq!(frame.len(), ETH_LEN + ip_len + l4_len, "frame length");
+    let (eth, rest) = frame.split_at_mut(ETH_LEN);
+    let (iph, l4) = rest.split_at_mut(ip_len);
+    eth[0..6].copy_from_slice(&l3.dst_mac);
+    eth[6..12].copy_from_slice(&l3.src_mac);
+    let pseudo = match l3.ip {
+        Ip::V4 { src, dst, ttl, ident } => {
+            eth[12..14].copy_from_slice(&[0x08, 0x00]);
+            let (s, d) = (u32::from(src), u32::from(dst));
+            let total = (IPV4_LEN + l4_len) as u32;
+            // RFC 791: version 4, IHL 5, total length, identification, DF,
+            // TTL, protocol, checksum, addresses.
+            let sum = 0x4500 + total + u32::from(ident) + 0x4000 + (u32::from(ttl) << 8 | u32::from(proto)) + hi_lo(s) + hi_lo(d);
+            let csum = !fold32(sum);
+            let t = (total as u16).to_be_bytes();
+            let id = ident.to_be_bytes();
+            let c = csum.to_be_bytes();
+            let (so, dso) = (src.octets(), dst.octets());
+            iph.copy_from_slice(&[
+                0x45, 0, t[0], t[1], id[0], id[1], 0x40, 0, ttl, proto, c[0], c[1], so[0], so[1], so[2], so[3], dso[0], dso[1], dso[2], dso[3],
+            ]);
+            hi_lo(s) + hi_lo(d) + u32::from(proto) + l4_len as u32
+        }
+        Ip::V6 { src, dst, hop_limit } => {
+            eth[12..14].copy_from_slice(&[0x86, 0xdd]);
+            let p = (l4_len as u16).to_be_bytes();
+            iph[0..8].copy_from_slice(&[0x60, 0, 0, 0, p[0], p[1], proto, hop_limit]);
+            iph[8..24].copy_from_slice(&src.octets());
+            iph[24..40].copy_from_slice(&dst.octets());
+            sum_v6(src) + sum_v6(dst) + hi_lo(l4_len as u32) + u32::from(proto)
+        }
+    };
+    (pseudo, l4)
 }
 
 /// Write the frame carrying `tcp` after `l3` into `frame`, which must be
@@ -126,40 +168,7 @@ pub fn write_frame(frame: &mut [u8], l3: &L3<'_>, tcp: &TcpRepr<'_>, checksum: b
     let olen = opts_len(&tcp.options, syn);
     let hl = HEADER_LEN + olen;
     let seg_len = hl + tcp.payload.len();
-    let ip_len = l3.ip.header_len();
-    assert_eq!(frame.len(), ETH_LEN + ip_len + seg_len, "frame length");
-    let (eth, rest) = frame.split_at_mut(ETH_LEN);
-    let (iph, seg) = rest.split_at_mut(ip_len);
-    eth[0..6].copy_from_slice(&l3.dst_mac);
-    eth[6..12].copy_from_slice(&l3.src_mac);
-    // The pseudo-header sum (RFC 9293 §3.1, RFC 8200 §8.1), from the fields.
-    let pseudo = match l3.ip {
-        Ip::V4 { src, dst, ttl, ident } => {
-            eth[12..14].copy_from_slice(&[0x08, 0x00]);
-            let (s, d) = (u32::from(src), u32::from(dst));
-            let total = (IPV4_LEN + seg_len) as u32;
-            // RFC 791: version 4, IHL 5, total length, identification, DF,
-            // TTL, protocol, checksum, addresses.
-            let sum = 0x4500 + total + u32::from(ident) + 0x4000 + (u32::from(ttl) << 8 | u32::from(protocol::TCP)) + hi_lo(s) + hi_lo(d);
-            let csum = !fold32(sum);
-            let t = (total as u16).to_be_bytes();
-            let id = ident.to_be_bytes();
-            let c = csum.to_be_bytes();
-            let (so, dso) = (src.octets(), dst.octets());
-            iph.copy_from_slice(&[
-                0x45, 0, t[0], t[1], id[0], id[1], 0x40, 0, ttl, protocol::TCP, c[0], c[1], so[0], so[1], so[2], so[3], dso[0], dso[1], dso[2], dso[3],
-            ]);
-            hi_lo(s) + hi_lo(d) + u32::from(protocol::TCP) + seg_len as u32
-        }
-        Ip::V6 { src, dst, hop_limit } => {
-            eth[12..14].copy_from_slice(&[0x86, 0xdd]);
-            let p = (seg_len as u16).to_be_bytes();
-            iph[0..8].copy_from_slice(&[0x60, 0, 0, 0, p[0], p[1], protocol::TCP, hop_limit]);
-            iph[8..24].copy_from_slice(&src.octets());
-            iph[24..40].copy_from_slice(&dst.octets());
-            sum_v6(src) + sum_v6(dst) + hi_lo(seg_len as u32) + u32::from(protocol::TCP)
-        }
-    };
+    let (pseudo, seg) = write_l3(frame, l3, protocol::TCP, seg_len);
     let (h, body) = seg.split_at_mut(hl);
     let sp = tcp.src_port.to_be_bytes();
     let dp = tcp.dst_port.to_be_bytes();
@@ -212,9 +221,46 @@ pub struct Rx4<'a> {
 }
 
 #[inline(always)]
-fn be32(b: &[u8], at: usize) -> u32 {
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
     let w: [u8; 4] = b[at..at + 4].try_into().expect("four bytes");
     u32::from_be_bytes(w)
+}
+
+/// The IPv4 part of the one-pass parsers: an untagged IPv4 frame, IHL 5, the
+/// reserved flag and MF clear, offset 0, protocol `proto`, a total length
+/// that covers `min_l4` transport bytes and lies within the frame, the header
+/// checksum (under `mode`). Returns the source and destination addresses and
+/// the transport bytes (up to the total length: Ethernet padding cut).
+#[inline(always)]
+pub(crate) fn ipv4_l4(frame: &[u8], proto: u8, min_l4: usize, mode: crate::ChecksumMode) -> Option<(u32, u32, &[u8])> {
+    if frame.len() < ETH_LEN + IPV4_LEN + min_l4 || frame[12] != 0x08 || frame[13] != 0x00 {
+        return None;
+    }
+    let ip = &frame[ETH_LEN..];
+    // Version 4, IHL 5; the reserved flag clear, MF clear, offset 0.
+    if ip[0] != 0x45 || (u16::from_be_bytes([ip[6], ip[7]]) & 0xbfff) != 0 || ip[9] != proto {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    if total < IPV4_LEN + min_l4 || total > ip.len() {
+        return None;
+    }
+    let (s, d) = (be32(ip, 12), be32(ip, 16));
+    let hsum = hi_lo(be32(ip, 0)) + hi_lo(be32(ip, 4)) + hi_lo(be32(ip, 8)) + hi_lo(s) + hi_lo(d);
+    if mode.verifies() && fold32(hsum) != 0xffff {
+        return None;
+    }
+    Some((s, d, &ip[IPV4_LEN..total]))
+}
+
+/// The destination and source MACs of `frame` (at least 12 bytes long).
+#[inline]
+pub(crate) fn macs(frame: &[u8]) -> ([u8; 6], [u8; 6]) {
+    let mut dst_mac = [0u8; 6];
+    dst_mac.copy_from_slice(&frame[0..6]);
+    let mut src_mac = [0u8; 6];
+    src_mac.copy_from_slice(&frame[6..12]);
+    (dst_mac, src_mac)
 }
 
 /// Parse `frame` if it is a TCP segment in the common shape (see [`Rx4`]) and
@@ -227,24 +273,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 #[inline]
 pub fn parse_v4(frame: &[u8], mode: crate::ChecksumMode) -> Option<Rx4<'_>> {
     use crate::ChecksumMode;
-    if frame.len() < ETH_LEN + IPV4_LEN + HEADER_LEN || frame[12] != 0x08 || frame[13] != 0x00 {
-        return None;
-    }
-    let ip = &frame[ETH_LEN..];
-    // Version 4, IHL 5; the reserved flag clear, MF clear, offset 0; TCP.
-    if ip[0] != 0x45 || (u16::from_be_bytes([ip[6], ip[7]]) & 0xbfff) != 0 || ip[9] != protocol::TCP {
-        return None;
-    }
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    if total < IPV4_LEN + HEADER_LEN || total > ip.len() {
-        return None;
-    }
-    let (s, d) = (be32(ip, 12), be32(ip, 16));
-    let hsum = hi_lo(be32(ip, 0)) + hi_lo(be32(ip, 4)) + hi_lo(be32(ip, 8)) + hi_lo(s) + hi_lo(d);
-    if mode.verifies() && fold32(hsum) != 0xffff {
-        return None;
-    }
-    let seg = &ip[IPV4_LEN..total];
+    let (s, d, seg) = ipv4_l4(frame, protocol::TCP, HEADER_LEN, mode)?;
     let hl = usize::from(seg[12] >> 4) * 4;
     if hl < HEADER_LEN || hl > seg.len() {
         return None;
@@ -268,10 +297,7 @@ pub fn parse_v4(frame: &[u8], mode: crate::ChecksumMode) -> Option<Rx4<'_>> {
     } else {
         TcpOptions::parse(opts, flags.syn()).ok()?
     };
-    let mut dst_mac = [0u8; 6];
-    dst_mac.copy_from_slice(&frame[0..6]);
-    let mut src_mac = [0u8; 6];
-    src_mac.copy_from_slice(&frame[6..12]);
+    let (dst_mac, src_mac) = macs(frame);
     Some(Rx4 {
         dst_mac,
         src_mac,
