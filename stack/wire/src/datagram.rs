@@ -148,7 +148,10 @@ mod tests {
 
     /// What the layered parsers make of a frame, if they accept it as a
     /// UDP/IPv4 datagram in the common shape.
-    fn layered_parse(frame: &[u8], mode: ChecksumMode) -> Option<(Ipv4Addr, Ipv4Addr, u16, u16, &[u8], bool)> {
+    /// Addresses, ports, data and partial-checksum flag of a datagram.
+    type Parsed<'a> = (Ipv4Addr, Ipv4Addr, u16, u16, &'a [u8], bool);
+
+    fn layered_parse(frame: &[u8], mode: ChecksumMode) -> Option<Parsed<'_>> {
         let f = Frame::new_checked(frame).ok()?;
         let eth = EthernetRepr::parse(&f).ok()?;
         if eth.ethertype != ethertype::IPV4 || eth.vlan.is_some() {
