@@ -211,13 +211,7 @@ impl IpOut<'_> {
                 *self.ident = ident.wrapping_add(1);
                 let l3 = L3 { dst_mac: mac.0, src_mac: self.addr.mac.0, ip: Ip::V4 { src, dst, ttl: self.addr.ttl, ident } };
                 let flen = wire::datagram::frame_len(&l3, payload.len());
-                let ok = self.tx.send_frame(flen, &mut |buf| wire::datagram::write_frame(buf, &l3, sport, dport, payload));
-                if ok {
-                    self.stats.tx_frames += 1;
-                } else {
-                    self.stats.drop(DropReason::TxNoFrame);
-                }
-                ok
+                self.emit_frame(flen, &mut |buf| wire::datagram::write_frame(buf, &l3, sport, dport, payload))
             }
             next => self.send_next(next, src, dst, protocol::UDP, len, &mut fill),
         }
@@ -342,7 +336,12 @@ impl IpOut<'_> {
     /// One TCP frame written in one pass ([`wire::segment::write_frame`]).
     fn emit_segment(&mut self, l3: &L3<'_>, repr: &TcpRepr<'_>) -> bool {
         let len = segment::frame_len(l3, repr);
-        let ok = self.tx.send_frame(len, &mut |buf| segment::write_frame(buf, l3, repr, true));
+        self.emit_frame(len, &mut |buf| segment::write_frame(buf, l3, repr, true))
+    }
+
+    /// One frame of `len` bytes written by `fill`, counted as sent or dropped.
+    fn emit_frame(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
+        let ok = self.tx.send_frame(len, fill);
         if ok {
             self.stats.tx_frames += 1;
         } else {
