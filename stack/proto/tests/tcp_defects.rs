@@ -386,3 +386,49 @@ fn syn_fin_to_a_listener_is_dropped() {
     assert_eq!(s.b.stats().syn_fin_dropped, 1);
     assert_eq!(s.b.connection_count(), 0);
 }
+
+/// Found by header prediction's differential test (`tcp_predict.rs`): the
+/// duplicate-ACK test compared SEG.ACK with SND.UNA *after* the ACK had moved
+/// SND.UNA, so every pure ACK that acknowledged new data, with the window
+/// unchanged and data still in flight, counted as a duplicate (RFC 5681 §2:
+/// a duplicate ACK does not advance the left edge). Without SACK each one
+/// then bought a limited-transmit segment beyond cwnd (RFC 3042) and, in
+/// recovery, inflated the pipe estimate. On a clean link there is no
+/// duplicate ACK at all.
+#[test]
+fn advancing_acks_are_not_duplicates() {
+    // The general path (header prediction would take these ACKs), a fixed
+    // receive buffer (no auto-tuning): B's ACKs announce the same window.
+    let base = TcpConfig::default();
+    let cfg = TcpConfig { sack: false, header_prediction: false, rx_buffer_initial: base.rx_buffer, ..base };
+    let mut s = Sim::new(7, cfg.clone(), cfg);
+    let (c, sc) = s.handshake(80);
+    // Six full segments out; B gets them two at a time, reads them at once
+    // and ACKs each pair (data still in flight after every ACK).
+    let data = pattern(6 * 1448, 5);
+    assert_eq!(s.a.send(c, &data).unwrap(), data.len());
+    let mut out = Out::default();
+    s.a.poll_transmit(s.now, &mut out);
+    let segs: Vec<Seg> = out.0.into_iter().filter(|g| !g.payload.is_empty()).collect();
+    assert!(segs.len() >= 5, "A sent {} data segments", segs.len());
+    let mut windows = Vec::new();
+    for pair in segs[..4].chunks(2) {
+        s.now += Duration::from_millis(1);
+        let mut out = Out::default();
+        for g in pair {
+            s.b.handle_segment(s.now, g.src, g.dst, &g.repr(), &mut out);
+        }
+        let mut buf = [0u8; 8192];
+        while s.b.recv(sc, &mut buf).is_ok_and(|n| n > 0) {}
+        s.b.poll_transmit(s.now, &mut out);
+        let ack = out.0.iter().rev().find(|g| g.payload.is_empty()).expect("B acknowledges the pair").clone();
+        let last = pair.last().unwrap();
+        assert_eq!(ack.ack, last.seq.wrapping_add(last.payload.len() as u32), "the ACK covers the pair");
+        windows.push(ack.window);
+        s.now += Duration::from_millis(1);
+        let mut out = Out::default();
+        s.a.handle_segment(s.now, ack.src, ack.dst, &ack.repr(), &mut out);
+    }
+    assert_eq!(windows[0], windows[1], "B's window changed: the case needs it unchanged");
+    assert_eq!(s.a.stats().dup_acks, 0, "an ACK that advanced SND.UNA was counted as a duplicate");
+}

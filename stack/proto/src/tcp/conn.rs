@@ -487,7 +487,7 @@ impl Conn {
     }
 
     /// Take the send window from a segment (RFC 9293 §3.10.7.4 fifth step).
-    fn update_send_window(&mut self, now: Instant, repr: &TcpRepr<'_>) {
+    pub(crate) fn update_send_window(&mut self, now: Instant, repr: &TcpRepr<'_>) {
         let seq = SeqNum(repr.seq);
         let ack = SeqNum(repr.ack);
         let syn = repr.flags.contains(TcpFlags::SYN);
@@ -620,6 +620,11 @@ impl Conn {
 
     /// Segment arrival (RFC 9293 §3.10.7.3 and §3.10.7.4).
     pub fn process(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, out: &mut impl SegmentSink) -> Outcome {
+        if env.cfg.header_prediction {
+            if let Some(outcome) = self.predicted(now, env, repr) {
+                return outcome;
+            }
+        }
         let flags = repr.flags;
         let rst = flags.contains(TcpFlags::RST);
         let syn = flags.contains(TcpFlags::SYN);
@@ -882,85 +887,101 @@ impl Conn {
         }
         self.probes_unanswered = 0;
         let new_wnd = scaled_send_window(repr.window, self.neg.snd_wscale, false);
+        // RFC 5681 §2: a duplicate ACK does not move the left edge; judged
+        // against SND.UNA as it was before this ACK, which may move it below.
+        let una_before = self.snd_una;
         if ack > self.snd_una {
-            let flight = self.snd_max.since(self.snd_una);
-            let acked_total = ack.since(self.snd_una);
-            let syn_acked = self.snd_una == self.iss;
-            let data_acked = (ack.since(self.tx_seq) as usize).min(self.tx.len());
-            self.tx.consume(env.pool, data_acked);
-            self.tx_seq += data_acked as u32;
-            self.snd_una = ack;
-            // `push_to` is compared with SND.NXT modulo 2^32: kept within the
-            // window, it cannot read as "ahead" 2 GiB after the last
-            // `send_nodelay` (which would switch Nagle off for the next 2 GiB).
-            if self.push_to < ack {
-                self.push_to = ack;
-            }
-            // The user timeout counts from the last progress (RFC 9293 §3.8.3).
-            self.una_since_ms = now.millis() as u32;
-            if self.snd_nxt < ack {
-                self.snd_nxt = ack;
-            }
-            // RTT measurement, in µs of our own clock where it can be: the send
-            // time of the oldest newly acknowledged segment never retransmitted
-            // (as Linux's `tcp_clean_rtx_queue`); else timestamps (RFC 7323 §4,
-            // unambiguous after a retransmission, in ms), else the Karn-timed
-            // segment (RFC 6298 §3). Timestamps in ms alone would give SRTT 0
-            // on a sub-millisecond path, and RACK a reordering window of 0.
-            let log_rtt = self.loss.fl.as_deref().and_then(|f| f.log.rtt_sample(ack, now));
-            match (log_rtt, self.ts.as_ref(), repr.options.timestamps) {
-                (Some(r), _, _) => {
-                    self.rtt.sample(r);
-                    self.rtt.cancel_timing();
-                }
-                (None, Some(ts), Some((_, tsecr))) if tsecr != 0 => {
-                    let ms = ts_clock(now, ts.offset).wrapping_sub(tsecr);
-                    if ms < 60_000 {
-                        self.rtt.sample(Duration::from_millis(u64::from(ms)));
-                    }
-                    self.rtt.cancel_timing();
-                }
-                _ => self.rtt.on_ack(ack.get(), now),
-            }
-            self.rtt.on_progress();
-            self.retries = 0;
-            let cc_acked = acked_total - u32::from(syn_acked);
-            self.loss_on_cumulative(now, env, cc_acked, flight, repr.options.timestamps.map(|(_, ecr)| ecr));
-            // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
-            self.rto_at = if self.snd_una == self.snd_max { None } else { Some(self.rto_deadline(now)) };
-            // RFC 8985 §7.2: an ACK that advances re-arms the probe timeout.
-            self.arm_tlp(now, env.cfg.tail_loss_probe);
-            if data_acked > 0 && self.writable_wanted {
-                self.writable_wanted = false;
-                self.push_event(env, TcpEvent::Writable(self.id));
-            }
-            if self.fin_acked() {
-                // RFC 9293 §3.10.7.4 fifth step, FIN-WAIT-1 / CLOSING / LAST-ACK.
-                let next = self.state.on_fin_acked();
-                if next != self.state {
-                    self.state = next;
-                    if next == State::TimeWait {
-                        self.enter_time_wait(now, env);
-                    }
-                    if next == State::FinWait2 {
-                        self.enter_fin_wait2(now, env);
-                    }
-                    if next == State::Closed {
-                        // LAST-ACK is over (RFC 9293 §3.10.7.4: "delete the TCB"),
-                        // but the peer's data the application has not read yet must
-                        // stay readable: the connection lingers in CLOSED until
-                        // the receive buffer is empty (`Tcp::after` frees it then,
-                        // with Closed{Normal}).
-                        return Some(self.linger_or_free(CloseReason::Normal));
-                    }
-                }
+            if let Some(outcome) = self.on_new_ack(now, env, repr, ack) {
+                return Some(outcome);
             }
         }
         // RFC 5681 §2: a duplicate ACK (RFC 6675 §2 with SACK: one SACKing new
         // data); the SACK blocks and loss detection (recovery.rs).
-        let dup = ack == self.snd_una && pure && self.snd_max != self.snd_una && new_wnd == self.snd_wnd && self.snd_wnd != 0;
+        let dup = ack == una_before && pure && self.snd_max != self.snd_una && new_wnd == self.snd_wnd && self.snd_wnd != 0;
         self.loss_on_ack(now, env, repr, dup);
         self.update_send_window(now, repr);
+        None
+    }
+
+    /// The fifth step's work for an ACK that acknowledges new data
+    /// (`SND.UNA < ack <= SND.MAX`): free what it covers, sample the RTT, run
+    /// loss recovery and congestion control, re-arm the timers, and the
+    /// FIN-WAIT-1 / CLOSING / LAST-ACK transitions. `Some` when the connection
+    /// is done. Shared by [`Conn::process`] and header prediction
+    /// (`predict.rs`).
+    pub(crate) fn on_new_ack(&mut self, now: Instant, env: &mut Env<'_>, repr: &TcpRepr<'_>, ack: SeqNum) -> Option<Outcome> {
+        let flight = self.snd_max.since(self.snd_una);
+        let acked_total = ack.since(self.snd_una);
+        let syn_acked = self.snd_una == self.iss;
+        let data_acked = (ack.since(self.tx_seq) as usize).min(self.tx.len());
+        self.tx.consume(env.pool, data_acked);
+        self.tx_seq += data_acked as u32;
+        self.snd_una = ack;
+        // `push_to` is compared with SND.NXT modulo 2^32: kept within the
+        // window, it cannot read as "ahead" 2 GiB after the last
+        // `send_nodelay` (which would switch Nagle off for the next 2 GiB).
+        if self.push_to < ack {
+            self.push_to = ack;
+        }
+        // The user timeout counts from the last progress (RFC 9293 §3.8.3).
+        self.una_since_ms = now.millis() as u32;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+        // RTT measurement, in µs of our own clock where it can be: the send
+        // time of the oldest newly acknowledged segment never retransmitted
+        // (as Linux's `tcp_clean_rtx_queue`); else timestamps (RFC 7323 §4,
+        // unambiguous after a retransmission, in ms), else the Karn-timed
+        // segment (RFC 6298 §3). Timestamps in ms alone would give SRTT 0
+        // on a sub-millisecond path, and RACK a reordering window of 0.
+        let log_rtt = self.loss.fl.as_deref().and_then(|f| f.log.rtt_sample(ack, now));
+        match (log_rtt, self.ts.as_ref(), repr.options.timestamps) {
+            (Some(r), _, _) => {
+                self.rtt.sample(r);
+                self.rtt.cancel_timing();
+            }
+            (None, Some(ts), Some((_, tsecr))) if tsecr != 0 => {
+                let ms = ts_clock(now, ts.offset).wrapping_sub(tsecr);
+                if ms < 60_000 {
+                    self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                }
+                self.rtt.cancel_timing();
+            }
+            _ => self.rtt.on_ack(ack.get(), now),
+        }
+        self.rtt.on_progress();
+        self.retries = 0;
+        let cc_acked = acked_total - u32::from(syn_acked);
+        self.loss_on_cumulative(now, env, cc_acked, flight, repr.options.timestamps.map(|(_, ecr)| ecr));
+        // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart it.
+        self.rto_at = if self.snd_una == self.snd_max { None } else { Some(self.rto_deadline(now)) };
+        // RFC 8985 §7.2: an ACK that advances re-arms the probe timeout.
+        self.arm_tlp(now, env.cfg.tail_loss_probe);
+        if data_acked > 0 && self.writable_wanted {
+            self.writable_wanted = false;
+            self.push_event(env, TcpEvent::Writable(self.id));
+        }
+        if self.fin_acked() {
+            // RFC 9293 §3.10.7.4 fifth step, FIN-WAIT-1 / CLOSING / LAST-ACK.
+            let next = self.state.on_fin_acked();
+            if next != self.state {
+                self.state = next;
+                if next == State::TimeWait {
+                    self.enter_time_wait(now, env);
+                }
+                if next == State::FinWait2 {
+                    self.enter_fin_wait2(now, env);
+                }
+                if next == State::Closed {
+                    // LAST-ACK is over (RFC 9293 §3.10.7.4: "delete the TCB"),
+                    // but the peer's data the application has not read yet must
+                    // stay readable: the connection lingers in CLOSED until
+                    // the receive buffer is empty (`Tcp::after` frees it then,
+                    // with Closed{Normal}).
+                    return Some(self.linger_or_free(CloseReason::Normal));
+                }
+            }
+        }
         None
     }
 
@@ -976,7 +997,7 @@ impl Conn {
     /// RFC 9293 §3.10.7.4 seventh step: queue in-order data, keep out-of-order data
     /// in the assembler, decide between an immediate and a delayed ACK
     /// (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
-    fn receive_data(&mut self, now: Instant, env: &mut Env<'_>, data_seq: SeqNum, payload: &[u8]) {
+    pub(crate) fn receive_data(&mut self, now: Instant, env: &mut Env<'_>, data_seq: SeqNum, payload: &[u8]) {
         let off = data_seq.since(self.rcv_nxt) as usize;
         let had_gap = !self.ooo.is_empty();
         let fit = payload.len().min(self.rx.free().saturating_sub(off));
@@ -1097,7 +1118,7 @@ impl Conn {
 
     /// Consume the peer's FIN once all data before it arrived (RFC 9293 §3.10.7.4
     /// eighth step).
-    fn take_fin(&mut self, now: Instant, env: &mut Env<'_>) {
+    pub(crate) fn take_fin(&mut self, now: Instant, env: &mut Env<'_>) {
         if self.fin_received {
             return;
         }

@@ -68,6 +68,17 @@ pub(crate) struct Flight {
     pub usage_seq: SeqNum,
 }
 
+impl Flight {
+    /// No loss-recovery episode of any kind runs: no recovery, undo, probe or
+    /// reordering timer, no SACK or duplicate-ACK state, and a quiet send log
+    /// ([`SentLog::quiet`]). On such a flight an ACK without SACK blocks that
+    /// is no duplicate finds no loss: header prediction skips the detection.
+    #[inline]
+    pub fn quiet(&self) -> bool {
+        !self.in_recovery && self.undo.is_none() && self.tlp_end.is_none() && self.rack_at.is_none() && (self.dup_acks | self.reno_sacked) == 0 && self.board.is_empty() && self.log.quiet()
+    }
+}
+
 /// The flights of one [`super::Tcp`]: lent to connections while they have data
 /// in flight, reused through a free list.
 #[derive(Debug)]

@@ -212,6 +212,7 @@ pub mod rack;
 mod recovery;
 pub mod sack;
 mod output;
+mod predict;
 pub mod pool;
 mod table;
 mod timers;
@@ -348,6 +349,13 @@ pub struct TcpConfig {
     /// RFC 6675 rules (IsLost, DupThresh of 3) mark losses, RACK only adds to
     /// them. Without SACK the duplicate-ACK rules always apply.
     pub rack: bool,
+    /// Header prediction (default on): a segment of the common shape on an
+    /// ESTABLISHED connection (in order, ACK without SYN/FIN/RST/URG, no
+    /// SACK blocks, timestamps that pass PAWS, no loss recovery running)
+    /// skips the checks the general path makes, with the same result
+    /// (`predict.rs`; counted in [`TcpStats::predicted`]). Off only to
+    /// compare the two paths: the outcome is the same either way.
+    pub header_prediction: bool,
     /// Initial value of the per-connection nodelay flag (disables Nagle).
     pub nodelay: bool,
     /// Challenge ACKs per second at most, per connection (RFC 5961 §7; default 2,
@@ -477,6 +485,7 @@ impl Default for TcpConfig {
             congestion: congestion::Algorithm::Cubic,
             tail_loss_probe: true,
             rack: true,
+            header_prediction: true,
             nodelay: false,
             challenge_ack_limit: 2,
             challenge_ack_global_limit: None,

@@ -199,6 +199,14 @@ impl SentLog {
     pub fn counts(&self) -> (u32, u32, u32) {
         (self.sacked, self.lost, self.retrans)
     }
+    /// Nothing SACKed, deemed lost or retransmitted, and send times follow
+    /// sequence numbers: RACK can mark nothing lost and arms no reordering
+    /// timer on a cumulative ACK (every record left was sent after the last
+    /// one delivered). Header prediction relies on it.
+    #[inline]
+    pub fn quiet(&self) -> bool {
+        self.send_order && (self.sacked | self.lost | self.retrans) == 0
+    }
     /// RACK.min_RTT, if measured.
     pub fn min_rtt(&self) -> Option<Duration> {
         self.min_rtt

@@ -5,6 +5,9 @@
 pub struct TcpStats {
     /// Segments handed to `handle_segment`.
     pub segments_in: u64,
+    /// Segments taken by header prediction ([`super::TcpConfig::header_prediction`]):
+    /// in order on an ESTABLISHED connection with no loss recovery running.
+    pub predicted: u64,
     /// Segments passed to the sink (including RSTs).
     pub segments_out: u64,
     /// Segments the sink refused (no transmit buffer); retransmission recovers them.
@@ -200,12 +203,13 @@ impl TcpStats {
     ];
 
     /// Number of counters in [`TcpStats::fields`].
-    pub const COUNT: usize = 71;
+    pub const COUNT: usize = 72;
     /// Every counter with its stable snake_case name (as `xdpstack stats` prints
     /// them, prefixed `tcp_`).
     pub fn fields(&self) -> [(&'static str, u64); Self::COUNT] {
         [
             ("segments_in", self.segments_in),
+            ("predicted", self.predicted),
             ("segments_out", self.segments_out),
             ("send_failed", self.send_failed),
             ("bytes_in", self.bytes_in),
