@@ -126,7 +126,7 @@ fn ab_field(report: &str, name: &str) -> u64 {
     report
         .lines()
         .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().split_whitespace().next())
+        .and_then(|v| v.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("ab report lacks {name:?}: {report}"))
 }
