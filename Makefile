@@ -11,7 +11,8 @@ BIN := target/release/xdpstack
 BUILD_PKGS := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc
 # Tests and demo: namespaces/veth, the kernel peers and capture tools.
 TEST_PKGS := iproute2 ethtool tcpdump tshark socat iputils-ping netcat-openbsd curl \
-             iperf3 python3 python3-scapy bpftool hping3 sockperf wrk radvd valgrind
+             iperf3 python3 python3-scapy bpftool hping3 sockperf wrk radvd valgrind \
+             apache2-utils
 # Benchmark tools: libxdp/libbpf headers and libraries for the C AF_XDP reference
 # (bench/xsk-ref/l2echo.c).
 BENCH_PKGS := libxdp-dev libbpf-dev nginx-light

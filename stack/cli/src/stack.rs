@@ -68,12 +68,13 @@ pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Va
     }
     let cpus: Vec<String> = info.cpus.iter().map(usize::to_string).collect();
     let text = format!(
-        "iface={} xdp_mode={} bind={} queues={} cpus={} rss={} rx_csum={} mac={} ip={}{}{}{}",
+        "iface={} xdp_mode={} bind={} queues={} cpus={} pin={} rss={} rx_csum={} mac={} ip={}{}{}{}",
         info.iface,
         info.xdp_mode,
         info.bind,
         info.queues.len(),
         cpus.join(","),
+        info.pin.as_str(),
         info.rss_source,
         csum_name(info.rx_checksum),
         mac_string(info.mac),
@@ -90,6 +91,8 @@ pub fn ready_fields(stack: &Stack, s: &StackSettings) -> (String, Map<String, Va
     m.insert("queues".into(), info.queues.len().into());
     m.insert("queue_ids".into(), json!(info.queues));
     m.insert("cpus".into(), json!(info.cpus));
+    m.insert("pin".into(), info.pin.as_str().into());
+    m.insert("cpus_busy".into(), json!(info.pin.busy()));
     m.insert("unbound_queues".into(), json!(info.unbound_queues));
     m.insert("rss".into(), info.rss_source.into());
     m.insert("rx_csum".into(), csum_name(info.rx_checksum).into());

@@ -158,26 +158,58 @@ fn rr_and_crr_against_a_kernel_echo_server() {
     assert_eq!(echo.accepted.load(Ordering::Relaxed) - before, 300, "the kernel accepted one connection per transaction");
 }
 
+/// The value of `key=` in a text `ready` line.
+fn ready_field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace().find_map(|f| f.strip_prefix(key).and_then(|v| v.strip_prefix('='))).unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+}
+
+/// The CPUs this process may run on (`Cpus_allowed_list` of /proc/self/status,
+/// e.g. `0-3,6`); the stacks it starts inherit them.
+fn allowed_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).expect("Cpus_allowed_list").trim().to_string();
+    let mut v = Vec::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => v.extend(a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()),
+            None => v.push(part.parse().unwrap()),
+        }
+    }
+    v
+}
+
+/// The issue 21 case: `load` on one end of a veth, `serve` on the other, both
+/// with default flags. The second stack pins its loop to a CPU the first does
+/// not spin on (both name theirs in `ready`: `cpus=N pin=free`).
 #[test]
 fn rr_between_two_stacks() {
     let _serial = serial();
     let bed = Bed::new(2);
     // The other end of the veth runs xdpstack's echo service (its own address;
-    // the peer kernel keeps 198.18.0.1).
+    // the peer kernel keeps 198.18.0.1). One loop each: on a 2-CPU host two
+    // stacks of 2 loops would find no free CPU for the second.
     let bin = env!("CARGO_BIN_EXE_xdpstack");
     let mut server = Stack::spawn_ready(
-        Command::new("ip").args(["netns", "exec", &bed.peer_ns, bin, "serve", "--iface", &bed.peer_if, "--ip", "198.18.0.3/24", "--service", "echo:7"]),
+        Command::new("ip").args(["netns", "exec", &bed.peer_ns, bin, "serve", "--iface", &bed.peer_if, "--ip", "198.18.0.3/24", "--service", "echo:7", "--queues", "1"]),
     );
+    let ready = server.seen.last().unwrap().clone();
+    assert_eq!(ready_field(&ready, "pin"), "free", "{ready}");
+    let server_cpu: u64 = ready_field(&ready, "cpus").parse().unwrap();
     let mut args = common_args(&bed, "198.18.0.2/24");
-    args.extend(["--to", "198.18.0.3:7", "--flows", "16", "--duration", "2", "--verify"]);
-    let (s, _) = summary(&load(&bed, &[&["rr"], &args[..]].concat()));
+    args.extend(["--queues", "1", "--to", "198.18.0.3:7", "--flows", "16", "--duration", "2", "--verify"]);
+    let (s, lines) = summary(&load(&bed, &[&["rr"], &args[..]].concat()));
+    let ready = lines.iter().find(|l| l["event"] == "ready").expect("a ready line");
+    assert_eq!(ready["pin"], "free", "{ready}");
+    assert_eq!(ready["cpus"].as_array().unwrap().len(), 1, "{ready}");
+    assert_ne!(ready["cpus"][0].as_u64(), Some(server_cpu), "load's loop avoids the CPU serve spins on: {ready}");
+    assert!(ready["cpus_busy"].as_array().unwrap().iter().any(|c| c.as_u64() == Some(server_cpu)), "{ready}");
     assert_eq!(s["errors"], 0, "{s}");
     let done = s["completed"].as_u64().unwrap();
     assert!(done >= 1000, "{s}");
     assert_eq!(s["bytes"].as_u64().unwrap(), done * 64);
     // crr stack to stack: exactly --count connections, each closed cleanly.
     let mut args = common_args(&bed, "198.18.0.2/24");
-    args.extend(["--to", "198.18.0.3:7", "--flows", "4", "--count", "200", "--verify"]);
+    args.extend(["--queues", "1", "--to", "198.18.0.3:7", "--flows", "4", "--count", "200", "--verify"]);
     let (s, _) = summary(&load(&bed, &[&["crr"], &args[..]].concat()));
     assert_eq!(s["completed"], 200, "{s}");
     assert_eq!(s["errors"], 0, "{s}");
@@ -297,4 +329,64 @@ fn rr_over_ipv6() {
     assert_eq!(s["errors"], 0, "{s}");
     assert_eq!(echo.accepted.load(Ordering::Relaxed), 4);
     assert_eq!(echo.bytes.load(Ordering::Relaxed), 2000 * 64);
+}
+
+/// Default CPUs on a host with other stacks: each new stack takes a CPU none
+/// of the running ones uses; when every CPU is taken (here by a stack given
+/// all of them with `--cores`), a stack without `--cores` refuses in one line
+/// naming `--cores`, and one with `--cores` starts (explicit CPUs always win).
+#[test]
+fn stacks_take_free_cpus_or_refuse() {
+    let _serial = serial();
+    let allowed = allowed_cpus();
+    let bin = env!("CARGO_BIN_EXE_xdpstack");
+    let bed = Bed::new(1);
+    let serve = |ns: &str, iface: &str, ip: &str, extra: &[&str]| {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, bin, "serve", "--iface", iface, "--ip", ip, "--service", "echo:7"]).args(extra);
+        cmd
+    };
+    let a = Stack::spawn_ready(&mut serve(&bed.stack_ns, &bed.stack_if, "198.18.0.2/24", &[]));
+    let ready_a = a.seen.last().unwrap().clone();
+    let b = Stack::spawn_ready(&mut serve(&bed.peer_ns, &bed.peer_if, "198.18.0.3/24", &[]));
+    let ready_b = b.seen.last().unwrap().clone();
+    let (cpu_a, cpu_b) = (ready_field(&ready_a, "cpus"), ready_field(&ready_b, "cpus"));
+    assert_eq!((ready_field(&ready_a, "pin"), ready_field(&ready_b, "pin")), ("free", "free"));
+    if allowed.len() >= 2 {
+        assert_ne!(cpu_a, cpu_b, "two stacks, two CPUs: {ready_a} / {ready_b}");
+    }
+    // A third stack given every CPU (one loop per CPU, up to 8): explicit
+    // --cores wins over the others' use.
+    let loops = allowed.len().min(8);
+    let bed2 = Bed::new(loops as u32);
+    let all: Vec<String> = allowed[..loops].iter().map(usize::to_string).collect();
+    let all = all.join(",");
+    let c = Stack::spawn_ready(&mut serve(&bed2.stack_ns, &bed2.stack_if, "198.18.0.2/24", &["--cores", &all]));
+    let ready_c = c.seen.last().unwrap().clone();
+    assert_eq!((ready_field(&ready_c, "pin"), ready_field(&ready_c, "cpus")), ("cores", all.as_str()), "{ready_c}");
+    if allowed.len() > loops {
+        // A big host: the rest are free, and the next stack takes one of them.
+        let d = Stack::spawn_ready(&mut serve(&bed2.peer_ns, &bed2.peer_if, "198.18.0.3/24", &["--queues", "1"]));
+        let cpu_d: usize = ready_field(d.seen.last().unwrap(), "cpus").parse().unwrap();
+        assert!(!allowed[..loops].contains(&cpu_d) && cpu_a != cpu_d.to_string() && cpu_b != cpu_d.to_string(), "{:?}", d.seen);
+        return;
+    }
+    // Now no CPU is free: a fourth without --cores refuses, with one line.
+    let out = Command::new("timeout")
+        .args(["30", "ip", "netns", "exec", &bed2.peer_ns, bin, "serve", "--iface", &bed2.peer_if, "--ip", "198.18.0.3/24", "--service", "echo:7"])
+        .output()
+        .expect("run xdpstack serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "refused as a usage error: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("no free CPU") && err.contains("--cores"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ready"));
+    // With --cores it starts on a CPU the others use.
+    let cpu0 = allowed[0].to_string();
+    let mut d = Stack::spawn_ready(&mut serve(&bed2.peer_ns, &bed2.peer_if, "198.18.0.3/24", &["--cores", &cpu0, "--queues", "1"]));
+    let ready_d = d.seen.last().unwrap().clone();
+    assert_eq!((ready_field(&ready_d, "pin"), ready_field(&ready_d, "cpus")), ("cores", cpu0.as_str()), "{ready_d}");
+    let (code, _) = d.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+    drop((a, b, c));
 }

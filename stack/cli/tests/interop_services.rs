@@ -121,6 +121,42 @@ fn http_serves_files_byte_exact_to_curl_and_wrk() {
     assert_eq!(code, Some(0));
 }
 
+/// A field of ApacheBench's report (`Complete requests:      2000` → 2000).
+fn ab_field(report: &str, name: &str) -> u64 {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("ab report lacks {name:?}: {report}"))
+}
+
+/// ApacheBench with keep-alive (`ab -k`): HTTP/1.0 requests with `Connection:
+/// Keep-Alive`. It reuses a connection only when the answer says
+/// `Connection: keep-alive` (RFC 9112 Appendix C.2.2); without it, it waits
+/// for a close and never completes (issue 21).
+#[test]
+fn http_keep_alive_to_apachebench() {
+    let _serial = serial();
+    require_tool("ab");
+    let bed = Bed::new(2);
+    let www = TempDir::new("www-ab");
+    std::fs::write(www.path().join("1k.bin"), payload(1024, 1)).unwrap();
+    let dir = www.path().to_str().unwrap().to_string();
+    let mut stack = bed.start_stack(&["serve", "--iface", &bed.stack_if, "--ip", "198.18.0.2/24", "--service", "http:80", "--www", &dir]);
+    // -s 10: a stalled connection fails the run after 10 s instead of hanging;
+    // `timeout` bounds the whole run.
+    let (ok, r) = bed.peer(&format!("timeout 60 ab -k -n 2000 -c 100 -s 10 http://{STACK}/1k.bin"));
+    assert!(ok, "ab -k -n 2000 -c 100 did not complete: {r}");
+    assert_eq!(ab_field(&r, "Complete requests:"), 2000, "{r}");
+    assert_eq!(ab_field(&r, "Failed requests:"), 0, "{r}");
+    assert_eq!(ab_field(&r, "Keep-Alive requests:"), 2000, "every request on a kept-alive connection: {r}");
+    assert_eq!(ab_field(&r, "Document Length:"), 1024, "{r}");
+    assert!(!r.contains("Non-2xx"), "{r}");
+    let (code, _) = stack.signal_and_wait(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+}
+
 #[test]
 fn http_flag_errors() {
     let _serial = serial();

@@ -1,7 +1,9 @@
 //! The control socket of a running stack: a Unix stream socket under
 //! [`CONTROL_DIR`] that answers `stats` with every core's published counters
-//! (`xdpstack stats` is its client). It runs on its own thread and only reads the
-//! [`StatsBoard`]; the loops never wait for it.
+//! (`xdpstack stats` is its client) and `cpus` with the CPUs its loops are
+//! pinned to (what another stack starting on the host avoids, [`crate::cpus`]).
+//! It runs on its own thread and only reads the [`StatsBoard`]; the loops never
+//! wait for it.
 //!
 //! The socket is named after the network namespace and the interface
 //! (`/run/xdpstack/net<inode>-<iface>.sock`), so stacks in different namespaces
@@ -52,6 +54,24 @@ pub fn list_sockets() -> Vec<(String, PathBuf)> {
     v
 }
 
+/// The CPUs the loops of every stack answering on a control socket in `dir`
+/// are pinned to (any network namespace; sorted, deduplicated). Sockets nobody
+/// answers on (a stack that died) and answers without `cpus` are skipped.
+pub fn running_cpus(dir: &Path) -> Vec<usize> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut cpus: Vec<usize> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+        .filter_map(|p| ask(&p, "cpus").ok())
+        .filter_map(|v| v["cpus"].as_array().map(|a| a.iter().filter_map(|c| c.as_u64()).map(|c| c as usize).collect::<Vec<_>>()))
+        .flatten()
+        .collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    cpus
+}
+
 /// The answer to `stats`: one JSON object with `iface`, `cores` (one object per
 /// core, see [`CoreSnapshot::to_json`]) and `total`.
 pub fn stats_json(iface: &str, cores: &[CoreSnapshot]) -> serde_json::Value {
@@ -64,9 +84,14 @@ pub fn stats_json(iface: &str, cores: &[CoreSnapshot]) -> serde_json::Value {
 
 /// Ask the stack behind `path` for its counters.
 pub fn query(path: &Path) -> std::io::Result<serde_json::Value> {
+    ask(path, "stats")
+}
+
+/// Send one command to the stack behind `path` and read its one-line JSON answer.
+fn ask(path: &Path, cmd: &str) -> std::io::Result<serde_json::Value> {
     let mut s = UnixStream::connect(path)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"stats\n")?;
+    s.write_all(format!("{cmd}\n").as_bytes())?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     serde_json::from_str(&line).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
@@ -81,11 +106,17 @@ pub struct ControlServer {
 }
 
 impl ControlServer {
-    /// Bind the socket of `iface` and serve `board` until dropped. A stale socket
-    /// file (nobody answers on it) is replaced; a live one is an error.
-    pub fn start(iface: &str, board: Arc<StatsBoard>) -> std::io::Result<ControlServer> {
-        std::fs::create_dir_all(CONTROL_DIR)?;
-        let path = socket_path(iface);
+    /// Bind the socket of `iface` under [`CONTROL_DIR`] and serve `board` (and
+    /// `cpus`, the CPUs of the loops) until dropped. A stale socket file (nobody
+    /// answers on it) is replaced; a live one is an error.
+    pub fn start(iface: &str, board: Arc<StatsBoard>, cpus: Vec<usize>) -> std::io::Result<ControlServer> {
+        ControlServer::start_in(Path::new(CONTROL_DIR), iface, board, cpus)
+    }
+
+    /// [`ControlServer::start`] with the socket in `dir` instead of [`CONTROL_DIR`].
+    pub fn start_in(dir: &Path, iface: &str, board: Arc<StatsBoard>, cpus: Vec<usize>) -> std::io::Result<ControlServer> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("net{}-{iface}.sock", netns_id()));
         if path.exists() {
             if UnixStream::connect(&path).is_ok() {
                 return Err(std::io::Error::new(
@@ -102,7 +133,7 @@ impl ControlServer {
         let thread = std::thread::Builder::new().name("xdpstack-control".into()).spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((s, _)) => serve_one(s, &iface2, &board),
+                    Ok((s, _)) => serve_one(s, &iface2, &board, &cpus),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -117,7 +148,7 @@ impl ControlServer {
     }
 }
 
-fn serve_one(s: UnixStream, iface: &str, board: &StatsBoard) {
+fn serve_one(s: UnixStream, iface: &str, board: &StatsBoard, cpus: &[usize]) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
     let mut r = BufReader::new(&s);
@@ -125,7 +156,8 @@ fn serve_one(s: UnixStream, iface: &str, board: &StatsBoard) {
     let _ = r.read_line(&mut cmd);
     let answer = match cmd.trim() {
         "stats" | "" => stats_json(iface, &board.snapshot()),
-        other => serde_json::json!({ "error": format!("unknown command {other:?} (known: stats)") }),
+        "cpus" => serde_json::json!({ "iface": iface, "pid": std::process::id(), "cpus": cpus }),
+        other => serde_json::json!({ "error": format!("unknown command {other:?} (known: stats, cpus)") }),
     };
     let mut w = &s;
     let _ = writeln!(w, "{answer}");
@@ -138,5 +170,44 @@ impl Drop for ControlServer {
             let _ = t.join();
         }
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory under the system's temporary directory, removed on drop.
+    struct Dir(PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn dir(tag: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("xdpstack-control-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        Dir(p)
+    }
+
+    #[test]
+    fn running_stacks_tell_their_cpus() {
+        let d = dir("cpus");
+        assert_eq!(running_cpus(&d.0), Vec::<usize>::new(), "no directory: no stack");
+        let a = ControlServer::start_in(&d.0, "a0", Arc::new(StatsBoard::new(2)), vec![3, 1]).unwrap();
+        let b = ControlServer::start_in(&d.0, "b0", Arc::new(StatsBoard::new(1)), vec![1]).unwrap();
+        // A stale socket (its stack died) and a file that is no socket are skipped.
+        drop(std::os::unix::net::UnixListener::bind(d.0.join("net1-dead.sock")).unwrap());
+        std::fs::write(d.0.join("cpus.lock"), b"").unwrap();
+        assert_eq!(running_cpus(&d.0), vec![1, 3]);
+        let answer = ask(a.path(), "cpus").unwrap();
+        assert_eq!((answer["iface"].as_str(), answer["cpus"].clone()), (Some("a0"), serde_json::json!([3, 1])));
+        assert!(ask(b.path(), "stats").unwrap()["cores"].is_array(), "stats still answered");
+        drop(a);
+        assert_eq!(running_cpus(&d.0), vec![1], "a stopped stack frees its CPUs");
+        drop(b);
+        assert_eq!(running_cpus(&d.0), Vec::<usize>::new());
     }
 }

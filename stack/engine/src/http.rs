@@ -8,9 +8,12 @@
 //! HTTP/1.1 (RFC 9112 §3.2), a request with a body, or a header block above
 //! [`MAX_REQUEST`] bytes → 400 and close. Connections persist (HTTP/1.1 default,
 //! RFC 9112 §9.3) unless the client says `Connection: close` or speaks HTTP/1.0
-//! without `keep-alive`; pipelined requests are answered in order. No `Date`
-//! header: the engine has a monotonic clock only (RFC 9110 §6.6.1 allows an
-//! origin without a clock to omit it).
+//! without `keep-alive`; an HTTP/1.0 connection kept alive is answered with
+//! `Connection: keep-alive` (RFC 9112 Appendix C.2.2: the 1.0 client, e.g.
+//! `ab -k`, reuses it only then, and waits for a close otherwise); a closing
+//! answer says `Connection: close`. Pipelined requests are answered in order.
+//! No `Date` header: the engine has a monotonic clock only (RFC 9110 §6.6.1
+//! allows an origin without a clock to omit it).
 //!
 //! Per connection the service keeps one request buffer and one header buffer,
 //! reused for every connection that takes the same slot; bodies are sent from
@@ -94,13 +97,27 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
+/// Whether the connection persists after an answer, and what the answer says
+/// about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persist {
+    /// HTTP/1.1 without `close`: persistent by default, no `Connection` header
+    /// (RFC 9112 §9.3).
+    Default,
+    /// HTTP/1.0 with `Connection: keep-alive`: persistent, and the answer says
+    /// `Connection: keep-alive` (RFC 9112 Appendix C.2.2).
+    KeepAlive,
+    /// Close after the answer, which says `Connection: close`.
+    Close,
+}
+
 /// What a parsed request head asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Request<'a> {
     /// GET or HEAD of `path`.
-    Get { head_only: bool, path: &'a str, keep_alive: bool },
+    Get { head_only: bool, path: &'a str, persist: Persist },
     /// Another method: 405.
-    NotAllowed { keep_alive: bool },
+    NotAllowed { persist: Persist },
     /// Unparseable: 400 and close.
     Bad,
 }
@@ -146,12 +163,16 @@ fn parse(head: &[u8]) -> Request<'_> {
     if http11 && !host {
         return Request::Bad; // RFC 9112 §3.2
     }
-    let keep_alive = if http11 { !close } else { keep && !close };
+    let persist = match (http11, keep, close) {
+        (_, _, true) | (false, false, _) => Persist::Close,
+        (true, _, false) => Persist::Default,
+        (false, true, false) => Persist::KeepAlive,
+    };
     let path = target.split(['?', '#']).next().unwrap_or("/");
     match method {
-        "GET" => Request::Get { head_only: false, path, keep_alive },
-        "HEAD" => Request::Get { head_only: true, path, keep_alive },
-        _ => Request::NotAllowed { keep_alive },
+        "GET" => Request::Get { head_only: false, path, persist },
+        "HEAD" => Request::Get { head_only: true, path, persist },
+        _ => Request::NotAllowed { persist },
     }
 }
 
@@ -182,21 +203,23 @@ impl HttpConn {
         self.served = 0;
     }
 
-    fn respond(&mut self, status: &str, extra: &str, body: Option<&Arc<[u8]>>, len: usize, ctype: &str, close: bool) {
+    fn respond(&mut self, status: &str, extra: &str, body: Option<&Arc<[u8]>>, len: usize, ctype: &str, persist: Persist) {
         self.head.clear();
         let _ = write!(self.head, "HTTP/1.1 {status}\r\nServer: xdpstack\r\nContent-Length: {len}\r\n");
         if !ctype.is_empty() {
             let _ = write!(self.head, "Content-Type: {ctype}\r\n");
         }
         self.head.extend_from_slice(extra.as_bytes());
-        if close {
-            self.head.extend_from_slice(b"Connection: close\r\n");
+        match persist {
+            Persist::Default => {}
+            Persist::KeepAlive => self.head.extend_from_slice(b"Connection: keep-alive\r\n"),
+            Persist::Close => self.head.extend_from_slice(b"Connection: close\r\n"),
         }
         self.head.extend_from_slice(b"\r\n");
         self.head_off = 0;
         self.body = body.cloned();
         self.body_off = 0;
-        self.close_after = close;
+        self.close_after = persist == Persist::Close;
         self.served += 1;
     }
 
@@ -273,7 +296,7 @@ impl HttpConn {
                     match find_head_end(&self.req) {
                         Some(e) => e,
                         None if self.req.len() >= MAX_REQUEST => {
-                            self.respond("431 Request Header Fields Too Large", "", None, 0, "", true);
+                            self.respond("431 Request Header Fields Too Large", "", None, 0, "", Persist::Close);
                             continue;
                         }
                         None => continue,
@@ -282,29 +305,29 @@ impl HttpConn {
             };
             // Answer it (the lookup ends the borrow of the request bytes).
             let answer = match parse(&self.req[..end]) {
-                Request::Get { head_only, path, keep_alive } => {
+                Request::Get { head_only, path, persist } => {
                     let ctype = content_type(if path == "/" { "/index.html" } else { path });
-                    Some((head_only, site.get(path).cloned(), ctype, keep_alive))
+                    Some((head_only, site.get(path).cloned(), ctype, persist))
                 }
-                Request::NotAllowed { keep_alive } => {
-                    self.respond("405 Method Not Allowed", "Allow: GET, HEAD\r\n", None, 0, "", !keep_alive);
+                Request::NotAllowed { persist } => {
+                    self.respond("405 Method Not Allowed", "Allow: GET, HEAD\r\n", None, 0, "", persist);
                     None
                 }
                 Request::Bad => {
                     let msg = BAD_REQUEST.clone();
-                    self.respond("400 Bad Request", "", Some(&msg), msg.len(), "text/plain; charset=utf-8", true);
+                    self.respond("400 Bad Request", "", Some(&msg), msg.len(), "text/plain; charset=utf-8", Persist::Close);
                     None
                 }
             };
             match answer {
-                Some((head_only, Some(file), ctype, keep_alive)) => {
+                Some((head_only, Some(file), ctype, persist)) => {
                     let body = if head_only { None } else { Some(&file) };
-                    self.respond("200 OK", "", body, file.len(), ctype, !keep_alive);
+                    self.respond("200 OK", "", body, file.len(), ctype, persist);
                 }
-                Some((head_only, None, _, keep_alive)) => {
+                Some((head_only, None, _, persist)) => {
                     let msg = NOT_FOUND.clone();
                     let body = if head_only { None } else { Some(&msg) };
-                    self.respond("404 Not Found", "", body, msg.len(), "text/plain; charset=utf-8", !keep_alive);
+                    self.respond("404 Not Found", "", body, msg.len(), "text/plain; charset=utf-8", persist);
                 }
                 None => {}
             }
@@ -327,16 +350,36 @@ mod tests {
 
     #[test]
     fn parses_requests() {
-        assert_eq!(parse(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"), Request::Get { head_only: false, path: "/a.txt", keep_alive: true });
-        assert_eq!(parse(b"HEAD /a?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), Request::Get { head_only: true, path: "/a", keep_alive: false });
-        assert_eq!(parse(b"GET / HTTP/1.0\r\n\r\n"), Request::Get { head_only: false, path: "/", keep_alive: false });
-        assert_eq!(parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"), Request::Get { head_only: false, path: "/", keep_alive: true });
-        assert_eq!(parse(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n"), Request::NotAllowed { keep_alive: true });
+        assert_eq!(parse(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"), Request::Get { head_only: false, path: "/a.txt", persist: Persist::Default });
+        assert_eq!(parse(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"), Request::Get { head_only: false, path: "/a.txt", persist: Persist::Default });
+        assert_eq!(parse(b"HEAD /a?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), Request::Get { head_only: true, path: "/a", persist: Persist::Close });
+        assert_eq!(parse(b"GET / HTTP/1.0\r\n\r\n"), Request::Get { head_only: false, path: "/", persist: Persist::Close });
+        assert_eq!(parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"), Request::Get { head_only: false, path: "/", persist: Persist::KeepAlive });
+        assert_eq!(parse(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"), Request::Get { head_only: false, path: "/", persist: Persist::Close });
+        assert_eq!(parse(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n"), Request::NotAllowed { persist: Persist::Default });
+        assert_eq!(parse(b"POST / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), Request::NotAllowed { persist: Persist::KeepAlive });
         // RFC 9112 §3.2: Host is required in HTTP/1.1.
         assert_eq!(parse(b"GET / HTTP/1.1\r\n\r\n"), Request::Bad);
         for bad in [&b"GET /\r\n\r\n"[..], b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", b"get / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET x HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nbogus\r\n\r\n", b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", b"\xff / HTTP/1.1\r\n\r\n"] {
             assert_eq!(parse(bad), Request::Bad, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    /// The `Connection` header of an answer follows the request's persistence.
+    #[test]
+    fn answer_says_how_the_connection_goes_on() {
+        let mut c = HttpConn::default();
+        let connection = |c: &HttpConn| {
+            let head = String::from_utf8(c.head.clone()).unwrap();
+            assert!(head.starts_with("HTTP/1.1 200 OK\r\n") && head.ends_with("\r\n\r\n"), "{head}");
+            head.lines().filter_map(|l| l.strip_prefix("Connection: ")).map(str::to_string).collect::<Vec<_>>()
+        };
+        c.respond("200 OK", "", None, 0, "", Persist::KeepAlive);
+        assert_eq!((connection(&c), c.close_after), (vec!["keep-alive".to_string()], false));
+        c.respond("200 OK", "", None, 0, "", Persist::Default);
+        assert_eq!((connection(&c), c.close_after), (vec![], false));
+        c.respond("200 OK", "", None, 0, "", Persist::Close);
+        assert_eq!((connection(&c), c.close_after), (vec!["close".to_string()], true));
     }
 
     #[test]

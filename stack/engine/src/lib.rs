@@ -18,6 +18,7 @@
 mod app;
 mod clock;
 pub mod control;
+pub mod cpus;
 mod core;
 mod error;
 pub mod http;

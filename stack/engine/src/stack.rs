@@ -5,7 +5,8 @@
 
 use crate::app::{App, Net};
 use crate::clock::Clock;
-use crate::control::ControlServer;
+use crate::control::{ControlServer, CONTROL_DIR};
+use crate::cpus::{CpuChoice, CpuLock};
 use crate::core::{Core, SharedPcap, DEFAULT_BUSY_POLL};
 use crate::error::StackError;
 use crate::mesh::{mesh, DEFAULT_HANDOFF_DEPTH};
@@ -14,7 +15,7 @@ use crate::stats::{CoreSnapshot, StatsBoard};
 use proto::iface::{Interface, InterfaceConfig, RxChecksum};
 use proto::tcp::TcpConfig;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -42,8 +43,9 @@ pub struct StackConfig {
     pub iface: String,
     /// Queues to bind, one loop each.
     pub queues: Queues,
-    /// CPUs to pin the loops to: loop `i` goes to `cores[i % len]`. `None`: loop
-    /// `i` on CPU `i % online CPUs`.
+    /// CPUs to pin the loops to: loop `i` goes to `cores[i % len]`. `None`: the
+    /// CPUs no other running stack on the host pins a loop to, loop `i` on the
+    /// `i`-th of them (cycling); no such CPU is an error ([`crate::cpus`]).
     pub cores: Option<Vec<usize>>,
     /// IPv4 addresses with prefix lengths.
     pub ipv4: Vec<(Ipv4Addr, u8)>,
@@ -137,6 +139,8 @@ pub struct StackInfo {
     pub queues: Vec<u32>,
     /// CPU each loop is pinned to.
     pub cpus: Vec<usize>,
+    /// How those CPUs were chosen.
+    pub pin: CpuChoice,
     /// Queues the device's RSS uses that no loop serves: flows hashed there go to
     /// the kernel, which drops them.
     pub unbound_queues: Vec<u32>,
@@ -223,15 +227,24 @@ impl Stack {
             return Err(StackError::Config(format!("{} queues: at most {} are supported", queues.len(), xsk::MAX_QUEUES)));
         }
         let online: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
-        let cpus: Vec<usize> = match &cfg.cores {
+        // Held until this stack's control socket answers (or start fails), so a
+        // stack starting at the same moment sees our CPUs.
+        let cpu_lock = CpuLock::take(Path::new(CONTROL_DIR));
+        let (cpus, pin): (Vec<usize>, CpuChoice) = match &cfg.cores {
             Some(list) if list.is_empty() => return Err(StackError::Config("--cores: empty list".into())),
             Some(list) => {
                 if let Some(bad) = list.iter().find(|c| !online.is_empty() && !online.contains(c)) {
                     return Err(StackError::Config(format!("--cores: CPU {bad} is not available to this process (allowed: {online:?})")));
                 }
-                (0..queues.len()).map(|i| list[i % list.len()]).collect()
+                ((0..queues.len()).map(|i| list[i % list.len()]).collect(), CpuChoice::Given)
             }
-            None => (0..queues.len()).map(|i| online.get(i % online.len().max(1)).copied().unwrap_or(0)).collect(),
+            None => {
+                let busy = crate::control::running_cpus(Path::new(CONTROL_DIR));
+                match crate::cpus::pick_free(&online, &busy, queues.len()) {
+                    Some(cpus) => (cpus, CpuChoice::Free { busy }),
+                    None => return Err(StackError::Config(crate::cpus::no_free_cpu_message(&online, &busy))),
+                }
+            }
         };
         // The device's RSS key and table (ETHTOOL_GRSSH); veth has none. A device
         // that hashes with something other than plain Toeplitz cannot be
@@ -353,7 +366,8 @@ impl Stack {
                 bind,
                 nic_queues,
                 queues: queues.clone(),
-                cpus,
+                cpus: cpus.clone(),
+                pin,
                 unbound_queues,
                 rss_source,
                 control_socket: None,
@@ -379,10 +393,11 @@ impl Stack {
         }
         go.store(true, Ordering::Release);
         if cfg.control_socket {
-            let c = ControlServer::start(&cfg.iface, board).map_err(|e| StackError::io("control socket", e))?;
+            let c = ControlServer::start(&cfg.iface, board, cpus).map_err(|e| StackError::io("control socket", e))?;
             stack.info.control_socket = Some(c.path().to_path_buf());
             stack.control = Some(c);
         }
+        drop(cpu_lock);
         Ok(stack)
     }
 

@@ -107,6 +107,13 @@ impl Running {
 
     fn start_cfg<A: App + 'static>(ns: &str, mut cfg: StackConfig, factory: impl Fn(&CoreInfo) -> A + Send + Sync + 'static) -> Running {
         cfg.queues = Queues::All;
+        // Two stacks of 2 loops each on a host that may have only 2 CPUs: by
+        // default the second would find no free CPU and refuse (crate::cpus),
+        // so these share the CPUs explicitly, loop i on CPU i as before.
+        if cfg.cores.is_none() {
+            let online: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+            cfg.cores = Some(if online.is_empty() { vec![0] } else { online });
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let stop2 = Arc::clone(&stop);

@@ -2,16 +2,30 @@
 //! by a veth pair, the Linux kernel on one end (198.18.0.1/24), `xdpstack` on the
 //! other. Names are unique per run and everything is removed on drop, also when a
 //! test fails. Tests need root: without it they FAIL with a message, never skip.
+//!
+//! One bed at a time per test binary: a stack without `--cores` takes CPUs no
+//! other running stack uses and refuses to start when none is left, so tests
+//! whose stacks ran side by side on a 2-CPU host would refuse each other. A
+//! test may hold several beds (on its own thread).
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Held by the first live bed of a thread: one test's beds at a time.
+static BEDS: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// Beds alive on this thread.
+    static BEDS_HERE: Cell<u32> = const { Cell::new(0) };
+}
 
 /// Panic with a clear message unless we are root with the tools the bed needs.
 pub fn require_root() {
@@ -54,6 +68,8 @@ pub struct Bed {
     pub peer_if: String,
     /// Stack's veth end (no kernel address).
     pub stack_if: String,
+    /// The turn of this thread's beds (the first bed holds it).
+    _turn: Option<MutexGuard<'static, ()>>,
 }
 
 impl Bed {
@@ -76,6 +92,8 @@ impl Bed {
 
     fn build(queues: u32, default_offloads: bool) -> Bed {
         require_root();
+        let turn = if BEDS_HERE.get() == 0 { Some(BEDS.lock().unwrap_or_else(|e| e.into_inner())) } else { None };
+        BEDS_HERE.set(BEDS_HERE.get() + 1);
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{}", std::process::id(), n);
         let bed = Bed {
@@ -83,6 +101,7 @@ impl Bed {
             stack_ns: format!("xs{id}b"),
             peer_if: format!("xs{id}p"),
             stack_if: format!("xs{id}s"),
+            _turn: turn,
         };
         // From here on, Drop cleans up whatever was created.
         sh(&format!("ip netns add {}", bed.peer_ns));
@@ -168,6 +187,7 @@ impl Drop for Bed {
         for ns in [&self.peer_ns, &self.stack_ns] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
+        BEDS_HERE.set(BEDS_HERE.get() - 1);
     }
 }
 
