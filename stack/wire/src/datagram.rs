@@ -92,10 +92,9 @@ pub fn parse_v4(frame: &[u8], mode: ChecksumMode) -> Option<RxUdp4<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
+    use crate::ethernet::{ethertype, EthernetRepr, Frame};
     use crate::ipv4::{Ipv4Repr, Packet as Ipv4Packet};
-    use crate::ipv6::{Ipv6Repr, Packet as Ipv6Packet};
-    use crate::segment::{Ip, ETH_LEN, IPV4_LEN, IPV6_LEN};
+    use crate::segment::{Ip, ETH_LEN, IPV4_LEN};
     use crate::udp::{Packet as UdpPacket, UdpRepr};
     use core::net::{IpAddr, Ipv6Addr};
     use proptest::prelude::*;
@@ -105,31 +104,7 @@ mod tests {
     /// The frame the layered emitters write.
     fn layered(l3: &L3<'_>, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
         let u = UdpRepr { src_port: sport, dst_port: dport, payload };
-        let ulen = u.buffer_len();
-        match l3.ip {
-            Ip::V4 { src, dst, ttl, ident } => {
-                let eth = EthernetRepr { src: EthernetAddress(l3.src_mac), dst: EthernetAddress(l3.dst_mac), vlan: None, ethertype: ethertype::IPV4 };
-                let ip = Ipv4Repr { src, dst, protocol: protocol::UDP, payload_len: ulen, ttl, ident, dont_frag: true, more_frags: false, frag_offset: 0, dscp_ecn: 0 };
-                let mut buf = vec![0u8; eth.buffer_len(ip.buffer_len())];
-                let mut f = Frame::new_unchecked(&mut buf[..]);
-                eth.emit(&mut f);
-                let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-                ip.emit(&mut p, ChecksumMode::Full);
-                u.emit(&mut UdpPacket::new_unchecked(p.payload_mut()), &IpAddr::V4(src), &IpAddr::V4(dst), ChecksumMode::Full);
-                buf
-            }
-            Ip::V6 { src, dst, hop_limit } => {
-                let eth = EthernetRepr { src: EthernetAddress(l3.src_mac), dst: EthernetAddress(l3.dst_mac), vlan: None, ethertype: ethertype::IPV6 };
-                let ip = Ipv6Repr { src: *src, dst: *dst, next_header: protocol::UDP, payload_len: ulen as u16, hop_limit, traffic_class: 0, flow_label: 0 };
-                let mut buf = vec![0u8; ETH_LEN + IPV6_LEN + ulen];
-                let mut f = Frame::new_unchecked(&mut buf[..]);
-                eth.emit(&mut f);
-                let mut p = Ipv6Packet::new_unchecked(f.payload_mut());
-                ip.emit(&mut p);
-                u.emit(&mut UdpPacket::new_unchecked(p.payload_mut()), &IpAddr::V6(*src), &IpAddr::V6(*dst), ChecksumMode::Full);
-                buf
-            }
-        }
+        crate::segment::tests::layered_frame(l3, protocol::UDP, u.buffer_len(), &mut |b, src, dst| u.emit(&mut UdpPacket::new_unchecked(b), src, dst, ChecksumMode::Full))
     }
 
     proptest! {

@@ -319,7 +319,7 @@ pub fn parse_v4(frame: &[u8], mode: crate::ChecksumMode) -> Option<Rx4<'_>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
     use crate::ipv4::{Ipv4Repr, Packet as Ipv4Packet};
@@ -331,33 +331,39 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    /// The frame the layered emitters write.
-    fn layered(l3: &L3<'_>, tcp: &TcpRepr<'_>) -> Vec<u8> {
-        let tlen = tcp.buffer_len();
+    /// The frame the layered emitters write for `l3` and a transport
+    /// segment of `l4_len` bytes that `emit` writes (given its buffer and
+    /// the pseudo-header's addresses): the reference the one-pass writers
+    /// of this module and of `datagram` are checked against.
+    pub(crate) fn layered_frame(l3: &L3<'_>, proto: u8, l4_len: usize, emit: &mut dyn FnMut(&mut [u8], &IpAddr, &IpAddr)) -> Vec<u8> {
         match l3.ip {
             Ip::V4 { src, dst, ttl, ident } => {
                 let eth = EthernetRepr { src: EthernetAddress(l3.src_mac), dst: EthernetAddress(l3.dst_mac), vlan: None, ethertype: ethertype::IPV4 };
-                let ip = Ipv4Repr { src, dst, protocol: protocol::TCP, payload_len: tlen, ttl, ident, dont_frag: true, more_frags: false, frag_offset: 0, dscp_ecn: 0 };
+                let ip = Ipv4Repr { src, dst, protocol: proto, payload_len: l4_len, ttl, ident, dont_frag: true, more_frags: false, frag_offset: 0, dscp_ecn: 0 };
                 let mut buf = vec![0u8; eth.buffer_len(ip.buffer_len())];
                 let mut f = Frame::new_unchecked(&mut buf[..]);
                 eth.emit(&mut f);
                 let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
                 ip.emit(&mut p, ChecksumMode::Full);
-                tcp.emit(&mut TcpPacket::new_unchecked(p.payload_mut()), &IpAddr::V4(src), &IpAddr::V4(dst), ChecksumMode::Full);
+                emit(p.payload_mut(), &IpAddr::V4(src), &IpAddr::V4(dst));
                 buf
             }
             Ip::V6 { src, dst, hop_limit } => {
                 let eth = EthernetRepr { src: EthernetAddress(l3.src_mac), dst: EthernetAddress(l3.dst_mac), vlan: None, ethertype: ethertype::IPV6 };
-                let ip = Ipv6Repr { src: *src, dst: *dst, next_header: protocol::TCP, payload_len: tlen as u16, hop_limit, traffic_class: 0, flow_label: 0 };
-                let mut buf = vec![0u8; ETH_LEN + IPV6_LEN + tlen];
+                let ip = Ipv6Repr { src: *src, dst: *dst, next_header: proto, payload_len: l4_len as u16, hop_limit, traffic_class: 0, flow_label: 0 };
+                let mut buf = vec![0u8; ETH_LEN + IPV6_LEN + l4_len];
                 let mut f = Frame::new_unchecked(&mut buf[..]);
                 eth.emit(&mut f);
                 let mut p = Ipv6Packet::new_unchecked(f.payload_mut());
                 ip.emit(&mut p);
-                tcp.emit(&mut TcpPacket::new_unchecked(p.payload_mut()), &IpAddr::V6(*src), &IpAddr::V6(*dst), ChecksumMode::Full);
+                emit(p.payload_mut(), &IpAddr::V6(*src), &IpAddr::V6(*dst));
                 buf
             }
         }
+    }
+
+    fn layered(l3: &L3<'_>, tcp: &TcpRepr<'_>) -> Vec<u8> {
+        layered_frame(l3, protocol::TCP, tcp.buffer_len(), &mut |b, src, dst| tcp.emit(&mut TcpPacket::new_unchecked(b), src, dst, ChecksumMode::Full))
     }
 
     fn fast(l3: &L3<'_>, tcp: &TcpRepr<'_>) -> Vec<u8> {

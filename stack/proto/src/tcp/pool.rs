@@ -526,6 +526,17 @@ impl ChunkBuf {
     pub fn move_to(&mut self, to: &mut ChunkBuf, pool: &mut Pool, max: usize, keep_beyond: bool) -> usize {
         let mut moved = 0;
         let want = max.min(self.len as usize);
+        // The whole chain changes hands when `to` holds nothing, everything
+        // queued moves, it fits `to`, and nothing written beyond it must stay
+        // (`keep_beyond`) nor a spare chunk go along: no byte is copied (an
+        // echo moving a request into its own empty send buffer).
+        if to.held == 0 && self.held > 0 && !keep_beyond && want == self.len as usize && want <= to.free() && (usize::from(self.start) + want).div_ceil(CHUNK_SIZE) == usize::from(self.held) {
+            (to.head, to.tail, to.start, to.len, to.held) = (self.head, self.tail, self.start, self.len, self.held);
+            to.cur_idx.set(NIL);
+            (self.head, self.tail, self.start, self.len, self.held) = (NIL, NIL, 0, 0, 0);
+            self.cur_idx.set(NIL);
+            return want;
+        }
         while moved < want {
             let s = usize::from(self.start);
             let run = (self.len as usize).min(CHUNK_SIZE - s).min(want - moved);
@@ -655,6 +666,36 @@ mod tests {
         b.free_all(&mut p);
         assert_eq!(p.in_use(), 0);
         assert_eq!(p.peak(), SLAB_CHUNKS);
+    }
+
+    #[test]
+    fn move_to_an_empty_queue_hands_the_chunks_over() {
+        let mut p = Pool::new(1 << 22, 0);
+        let mut a = ChunkBuf::new(1 << 20);
+        let mut b = ChunkBuf::new(64 * 1024);
+        let d = pattern(10_000, 9);
+        a.push(&mut p, &d);
+        a.consume(&mut p, 100);
+        let held = p.in_use();
+        assert_eq!(a.move_to(&mut b, &mut p, usize::MAX, false), 9_900);
+        assert_eq!((a.len(), a.chunks(), p.in_use()), (0, 0, held));
+        assert_eq!(p.peak(), held, "the chain moved whole: no chunk taken for a copy");
+        assert_eq!(b.read_at(&mut p, 0, 9_900), &d[100..]);
+        // The new owner appends after it and frees it as usual.
+        assert_eq!(b.push(&mut p, &d[..5000]), 5000);
+        assert_eq!(b.read_at(&mut p, 9_900, 5000), &d[..5000]);
+        b.consume(&mut p, 14_900);
+        assert_eq!(p.in_use(), 0);
+        // Not when `to` holds data, nor when bytes beyond the queued ones stay.
+        a.push(&mut p, &d[..3000]);
+        b.push(&mut p, &d[..10]);
+        assert_eq!(a.move_to(&mut b, &mut p, usize::MAX, false), 3000);
+        assert_eq!(b.read_at(&mut p, 0, 3010)[10..], d[..3000]);
+        b.consume(&mut p, 3010);
+        a.write_unqueued(&mut p, 0, &d[..500]);
+        a.enqueue_unqueued(200);
+        assert_eq!(a.move_to(&mut b, &mut p, usize::MAX, true), 200);
+        assert!(a.chunks() > 0, "the bytes beyond stay with their queue");
     }
 
     #[test]
