@@ -2,7 +2,6 @@
 //! targets that feed it frames: `iface` (one raw frame) and `iface_ipv4`
 //! (a sequence of steps behind valid Ethernet and IPv4 headers).
 
-use crate::check::CheckSink;
 use core::net::Ipv4Addr;
 use wire::arp::{self, ArpRepr};
 use wire::ethernet::{ethertype, EthernetRepr, Frame};
@@ -21,7 +20,7 @@ pub const LISTEN_PORT: u16 = 80;
 /// A small interface (few connections, small buffers, so limits are reachable)
 /// listening on [`LISTEN_PORT`], that already knows the peer's MAC (it received an
 /// ARP request from it, and answered it into `sink`).
-pub fn interface(now: proto::time::Instant, sink: &mut CheckSink) -> proto::iface::Interface {
+pub fn interface(now: proto::time::Instant, sink: &mut dyn proto::FrameSink) -> proto::iface::Interface {
     use proto::iface::{Interface, InterfaceConfig};
     use proto::tcp::TcpConfig;
     // A fixed ISN secret: a crash must reproduce from its input.
@@ -58,7 +57,7 @@ pub fn run_timers(
     ifc: &mut proto::iface::Interface,
     mut now: proto::time::Instant,
     rounds: usize,
-    sink: &mut CheckSink,
+    sink: &mut dyn proto::FrameSink,
 ) -> proto::time::Instant {
     for _ in 0..rounds {
         let Some(t) = ifc.poll_timeout() else { break };
@@ -76,7 +75,7 @@ pub mod raw {
 
     /// `Interface::handle_frame` on arbitrary bytes (one frame per input), then
     /// `poll_transmit` and the timers that follow; every frame the interface sends
-    /// must parse back (Ethernet / ARP / IPv4 / ICMP / TCP, checksums verified).
+    /// must pass [`crate::check`] (IPv4 and IPv6, checksums verified).
     pub fn run(data: &[u8]) {
         let mut sink = CheckSink::default();
         let now = Instant::from_millis(1000);

@@ -10,7 +10,7 @@
 //! close) and time steps are interleaved. Every frame the interface sends
 //! must parse back.
 
-use crate::check::{CheckSink, Sent};
+use crate::check::CheckSink;
 use crate::iface::{interface, run_timers, IFACE_IP, IFACE_MAC, LISTEN_PORT, PEER_IP, PEER_MAC};
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use core::net::IpAddr;
@@ -52,9 +52,9 @@ struct Peer {
 impl Peer {
     fn learn(&mut self, sink: &CheckSink) {
         for s in &sink.sent[self.seen..] {
-            if let Sent::Tcp { seq, ack, seg_len, .. } = *s {
-                self.seq = ack;
-                self.ack = seq.wrapping_add(seg_len);
+            if let Some(t) = s.tcp() {
+                self.seq = t.ack;
+                self.ack = t.seq.wrapping_add(t.seg_len());
             }
         }
         self.seen = sink.sent.len();
