@@ -4,7 +4,9 @@
 //!
 //! * [`parsers`]: one target per `wire` parser.
 //! * [`iface`]: the interface under test and the raw-frame `iface` target;
-//!   [`iface_ipv4`]: sequences of IPv4 packets and application calls.
+//!   [`iface_ipv4`]: sequences of IPv4 packets and application calls;
+//!   [`tcp_conn`]: one live connection driven by peer segments, application
+//!   calls and time, held to a model of its sequence space.
 //! * [`check`]: every frame the stack sends must parse back, checksums verified.
 //! * [`addrs`] / [`addrs_v6`]: a pseudo-header address pair taken from the front of
 //!   the fuzz input, for parsers whose checksum covers the IP addresses.
@@ -17,6 +19,7 @@ pub mod check;
 pub mod iface;
 pub mod iface_ipv4;
 pub mod parsers;
+pub mod tcp_conn;
 
 /// Every fuzz target by name (the `[[bin]]` names of Cargo.toml) and its body.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
@@ -30,6 +33,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("icmpv6", parsers::icmpv6::run),
     ("iface", iface::raw::run),
     ("iface_ipv4", iface_ipv4::run),
+    ("tcp_conn", tcp_conn::run),
 ];
 
 /// Addresses for a pseudo-header from the front of `data`: an even first byte

@@ -161,7 +161,7 @@ macro_rules! targets {
     };
 }
 
-targets!(ethernet, arp, ipv4, icmpv4, udp, tcp, ipv6, icmpv6, iface, iface_ipv4);
+targets!(ethernet, arp, ipv4, icmpv4, udp, tcp, ipv6, icmpv6, iface, iface_ipv4, tcp_conn);
 
 /// Seeds exist for every raw-input target that has captures of its kind.
 #[test]
