@@ -41,9 +41,6 @@ use wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 pub const MAX_OPS: usize = 96;
 /// The peer's port.
 pub const PEER_PORT: u16 = 40000;
-/// Peer stream offsets tracked for "was this byte sent" (larger ones are never
-/// reachable with [`MAX_OPS`] segments of at most [`MAX_PAYLOAD`] bytes).
-const COVER: usize = 1 << 20;
 /// Largest peer payload (more than an MSS, so oversized segments are tried).
 pub const MAX_PAYLOAD: usize = 3000;
 
@@ -160,8 +157,8 @@ struct Model {
     irs: u32,
     /// The stack's ISN (from its SYN-ACK).
     iss: u32,
-    /// Peer stream offsets sent (bitmap over [`COVER`]).
-    covered: Vec<bool>,
+    /// Peer stream offsets sent: disjoint, sorted, non-adjacent half-open ranges.
+    covered: Vec<(u64, u64)>,
     /// Offsets at which the peer sent FIN.
     fins: Vec<u64>,
     /// The stack's `RCV.NXT` as last seen in its ACKs (for [`Rel`] bases).
@@ -202,7 +199,33 @@ impl Model {
 
     /// The end of the contiguous prefix the peer sent.
     fn contiguous(&self) -> u64 {
-        self.covered.iter().position(|c| !c).unwrap_or(COVER) as u64
+        match self.covered.first() {
+            Some(&(0, end)) => end,
+            _ => 0,
+        }
+    }
+
+    /// The peer sent the byte at offset `at`.
+    fn was_sent(&self, at: u64) -> bool {
+        self.covered.iter().any(|&(a, b)| a <= at && at < b)
+    }
+
+    /// Add `[a, b)` to the sent ranges.
+    fn cover(&mut self, a: u64, b: u64) {
+        if a >= b {
+            return;
+        }
+        let (mut a, mut b) = (a, b);
+        self.covered.retain(|&(x, y)| {
+            if y < a || x > b {
+                return true;
+            }
+            a = a.min(x);
+            b = b.max(y);
+            false
+        });
+        let i = self.covered.partition_point(|&(x, _)| x < a);
+        self.covered.insert(i, (a, b));
     }
 
     /// The highest offset the stack may acknowledge.
@@ -213,12 +236,9 @@ impl Model {
 
     fn sent_data(&mut self, seq: u32, len: usize, fin: bool) {
         let o = self.off(seq);
-        for k in 0..len as i64 {
-            if let Ok(i) = usize::try_from(o + k) {
-                if i < COVER {
-                    self.covered[i] = true;
-                }
-            }
+        let (a, b) = (o.max(0), o + len as i64);
+        if b > a {
+            self.cover(a as u64, b as u64);
         }
         if fin {
             if let Ok(f) = u64::try_from(o + len as i64) {
@@ -390,13 +410,13 @@ impl Run {
     }
 
     fn read(&mut self, conn: ConnId, len: u16) {
-        let mut buf = vec![0u8; usize::from(len)];
+        let mut buf = vec![0u8; usize::from(len).min(16384)];
         match self.ifc.tcp_mut().recv(conn, &mut buf) {
             Ok(n) => {
                 assert!(n <= buf.len());
                 for (k, &b) in buf[..n].iter().enumerate() {
                     let at = self.m.read + k as u64;
-                    assert!((at as usize) < COVER && self.m.covered[at as usize], "read byte {at} the peer never sent");
+                    assert!(self.m.was_sent(at), "read byte {at} the peer never sent: {:?}", self.m.covered);
                     assert_eq!(b, peer_byte(at), "read byte {at} is not the peer's");
                 }
                 self.m.read += n as u64;
@@ -510,7 +530,7 @@ pub fn run_ops(hello: &Hello, ops: &[Op]) -> Summary {
     let m = Model {
         irs: hello.isn,
         iss: 0,
-        covered: vec![false; COVER],
+        covered: Vec::new(),
         fins: Vec::new(),
         stack_ack: hello.isn.wrapping_add(1),
         max_ack_off: 0,
