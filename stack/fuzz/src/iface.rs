@@ -27,7 +27,10 @@ pub fn interface(now: proto::time::Instant, sink: &mut dyn proto::FrameSink) -> 
     let tcp = TcpConfig { max_connections: 4, rx_buffer: 8192, tx_buffer: 8192, syn_backlog: 2, isn_secret: [0x5a; 16], cookie_secret: [0xc5; 16], ..TcpConfig::default() };
     // IPv6 too (an address, SLAAC on): NDP, ICMPv6, reassembly and RAs are fuzzed.
     let ipv6 = vec![(core::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 64)];
-    let mut ifc = Interface::new(InterfaceConfig { mac: IFACE_MAC, ipv4: vec![(IFACE_IP, 15)], ipv6, slaac: true, nd_capacity: 16, tcp, ..InterfaceConfig::default() });
+    // Reassembly: room for one 64 KiB datagram and more (the default 4 MiB pool per family,
+    // allocated and zeroed per input, made runs ~30 times slower).
+    let frag = proto::frag::FragConfig { max_bytes: 80 << 10, max_datagrams: 8, ..proto::frag::FragConfig::default() };
+    let mut ifc = Interface::new(InterfaceConfig { mac: IFACE_MAC, ipv4: vec![(IFACE_IP, 15)], ipv6, slaac: true, nd_capacity: 16, tcp, frag, ..InterfaceConfig::default() });
     ifc.tcp_mut().listen(LISTEN_PORT).expect("listen");
     let req = ArpRepr {
         operation: wire::arp::ArpOperation::Request,
