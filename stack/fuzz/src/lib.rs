@@ -21,8 +21,11 @@ pub mod iface_ipv4;
 pub mod parsers;
 pub mod tcp_conn;
 
+/// A fuzz target's body: runs one input, panics on a finding.
+pub type Target = fn(&[u8]);
+
 /// Every fuzz target by name (the `[[bin]]` names of Cargo.toml) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("ethernet", parsers::ethernet::run),
     ("arp", parsers::arp::run),
     ("ipv4", parsers::ipv4::run),
