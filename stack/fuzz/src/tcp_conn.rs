@@ -411,7 +411,11 @@ impl Run {
 
     fn read(&mut self, conn: ConnId, len: u16) {
         let mut buf = vec![0u8; usize::from(len).min(16384)];
-        match self.ifc.tcp_mut().recv(conn, &mut buf) {
+        let r = self.ifc.tcp_mut().recv(conn, &mut buf);
+        if self.m.ended {
+            return;
+        }
+        match r {
             Ok(n) => {
                 assert!(n <= buf.len());
                 for (k, &b) in buf[..n].iter().enumerate() {
@@ -441,8 +445,10 @@ impl Run {
                     let data: Vec<u8> = (0..u64::from(*len)).map(|k| app_byte(self.m.written + k)).collect();
                     if let Ok(n) = self.ifc.tcp_mut().send(c, &data) {
                         assert!(n <= data.len());
-                        assert!(!self.m.closed || n == 0, "send accepted {n} bytes after close");
-                        self.m.written += n as u64;
+                        if !self.m.ended {
+                            assert!(!self.m.closed || n == 0, "send accepted {n} bytes after close");
+                            self.m.written += n as u64;
+                        }
                     }
                 }
             }
@@ -453,7 +459,7 @@ impl Run {
             }
             Op::Close => {
                 if let Some(c) = self.conn {
-                    if self.ifc.tcp_mut().close(c).is_ok() {
+                    if self.ifc.tcp_mut().close(c).is_ok() && !self.m.ended {
                         self.m.closed = true;
                     }
                 }
@@ -473,7 +479,7 @@ impl Run {
         self.ifc.poll_transmit(self.now, &mut self.sink);
         self.m.learn(&self.sink);
         self.events();
-        if let Some(c) = self.conn {
+        if let Some(c) = self.conn.filter(|_| !self.m.ended) {
             self.m.check_state(&self.ifc, c);
         }
     }
@@ -482,7 +488,9 @@ impl Run {
         while let Some(e) = self.ifc.tcp_mut().poll_event() {
             match e {
                 TcpEvent::Accepted { conn, .. } => {
-                    assert!(self.conn.is_none() && !self.m.ended, "a second connection accepted: {conn:?}");
+                    // After the first one ended, the peer's segments may open
+                    // another on the same ports: driven on, no longer modelled.
+                    assert!(self.conn.is_none(), "a second connection accepted while the first lives: {conn:?}");
                     self.conn = Some(conn);
                 }
                 TcpEvent::Closed { conn, .. } if Some(conn) == self.conn => {

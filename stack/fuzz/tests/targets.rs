@@ -1,5 +1,6 @@
 //! Every fuzz target on the empty input, on seeds made from the captures under
-//! `testdata/` (the same derivation as `seed.sh`) and on a fixed set of
+//! `testdata/` (the same derivation as `seed.sh`), on the inputs that once made
+//! it fail (`regressions/<target>/`, see docs/fuzzing.md) and on a fixed set of
 //! pseudo-random inputs: what `make fuzz` starts from must not already crash.
 //!
 //!   cd stack/fuzz && cargo test --release
@@ -130,11 +131,19 @@ fn run(name: &str) {
             n += 1;
         }
     }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions").join(name);
+    for e in std::fs::read_dir(&dir).into_iter().flatten() {
+        let p = e.unwrap().path();
+        let d = std::fs::read(&p).unwrap();
+        let r = std::panic::catch_unwind(|| f(&d));
+        assert!(r.is_ok(), "target {name} panicked on {}", p.display());
+        n += 1;
+    }
     for (i, d) in random_inputs(0x9e37_79b9_7f4a_7c15 ^ name.len() as u64, 300).into_iter().enumerate() {
         let r = std::panic::catch_unwind(|| f(&d));
         assert!(r.is_ok(), "target {name} panicked on random input {i}: {d:02x?}");
     }
-    eprintln!("{name}: empty input, {n} seeds, 300 random inputs");
+    eprintln!("{name}: empty input, {n} seeds and regressions, 300 random inputs");
 }
 
 macro_rules! targets {
