@@ -11,6 +11,8 @@
 //! * [`addrs`] / [`addrs_v6`]: a pseudo-header address pair taken from the front of
 //!   the fuzz input, for parsers whose checksum covers the IP addresses.
 
+#![warn(missing_docs)]
+
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use libfuzzer_sys::arbitrary;
