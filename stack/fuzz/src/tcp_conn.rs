@@ -22,6 +22,10 @@
 //!   where the peer sent FIN;
 //! * `SND.UNA ≤ SND.NXT` and both within what was written.
 //!
+//! After the connection ends (reset, timeout, abort) or a SYN reopens it from
+//! TIME-WAIT, segments on the same ports belong to another incarnation: driven
+//! on, no longer modelled.
+//!
 //! Peer bytes and application bytes are functions of their stream offset
 //! ([`peer_byte`], [`app_byte`]), so any correct TCP delivers exactly them.
 
@@ -256,8 +260,14 @@ impl Model {
             if t.dst_port != PEER_PORT || t.src_port != LISTEN_PORT || self.ended {
                 continue;
             }
-            if t.flags.contains(TcpFlags::SYN) {
-                assert_eq!(t.seq, self.iss, "SYN-ACK with another ISN on the live connection: {t:?}");
+            if t.flags.contains(TcpFlags::SYN) && t.seq != self.iss {
+                // A new incarnation: only from TIME-WAIT (a SYN above RCV.NXT
+                // reopens it, RFC 9293 §3.10.7.4 / RFC 6191), after the peer
+                // acknowledged our FIN.
+                let fin_acked = self.closed && self.stack_off(self.peer_ack) > self.written as i64;
+                assert!(fin_acked, "SYN-ACK with another ISN on the live connection: {t:?}");
+                self.ended = true;
+                continue;
             }
             self.segment(t);
         }
@@ -490,7 +500,7 @@ impl Run {
                 TcpEvent::Accepted { conn, .. } => {
                     // After the first one ended, the peer's segments may open
                     // another on the same ports: driven on, no longer modelled.
-                    assert!(self.conn.is_none(), "a second connection accepted while the first lives: {conn:?}");
+                    assert!(self.conn.is_none() || self.m.ended, "a second connection accepted while the first lives: {conn:?}");
                     self.conn = Some(conn);
                 }
                 TcpEvent::Closed { conn, .. } if Some(conn) == self.conn => {
