@@ -34,7 +34,7 @@ use crate::iface::{interface, run_timers, IFACE_IP, IFACE_MAC, LISTEN_PORT, PEER
 use core::net::IpAddr;
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use proto::iface::Interface;
-use proto::tcp::{ConnId, RecvError, TcpEvent};
+use proto::tcp::{ConnId, RecvError, State, TcpEvent};
 use proto::time::{Duration, Instant};
 use wire::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
 use wire::ip::protocol;
@@ -185,6 +185,8 @@ struct Model {
     read: u64,
     /// Segments of `sink.sent` already looked at.
     seen: usize,
+    /// The connection was seen in TIME-WAIT.
+    time_wait: bool,
     /// The connection's segments are no longer held to the model (after it ended,
     /// or a new connection took its ports).
     ended: bool,
@@ -261,11 +263,9 @@ impl Model {
                 continue;
             }
             if t.flags.contains(TcpFlags::SYN) && t.seq != self.iss {
-                // A new incarnation: only from TIME-WAIT (a SYN above RCV.NXT
-                // reopens it, RFC 9293 §3.10.7.4 / RFC 6191), after the peer
-                // acknowledged our FIN.
-                let fin_acked = self.closed && self.stack_off(self.peer_ack) > self.written as i64;
-                assert!(fin_acked, "SYN-ACK with another ISN on the live connection: {t:?}");
+                // A new incarnation: only from TIME-WAIT (a SYN there may reopen
+                // the connection, RFC 9293 §3.10.7.4 / RFC 6191).
+                assert!(self.time_wait, "SYN-ACK with another ISN on the live connection: {t:?}");
                 self.ended = true;
                 continue;
             }
@@ -444,7 +444,7 @@ impl Run {
 
     fn op(&mut self, op: &Op) {
         if trace() {
-            eprintln!("{:?} {op:?}", self.now);
+            eprintln!("{:?} {:?} {op:?}", self.now, self.conn.and_then(|c| self.ifc.tcp().state(c)));
         }
         match op {
             Op::Seg(s) => self.peer_seg(s),
@@ -491,11 +491,15 @@ impl Run {
         self.events();
         if let Some(c) = self.conn.filter(|_| !self.m.ended) {
             self.m.check_state(&self.ifc, c);
+            self.m.time_wait |= self.ifc.tcp().state(c) == Some(State::TimeWait);
         }
     }
 
     fn events(&mut self) {
         while let Some(e) = self.ifc.tcp_mut().poll_event() {
+            if trace() {
+                eprintln!("  event: {e:?}");
+            }
             match e {
                 TcpEvent::Accepted { conn, .. } => {
                     // After the first one ended, the peer's segments may open
@@ -560,6 +564,7 @@ pub fn run_ops(hello: &Hello, ops: &[Op]) -> Summary {
         closed: false,
         read: 0,
         seen: sink.sent.len(),
+        time_wait: false,
         ended: false,
     };
     let mut r = Run { ifc, sink, now, m, conn: None, ts: hello.ts.is_some() };
