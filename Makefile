@@ -100,7 +100,7 @@ bench-l2echo: bench-tools xsk-ref
 # seeds, the frame checker, the tcp_conn model), then FUZZ_SECONDS per target.
 # `make fuzz-smoke` is the short run CI does after `make test`.
 FUZZ_SECONDS ?= 60
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 12
 # No AddressSanitizer: wire and proto are #![forbid(unsafe_code)], so it only slows
 # the targets (2-5x); debug assertions and overflow checks stay on.
 FUZZ_FLAGS ?= -s none
