@@ -20,7 +20,7 @@ APT_PKGS := $(BUILD_PKGS) $(TEST_PKGS) $(BENCH_PKGS)
 XSK_REF := target/xsk-ref/l2echo
 
 .PHONY: all setup build test test-unit lint bench-micro bench demo fuzz clean fmt \
-        xsk-ref bench-tools bench-rr bench-loss bench-l2echo perf-budget
+        xsk-ref bench-tools bench-rr bench-loss bench-l2echo perf-budget fuzz-smoke
 
 all: build
 
@@ -95,13 +95,26 @@ bench-loss: build bench-tools
 bench-l2echo: bench-tools xsk-ref
 	bash bench/l2echo.sh
 
-# Fuzz every parser and the interface's input path (nightly + cargo-fuzz; not part of
-# `make test`). FUZZ_SECONDS per target.
+# Fuzz every parser, the interface's input path and a live TCP connection
+# (docs/fuzzing.md; nightly + cargo-fuzz, installed if missing; not part of
+# `make test`): the harness's own tests (every target on the empty input and the
+# seeds, the frame checker, the tcp_conn model), then FUZZ_SECONDS per target.
+# `make fuzz-smoke` is the short run CI does after `make test`.
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 12
+# No AddressSanitizer: wire and proto are #![forbid(unsafe_code)], so it only slows
+# the targets (2-5x); debug assertions and overflow checks stay on.
+FUZZ_FLAGS ?= -s none
 fuzz: setup
+	@rustup run nightly true 2>/dev/null || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd stack/fuzz && bash seed.sh && for t in $$(cargo +nightly fuzz list --fuzz-dir .); do \
-	  cargo +nightly fuzz run --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	cd stack/fuzz && bash seed.sh && $(CARGO) test --release && cargo +nightly fuzz build $(FUZZ_FLAGS) --fuzz-dir . && \
+	for t in $$(cargo +nightly fuzz list --fuzz-dir .); do \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  cargo +nightly fuzz run $(FUZZ_FLAGS) --fuzz-dir . $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 demo: build bench-tools
 	bash bench/demo.sh

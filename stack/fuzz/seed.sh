@@ -2,7 +2,8 @@
 # Seed corpora for the fuzz targets from the captures under testdata/ (frames sent
 # by the Linux kernel and scapy): writes stack/fuzz/corpus/<target>/<capture>-<n>,
 # each in the input format of its target (see fuzz_targets/*.rs). Corpora are not
-# committed (.gitignore). `iface_ipv4` takes structured input and starts empty.
+# committed (.gitignore). `iface_ipv4` and `tcp_conn` take structured input and
+# start empty. `tests/targets.rs` derives the same seeds in Rust.
 #
 #   stack/fuzz/seed.sh && cd stack/fuzz && cargo +nightly fuzz run --fuzz-dir . tcp
 set -eu

@@ -1,17 +1,3 @@
-//! `Interface::handle_frame` on arbitrary bytes (one frame per input), then
-//! `poll_transmit` and the timers that follow; every frame the interface sends
-//! must parse back (Ethernet / ARP / IPv4 / ICMP / TCP, checksums verified).
+//! The `iface` fuzz target; its body is `xdpstack_fuzz::iface::raw::run`.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use proto::time::Instant;
-use xdpstack_fuzz::{interface, run_timers, CheckSink};
-
-fuzz_target!(|data: &[u8]| {
-    let mut sink = CheckSink::default();
-    let now = Instant::from_millis(1000);
-    let mut ifc = interface(now, &mut sink);
-    ifc.handle_frame(now, data, &mut sink);
-    ifc.poll_transmit(now, &mut sink);
-    run_timers(&mut ifc, now, 8, &mut sink);
-    assert_eq!(ifc.stats().rx_frames, 2);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| xdpstack_fuzz::iface::raw::run(data));

@@ -510,3 +510,46 @@ fn unknown_options_and_routing_headers_draw_parameter_problems() {
     assert_eq!(i.stats().drops_of(DropReason::Ipv6BadExtHeader), 5);
 }
 
+
+/// Found by the `iface` fuzz target (stack/fuzz): a Router Advertisement whose
+/// prefix is multicast (`ffff:2001:db8::/64`, A and L flags) made SLAAC form the
+/// "address" `ffff:2001:db8::ff:fe00:2` and probe it with a Neighbor
+/// Solicitation for a multicast target, which RFC 4861 §7.1.1 forbids. Like
+/// Linux (`addrconf_prefix_rcv` ignores multicast and link-local prefixes), the
+/// prefix is ignored: no address, no on-link prefix, nothing sent for it.
+#[test]
+fn slaac_ignores_a_multicast_prefix() {
+    let mut i = Interface::new(InterfaceConfig { mac: OUR_MAC, slaac: true, ..Default::default() });
+    let mut tx = Frames::default();
+    i.poll_transmit(Instant::ZERO, &mut tx);
+    i.poll_transmit(Instant::from_millis(1000), &mut tx);
+    let prefix: Ipv6Addr = "ffff:2001:db8::".parse().unwrap();
+    let ra = NdiscRepr::RouterAdvert {
+        hop_limit: 64,
+        flags: Default::default(),
+        router_lifetime: 1800,
+        reachable_time: 0,
+        retrans_time: 0,
+        lladdr: Some(PEER_MAC),
+        mtu: None,
+        prefixes: [PrefixInfo { prefix_len: 64, flags: PrefixFlags(PrefixFlags::ON_LINK.0 | PrefixFlags::ADDRCONF.0), valid_lifetime: 86400, preferred_lifetime: 14400, prefix }]
+            .into_iter()
+            .collect(),
+    };
+    let m = icmp6(PEER_LL, wire::ipv6::ALL_NODES, &Icmpv6Repr::Ndisc(ra));
+    let t = Instant::from_millis(2000);
+    i.handle_frame(t, &frame6(wire::ipv6::multicast_mac(&wire::ipv6::ALL_NODES), PEER_LL, wire::ipv6::ALL_NODES, protocol::ICMPV6, 255, &m), &mut tx);
+    let addr = wire::ipv6::with_interface_id(&prefix, wire::ipv6::eui64_interface_id(OUR_MAC));
+    assert!(i.ipv6().find(&addr).is_none(), "an address formed from a multicast prefix");
+    assert!(i.ipv6().prefixes.iter().all(|p| p.prefix != prefix), "a multicast prefix taken as on-link");
+    tx.0.clear();
+    i.poll_transmit(t, &mut tx);
+    i.poll_transmit(t + Duration::from_millis(1000), &mut tx);
+    for f in &tx.0 {
+        let (_, _, body) = sent_icmp6(f);
+        let p = wire::icmpv6::Packet::new_checked(&body[..]).unwrap();
+        if p.msg_type() == wire::icmpv6::message::NEIGHBOR_SOLICIT {
+            assert_ne!(&body[8..24], &addr.octets()[..], "a probe for the multicast address");
+        }
+    }
+}

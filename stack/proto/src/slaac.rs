@@ -348,8 +348,9 @@ impl Interface {
         }
         for p in prefixes.iter() {
             // RFC 4861 §6.3.4 / RFC 4862 §5.5.3 (a)-(c): ignore link-local prefixes
-            // and preferred > valid.
-            if wire::ipv6::is_link_local(&p.prefix) || p.preferred_lifetime > p.valid_lifetime {
+            // and preferred > valid; multicast ones too (no unicast address or
+            // on-link range can come from them; Linux's addrconf_prefix_rcv).
+            if wire::ipv6::is_link_local(&p.prefix) || p.prefix.is_multicast() || p.preferred_lifetime > p.valid_lifetime {
                 continue;
             }
             let until = (p.valid_lifetime != u32::MAX).then(|| now + Duration::from_secs(u64::from(p.valid_lifetime)));

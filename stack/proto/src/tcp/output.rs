@@ -35,7 +35,18 @@ impl Conn {
         } else {
             let timestamps = self.ts.as_ref().map(|ts| (ts_clock(now, ts.offset), ts.recent));
             // RFC 2018 §4: SACK blocks in every ACK while data is held out of order.
-            let sack = if has_ack { self.sack_blocks() } else { Default::default() };
+            let mut sack = if has_ack { self.sack_blocks() } else { Default::default() };
+            if len > 0 && sack.len > 0 {
+                // RFC 9293 §3.7.1 / RFC 6691: data plus options beyond the ones
+                // SEND.MSS already leaves room for (timestamps) must fit the MSS;
+                // a data segment carries as many SACK blocks as its data leaves
+                // room for (the first, most recent one kept, RFC 2018 §4).
+                let base = wire::tcp::options_len(&TcpOptions { timestamps, ..TcpOptions::default() }, false);
+                let room = (usize::from(self.neg.send_mss) + base).saturating_sub(len);
+                while sack.len > 0 && wire::tcp::options_len(&TcpOptions { timestamps, sack, ..TcpOptions::default() }, false) > room {
+                    sack.len -= 1;
+                }
+            }
             env.stats.sack_blocks_sent += u64::from(sack.len);
             // RFC 5482 §3: after a change of the local user timeout, ADV_UTO
             // once more, on a segment without data (the MSS leaves no room).
