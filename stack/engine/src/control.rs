@@ -55,15 +55,25 @@ pub fn list_sockets() -> Vec<(String, PathBuf)> {
 }
 
 /// The CPUs the loops of every stack answering on a control socket in `dir`
-/// are pinned to (any network namespace; sorted, deduplicated). Sockets nobody
-/// answers on (a stack that died) and answers without `cpus` are skipped.
+/// are pinned to (any network namespace; sorted, deduplicated). Answers
+/// without `cpus` are skipped; a socket nobody listens on (its stack died
+/// without removing it: the connection is refused) is removed, so that dead
+/// stacks do not pile up in the directory.
 pub fn running_cpus(dir: &Path) -> Vec<usize> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut cpus: Vec<usize> = rd
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "sock"))
-        .filter_map(|p| ask(&p, "cpus").ok())
+        .filter_map(|p| match ask(&p, "cpus") {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    let _ = std::fs::remove_file(&p);
+                }
+                None
+            }
+        })
         .filter_map(|v| v["cpus"].as_array().map(|a| a.iter().filter_map(|c| c.as_u64()).map(|c| c as usize).collect::<Vec<_>>()))
         .flatten()
         .collect();
@@ -198,10 +208,14 @@ mod tests {
         assert_eq!(running_cpus(&d.0), Vec::<usize>::new(), "no directory: no stack");
         let a = ControlServer::start_in(&d.0, "a0", Arc::new(StatsBoard::new(2)), vec![3, 1]).unwrap();
         let b = ControlServer::start_in(&d.0, "b0", Arc::new(StatsBoard::new(1)), vec![1]).unwrap();
-        // A stale socket (its stack died) and a file that is no socket are skipped.
-        drop(std::os::unix::net::UnixListener::bind(d.0.join("net1-dead.sock")).unwrap());
+        // A stale socket (its stack died) is skipped and removed, a file that
+        // is no socket skipped and kept.
+        let dead = d.0.join("net1-dead.sock");
+        drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
         std::fs::write(d.0.join("cpus.lock"), b"").unwrap();
         assert_eq!(running_cpus(&d.0), vec![1, 3]);
+        assert!(!dead.exists(), "the dead stack's socket is still there");
+        assert!(d.0.join("cpus.lock").exists());
         let answer = ask(a.path(), "cpus").unwrap();
         assert_eq!((answer["iface"].as_str(), answer["cpus"].clone()), (Some("a0"), serde_json::json!([3, 1])));
         assert!(ask(b.path(), "stats").unwrap()["cores"].is_array(), "stats still answered");
