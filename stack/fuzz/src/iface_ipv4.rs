@@ -62,11 +62,17 @@ impl Peer {
 }
 
 fn frame(proto: u8, body: &[u8]) -> Vec<u8> {
+    peer_frame(proto, body.len(), |b| b.copy_from_slice(body))
+}
+
+/// A frame from the peer to the interface: Ethernet, IPv4 (`proto`, DF, TTL
+/// 64), and `l4_len` transport bytes written by `fill`.
+pub(crate) fn peer_frame(proto: u8, l4_len: usize, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
     let ip = Ipv4Repr {
         src: PEER_IP,
         dst: IFACE_IP,
         protocol: proto,
-        payload_len: body.len(),
+        payload_len: l4_len,
         ttl: 64,
         ident: 1,
         dont_frag: true,
@@ -77,7 +83,7 @@ fn frame(proto: u8, body: &[u8]) -> Vec<u8> {
     raw(ip.buffer_len(), |b| {
         let mut p = ipv4::Packet::new_unchecked(b);
         ip.emit(&mut p, wire::ChecksumMode::Full);
-        p.payload_mut().copy_from_slice(body);
+        fill(p.payload_mut());
     })
 }
 

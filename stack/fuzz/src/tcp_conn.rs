@@ -30,15 +30,13 @@
 //! ([`peer_byte`], [`app_byte`]), so any correct TCP delivers exactly them.
 
 use crate::check::{CheckSink, SentTcp};
-use crate::iface::{interface, run_timers, IFACE_IP, IFACE_MAC, LISTEN_PORT, PEER_IP, PEER_MAC};
+use crate::iface::{interface, run_timers, IFACE_IP, LISTEN_PORT, PEER_IP};
 use core::net::IpAddr;
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use proto::iface::Interface;
 use proto::tcp::{ConnId, RecvError, State, TcpEvent};
 use proto::time::{Duration, Instant};
-use wire::ethernet::{ethertype, EthernetAddress, EthernetRepr, Frame};
 use wire::ip::protocol;
-use wire::ipv4::{self, Ipv4Repr};
 use wire::tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 
 /// Most operations decoded from one input.
@@ -330,27 +328,8 @@ impl Model {
 }
 
 fn tcp_frame(repr: &TcpRepr<'_>) -> Vec<u8> {
-    let ip = Ipv4Repr {
-        src: PEER_IP,
-        dst: IFACE_IP,
-        protocol: protocol::TCP,
-        payload_len: repr.buffer_len(),
-        ttl: 64,
-        ident: 1,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-        dscp_ecn: 0,
-    };
-    let eth = EthernetRepr { src: EthernetAddress(PEER_MAC), dst: EthernetAddress(IFACE_MAC), vlan: None, ethertype: ethertype::IPV4 };
-    let mut f = vec![0u8; eth.buffer_len(ip.buffer_len())];
-    let mut fr = Frame::new_unchecked(&mut f[..]);
-    eth.emit(&mut fr);
-    let mut p = ipv4::Packet::new_unchecked(fr.payload_mut());
-    ip.emit(&mut p, wire::ChecksumMode::Full);
     let (s, d) = (IpAddr::V4(PEER_IP), IpAddr::V4(IFACE_IP));
-    repr.emit(&mut TcpPacket::new_unchecked(p.payload_mut()), &s, &d, wire::ChecksumMode::Full);
-    f
+    crate::iface_ipv4::peer_frame(protocol::TCP, repr.buffer_len(), |b| repr.emit(&mut TcpPacket::new_unchecked(b), &s, &d, wire::ChecksumMode::Full))
 }
 
 /// The peer's payload for a segment at `seq`: its bytes at those offsets.
