@@ -98,6 +98,11 @@ impl Device for VecDevice {
         }
         Ok(n)
     }
+    fn rx_ready(&mut self) -> bool {
+        // As an RX ring: one look at its producer index.
+        !self.rx.is_empty()
+    }
+
     fn tx(&mut self) -> &mut VecTx {
         &mut self.tx
     }

@@ -84,6 +84,15 @@ pub trait App {
         false
     }
 
+    /// Whether [`App::poll`] must run on turns where nothing else happened
+    /// (default `true`). An application whose work comes only from events
+    /// returns `false`: its idle turns then skip `poll` and cost a few checks of
+    /// the rings, queues and timers (the loop's quiet path), and its `poll` runs
+    /// on busy turns only.
+    fn polls_when_idle(&self) -> bool {
+        true
+    }
+
     /// Called once when the stack stops, before the loop exits.
     fn stop(&mut self, io: &mut Io<'_>) {
         let _ = io;
@@ -148,6 +157,12 @@ impl Net {
     }
 
     /// Send every staged datagram (failures are counted by the interface).
+    /// Datagrams staged for the turn's output?
+    #[inline]
+    pub(crate) fn has_staged_udp(&self) -> bool {
+        self.udp_out.as_ref().is_some_and(|r| !r.is_empty())
+    }
+
     pub(crate) fn flush_udp(&mut self, now: Instant, tx: &mut dyn proto::FrameSink) {
         if self.udp_out.as_ref().is_none_or(|r| r.is_empty()) {
             return;

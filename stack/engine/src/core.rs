@@ -17,6 +17,12 @@
 //! queues, and the clock once every [`IDLE_CLOCK_TURNS`] idle turns, to run due
 //! timers and to decide when the busy-poll time is over and the loop may sleep
 //! in poll(2) (woken by a frame, a timer, or another core's eventfd).
+//!
+//! An idle turn takes the quiet path when it can: the RX ring and the queues
+//! from other cores are empty, the application waits for events
+//! ([`App::polls_when_idle`]) and the interface's earliest deadline, learned
+//! by the first idle turn after a full one, is still ahead. It then costs a
+//! few loads and compares (`idle_turn` in `bench/budgets.toml`).
 
 use crate::app::{event_of, App, Event, Io, Net};
 use crate::clock::Clock;
@@ -52,6 +58,9 @@ pub struct LoopStats {
     pub turns: u64,
     /// Turns that found nothing to do.
     pub idle_turns: u64,
+    /// Idle turns that took the quiet path (a few checks of the rings,
+    /// queues and the earliest deadline; see `Core::quiet`).
+    pub quiet_turns: u64,
     /// Sleeps in the device's `wait`.
     pub sleeps: u64,
     /// Connections accepted (events delivered).
@@ -84,6 +93,9 @@ pub struct Core<D: Device, A: App> {
     stats: LoopStats,
     next_publish: Instant,
     started: bool,
+    /// The interface's earliest deadline, learned by the first idle turn after
+    /// a full turn (see [`Core::quiet`]); `None`: not known.
+    quiet_until: Option<Instant>,
     addr_hook: Option<AddrHook>,
     conflict_hook: Option<ConflictHook>,
 }
@@ -118,6 +130,7 @@ impl<D: Device, A: App> Core<D, A> {
             stats: LoopStats::default(),
             next_publish: Instant::ZERO,
             started: false,
+            quiet_until: None,
             addr_hook: None,
             conflict_hook: None,
         }
@@ -161,12 +174,14 @@ impl<D: Device, A: App> Core<D, A> {
 
     /// The application, mutable.
     pub fn app_mut(&mut self) -> &mut A {
+        self.quiet_until = None;
         &mut self.app
     }
 
     /// An [`Io`] handle on this core, for driving the application from outside the
     /// loop (simulation tests).
     pub fn with_io<R>(&mut self, f: impl FnOnce(&mut A, &mut Io<'_>) -> R) -> R {
+        self.quiet_until = None;
         let mut io = Io::new(&self.net);
         f(&mut self.app, &mut io)
     }
@@ -251,21 +266,34 @@ impl<D: Device, A: App> Core<D, A> {
         s
     }
 
+    #[inline]
     fn publish(&mut self, now: Instant) {
-        if now < self.next_publish {
-            return;
+        if now >= self.next_publish {
+            self.publish_now(now);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn publish_now(&mut self, now: Instant) {
         self.next_publish = now + PUBLISH_INTERVAL;
         if let Some(b) = self.board.clone() {
             b.publish(&self.snapshot());
         }
     }
 
+    #[inline]
     fn start(&mut self) {
-        if self.started {
-            return;
+        if !self.started {
+            self.start_now();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start_now(&mut self) {
         self.started = true;
+        self.quiet_until = None;
         let mut sink = TxSink::recording_shared(self.dev.tx(), self.pcap.as_ref());
         if self.links.me() == 0 {
             // RFC 5227 §3: announce our IPv4 addresses once, from one core.
@@ -283,7 +311,7 @@ impl<D: Device, A: App> Core<D, A> {
         let mut idle_since: Option<Instant> = None;
         let clock = self.clock;
         while !stop.load(Ordering::Relaxed) {
-            if self.turn_with(&mut || clock.now())? {
+            if self.turn_with(|| clock.now())? {
                 idle_turns = 0;
                 idle_since = None;
                 continue;
@@ -311,6 +339,7 @@ impl<D: Device, A: App> Core<D, A> {
     /// The end of a run: the application's `stop`, what it still sends, a last
     /// flush and publish; other cores are woken so that they see the stop too.
     pub fn finish(&mut self, now: Instant) -> std::io::Result<()> {
+        self.quiet_until = None;
         self.net.borrow_mut().now = now;
         {
             let mut io = Io::new(&self.net);
@@ -328,17 +357,84 @@ impl<D: Device, A: App> Core<D, A> {
     }
 
     /// One turn at the given instant (simulation tests drive a virtual clock).
+    #[inline]
     pub fn turn_at(&mut self, now: Instant) -> std::io::Result<bool> {
+        if self.started && self.quiet(now) {
+            self.net.borrow_mut().now = now;
+            self.publish(now);
+            return self.quiet_turn();
+        }
+        self.turn_at_full(now)
+    }
+
+    /// [`Core::turn_at`] past the quiet test (or a first turn).
+    #[inline(never)]
+    fn turn_at_full(&mut self, now: Instant) -> std::io::Result<bool> {
         self.start();
-        let busy = self.turn_with(&mut || now)?;
+        let busy = self.full_turn(|| now)?;
         self.net.borrow_mut().now = now;
         self.publish(now);
         Ok(busy)
     }
 
     /// One turn; `clock` is called at most once, when the turn needs the time.
-    fn turn_with(&mut self, clock: &mut dyn FnMut() -> Instant) -> std::io::Result<bool> {
+    #[inline]
+    fn turn_with(&mut self, clock: impl FnMut() -> Instant) -> std::io::Result<bool> {
+        let now = self.net.borrow().now;
+        if self.quiet(now) {
+            return self.quiet_turn();
+        }
+        self.full_turn(clock)
+    }
+
+    /// The quiet path: nothing arrived and nothing is due; only the device's
+    /// own housekeeping (completions, the fill ring) runs.
+    #[inline]
+    fn quiet_turn(&mut self) -> std::io::Result<bool> {
         self.stats.turns += 1;
+        self.stats.idle_turns += 1;
+        self.stats.quiet_turns += 1;
+        self.dev.flush()?;
+        Ok(false)
+    }
+
+    /// Is there certainly nothing for this turn to do? No input from other
+    /// cores, an empty RX ring, an application that waits for events, no
+    /// event, neighbour or address news, staged datagram or timer due at `now`
+    /// (the loop's last clock reading: an idle turn reads no clock).
+    ///
+    /// The first idle turn after a full one looks at all of the interface
+    /// ([`Interface::has_work`](proto::iface::Interface::has_work)) and keeps
+    /// its earliest deadline in `quiet_until`; the idle turns after it compare
+    /// the time with that. Only a full turn, or a handle given out of the core
+    /// (`with_io`, `app_mut`), can add work, and each clears `quiet_until`.
+    #[inline]
+    fn quiet(&mut self, now: Instant) -> bool {
+        if self.dev.rx_ready() || self.app.polls_when_idle() || self.links.has_input() {
+            return false;
+        }
+        match self.quiet_until {
+            Some(t) => now < t,
+            None => self.learn_quiet(now),
+        }
+    }
+
+    /// The first idle turn's full look at the interface (see [`Core::quiet`]).
+    #[inline(never)]
+    fn learn_quiet(&mut self, now: Instant) -> bool {
+        let net = self.net.borrow();
+        if net.has_staged_udp() || net.iface.has_work(now) {
+            return false;
+        }
+        self.quiet_until = Some(net.iface.poll_timeout().unwrap_or(Instant::from_micros(u64::MAX)));
+        true
+    }
+
+    /// A turn past the quiet test: the four steps of the module's summary.
+    #[inline]
+    fn full_turn(&mut self, mut clock: impl FnMut() -> Instant) -> std::io::Result<bool> {
+        self.stats.turns += 1;
+        self.quiet_until = None;
         let mut fresh: Option<Instant> = None;
         let mut busy = false;
         {
@@ -347,7 +443,7 @@ impl<D: Device, A: App> Core<D, A> {
             let links = &mut self.links;
             // 1. What other cores sent us.
             if links.has_input() {
-                let now = *fresh.get_or_insert_with(&mut *clock);
+                let now = *fresh.get_or_insert_with(&mut clock);
                 links.neighbour_updates(|u| {
                     net.iface.learn_neighbour(now, u.ip, u.mac);
                 });
@@ -365,7 +461,7 @@ impl<D: Device, A: App> Core<D, A> {
             let multi = steering.cores() > 1;
             let pcap = self.pcap.as_ref();
             let received = self.dev.rx_burst(RX_BURST, |frame, tx| {
-                let now = *fresh.get_or_insert_with(&mut *clock);
+                let now = *fresh.get_or_insert_with(&mut clock);
                 if let Some(p) = pcap {
                     let _ = p.lock().unwrap_or_else(|e| e.into_inner()).write(std::time::SystemTime::now(), frame);
                 }

@@ -245,6 +245,11 @@ impl Services {
 }
 
 impl App for Services {
+    /// The services answer events only.
+    fn polls_when_idle(&self) -> bool {
+        false
+    }
+
     fn start(&mut self, io: &mut Io<'_>) {
         for s in &self.services {
             // Ports are distinct per protocol (checked by the caller): cannot fail.

@@ -133,3 +133,78 @@ fn connect_to_closed_port_is_refused() {
     }
     assert_eq!(reason, Some(CloseReason::Refused));
 }
+
+/// Connect the client to the echo service; returns the connection once
+/// established.
+fn connected(sim: &mut Sim) -> ConnId {
+    let local = SocketAddr::from((CLIENT_IP, 40001));
+    let remote = SocketAddr::from((SERVER_IP, 7));
+    let now = sim.now;
+    let conn = sim.client.connect(now, local, remote, &mut TxSink::new(sim.client_dev.tx())).unwrap();
+    for _ in 0..1000 {
+        sim.step(Duration::from_micros(100));
+        while let Some(ev) = sim.client.tcp_mut().poll_event() {
+            if let TcpEvent::Connected(c) = ev {
+                assert_eq!(c, conn);
+                return conn;
+            }
+        }
+    }
+    panic!("not connected");
+}
+
+/// Frames the server sent to the client, dropped unread (a lossy link).
+fn drop_at_client(sim: &mut Sim) -> usize {
+    sim.client_dev.rx_burst(1024, |_, _| {}).unwrap()
+}
+
+/// The loop's quiet path (an idle turn that only looks at the rings, the queues
+/// and the earliest deadline it learned) still runs the timers: an echo lost
+/// on the way is sent again when the retransmission timer expires, while
+/// every other turn is quiet.
+#[test]
+fn quiet_turns_still_run_the_retransmission_timer() {
+    let mut sim = Sim::new();
+    let conn = connected(&mut sim);
+    sim.client.tcp_mut().send(conn, b"lost on its way back").unwrap();
+    sim.client.poll_transmit(sim.now, &mut TxSink::new(sim.client_dev.tx()));
+    sim.client_dev.flush().unwrap();
+    sim.now += Duration::from_micros(100);
+    sim.server.turn_at(sim.now).unwrap();
+    assert_eq!(drop_at_client(&mut sim), 1, "the echo, lost");
+    let quiet_before = sim.server.loop_stats().quiet_turns;
+    let mut resent = None;
+    for ms in 1..=3000u64 {
+        sim.now += Duration::from_millis(1);
+        sim.server.turn_at(sim.now).unwrap();
+        if drop_at_client(&mut sim) > 0 {
+            resent = Some(ms);
+            break;
+        }
+    }
+    let resent = resent.expect("no retransmission within 3 s of quiet turns");
+    // The first RTO (RFC 6298 §2: 1 s before any RTT sample; the handshake gave
+    // one, so sooner), not one of the idle turns before it.
+    assert!((150..=1100).contains(&resent), "retransmitted after {resent} ms");
+    // Most idle turns were quiet (the others: a timer's turn, the turns that
+    // publish the counters every 10 ms).
+    let quiet = sim.server.loop_stats().quiet_turns - quiet_before;
+    assert!(quiet * 4 >= resent * 3, "the idle turns were quiet: {quiet} of {resent}");
+}
+
+/// Work handed to the core from outside a turn (`with_io`) ends the quiet
+/// path's knowledge: the next turn sends the SYN of an active open made there.
+#[test]
+fn work_given_outside_a_turn_goes_out_on_the_next_turn() {
+    let mut sim = Sim::new();
+    connected(&mut sim);
+    for _ in 0..100 {
+        sim.step(Duration::from_micros(100));
+    }
+    let quiet = sim.server.loop_stats().quiet_turns;
+    assert!(quiet > 50, "the server's idle turns were quiet ({quiet})");
+    sim.server.with_io(|_, io| io.connect(SocketAddr::from((CLIENT_IP, 9))).unwrap());
+    sim.now += Duration::from_micros(100);
+    sim.server.turn_at(sim.now).unwrap();
+    assert_eq!(drop_at_client(&mut sim), 1, "the SYN left on the next turn");
+}

@@ -418,6 +418,18 @@ impl Interface {
         self.tcp.has_events() || self.udp.has_events()
     }
 
+    /// Has the interface anything for its driver at `now`: events, neighbours
+    /// learned or address verdicts to hand on, or timer work due
+    /// ([`Interface::poll_timeout`])? `false` lets a loop's idle turn skip the
+    /// rest of the turn.
+    #[inline]
+    pub fn has_work(&self, now: Instant) -> bool {
+        self.has_events()
+            || !self.learned.is_empty()
+            || self.v6ctl.has_news()
+            || self.poll_timeout().is_some_and(|t| t <= now)
+    }
+
     /// The TCP endpoint, mutable (listen, send, recv, close, poll_event).
     pub fn tcp_mut(&mut self) -> &mut Tcp {
         &mut self.tcp

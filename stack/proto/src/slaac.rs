@@ -66,6 +66,12 @@ impl Control {
         Control { slaac, control, started: false, rs_left: 0, rs_next: None, mld_left: 0, mld_next: None, new_addrs: Vec::new(), duplicates: Vec::new(), early_verdicts: Vec::new(), conflicts: Vec::new(), conflicts_seen: Vec::new() }
     }
 
+    /// Verdicts or conflicts waiting for the driver?
+    #[inline]
+    pub(crate) fn has_news(&self) -> bool {
+        !self.new_addrs.is_empty() || !self.duplicates.is_empty() || !self.conflicts.is_empty()
+    }
+
     /// Set up the addresses: with SLAAC a tentative link-local address from the
     /// MAC (RFC 4862 §5.3); on the control interface, DAD for every address (a
     /// static one is used meanwhile, RFC 4429 style).

@@ -515,6 +515,10 @@ impl Device for XskDevice {
         Ok(n)
     }
 
+    fn rx_ready(&mut self) -> bool {
+        self.rx.nb_avail(1) > 0
+    }
+
     fn tx(&mut self) -> &mut XskTx {
         &mut self.tx
     }

@@ -96,6 +96,13 @@ pub trait Device {
         f: F,
     ) -> std::io::Result<usize>;
 
+    /// May `rx_burst` find frames now? `false` only when the RX side is
+    /// certainly empty (a look at the ring's producer index); the loop's idle
+    /// turn then skips the burst. The default, `true`, always tries.
+    fn rx_ready(&mut self) -> bool {
+        true
+    }
+
     /// The transmit queue, for frames sent outside an `rx_burst` (timers, apps).
     fn tx(&mut self) -> &mut Self::Tx;
 

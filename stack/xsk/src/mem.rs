@@ -216,6 +216,10 @@ impl Device for MemDevice {
         Ok(n)
     }
 
+    fn rx_ready(&mut self) -> bool {
+        !self.input.lock().frames.is_empty()
+    }
+
     fn tx(&mut self) -> &mut MemTx {
         &mut self.tx
     }
