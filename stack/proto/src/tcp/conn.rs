@@ -934,10 +934,10 @@ impl Conn {
         // unambiguous after a retransmission, in ms), else the Karn-timed
         // segment (RFC 6298 §3). Timestamps in ms alone would give SRTT 0
         // on a sub-millisecond path, and RACK a reordering window of 0.
-        let log_rtt = self.loss.fl.as_deref().and_then(|f| f.log.rtt_sample(ack, now));
+        let log_rtt = self.loss.fl.as_deref().and_then(|f| f.log.rtt_sample_us(ack, now));
         match (log_rtt, self.ts.as_ref(), repr.options.timestamps) {
             (Some(r), _, _) => {
-                self.rtt.sample(r);
+                self.rtt.sample_us(r);
                 self.rtt.cancel_timing();
             }
             (None, Some(ts), Some((_, tsecr))) if tsecr != 0 => {

@@ -84,7 +84,7 @@ impl Default for RackMemory {
 }
 
 /// Segments in flight and the RACK state of one connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SentLog {
     recs: VecDeque<Record>,
     /// Bytes SACKed.
@@ -96,10 +96,10 @@ pub struct SentLog {
     /// RACK.xmit_ts / RACK.end_seq of the most recently sent segment known
     /// delivered.
     rack_xmit: Option<(Instant, SeqNum)>,
-    /// RACK.rtt.
-    rack_rtt: Duration,
-    /// RACK.min_RTT.
-    min_rtt: Option<Duration>,
+    /// RACK.rtt, in µs.
+    rack_rtt_us: u64,
+    /// RACK.min_RTT in µs, saturating; `u32::MAX` before the first sample.
+    min_rtt_us: u32,
     /// RACK.reo_wnd_mult − 1 (§6.2 step 4: grows with D-SACKs).
     reo_extra: u32,
     /// RACK.dsack_round: SND.MAX when the multiplier last grew.
@@ -113,6 +113,24 @@ pub struct SentLog {
     send_order: bool,
 }
 
+impl Default for SentLog {
+    fn default() -> Self {
+        SentLog {
+            recs: VecDeque::new(),
+            sacked: 0,
+            lost: 0,
+            retrans: 0,
+            rack_xmit: None,
+            rack_rtt_us: 0,
+            min_rtt_us: u32::MAX,
+            reo_extra: 0,
+            dsack_round: None,
+            reo_persist: 0,
+            send_order: false,
+        }
+    }
+}
+
 impl SentLog {
     /// Forget everything (a new connection).
     pub fn clear(&mut self) {
@@ -121,8 +139,8 @@ impl SentLog {
         self.lost = 0;
         self.retrans = 0;
         self.rack_xmit = None;
-        self.rack_rtt = Duration::ZERO;
-        self.min_rtt = None;
+        self.rack_rtt_us = 0;
+        self.min_rtt_us = u32::MAX;
         self.reo_extra = 0;
         self.dsack_round = None;
         self.reo_persist = 0;
@@ -133,15 +151,14 @@ impl SentLog {
     /// from the pool).
     pub fn resume(&mut self, m: RackMemory) {
         self.clear();
-        self.min_rtt = (m.min_rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(m.min_rtt_us)));
+        self.min_rtt_us = m.min_rtt_us;
         self.reo_extra = u32::from(m.reo_extra);
         self.reo_persist = u32::from(m.reo_persist);
     }
 
     /// What outlives this flight (see [`RackMemory`]).
     pub fn memory(&self) -> RackMemory {
-        let min_rtt_us = self.min_rtt.map_or(u32::MAX, |d| d.as_micros().min(u128::from(u32::MAX - 1)) as u32);
-        RackMemory { min_rtt_us, reo_extra: self.reo_extra.min(255) as u8, reo_persist: self.reo_persist.min(255) as u8 }
+        RackMemory { min_rtt_us: self.min_rtt_us, reo_extra: self.reo_extra.min(255) as u8, reo_persist: self.reo_persist.min(255) as u8 }
     }
 
     /// Bytes of record storage this log holds (kept across flights).
@@ -177,7 +194,7 @@ impl SentLog {
     /// whole delay) min_RTT can be a few microseconds, and a window built on
     /// it would never grow.
     pub fn reo_wnd(&self, srtt: Option<Duration>) -> Duration {
-        let mut base = self.min_rtt.unwrap_or(Duration::ZERO) / 4;
+        let mut base = self.min_rtt().unwrap_or(Duration::ZERO) / 4;
         if self.reo_extra > 0 {
             base = base.max(REO_WND_FLOOR);
         }
@@ -209,11 +226,14 @@ impl SentLog {
     }
     /// RACK.min_RTT, if measured.
     pub fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt
+        (self.min_rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.min_rtt_us)))
     }
 
     fn set(&mut self, i: usize, flags: u8) {
         let r = self.recs[i];
+        if r.flags == flags {
+            return;
+        }
         let len = r.len();
         let (old, new) = (r.flags, flags);
         let delta = |bit: u8, counter: &mut u32| {
@@ -268,19 +288,20 @@ impl SentLog {
 
     /// Take the RTT of a delivered record into RACK (§6.2 steps 1-3).
     fn delivered(&mut self, r: Record, now: Instant) {
-        let rtt = now.saturating_duration_since(r.sent);
-        if r.retransmitted() && self.min_rtt.is_some_and(|m| rtt < m) {
+        // In µs (u32::MAX - 1 at most: u32::MAX means "none").
+        let rtt = now.micros().saturating_sub(r.sent.micros()).min(u64::from(u32::MAX - 1));
+        if r.retransmitted() && self.min_rtt_us != u32::MAX && rtt < u64::from(self.min_rtt_us) {
             // §6.2 step 2: possibly the ACK of the original transmission.
             return;
         }
-        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        self.min_rtt_us = self.min_rtt_us.min(rtt as u32);
         let newer = match self.rack_xmit {
             None => true,
             Some((t, e)) => r.sent > t || (r.sent == t && r.end > e),
         };
         if newer {
             self.rack_xmit = Some((r.sent, r.end));
-            self.rack_rtt = rtt;
+            self.rack_rtt_us = rtt;
         }
     }
 
@@ -289,8 +310,14 @@ impl SentLog {
     /// oldest newly acknowledged record was sent, if it was never deemed lost
     /// nor retransmitted (Karn, RFC 6298 §3: else the sample is ambiguous).
     pub fn rtt_sample(&self, ack: SeqNum, now: Instant) -> Option<Duration> {
+        self.rtt_sample_us(ack, now).map(Duration::from_micros)
+    }
+
+    /// [`SentLog::rtt_sample`] in µs.
+    #[inline]
+    pub fn rtt_sample_us(&self, ack: SeqNum, now: Instant) -> Option<u64> {
         let r = self.recs.iter().find(|r| !r.sacked())?;
-        (r.end <= ack && r.flags & (LOST | RETRANS) == 0).then(|| now.saturating_duration_since(r.sent))
+        (r.end <= ack && r.flags & (LOST | RETRANS) == 0).then(|| now.micros().saturating_sub(r.sent.micros()))
     }
 
     /// The cumulative ACK reached `snd_una`: drop what it covers.
@@ -462,7 +489,7 @@ impl SentLog {
                 }
                 continue;
             }
-            let due = r.sent + self.rack_rtt + reo;
+            let due = r.sent.add_micros(self.rack_rtt_us) + reo;
             if due <= now {
                 self.set(k, (r.flags | LOST) & !RETRANS);
                 marked += r.len();

@@ -100,7 +100,13 @@ impl Rtt {
 
     /// Feed one RTT measurement (RFC 6298 §2.2, §2.3).
     pub fn sample(&mut self, r: Duration) {
-        let r = u64::from(micros(r));
+        self.sample_us(u64::from(micros(r)));
+    }
+
+    /// [`Rtt::sample`] of a measurement in µs (the hot path's unit).
+    #[inline]
+    pub fn sample_us(&mut self, r: u64) {
+        let r = r.min(u64::from(u32::MAX - 1));
         if self.srtt == NO_SRTT {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
             self.srtt = r as u32;
@@ -148,7 +154,7 @@ impl Rtt {
     pub fn on_ack(&mut self, ack: u32, now: Instant) {
         if self.timing && (ack.wrapping_sub(self.timed_seq) as i32) >= 0 {
             self.timing = false;
-            self.sample(Duration::from_micros(u64::from((now.micros() as u32).wrapping_sub(self.timed_at))));
+            self.sample_us(u64::from((now.micros() as u32).wrapping_sub(self.timed_at)));
         }
     }
 
