@@ -828,7 +828,8 @@ impl Tcp {
     }
 
     /// After any operation on slot `idx`: apply its outcome, keep the backlog count,
-    /// detach finished connections, queue it for output and reschedule its timer.
+    /// detach finished connections, queue it for output (where its timer is
+    /// rescheduled).
     fn after(&mut self, idx: u32, outcome: Outcome) {
         if let Outcome::Free(reason) = outcome {
             self.release(idx, reason);
@@ -873,7 +874,10 @@ impl Tcp {
             slot.queued = true;
             self.ready.push_back(idx);
         }
-        Self::reschedule(&mut self.timers, slot);
+        // No reschedule here: the connection is queued for output, so
+        // `poll_timeout` says "now" until `poll_transmit`, whose output loop
+        // reschedules it after its transmit (once, however many operations
+        // the connection saw since).
     }
 
     fn reschedule(timers: &mut BinaryHeap<Reverse<(Instant, u32)>>, slot: &mut Slot) {
