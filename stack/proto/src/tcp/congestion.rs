@@ -167,44 +167,46 @@ impl Controller {
             Controller::Cubic(_) => Algorithm::Cubic,
         }
     }
-    fn get(&self) -> &dyn CongestionControl {
-        match self {
-            Controller::NewReno(c) => c,
-            Controller::Cubic(c) => c,
+}
+
+/// Static dispatch to the controller inside (a `match`, inlined: no virtual
+/// call on the per-segment path).
+macro_rules! dispatch {
+    ($self:expr, $c:ident => $e:expr) => {
+        match $self {
+            Controller::NewReno($c) => $e,
+            Controller::Cubic($c) => $e,
         }
-    }
-    fn get_mut(&mut self) -> &mut dyn CongestionControl {
-        match self {
-            Controller::NewReno(c) => c,
-            Controller::Cubic(c) => c,
-        }
-    }
+    };
 }
 
 impl CongestionControl for Controller {
+    #[inline]
     fn window(&self) -> u32 {
-        self.get().window()
+        dispatch!(self, c => c.window())
     }
+    #[inline]
     fn ssthresh(&self) -> u32 {
-        self.get().ssthresh()
+        dispatch!(self, c => c.ssthresh())
     }
+    #[inline]
     fn on_ack(&mut self, now: Instant, acked: u32, flight: u32, rtt: Option<Duration>) {
-        self.get_mut().on_ack(now, acked, flight, rtt)
+        dispatch!(self, c => c.on_ack(now, acked, flight, rtt))
     }
     fn on_congestion(&mut self, now: Instant, flight: u32) {
-        self.get_mut().on_congestion(now, flight)
+        dispatch!(self, c => c.on_congestion(now, flight))
     }
     fn on_recovery_end(&mut self, now: Instant, flight: u32) {
-        self.get_mut().on_recovery_end(now, flight)
+        dispatch!(self, c => c.on_recovery_end(now, flight))
     }
     fn on_rto(&mut self, now: Instant, flight: u32) {
-        self.get_mut().on_rto(now, flight)
+        dispatch!(self, c => c.on_rto(now, flight))
     }
     fn on_idle_restart(&mut self, now: Instant) {
-        self.get_mut().on_idle_restart(now)
+        dispatch!(self, c => c.on_idle_restart(now))
     }
     fn set_mss(&mut self, mss: u32) {
-        self.get_mut().set_mss(mss)
+        dispatch!(self, c => c.set_mss(mss))
     }
 }
 
