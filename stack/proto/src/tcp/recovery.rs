@@ -487,7 +487,7 @@ impl Conn {
             return;
         }
         if let Some(t) = self.loss.last_send {
-            if now.saturating_duration_since(t) > self.rtt.rto() {
+            if now.micros().saturating_sub(t.micros()) > u64::from(self.rtt.rto_us()) {
                 self.cc.on_idle_restart(now);
                 env.stats.cwnd_restarts += 1;
                 self.loss.last_send = Some(now);
