@@ -98,8 +98,13 @@ pub fn tuple_hash(secret: &[u8; 16], local: &SocketAddr, remote: &SocketAddr) ->
 /// The initial sequence number for a connection opened at `now` (RFC 6528 §3:
 /// the 4 µs clock `M` plus `F`).
 pub fn initial_seq(secret: &[u8; 16], local: &SocketAddr, remote: &SocketAddr, now: Instant) -> u32 {
-    let m = (now.micros() / 4) as u32;
-    m.wrapping_add(tuple_hash(secret, local, remote) as u32)
+    clock(now).wrapping_add(tuple_hash(secret, local, remote) as u32)
+}
+
+/// RFC 6528 §3's clock `M`: one tick every 4 µs.
+#[inline]
+pub fn clock(now: Instant) -> u32 {
+    (now.micros() / 4) as u32
 }
 
 #[cfg(test)]

@@ -686,6 +686,10 @@ pub struct Tcp {
     /// (a burst is mostly one connection's). Needs no invalidation: a slot
     /// holding a connection with the segment's 4-tuple holds the one.
     last_slot: u32,
+    /// The keyed hash of the last 4-tuple hashed (RFC 6528's `F`), for the
+    /// ISN and the timestamp offset of one new connection: one SipHash each
+    /// connection, not two.
+    tuple_memo: core::cell::Cell<Option<(SocketAddr, SocketAddr, u64)>>,
 }
 
 impl core::fmt::Debug for Tcp {
@@ -743,6 +747,7 @@ impl Tcp {
             mem_waiters: Vec::new(),
             count: 0,
             last_slot: u32::MAX,
+            tuple_memo: core::cell::Cell::new(None),
             cfg: config,
         }
     }
@@ -763,14 +768,30 @@ impl Tcp {
         }
     }
 
-    /// Our initial sequence number for a connection opened at `now` (RFC 6528 §3).
-    fn isn(&self, local: &SocketAddr, remote: &SocketAddr, now: Instant) -> SeqNum {
-        SeqNum(isn::initial_seq(&self.cfg.isn_secret, local, remote, now))
+    /// The keyed hash `F` of a 4-tuple (RFC 6528 §3), remembered for the
+    /// last tuple.
+    fn tuple_hash(&self, local: &SocketAddr, remote: &SocketAddr) -> u64 {
+        if let Some((l, r, h)) = self.tuple_memo.get() {
+            if l == *local && r == *remote {
+                return h;
+            }
+        }
+        let h = isn::tuple_hash(&self.cfg.isn_secret, local, remote);
+        self.tuple_memo.set(Some((*local, *remote, h)));
+        h
     }
 
-    /// The offset of our timestamp clock on this 4-tuple (RFC 7323 §5.4).
+    /// Our initial sequence number for a connection opened at `now` (RFC 6528
+    /// §3: the 4 µs clock plus the low half of `F`).
+    fn isn(&self, local: &SocketAddr, remote: &SocketAddr, now: Instant) -> SeqNum {
+        SeqNum(isn::clock(now).wrapping_add(self.tuple_hash(local, remote) as u32))
+    }
+
+    /// The offset of our timestamp clock on this 4-tuple (RFC 7323 §5.4): the
+    /// high half of the same keyed hash (the halves of a PRF's output are
+    /// independent: the ISN tells nothing about the offset).
     fn ts_offset(&self, local: &SocketAddr, remote: &SocketAddr) -> u32 {
-        (isn::tuple_hash(&self.cfg.isn_secret, remote, local) >> 32) as u32
+        (self.tuple_hash(local, remote) >> 32) as u32
     }
 
     /// Take a free slot and build a connection in it, with `iss` as our ISS.
