@@ -14,7 +14,7 @@
 
 use crate::error::{ConnectError, ConnectFailure, ListenError, RecvError, SendError, SpliceError, UdpError};
 pub use proto::udp::Datagram;
-use crate::rss::Steering;
+use crate::rss::{Steering, DYNAMIC_PORTS, TCP_EPHEMERAL_PORTS};
 use proto::iface::Interface;
 use proto::tcp::{CloseReason, ConnId, TcpEvent};
 use proto::time::{Duration, Instant};
@@ -311,7 +311,8 @@ impl<'a> Io<'a> {
 
     /// Open a connection to `remote` (seed 001's `create_connection`). The engine
     /// picks the local address (on the destination's subnet, else the first) and
-    /// an ephemeral port whose replies the NIC's RSS hash sends to this core.
+    /// an ephemeral port (1024–65535, none a listener of ours has) whose replies
+    /// the NIC's RSS hash sends to this core.
     /// `Connected` or `ConnectFailed{Refused|Timeout}` follows; the SYN leaves
     /// with this turn's batch.
     pub fn connect(&mut self, remote: SocketAddr) -> Result<ConnId, ConnectError> {
@@ -322,9 +323,10 @@ impl<'a> Io<'a> {
         let now = n.now;
         let port = n
             .steering
-            .pick_local_port(n.core, remote, local_ip, n.next_port, |p| !tcp.can_connect(now, SocketAddr::new(local_ip, p), remote))
+            .pick_local_port(n.core, remote, local_ip, TCP_EPHEMERAL_PORTS, n.next_port, |p| tcp.is_listening(p) || !tcp.can_connect(now, SocketAddr::new(local_ip, p), remote))
             .ok_or(ConnectError::NoPortAvailable(remote))?;
-        n.next_port = port.wrapping_add(1).max(49152);
+        // The next search starts after this port.
+        n.next_port = port.wrapping_add(1);
         let conn = n.iface.connect_deferred(now, SocketAddr::new(local_ip, port), remote).map_err(|e| match e {
             proto::tcp::ConnectError::AddrInUse => ConnectError::NoPortAvailable(remote),
             proto::tcp::ConnectError::TooManyConnections => ConnectError::TooManyConnections,
@@ -473,8 +475,8 @@ impl<'a> Io<'a> {
         let n = &mut *net;
         let local_ip = n.iface.select_source(remote.ip()).ok_or(UdpError::NoRoute)?;
         let udp = n.iface.udp();
-        let port = n.steering.pick_local_port(n.core, remote, local_ip, n.next_port, |p| udp.is_bound(p)).ok_or(UdpError::NoPortAvailable)?;
-        n.next_port = port.wrapping_add(1).max(crate::rss::EPHEMERAL_FIRST);
+        let port = n.steering.pick_local_port(n.core, remote, local_ip, DYNAMIC_PORTS, n.next_port, |p| udp.is_bound(p)).ok_or(UdpError::NoPortAvailable)?;
+        n.next_port = port.wrapping_add(1);
         n.iface.udp_mut().bind(port)?;
         Ok(port)
     }

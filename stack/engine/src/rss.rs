@@ -42,10 +42,40 @@ pub const DEFAULT_INDIR_LEN: usize = 128;
 /// Longest hash input in bytes: two IPv6 addresses and two ports.
 pub const MAX_INPUT: usize = 36;
 
-/// First port of the ephemeral range of RFC 6056 (`49152..=65535`).
+/// First port of the dynamic range of RFC 6335 §6 (`49152..=65535`).
 pub const EPHEMERAL_FIRST: u16 = 49152;
-/// Number of ports in the ephemeral range.
-const EPHEMERAL_SPAN: u32 = 65536 - EPHEMERAL_FIRST as u32;
+
+/// The local ports an active open or an ephemeral bind picks from,
+/// `first..=last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port.
+    pub first: u16,
+    /// Last port (inclusive).
+    pub last: u16,
+}
+
+impl PortRange {
+    fn span(self) -> u32 {
+        u32::from(self.last) + 1 - u32::from(self.first)
+    }
+}
+
+/// UDP's ephemeral ports: the dynamic range `49152..=65535` (RFC 6335 §6). A
+/// UDP bind holds its port for every peer, so these stay clear of the ports
+/// services use.
+pub const DYNAMIC_PORTS: PortRange = PortRange { first: EPHEMERAL_FIRST, last: 65535 };
+
+/// TCP's ephemeral ports: the whole range `1024..=65535` that RFC 6056 §3.2
+/// recommends. A TCP port is taken per 4-tuple (towards one peer), and ports
+/// with a listener are skipped, so a wide range costs nothing; it is what
+/// lets one client open more than 16,384 connections a second to one server
+/// while each closed connection holds its port in TIME-WAIT for the second
+/// before an active open may take it over. (Linux picks from
+/// `net.ipv4.ip_local_port_range`, 32768–60999 by default; we differ on
+/// purpose: the stack owns its addresses, no other program's ports share
+/// them.)
+pub const TCP_EPHEMERAL_PORTS: PortRange = PortRange { first: 1024, last: 65535 };
 
 /// Errors building a [`Toeplitz`] hasher, an [`RssTable`] or a [`Steering`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,10 +471,11 @@ impl Steering {
         }
     }
 
-    /// For an active open from `core` to `remote`, a local port in the
-    /// ephemeral range `49152..=65535` such that replies (source `remote`,
+    /// For an active open (or an ephemeral bind) from `core` to `remote`, a
+    /// local port in `range` ([`TCP_EPHEMERAL_PORTS`], [`DYNAMIC_PORTS`]) such
+    /// that replies (source `remote`,
     /// destination `local_ip`:port) land in an indirection slot whose queue
-    /// `core` serves, and `in_use(port)` is false. Scans from `start` (taken
+    /// `core` serves, and `in_use(port)` is false. Scans from port `start` (taken
     /// modulo the range size, so any `u16` is a fine random start), wrapping
     /// once around the range. `None` if no port fits: `core` out of range,
     /// `remote` and `local_ip` of different families, no slot of `core`'s
@@ -454,15 +485,17 @@ impl Steering {
         core: usize,
         remote: SocketAddr,
         local_ip: IpAddr,
+        range: PortRange,
         start: u16,
         mut in_use: impl FnMut(u16) -> bool,
     ) -> Option<u16> {
-        if core >= self.cores || remote.is_ipv4() != local_ip.is_ipv4() {
+        if core >= self.cores || remote.is_ipv4() != local_ip.is_ipv4() || range.first > range.last {
             return None;
         }
-        let first = u32::from(start) % EPHEMERAL_SPAN;
-        let mut ports = (0..EPHEMERAL_SPAN)
-            .map(|i| (u32::from(EPHEMERAL_FIRST) + (first + i) % EPHEMERAL_SPAN) as u16);
+        let span = range.span();
+        // The scan starts at port `start` (any `u16` is taken modulo the range).
+        let first = (u32::from(start) + span - u32::from(range.first) % span) % span;
+        let mut ports = (0..span).map(|i| (u32::from(range.first) + (first + i) % span) as u16);
         let Some(h) = &self.hasher else {
             return ports.find(|&p| !in_use(p));
         };

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use engine::rss::{
     toeplitz_reference, RssError, RssSource, RssTable, Steering, Toeplitz, DEFAULT_RSS_KEY,
-    EPHEMERAL_FIRST, MAX_INPUT,
+    EPHEMERAL_FIRST, MAX_INPUT, DYNAMIC_PORTS, TCP_EPHEMERAL_PORTS,
 };
 use proptest::prelude::*;
 
@@ -257,20 +257,20 @@ fn single_owns_everything_and_picks_any_free_port() {
     let remote: SocketAddr = "198.18.0.1:80".parse().unwrap();
     let local = ip("198.18.0.2");
     assert_eq!(
-        s.pick_local_port(0, remote, local, 50000, |_| false),
+        s.pick_local_port(0, remote, local, DYNAMIC_PORTS, 50000, |_| false),
         Some(50000)
     );
     // Starts are taken modulo 16384; the scan wraps from 65535 to 49152.
     assert_eq!(
-        s.pick_local_port(0, remote, local, 1000, |_| false),
+        s.pick_local_port(0, remote, local, DYNAMIC_PORTS, 1000, |_| false),
         Some(50152)
     );
     assert_eq!(
-        s.pick_local_port(0, remote, local, 65535, |p| p == 65535),
+        s.pick_local_port(0, remote, local, DYNAMIC_PORTS, 65535, |p| p == 65535),
         Some(49152)
     );
-    assert_eq!(s.pick_local_port(1, remote, local, 0, |_| false), None);
-    assert_eq!(s.pick_local_port(0, remote, local, 0, |_| true), None);
+    assert_eq!(s.pick_local_port(1, remote, local, DYNAMIC_PORTS, 0, |_| false), None);
+    assert_eq!(s.pick_local_port(0, remote, local, DYNAMIC_PORTS, 0, |_| true), None);
 }
 
 #[test]
@@ -288,7 +288,7 @@ fn picked_ports_come_back_to_their_core() {
                 let mut taken = Vec::new();
                 for start in [0u16, 12345, 49152, 65535] {
                     let p = s
-                        .pick_local_port(core, remote, local, start, |p| taken.contains(&p))
+                        .pick_local_port(core, remote, local, DYNAMIC_PORTS, start, |p| taken.contains(&p))
                         .unwrap_or_else(|| panic!("{cores} cores: core {core} found no port"));
                     assert!(p >= EPHEMERAL_FIRST && !taken.contains(&p));
                     // The reply: source = remote, destination = local:p.
@@ -301,7 +301,7 @@ fn picked_ports_come_back_to_their_core() {
                 }
             }
             assert_eq!(
-                s.pick_local_port(cores as usize, remote, local, 0, |_| false),
+                s.pick_local_port(cores as usize, remote, local, DYNAMIC_PORTS, 0, |_| false),
                 None
             );
             let other = if remote.is_ipv4() {
@@ -310,7 +310,7 @@ fn picked_ports_come_back_to_their_core() {
                 ip("198.18.1.2")
             };
             assert_eq!(
-                s.pick_local_port(0, remote, other, 0, |_| false),
+                s.pick_local_port(0, remote, other, DYNAMIC_PORTS, 0, |_| false),
                 None,
                 "mixed families"
             );
@@ -325,8 +325,25 @@ fn core_without_table_slots_gets_no_port() {
     assert_eq!(s.unbound_queues(), vec![1]);
     let remote: SocketAddr = "198.18.0.1:80".parse().unwrap();
     let local = ip("198.18.0.2");
-    assert_eq!(s.pick_local_port(1, remote, local, 0, |_| false), None);
-    let p = s.pick_local_port(0, remote, local, 0, |_| false).unwrap();
+    assert_eq!(s.pick_local_port(1, remote, local, DYNAMIC_PORTS, 0, |_| false), None);
+    let p = s.pick_local_port(0, remote, local, DYNAMIC_PORTS, 0, |_| false).unwrap();
     assert_eq!(s.owner(remote.ip(), local, 80, p), 0);
-    assert_eq!(s.pick_local_port(0, remote, local, 0, |_| true), None);
+    assert_eq!(s.pick_local_port(0, remote, local, DYNAMIC_PORTS, 0, |_| true), None);
+}
+
+#[test]
+fn tcp_ports_span_the_whole_range_and_wrap() {
+    let s = Steering::single();
+    let remote: SocketAddr = "198.18.0.1:80".parse().unwrap();
+    let local = ip("198.18.0.2");
+    let pick = |start: u16, taken: &dyn Fn(u16) -> bool| s.pick_local_port(0, remote, local, TCP_EPHEMERAL_PORTS, start, taken);
+    // RFC 6056 §3.2: 1024..=65535, the scan starting at the port asked for.
+    assert_eq!(pick(1024, &|_| false), Some(1024));
+    assert_eq!(pick(5000, &|_| false), Some(5000));
+    assert_eq!(pick(65535, &|p| p == 65535), Some(1024), "wraps from 65535 to 1024");
+    assert_eq!(pick(0, &|p| p != 2000), Some(2000), "the one free port of 64,512");
+    assert_eq!(pick(0, &|_| true), None);
+    assert!(pick(7, &|_| false).is_some_and(|p| p >= 1024), "a start below the range is taken modulo it");
+    // UDP keeps the dynamic range.
+    assert_eq!(s.pick_local_port(0, remote, local, DYNAMIC_PORTS, 5000, |_| false).map(|p| p >= EPHEMERAL_FIRST), Some(true));
 }

@@ -28,13 +28,17 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
+        Sim::with(&[Service { kind: ServiceKind::Echo, port: 7 }], 50000)
+    }
+
+    /// The server runs `services`; its active opens search ports from `port_seed`.
+    fn with(services: &[Service], port_seed: u16) -> Sim {
         let (a, b) = mem_pair(CLIENT_MAC, SERVER_MAC, 4096);
         let client = Interface::new(InterfaceConfig { mac: CLIENT_MAC, ipv4: vec![(CLIENT_IP, 24)], ..Default::default() });
         let server_iface = Interface::new(InterfaceConfig { mac: SERVER_MAC, ipv4: vec![(SERVER_IP, 24)], ..Default::default() });
-        let services = [Service { kind: ServiceKind::Echo, port: 7 }];
-        let net = Net::new(server_iface, 0, Arc::new(Steering::single()), Arc::new(AtomicBool::new(false)), 50000);
+        let net = Net::new(server_iface, 0, Arc::new(Steering::single()), Arc::new(AtomicBool::new(false)), port_seed);
         let links = mesh(1, 1, 2048).unwrap().pop().unwrap();
-        let server = Core::new(b, net, Services::new(&services), links, Clock::new(), 0);
+        let server = Core::new(b, net, Services::new(services), links, Clock::new(), 0);
         Sim { now: Instant::from_millis(1), client_dev: a, client, server }
     }
 
@@ -207,4 +211,20 @@ fn work_given_outside_a_turn_goes_out_on_the_next_turn() {
     sim.now += Duration::from_micros(100);
     sim.server.turn_at(sim.now).unwrap();
     assert_eq!(drop_at_client(&mut sim), 1, "the SYN left on the next turn");
+}
+
+/// An active open never takes a port a listener of its own has (as Linux's
+/// bind buckets), and searches the whole range RFC 6056 §3.2 recommends.
+#[test]
+fn active_opens_skip_listening_ports() {
+    let echo = |port| Service { kind: ServiceKind::Echo, port };
+    let mut sim = Sim::with(&[echo(7), echo(2000)], 2000);
+    connected(&mut sim);
+    sim.server.with_io(|_, io| io.connect(SocketAddr::from((CLIENT_IP, 9))).unwrap());
+    sim.now += Duration::from_micros(100);
+    sim.server.turn_at(sim.now).unwrap();
+    let mut ports = Vec::new();
+    // The SYN: Ethernet (14) + IPv4 without options (20), then the source port.
+    sim.client_dev.rx_burst(16, |f, _| ports.push(u16::from_be_bytes([f[34], f[35]]))).unwrap();
+    assert_eq!(ports, vec![2001], "the SYN's source port: the one after the listener's");
 }
