@@ -135,7 +135,7 @@ fn main() -> ExitCode {
         md,
         "## Reproduce\n\n```sh\nmake bench                                  # everything above (root), ~5 minutes\nDURATION=5 QUEUES_LIST=1 bash bench/bench.sh && target/release/bench-report\n```\n\n\
          Caveats: veth runs the peer's TCP receive path on the sender's CPU, so much of a kernel client's cost lands on the server's CPU in copy mode (docs/results.md); \
-         the two CPUs of a small machine are shared by client and server; `xdpstack ↔ xdpstack` crr is bounded by the client's 16,384 ephemeral ports per server and second (a closed client connection holds its port in TIME-WAIT until an active open may take it over after 1 s): its errors are connects that found no port free yet."
+         the two CPUs of a small machine are shared by client and server; `xdpstack ↔ xdpstack` crr is bounded by the client's 64,512 ephemeral ports (1024–65535) per server and second (a closed client connection holds its port in TIME-WAIT until an active open may take it over after 1 s): its errors are connects that found no port free yet."
     );
     if let Err(e) = std::fs::write(&out_md, md) {
         eprintln!("bench-report: {out_md}: {e}");
