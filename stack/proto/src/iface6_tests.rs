@@ -67,6 +67,25 @@ fn na(target: Ipv6Addr, dst: Ipv6Addr, solicited: bool) -> Vec<u8> {
     frame6(mac, target, dst, protocol::ICMPV6, 255, &m)
 }
 
+/// A Router Advertisement from the peer to all nodes with one on-link,
+/// autoconfiguration prefix `prefix`/64 (and the MTU option when given).
+fn router_advert(prefix: Ipv6Addr, mtu: Option<u32>) -> Vec<u8> {
+    let ra = NdiscRepr::RouterAdvert {
+        hop_limit: 64,
+        flags: Default::default(),
+        router_lifetime: 1800,
+        reachable_time: 0,
+        retrans_time: 0,
+        lladdr: Some(PEER_MAC),
+        mtu,
+        prefixes: [PrefixInfo { prefix_len: 64, flags: PrefixFlags(PrefixFlags::ON_LINK.0 | PrefixFlags::ADDRCONF.0), valid_lifetime: 86400, preferred_lifetime: 14400, prefix }]
+            .into_iter()
+            .collect(),
+    };
+    let m = icmp6(PEER_LL, wire::ipv6::ALL_NODES, &Icmpv6Repr::Ndisc(ra));
+    frame6(wire::ipv6::multicast_mac(&wire::ipv6::ALL_NODES), PEER_LL, wire::ipv6::ALL_NODES, protocol::ICMPV6, 255, &m)
+}
+
 /// Parse a frame we sent: the IPv6 header and the ICMPv6 message (checksum verified).
 fn sent_icmp6(frame: &[u8]) -> (EthernetRepr, Ipv6Repr, Vec<u8>) {
     let f = Frame::new_checked(frame).unwrap();
@@ -317,21 +336,8 @@ fn slaac_forms_an_address_from_a_router_advertisement() {
     i.poll_transmit(Instant::from_millis(1000), &mut tx);
     assert_eq!(i.ipv6().find(&ll).unwrap().state, AddrState::Preferred);
     let prefix: Ipv6Addr = "2001:db8:1::".parse().unwrap();
-    let ra = NdiscRepr::RouterAdvert {
-        hop_limit: 64,
-        flags: Default::default(),
-        router_lifetime: 1800,
-        reachable_time: 0,
-        retrans_time: 0,
-        lladdr: Some(PEER_MAC),
-        mtu: Some(1400),
-        prefixes: [PrefixInfo { prefix_len: 64, flags: PrefixFlags(PrefixFlags::ON_LINK.0 | PrefixFlags::ADDRCONF.0), valid_lifetime: 86400, preferred_lifetime: 14400, prefix }]
-            .into_iter()
-            .collect(),
-    };
-    let m = icmp6(PEER_LL, wire::ipv6::ALL_NODES, &Icmpv6Repr::Ndisc(ra));
     let t = Instant::from_millis(2000);
-    i.handle_frame(t, &frame6(wire::ipv6::multicast_mac(&wire::ipv6::ALL_NODES), PEER_LL, wire::ipv6::ALL_NODES, protocol::ICMPV6, 255, &m), &mut tx);
+    i.handle_frame(t, &router_advert(prefix, Some(1400)), &mut tx);
     let addr = wire::ipv6::with_interface_id(&prefix, wire::ipv6::eui64_interface_id(OUR_MAC));
     assert!(matches!(i.ipv6().find(&addr).unwrap().state, AddrState::Tentative { optimistic: false, .. }));
     assert_eq!(i.ipv6().routers[0].addr, PEER_LL, "a default router");
@@ -524,21 +530,8 @@ fn slaac_ignores_a_multicast_prefix() {
     i.poll_transmit(Instant::ZERO, &mut tx);
     i.poll_transmit(Instant::from_millis(1000), &mut tx);
     let prefix: Ipv6Addr = "ffff:2001:db8::".parse().unwrap();
-    let ra = NdiscRepr::RouterAdvert {
-        hop_limit: 64,
-        flags: Default::default(),
-        router_lifetime: 1800,
-        reachable_time: 0,
-        retrans_time: 0,
-        lladdr: Some(PEER_MAC),
-        mtu: None,
-        prefixes: [PrefixInfo { prefix_len: 64, flags: PrefixFlags(PrefixFlags::ON_LINK.0 | PrefixFlags::ADDRCONF.0), valid_lifetime: 86400, preferred_lifetime: 14400, prefix }]
-            .into_iter()
-            .collect(),
-    };
-    let m = icmp6(PEER_LL, wire::ipv6::ALL_NODES, &Icmpv6Repr::Ndisc(ra));
     let t = Instant::from_millis(2000);
-    i.handle_frame(t, &frame6(wire::ipv6::multicast_mac(&wire::ipv6::ALL_NODES), PEER_LL, wire::ipv6::ALL_NODES, protocol::ICMPV6, 255, &m), &mut tx);
+    i.handle_frame(t, &router_advert(prefix, None), &mut tx);
     let addr = wire::ipv6::with_interface_id(&prefix, wire::ipv6::eui64_interface_id(OUR_MAC));
     assert!(i.ipv6().find(&addr).is_none(), "an address formed from a multicast prefix");
     assert!(i.ipv6().prefixes.iter().all(|p| p.prefix != prefix), "a multicast prefix taken as on-link");
