@@ -164,7 +164,7 @@ impl Net {
     }
 
     pub(crate) fn flush_udp(&mut self, now: Instant, tx: &mut dyn proto::FrameSink) {
-        if self.udp_out.as_ref().is_none_or(|r| r.is_empty()) {
+        if !self.has_staged_udp() {
             return;
         }
         let Some(mut ring) = self.udp_out.take() else { return };

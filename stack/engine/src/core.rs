@@ -404,8 +404,8 @@ impl<D: Device, A: App> Core<D, A> {
     /// (the loop's last clock reading: an idle turn reads no clock).
     ///
     /// The first idle turn after a full one looks at all of the interface
-    /// ([`Interface::has_work`](proto::iface::Interface::has_work)) and keeps
-    /// its earliest deadline in `quiet_until`; the idle turns after it compare
+    /// ([`Interface::quiet_until`](proto::iface::Interface::quiet_until)) and
+    /// keeps its earliest deadline in `quiet_until`; the idle turns after it compare
     /// the time with that. Only a full turn, or a handle given out of the core
     /// (`with_io`, `app_mut`), can add work, and each clears `quiet_until`.
     #[inline]
@@ -423,11 +423,11 @@ impl<D: Device, A: App> Core<D, A> {
     #[inline(never)]
     fn learn_quiet(&mut self, now: Instant) -> bool {
         let net = self.net.borrow();
-        if net.has_staged_udp() || net.iface.has_work(now) {
+        if net.has_staged_udp() {
             return false;
         }
-        self.quiet_until = Some(net.iface.poll_timeout().unwrap_or(Instant::from_micros(u64::MAX)));
-        true
+        self.quiet_until = net.iface.quiet_until(now);
+        self.quiet_until.is_some()
     }
 
     /// A turn past the quiet test: the four steps of the module's summary.

@@ -418,16 +418,20 @@ impl Interface {
         self.tcp.has_events() || self.udp.has_events()
     }
 
-    /// Has the interface anything for its driver at `now`: events, neighbours
-    /// learned or address verdicts to hand on, or timer work due
-    /// ([`Interface::poll_timeout`])? `false` lets a loop's idle turn skip the
-    /// rest of the turn.
-    #[inline]
-    pub fn has_work(&self, now: Instant) -> bool {
-        self.has_events()
-            || !self.learned.is_empty()
-            || self.v6ctl.has_news()
-            || self.poll_timeout().is_some_and(|t| t <= now)
+    /// Until when has the interface nothing for its driver? `None` when it
+    /// has something at `now` (events, neighbours learned or address verdicts
+    /// to hand on, timer work due); else its earliest deadline
+    /// ([`Interface::poll_timeout`]), the last instant when it has none. A
+    /// loop's idle turns skip the rest of the turn until then.
+    pub fn quiet_until(&self, now: Instant) -> Option<Instant> {
+        if self.has_events() || !self.learned.is_empty() || self.v6ctl.has_news() {
+            return None;
+        }
+        match self.poll_timeout() {
+            Some(t) if t <= now => None,
+            Some(t) => Some(t),
+            None => Some(Instant::from_micros(u64::MAX)),
+        }
     }
 
     /// The TCP endpoint, mutable (listen, send, recv, close, poll_event).

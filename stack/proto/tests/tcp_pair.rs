@@ -346,7 +346,7 @@ fn secret_for_wrap(local: SocketAddr, remote: SocketAddr, now: Instant, below: u
     for i in 0u64.. {
         let mut secret = [0u8; 16];
         secret[..8].copy_from_slice(&i.to_le_bytes());
-        let isn = proto::tcp::isn::initial_seq(&secret, &local, &remote, now);
+        let isn = proto::tcp::isn::initial_seq(proto::tcp::isn::tuple_hash(&secret, &local, &remote), now);
         if isn > u32::MAX - below && isn < u32::MAX - 1000 {
             return secret;
         }

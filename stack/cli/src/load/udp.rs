@@ -16,8 +16,8 @@ use std::time::Duration;
 
 /// An answer later than this is counted lost.
 pub const LOSS_TIMEOUT: Duration = Duration::from_millis(200);
-/// Where ephemeral ports start (the engine picks them in 49152–65535).
-const PORT_BASE: u16 = 49152;
+/// Where ephemeral UDP ports start (the engine picks them in its dynamic range).
+const PORT_BASE: u16 = engine::rss::DYNAMIC_PORTS.first;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

@@ -784,7 +784,7 @@ impl Tcp {
     /// Our initial sequence number for a connection opened at `now` (RFC 6528
     /// §3: the 4 µs clock plus the low half of `F`).
     fn isn(&self, local: &SocketAddr, remote: &SocketAddr, now: Instant) -> SeqNum {
-        SeqNum(isn::clock(now).wrapping_add(self.tuple_hash(local, remote) as u32))
+        SeqNum(isn::initial_seq(self.tuple_hash(local, remote), now))
     }
 
     /// The offset of our timestamp clock on this 4-tuple (RFC 7323 §5.4): the

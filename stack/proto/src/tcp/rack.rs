@@ -305,15 +305,10 @@ impl SentLog {
         }
     }
 
-    /// An RTT sample for a cumulative ACK up to `ack` (before
+    /// An RTT sample in µs for a cumulative ACK up to `ack` (before
     /// [`SentLog::on_cumulative`] drops what it covers): the time since the
     /// oldest newly acknowledged record was sent, if it was never deemed lost
     /// nor retransmitted (Karn, RFC 6298 §3: else the sample is ambiguous).
-    pub fn rtt_sample(&self, ack: SeqNum, now: Instant) -> Option<Duration> {
-        self.rtt_sample_us(ack, now).map(Duration::from_micros)
-    }
-
-    /// [`SentLog::rtt_sample`] in µs.
     #[inline]
     pub fn rtt_sample_us(&self, ack: SeqNum, now: Instant) -> Option<u64> {
         let r = self.recs.iter().find(|r| !r.sacked())?;
@@ -624,9 +619,9 @@ mod tests {
         l.on_send(s(0), s(1000), t0, false);
         l.on_send(s(1000), s(2000), t0 + Duration::from_micros(50), false);
         let now = t0 + Duration::from_micros(180);
-        assert_eq!(l.rtt_sample(s(500), now), None, "partly acknowledged");
-        assert_eq!(l.rtt_sample(s(2000), now), Some(Duration::from_micros(180)));
+        assert_eq!(l.rtt_sample_us(s(500), now), None, "partly acknowledged");
+        assert_eq!(l.rtt_sample_us(s(2000), now), Some(180));
         l.mark_first_lost();
-        assert_eq!(l.rtt_sample(s(2000), now), None, "ambiguous");
+        assert_eq!(l.rtt_sample_us(s(2000), now), None, "ambiguous");
     }
 }
